@@ -1,0 +1,42 @@
+# crma_eval: `make test` and `make demo` create .venv/ when missing and install the project into it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch: an existing torch in the venv is kept (a GPU user's build is respected). Otherwise the CPU
+# build: first a local wheel in pip's find-links (no network), else PyTorch's CPU index. A plain
+# `pip install torch` on Linux would pull several GB of CUDA wheels.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+PIP := $(PY) -m pip --disable-pip-version-check
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
+
+.PHONY: install test lint demo bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q --no-index --no-deps torch 2>/dev/null \
+		|| $(PIP) install -q --no-deps torch --index-url $(TORCH_CPU_INDEX)
+	$(PIP) install -q -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: install lint
+	$(PY) -m pytest
+
+demo: install
+	$(VENV)/bin/crma-eval demo --out reports/demo
+
+bench: install
+	$(PY) benchmarks/bench_analyze.py
+	$(PY) benchmarks/bench_engine.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,184 @@
+"""The `crma-eval` command line. Exit codes: 0 ok, 1 gate failed, 2 bad input, 3 internal error."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crma_eval import __version__
+from crma_eval.errors import InputError
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Group(click.Group):
+    """A click group that maps our exceptions onto the documented exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"crma-eval: error: {exc.one_line()}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            traceback.print_exc()
+            click.echo("crma-eval: internal error (a bug): please report it", err=True)
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _echo_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=str))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="crma-eval")
+def cli() -> None:
+    """Evaluate continual LoRA fine-tuning with a CRMA backbone: collect, analyze, report, gate."""
+
+
+@cli.command()
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("reports/demo"), show_default=True
+)
+@click.option("--small", is_flag=True, help="A quick demo (fewer seeds and steps), for tests.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def demo(out: Path, small: bool, quiet: bool) -> None:
+    """Build the embedded demo (train NAIVE/FROZEN/MODULAR), evaluate it, render the report."""
+    from crma_eval.demo.run import run_demo
+
+    summary = run_demo(out, small=small, quiet=quiet)
+    click.echo(summary)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def run(config: Path, out: Path | None, quiet: bool) -> None:
+    """Collect + analyze + report for the checkpoints and data named in CONFIG.yaml."""
+    from crma_eval.config import load_config
+    from crma_eval.run import run_config
+
+    cfg = load_config(config)
+    out = out or cfg.out or Path("runs") / cfg.name
+    outcome = run_config(cfg, out, quiet=quiet)
+    click.echo(f"results: {outcome.run_dir.results_path}")
+    click.echo(f"report:  {outcome.run_dir.report_path}")
+    if outcome.failures:
+        click.echo(
+            f"crma-eval: error: {len(outcome.failures)} unit(s) failed (see above)", err=True
+        )
+        sys.exit(EXIT_BAD_INPUT)
+
+
+@cli.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@click.option("--confidence", type=float, default=0.95, show_default=True)
+@click.option(
+    "--ci-method",
+    type=click.Choice(["wilson", "clopper_pearson", "jeffreys", "agresti_coull"]),
+    default="wilson",
+    show_default=True,
+)
+@click.option(
+    "--mcnemar-method",
+    type=click.Choice(["exact", "midp", "chi2"]),
+    default="exact",
+    show_default=True,
+)
+@click.option("--report/--no-report", default=True, show_default=True, help="Render report.html.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def analyze(
+    records: tuple[Path, ...],
+    out: Path,
+    confidence: float,
+    ci_method: str,
+    mcnemar_method: str,
+    report: bool,
+    as_json: bool,
+) -> None:
+    """Analyze record files (JSON Lines or Parquet; kinds detected per record) into OUT."""
+    from crma_eval.analyze import analyze_paths
+    from crma_eval.plugins.base import AnalyzeOptions
+
+    if not 0 < confidence < 1:
+        raise click.BadParameter("must be between 0 and 1", param_hint="--confidence")
+    options = AnalyzeOptions(confidence, ci_method, mcnemar_method)
+    path = analyze_paths(list(records), out, options)
+    if report:
+        from crma_eval.report.render import render_report
+
+        render_report(out)
+    if as_json:
+        _echo_json(json.loads(path.read_text(encoding="utf-8"))["metrics"])
+    else:
+        click.echo(f"results: {path}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def report(run_dir: Path) -> None:
+    """(Re)render RUN_DIR/report.html from RUN_DIR/results.json."""
+    from crma_eval.report.render import render_report
+
+    click.echo(f"report: {render_report(run_dir)}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--spec", type=click.Path(path_type=Path), required=True, help="GATES.yaml")
+@click.option("--baseline", type=click.Path(path_type=Path), default=None, help="Baseline run dir.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def gate(run_dir: Path, spec: Path, baseline: Path | None, as_json: bool) -> None:
+    """Evaluate gates on RUN_DIR; writes junit.xml and summary.md; exit 1 if a gate fails."""
+    from crma_eval.gate import run_gate
+
+    outcome = run_gate(run_dir, spec, baseline)
+    if as_json:
+        _echo_json(outcome.to_dict())
+    else:
+        click.echo((Path(run_dir) / "summary.md").read_text(encoding="utf-8"))
+    sys.exit(outcome.exit_code)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def list_plugins(as_json: bool) -> None:
+    """List installed plugins (entry-point group crma_eval.plugins)."""
+    from crma_eval.registry import plugins
+
+    rows = [
+        {"name": name, "title": p.title, "kinds": list(p.kinds), "collects": bool(p.collector)}
+        for name, p in plugins().items()
+    ]
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        kinds = ",".join(row["kinds"])
+        steps = "collect+analyze" if row["collects"] else "analyze"
+        click.echo(f"{row['name']:<10} {kinds:<10} {steps:<16} {row['title']}")
+
+
+def _add_optional_commands() -> None:
+    try:
+        from crma_eval.cli_audit import audit
+    except ImportError:
+        return
+    cli.add_command(audit)
+
+
+_add_optional_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="crma-eval")

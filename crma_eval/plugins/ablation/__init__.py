@@ -1,0 +1,33 @@
+"""Ablation plugin: paired comparison of QA arms (e.g. with vs without CRMA) on the same items."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from crma_eval.plugins.ablation.analysis import analyze_ablation
+from crma_eval.plugins.ablation.section import ablation_section
+from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from crma_eval.report.blocks import Section
+
+
+class AblationPlugin(Plugin):
+    """McNemar tests and paired accuracy differences between every pair of QA arms."""
+
+    name: ClassVar[str] = "ablation"
+    title: ClassVar[str] = "Paired ablation (McNemar)"
+    kinds: ClassVar[tuple[str, ...]] = ("qa",)
+
+    def analyze(
+        self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
+    ) -> AnalysisResult | None:
+        """Compare every pair of arms sharing items; None without qa records or such pairs."""
+        qa = frames.get("qa")
+        return None if qa is None or qa.empty else analyze_ablation(qa, options)
+
+    def report_section(self, result: dict[str, Any]) -> Section:
+        """One table per pair of arms, with b and c and the test used."""
+        return ablation_section(result)

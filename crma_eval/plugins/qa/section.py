@@ -1,0 +1,81 @@
+"""Report section of the QA plugin: accuracy table and bar chart with interval whiskers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from crma_eval.plugins._common import DASH, ci_caption, interval, missing, pct
+from crma_eval.report.blocks import Figure, KeyValues, Paragraph, Section, Table
+from crma_eval.report.figures import new_figure, svg_of
+
+OVERALL = "all domains"
+
+
+def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
+    columns = ["Arm", "Domain", "Correct", "Accuracy", ci]
+    if routing:
+        columns.append("Misrouted")
+    body = []
+    for row in rows:
+        cells = [
+            row["arm"],
+            OVERALL if row["domain"] is None else row["domain"],
+            f"{row['k']}/{row['n']}",
+            pct(row["accuracy"]),
+            interval(row["ci_low"], row["ci_high"]),
+        ]
+        if routing:
+            cells.append(DASH if "misrouted" not in row else f"{row['misrouted']}/{row['routed']}")
+        body.append(cells)
+    notes = []
+    if routing:
+        notes.append(
+            "Misrouted: answers whose routed_domain differs from the item's domain (of those with "
+            "a routed_domain). A routing failure sends the query to the wrong adapter and looks "
+            "like forgetting even though nothing was forgotten."
+        )
+    return Table(columns=columns, rows=body, caption="QA accuracy by arm and domain", notes=notes)
+
+
+def _figure(rows: list[dict[str, Any]], ci: str) -> Figure:
+    per_domain = [r for r in rows if r["domain"] is not None]
+    arms = list(dict.fromkeys(r["arm"] for r in per_domain))
+    domains = list(dict.fromkeys(r["domain"] for r in per_domain))
+    fig, ax = new_figure(width=max(4.0, 0.9 * len(domains) * max(1, len(arms)) ** 0.5 + 2))
+    width = 0.8 / len(arms)
+    for i, arm in enumerate(arms):
+        mine = {r["domain"]: r for r in per_domain if r["arm"] == arm}
+        xs = [j + (i - (len(arms) - 1) / 2) * width for j, d in enumerate(domains) if d in mine]
+        got = [mine[d] for d in domains if d in mine]
+        acc = np.array([100 * r["accuracy"] for r in got])
+        low = np.array([0.0 if missing(r["ci_low"]) else 100 * r["ci_low"] for r in got])
+        high = np.array([100.0 if missing(r["ci_high"]) else 100 * r["ci_high"] for r in got])
+        ax.bar(xs, acc, width=width, label=arm, yerr=[acc - low, high - acc], capsize=2)
+    ax.set_xticks(range(len(domains)), domains, rotation=20 if len(domains) > 5 else 0)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=7)
+    return Figure(svg=svg_of(fig), caption=f"Accuracy per domain; whiskers: {ci}")
+
+
+def qa_section(result: dict[str, Any]) -> Section:
+    """Headline accuracy per arm, the per-domain table and a bar chart."""
+    rows = result["details"]["rows"]
+    ci = ci_caption(result["methods"])
+    totals = [r for r in rows if r["domain"] is None]
+    headline = KeyValues(
+        items=[
+            (r["arm"], f"{r['k']}/{r['n']} = {pct(r['accuracy'])} {interval(r['ci_low'], r['ci_high'])}")
+            for r in totals
+        ],
+        caption=f"Overall accuracy ({ci})",
+    )
+    blocks = [
+        headline,
+        _table(rows, bool(result["details"].get("routing")), ci),
+        _figure(rows, ci),
+        Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
+    ]
+    return Section(id="qa", title="Domain QA accuracy", blocks=blocks)

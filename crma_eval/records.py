@@ -1,0 +1,268 @@
+"""Record schemas of DESIGN.md, and readers/writers for JSON Lines and Parquet.
+
+Every record carries `kind`; unknown extra fields are kept. Validation errors name file and line
+(for Parquet, the 1-based row). Records are returned as one pandas DataFrame per kind, with the
+source location in the columns `_file` and `_line`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
+from typing_extensions import NotRequired, TypedDict
+
+from crma_eval.errors import InputError
+
+KINDS: tuple[str, ...] = ("qa", "loss", "route", "spectral", "bench")
+ROUTE_CATEGORIES: tuple[str, ...] = ("in_domain", "boundary", "ambiguous", "ood", "perturbed")
+SOURCE_COLUMNS: tuple[str, str] = ("_file", "_line")
+
+# Schemas are TypedDicts validated by pydantic-core straight from each JSON line: fast enough for
+# millions of records, and they yield plain dicts that keep unknown extra fields.
+_CONFIG = ConfigDict(extra="allow", coerce_numbers_to_str=True, allow_inf_nan=False)
+Name = Annotated[str, Field(min_length=1)]
+NonNeg = Annotated[float, Field(ge=0)]
+
+
+class QARecord(TypedDict):
+    """One answered question under one arm (e.g. with or without CRMA)."""
+
+    __pydantic_config__ = _CONFIG  # type: ignore[misc]
+    kind: Literal["qa"]
+    arm: Name
+    domain: Name
+    item_id: Name
+    correct: StrictBool
+    question: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    prediction: NotRequired[str | None]
+    score: NotRequired[float | None]
+    routed_domain: NotRequired[str | None]
+    seed: NotRequired[int | None]
+    checkpoint: NotRequired[str | None]
+    rater: NotRequired[str | None]
+
+
+class LossRecord(TypedDict):
+    """Holdout loss on one domain after one training phase, for one condition and seed."""
+
+    __pydantic_config__ = _CONFIG  # type: ignore[misc]
+    kind: Literal["loss"]
+    condition: Name
+    seed: int
+    after_phase: Annotated[int, Field(ge=1)]
+    domain: Name
+    loss: NonNeg
+    n_tokens: Annotated[int, Field(ge=1)]
+    domain_order: NotRequired[list[str] | None]
+    checkpoint: NotRequired[str | None]
+
+
+class RouteRecord(TypedDict):
+    """One routed query of a router stress suite (gold is null for out-of-distribution)."""
+
+    __pydantic_config__ = _CONFIG  # type: ignore[misc]
+    kind: Literal["route"]
+    item_id: Name
+    category: Literal["in_domain", "boundary", "ambiguous", "ood", "perturbed"]
+    gold: str | None
+    predicted: str | None
+    score: float
+    margin: NotRequired[float | None]
+    scores: NotRequired[dict[str, float] | None]
+    query: NotRequired[str | None]
+    checkpoint: NotRequired[str | None]
+
+
+class SpectralRecord(TypedDict):
+    """Spectral norm of one CRMA mixing matrix at one training step (or in a checkpoint)."""
+
+    __pydantic_config__ = _CONFIG  # type: ignore[misc]
+    kind: Literal["spectral"]
+    step: Annotated[int, Field(ge=0)]
+    phase: Name
+    module: Name
+    spectral_norm: NonNeg
+    row_sum_err: NotRequired[NonNeg | None]
+    col_sum_err: NotRequired[NonNeg | None]
+    min_entry: NotRequired[float | None]
+    checkpoint: NotRequired[str | None]
+
+
+class BenchRecord(TypedDict):
+    """One per-document metric value of an lm-eval task under one arm."""
+
+    __pydantic_config__ = _CONFIG  # type: ignore[misc]
+    kind: Literal["bench"]
+    task: Name
+    arm: Name
+    doc_id: Name
+    metric: Name
+    value: float
+    filter: NotRequired[str | None]
+    doc_hash: NotRequired[str | None]
+    prediction: NotRequired[str | None]
+    target: NotRequired[str | None]
+
+
+SCHEMAS: dict[str, type] = {
+    "qa": QARecord,
+    "loss": LossRecord,
+    "route": RouteRecord,
+    "spectral": SpectralRecord,
+    "bench": BenchRecord,
+}
+_RECORD = TypeAdapter(
+    Annotated[
+        QARecord | LossRecord | RouteRecord | SpectralRecord | BenchRecord,
+        Field(discriminator="kind"),
+    ]
+)
+
+# Fields that identify one record of a kind; a second record with the same key is a duplicate.
+# Optional key fields (seed, checkpoint, filter) take part when present.
+KEYS: dict[str, tuple[str, ...]] = {
+    "qa": ("arm", "domain", "item_id", "seed", "checkpoint"),
+    "loss": ("condition", "seed", "after_phase", "domain", "checkpoint"),
+    "route": ("item_id", "checkpoint"),
+    "spectral": ("step", "phase", "module", "checkpoint"),
+    "bench": ("task", "arm", "doc_id", "metric", "filter"),
+}
+
+
+def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputError:
+    """Turn the first pydantic error of one record into a one-line InputError."""
+    err = exc.errors(include_url=False)[0]
+    if err["type"] == "json_invalid":
+        problem = "malformed JSON: " + err["msg"].removeprefix("Invalid JSON: ")
+        return InputError(problem, path=path, line=line)
+    if err["type"] == "union_tag_not_found":
+        return InputError("missing", path=path, line=line, field="kind")
+    if err["type"] == "union_tag_invalid":
+        kind = err["input"].get("kind")
+        problem = f"unknown record kind {kind!r} (expected one of {', '.join(KINDS)})"
+        return InputError(problem, path=path, line=line, field="kind")
+    if err["type"] in {"model_type", "dict_type", "model_attributes_type"}:
+        return InputError("expected a JSON object", path=path, line=line)
+    field = ".".join(str(p) for p in err["loc"][1:]) or None
+    msg = "missing" if err["type"] == "missing" else err["msg"]
+    return InputError(msg, path=path, line=line, field=field)
+
+
+def validate_record(obj: Any, *, path: str | Path, line: int) -> dict[str, Any]:
+    """Validate one record given as a Python object (Parquet rows, records made in code)."""
+    try:
+        return _RECORD.validate_python(obj)
+    except ValidationError as exc:
+        raise _input_error(exc, path, line) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a record file", path=path) from None
+    if b"\x00" in raw[:8192]:
+        raise InputError("binary file, expected JSON Lines text", path=path)
+    return raw
+
+
+def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    validate = _RECORD.validate_json
+    seen = False
+    for lineno, line in enumerate(_read_bytes(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        seen = True
+        try:
+            yield lineno, validate(line)
+        except ValidationError as exc:
+            raise _input_error(exc, path, lineno) from None
+    if not seen:
+        raise InputError("empty record file", path=path)
+
+
+def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"unreadable Parquet file: {exc}", path=path) from None
+    if table.num_rows == 0:
+        raise InputError("empty record file", path=path)
+    for row, obj in enumerate(table.to_pylist(), start=1):
+        clean = {k: v for k, v in obj.items() if v is not None}
+        yield row, validate_record(clean, path=path, line=row)
+
+
+def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield validated records of one JSON Lines or Parquet file, each with `_file` and `_line`."""
+    path = Path(path)
+    rows = _iter_parquet(path) if path.suffix == ".parquet" else _iter_jsonl(path)
+    for line, record in rows:
+        record["_file"] = str(path)
+        record["_line"] = line
+        yield record
+
+
+def check_duplicates(kind: str, frame: pd.DataFrame) -> None:
+    """Raise InputError naming the first record whose identifying key was already seen."""
+    keys = [k for k in KEYS[kind] if k in frame.columns]
+    key_frame = frame[keys].astype(str)
+    dup = key_frame.duplicated(keep="first")
+    if dup.any():
+        row = frame[dup.to_numpy()].iloc[0]
+        key = ", ".join(f"{k}={row[k]}" for k in keys if not pd.isna(row[k]))
+        raise InputError(f"duplicate {kind} record ({key})", path=row["_file"], line=row["_line"])
+
+
+def load_records(paths: Iterable[str | Path]) -> dict[str, pd.DataFrame]:
+    """Read and validate record files: one DataFrame per kind present; duplicates rejected."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for path in paths:
+        for record in iter_records(path):
+            by_kind.setdefault(record["kind"], []).append(record)
+    frames: dict[str, pd.DataFrame] = {}
+    for kind, rows in by_kind.items():
+        frame = pd.DataFrame.from_records(rows)
+        check_duplicates(kind, frame)
+        frames[kind] = frame
+    return frames
+
+
+def record_json(record: dict[str, Any]) -> str:
+    """Serialise one record as a JSON line, leaving out source columns and absent values."""
+    clean = {
+        k: v
+        for k, v in record.items()
+        if k not in SOURCE_COLUMNS
+        and not (isinstance(v, float) and math.isnan(v))
+        and v is not None
+    }
+    return json.dumps(clean, ensure_ascii=False, sort_keys=False)
+
+
+def write_records(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
+    """Write records to a JSON Lines file atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for record in records:
+            fh.write(record_json(record) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

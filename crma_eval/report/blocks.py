@@ -1,0 +1,53 @@
+"""Building blocks of report sections: plugins describe content, the renderer writes the HTML.
+
+Plugins never write HTML: every string in a block is escaped by the (autoescaping) templates, so
+model outputs and dataset text are safe. Figures are SVG produced by our own matplotlib code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Paragraph:
+    """A paragraph of plain text."""
+
+    text: str
+
+
+@dataclass
+class Table:
+    """A table; cells are plain values (numbers are formatted by the renderer unless strings)."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    caption: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Figure:
+    """An inline SVG figure rendered by matplotlib (see crma_eval.report.figures)."""
+
+    svg: str
+    caption: str = ""
+
+
+@dataclass
+class KeyValues:
+    """A short list of labelled values (e.g. the headline numbers of a section)."""
+
+    items: list[tuple[str, Any]]
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    """One plugin's part of the report."""
+
+    id: str
+    title: str
+    blocks: list[Paragraph | Table | Figure | KeyValues] = field(default_factory=list)
+    definitions: list[tuple[str, str]] = field(default_factory=list)

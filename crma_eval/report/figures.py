@@ -1,0 +1,31 @@
+"""Matplotlib figures as inline SVG strings (no files, no network, deterministic output)."""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure as MplFigure
+
+plt.rcParams.update({"svg.hashsalt": "crma-eval", "svg.fonttype": "none", "font.size": 9})
+
+
+def new_figure(width: float = 6.0, height: float = 3.2) -> tuple[MplFigure, plt.Axes]:
+    """A fresh figure and axes of the report's default size (inches)."""
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
+    return fig, ax
+
+
+def svg_of(fig: MplFigure) -> str:
+    """Render a figure to an SVG string (without the XML prolog) and close it."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    text = buf.getvalue()
+    return text[text.index("<svg") :]

@@ -1,0 +1,48 @@
+"""Statistics for crma_eval: intervals, paired and group tests, multiplicity, bootstrap.
+
+Analysis-only: nothing here imports torch.
+"""
+
+from crma_eval.stats.bootstrap import BootstrapResult, mean_difference, paired_bootstrap_ci
+from crma_eval.stats.groups import (
+    GroupSummary,
+    WelchResult,
+    group_summary,
+    ranges_disjoint,
+    welch_t,
+)
+from crma_eval.stats.multiplicity import holm
+from crma_eval.stats.paired import (
+    MCNEMAR_METHODS,
+    McNemarResult,
+    PairedDifference,
+    mcnemar,
+    mcnemar_from_pairs,
+    paired_difference_ci,
+)
+from crma_eval.stats.permutation import ALTERNATIVES, PermutationResult, permutation_test
+from crma_eval.stats.proportions import PROPORTION_METHODS, method_label, proportion_ci
+
+__all__ = [
+    "ALTERNATIVES",
+    "MCNEMAR_METHODS",
+    "PROPORTION_METHODS",
+    "BootstrapResult",
+    "GroupSummary",
+    "McNemarResult",
+    "PairedDifference",
+    "PermutationResult",
+    "WelchResult",
+    "group_summary",
+    "holm",
+    "mcnemar",
+    "mcnemar_from_pairs",
+    "mean_difference",
+    "method_label",
+    "paired_bootstrap_ci",
+    "paired_difference_ci",
+    "permutation_test",
+    "proportion_ci",
+    "ranges_disjoint",
+    "welch_t",
+]

@@ -1,0 +1,74 @@
+"""YAML loading that keeps line numbers, so config errors can name the offending line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from crma_eval.errors import InputError
+
+
+def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
+    """Walk a composed YAML node along a pydantic error location, as deep as it goes."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if part < len(node.value) else None
+        else:
+            child = None
+        if child is None:
+            break
+        node = child
+    return node
+
+
+class YamlDoc:
+    """A parsed YAML file with its node tree, for locating errors by line."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError("file not found", path=self.path) from None
+        except (IsADirectoryError, UnicodeDecodeError) as exc:
+            problem = f"cannot read as YAML text ({exc.__class__.__name__})"
+            raise InputError(problem, path=path) from None
+        try:
+            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data: Any = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise InputError(f"invalid YAML: {problem}", path=self.path, line=line) from None
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        """1-based line of the node at `loc` (or its deepest existing parent)."""
+        if self.node is None:
+            return None
+        return _node_at(self.node, loc).start_mark.line + 1
+
+    def error(
+        self, problem: str, loc: Sequence[str | int] = (), field: str | None = None
+    ) -> InputError:
+        """An InputError naming this file and the line of `loc`."""
+        return InputError(problem, path=self.path, line=self.line_of(loc), field=field)
+
+    def validate(self, model: type[BaseModel]) -> Any:
+        """Validate the document against a pydantic model; errors name file, line and field."""
+        if not isinstance(self.data, dict):
+            raise self.error("expected a mapping at the top level")
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = [p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")]
+            field = ".".join(str(p) for p in loc) or None
+            msg = "missing" if err["type"] == "missing" else err["msg"]
+            raise self.error(msg, loc, field=field) from None
