@@ -243,16 +243,25 @@ def load_records(paths: Iterable[str | Path]) -> dict[str, pd.DataFrame]:
     return frames
 
 
+# Required fields that may be null (a route record's gold is null for out-of-distribution queries).
+_NULLABLE_REQUIRED = frozenset({"gold", "predicted"})
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def record_json(record: dict[str, Any]) -> str:
-    """Serialise one record as a JSON line, leaving out source columns and absent values."""
+    """Serialise one record as a JSON line, leaving out source columns and absent values.
+
+    Data frames turn absent values into None or NaN; required-but-nullable fields become null.
+    """
     clean = {
-        k: v
+        k: (None if _missing(v) else v)
         for k, v in record.items()
-        if k not in SOURCE_COLUMNS
-        and not (isinstance(v, float) and math.isnan(v))
-        and v is not None
+        if k not in SOURCE_COLUMNS and (k in _NULLABLE_REQUIRED or not _missing(v))
     }
-    return json.dumps(clean, ensure_ascii=False, sort_keys=False)
+    return json.dumps(clean, ensure_ascii=False)
 
 
 def write_records(path: str | Path, records: Iterable[dict[str, Any]]) -> None:

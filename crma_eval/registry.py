@@ -6,6 +6,7 @@ Built-in plugins are registered in pyproject.toml exactly as a third party would
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -26,7 +27,11 @@ def plugins() -> dict[str, Plugin]:
     """All installed plugins by name, instantiated once, in a stable order."""
     found: dict[str, Plugin] = {}
     for name, ep in sorted(_entry_points(PLUGIN_GROUP).items()):
-        cls = ep.load()
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a broken third-party plugin must not take the others down
+            warnings.warn(f"plugin {name!r} ({ep.value}) failed to load: {exc}", stacklevel=2)
+            continue
         if not (isinstance(cls, type) and issubclass(cls, Plugin)):
             raise TypeError(f"entry point {ep.value} is not a crma_eval Plugin subclass")
         if cls.name != name:

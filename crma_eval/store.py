@@ -100,7 +100,9 @@ class RunDir:
             ends.update(entry.get("offsets", {}))
         for path in self.record_files():
             size = ends.get(path.name, 0)
-            if path.stat().st_size > size:
+            if size == 0:
+                path.unlink()
+            elif path.stat().st_size > size:
                 with path.open("r+b") as fh:
                     fh.truncate(size)
         good = "".join(json.dumps(e) + "\n" for e in entries)

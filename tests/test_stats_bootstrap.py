@@ -64,7 +64,7 @@ def test_statistic_without_axis_argument() -> None:
 @pytest.mark.parametrize(
     ("x", "y", "kwargs", "message"),
     [
-        ([1.0, 2.0], [1.0], {}, "same length"),
+        ([1.0, 2.0, 3.0], [1.0, 2.0], {}, "same length"),
         ([1.0], [1.0], {}, "at least 2"),
         ([1.0, 2.0], [1.0, 2.0], {"confidence": 95}, "confidence"),
         ([1.0, 2.0], [1.0, 2.0], {"n_resamples": 0}, "n_resamples"),

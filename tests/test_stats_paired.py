@@ -1,4 +1,4 @@
-"""McNemar and the paired accuracy-difference interval, checked against statsmodels and by simulation."""
+"""McNemar and the paired accuracy-difference CI, checked against statsmodels and by simulation."""
 
 from __future__ import annotations
 
@@ -144,23 +144,34 @@ def test_identical_arms_give_zero_difference(values: list[bool]) -> None:
     assert est == 0.0 and low <= 0.0 <= high
 
 
-@SETTINGS
-@given(paired_arms())
-def test_uncorrelated_tables_reduce_to_newcombe_independent(
-    arms: tuple[np.ndarray, np.ndarray],
-) -> None:
-    # With Newcombe's corrected phi = 0 (0 <= ad - bc <= n/2) method 10 is the square-and-add
-    # of the two Wilson intervals, i.e. statsmodels' independent-samples "newcomb" interval.
-    x, y = arms
+def assert_reduces_to_independent(x: np.ndarray, y: np.ndarray) -> None:
+    """With Newcombe's corrected phi = 0 (0 <= ad - bc <= n/2) method 10 is the square-and-add
+    of the two Wilson intervals, i.e. statsmodels' independent-samples "newcomb" interval."""
     n = x.size
-    a, d = np.sum(x & y), np.sum(~x & ~y)
-    b, c = np.sum(x & ~y), np.sum(~x & y)
-    if not 0 <= a * d - b * c <= n / 2:
-        return
     low, high = confint_proportions_2indep(x.sum(), n, y.sum(), n, method="newcomb")
-    est, our_low, our_high = paired_difference_ci(x, y)
+    _, our_low, our_high = paired_difference_ci(x, y)
     assert our_low == pytest.approx(max(low, -1.0), abs=1e-9)
     assert our_high == pytest.approx(min(high, 1.0), abs=1e-9)
+
+
+@SETTINGS
+@given(paired_arms())
+def test_weakly_correlated_tables_reduce_to_newcombe_independent(
+    arms: tuple[np.ndarray, np.ndarray],
+) -> None:
+    x, y = arms
+    a, d = np.sum(x & y), np.sum(~x & ~y)
+    b, c = np.sum(x & ~y), np.sum(~x & y)
+    if 0 <= a * d - b * c <= x.size / 2:
+        assert_reduces_to_independent(x, y)
+
+
+# Bentur et al. (2009): ad - bc = 5 <= n/2; a table with ad - bc = 0; one just inside n/2.
+@pytest.mark.parametrize("cells", [[1, 1, 7, 12], [5, 5, 5, 5], [6, 4, 5, 4]])
+def test_phi_zero_band_reduces_to_newcombe_independent(cells: list[int]) -> None:
+    x = np.repeat([True, True, False, False], cells)
+    y = np.repeat([True, False, True, False], cells)
+    assert_reduces_to_independent(x, y)
 
 
 def test_coverage_and_pairing_by_simulation() -> None:
@@ -180,3 +191,19 @@ def test_coverage_and_pairing_by_simulation() -> None:
         indep_width += ihigh - ilow
     assert 0.92 <= covered / sims <= 0.985
     assert paired_width < 0.9 * indep_width
+
+
+def test_published_reference_example() -> None:
+    # Cavo et al. (2012) table from Fagerland, Lydersen & Laake, "Statistical Analysis of
+    # Contingency Tables" ch. 8, as pinned in the R package contingencytables' tests:
+    # Newcombe square-and-add -0.0621 (-0.1186 to -0.0046); McNemar exact conditional
+    # P = 0.052479, mid-P 0.034690, asymptotic with CC 0.055009. (Uncorrected phi would give
+    # -0.1174 to -0.0059, so this pins Newcombe's n/2 correction.)
+    cells = [59, 6, 16, 80]  # both right, x only, y only, both wrong
+    x = np.repeat([True, True, False, False], cells)
+    y = np.repeat([True, False, True, False], cells)
+    est, low, high = paired_difference_ci(x, y)
+    assert (round(est, 4), round(low, 4), round(high, 4)) == (-0.0621, -0.1186, -0.0046)
+    assert round(mcnemar_from_pairs(x, y).pvalue, 6) == 0.052479
+    assert round(mcnemar_from_pairs(x, y, "midp").pvalue, 6) == 0.034690
+    assert round(mcnemar_from_pairs(x, y, "chi2").pvalue, 6) == 0.055009

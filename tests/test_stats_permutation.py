@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
+from itertools import combinations
 
 import numpy as np
 import pytest
@@ -15,7 +17,9 @@ from crma_eval.stats import ALTERNATIVES, permutation_test
 SETTINGS = settings(max_examples=60, deadline=None)
 # Quarter-integers are exact in binary, so tied relabellings tie exactly for scipy too.
 dyadic = st.integers(min_value=-12, max_value=12).map(lambda v: v / 4)
-small_group = st.lists(dyadic, min_size=1, max_size=5)
+small_group = st.lists(dyadic, min_size=2, max_size=5)  # scipy needs two per group
+# Six decimals: distinct relabellings differ far more than the 1e-11 (relative) tie tolerance.
+decimal = st.integers(min_value=-(10**8), max_value=10**8).map(lambda v: v / 10**6)
 
 
 def scipy_exact(a: list[float], b: list[float], alternative: str) -> float:
@@ -43,17 +47,47 @@ def test_exact_matches_scipy_with_ties(a: list[float], b: list[float], alternati
     assert result.statistic == pytest.approx(np.mean(a) - np.mean(b))
 
 
+def rational_exact(a: list[int], b: list[int], alternative: str) -> float:
+    """Exact p by brute force in rational arithmetic (values are integers / 10**6)."""
+    pooled = [Fraction(v, 10**6) for v in a + b]
+    total, na, nb = sum(pooled), len(a), len(b)
+
+    def diff(sum_a: Fraction) -> Fraction:
+        return sum_a / na - (total - sum_a) / nb
+
+    observed = diff(sum(pooled[:na]))
+    diffs = [diff(sum(pooled[i] for i in c)) for c in combinations(range(len(pooled)), na)]
+    greater = sum(d >= observed for d in diffs) / len(diffs)
+    less = sum(d <= observed for d in diffs) / len(diffs)
+    return {"greater": greater, "less": less, "two-sided": min(1.0, 2 * min(greater, less))}[
+        alternative
+    ]
+
+
+micro = st.integers(min_value=-(10**8), max_value=10**8)
+
+
 @SETTINGS
 @given(
-    st.lists(st.floats(-100, 100), min_size=2, max_size=5, unique=True),
-    st.lists(st.floats(-100, 100), min_size=2, max_size=5, unique=True),
+    st.lists(micro, min_size=1, max_size=5),
+    st.lists(micro, min_size=1, max_size=5),
     st.sampled_from(ALTERNATIVES),
 )
-def test_exact_matches_scipy_on_continuous_values(
-    a: list[float], b: list[float], alternative: str
+def test_exact_matches_rational_enumeration_on_decimals(
+    a: list[int], b: list[int], alternative: str
 ) -> None:
-    result = permutation_test(a, b, alternative)
-    assert result.pvalue == pytest.approx(scipy_exact(a, b, alternative), abs=1e-12)
+    # Decimal data: float sums of tied relabellings differ by rounding noise; the tolerance
+    # must still count them as ties (distinct ones differ by >= 1e-6, far above it).
+    result = permutation_test([v / 10**6 for v in a], [v / 10**6 for v in b], alternative)
+    assert result.pvalue == pytest.approx(rational_exact(a, b, alternative), abs=1e-12)
+
+
+def test_float_noise_ties_near_zero_difference() -> None:
+    # Found by hypothesis: scipy's tie tolerance is relative to the observed statistic, so with
+    # an observed difference of ~0 it misses rounding-noise ties (scipy: 0.557); exact is 0.6.
+    a, b = [0, 0, -1, 2], [0, 1, -2, 2]
+    result = permutation_test([v / 10**6 for v in a], [v / 10**6 for v in b], "greater")
+    assert result.pvalue == pytest.approx(0.6) == rational_exact(a, b, "greater")
 
 
 @pytest.mark.parametrize(
@@ -68,6 +102,13 @@ def test_fully_separated_groups_hit_the_floor(
     less = permutation_test(low, high, "less")
     assert less.pvalue == pytest.approx(one_sided, abs=1e-15) and less.floor == less.pvalue
     assert permutation_test(low, high, "greater").pvalue == 1.0
+
+
+def test_groups_of_one() -> None:
+    assert permutation_test([0.0], [1.0], "less").pvalue == 0.5
+    assert permutation_test([0.0], [1.0]).pvalue == 1.0
+    single = permutation_test([10.0], [0.0, 1.0, 2.0])
+    assert single.pvalue == pytest.approx(2 / 4) and single.n_permutations == 4
 
 
 def test_floor_reflects_ties() -> None:

@@ -20,7 +20,7 @@ ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
 # Work in batches of about this many array elements to bound memory.
 _BATCH_ELEMENTS = 2_000_000
 # Relabellings whose difference is within this fraction of the data scale count as ties.
-_RELATIVE_TIE = 1e-9
+_RELATIVE_TIE = 1e-11
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def permutation_test(
     """Permutation test of the difference in means mean(a) - mean(b).
 
     Exact when C(na+nb, na) <= max_exact: p is the share of all relabellings at least as extreme
-    as the observed one (observed included; differences within 1e-9 of the data scale are ties).
+    as the observed one (observed included; differences within 1e-11 of the data scale are ties).
     Otherwise seeded Monte Carlo (`exact=False`) with p = (1 + count) / (1 + n_resamples).
     Two-sided p is 2 * min(one-sided p), capped at 1, as scipy.stats.permutation_test; for
     distinct values the exact floor is then 2 / C(n, na) two-sided and 1 / C(n, na) one-sided.

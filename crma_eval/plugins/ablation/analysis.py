@@ -17,7 +17,7 @@ PAIR_STATS = ("n", "b", "c", "statistic", "pvalue", "diff", "diff_ci_low", "diff
 
 
 def item_keys(qa: pd.DataFrame) -> list[str]:
-    """Fields that identify one item across arms: domain, item_id (+ seed, checkpoint if present)."""
+    """Fields identifying one item across arms: domain, item_id (+ seed, checkpoint if present)."""
     return ["domain", "item_id"] + [c for c in ("seed", "checkpoint") if c in qa.columns]
 
 
@@ -43,8 +43,9 @@ def _check_matched(qa: pd.DataFrame, keys: list[str], a: str, b: str, only: np.n
 
 def _comparison(x: np.ndarray, y: np.ndarray, options: AnalyzeOptions) -> dict[str, Any]:
     """McNemar and the paired accuracy difference of arm x over arm y."""
-    test = mcnemar(int(np.count_nonzero(x & ~y)), int(np.count_nonzero(~x & y)),
-                   options.mcnemar_method)
+    test = mcnemar(
+        int(np.count_nonzero(x & ~y)), int(np.count_nonzero(~x & y)), options.mcnemar_method
+    )
     diff = paired_difference_ci(x, y, options.confidence)
     return {
         "n": int(x.size),
@@ -97,8 +98,11 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
             only = in_pair & ~frame["key"].isin(left.index.intersection(right.index)).to_numpy()
             _check_matched(qa, keys, a, b, only)
             aligned = pd.DataFrame(
-                {"domain": left["domain"], "x": left["correct"],
-                 "y": right["correct"].reindex(left.index)}
+                {
+                    "domain": left["domain"],
+                    "x": left["correct"],
+                    "y": right["correct"].reindex(left.index),
+                }
             )
             pair = {"a": a, "b": b, **_pair(aligned, options)}
             pairs.append(pair)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from crma_eval.plugins._common import num, pct, pvalue
-from crma_eval.report.blocks import Paragraph, Section, Table
+from crma_eval.report.blocks import KeyValues, Paragraph, Section, Table
 
 TEST_LABEL = {
     "mcnemar-exact": "McNemar exact binomial test",
@@ -33,8 +33,16 @@ def _cells(label: str, row: dict[str, Any], holm: bool) -> list[Any]:
 def _pair_table(pair: dict[str, Any], test: str, level: str) -> Table:
     a, b = pair["a"], pair["b"]
     columns = [
-        "Domain", "n", f"acc {a}", f"acc {b}", f"diff (a − b) [{level} CI]",
-        "b", "c", "statistic", "p", "p (Holm)",
+        "Domain",
+        "n",
+        f"acc {a}",
+        f"acc {b}",
+        f"diff (a − b) [{level} CI]",
+        "b",
+        "c",
+        "statistic",
+        "p",
+        "p (Holm)",
     ]
     rows = [_cells(d["domain"], d, True) for d in pair["domains"]]
     rows.append(_cells("all domains", pair["overall"], False))
@@ -43,8 +51,21 @@ def _pair_table(pair: dict[str, Any], test: str, level: str) -> Table:
         f"p: {test} on the discordant pairs (b, c); Holm adjustment across this pair's domains.",
         "Difference interval: Newcombe's paired square-and-add of Wilson intervals.",
     ]
-    return Table(columns=columns, rows=rows, caption=f"{a} vs {b} (paired on the same items)",
-                 notes=notes)
+    return Table(
+        columns=columns, rows=rows, caption=f"{a} vs {b} (paired on the same items)", notes=notes
+    )
+
+
+def _headline(pairs: list[dict[str, Any]], test: str) -> KeyValues:
+    items = []
+    for pair in pairs:
+        row = pair["overall"]
+        text = (
+            f"{pct(row['acc_a'])} vs {pct(row['acc_b'])}, b = {row['b']}, c = {row['c']}, "
+            f"p = {pvalue(row['pvalue'])}"
+        )
+        items.append((f"{pair['a']} vs {pair['b']}", text))
+    return KeyValues(items=items, caption=f"Paired arms ({test})")
 
 
 def ablation_section(result: dict[str, Any]) -> Section:
@@ -58,5 +79,6 @@ def ablation_section(result: dict[str, Any]) -> Section:
             f"checkpoint where given); unmatched items are an error. Test: {test}."
         )
     ]
+    blocks.insert(0, _headline(result["details"]["pairs"], test))
     blocks += [_pair_table(pair, test, level) for pair in result["details"]["pairs"]]
     return Section(id="ablation", title="Paired ablation (McNemar)", blocks=blocks)

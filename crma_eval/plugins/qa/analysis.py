@@ -27,7 +27,11 @@ def _counts(qa: pd.DataFrame) -> pd.DataFrame:
 
 
 def _row(arm: str, domain: str | None, sums: pd.Series, options: AnalyzeOptions) -> dict[str, Any]:
-    row: dict[str, Any] = {"arm": arm, "domain": domain, **proportion(sums["k"], sums["n"], options)}
+    row: dict[str, Any] = {
+        "arm": arm,
+        "domain": domain,
+        **proportion(sums["k"], sums["n"], options),
+    }
     if "misrouted" in sums:
         row["routed"] = int(sums["routed"])
         row["misrouted"] = int(sums["misrouted"])

@@ -67,7 +67,10 @@ def qa_section(result: dict[str, Any]) -> Section:
     totals = [r for r in rows if r["domain"] is None]
     headline = KeyValues(
         items=[
-            (r["arm"], f"{r['k']}/{r['n']} = {pct(r['accuracy'])} {interval(r['ci_low'], r['ci_high'])}")
+            (
+                r["arm"],
+                f"{r['k']}/{r['n']} = {pct(r['accuracy'])} {interval(r['ci_low'], r['ci_high'])}",
+            )
             for r in totals
         ],
         caption=f"Overall accuracy ({ci})",

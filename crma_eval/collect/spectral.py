@@ -1,0 +1,109 @@
+"""Spectral collector: the training log's spectral records, and a recomputation from the weights.
+
+Log records come from `logs.spectral` (JSONL spectral records, or CSV with columns
+step,phase,module,spectral_norm[,row_sum_err,col_sum_err,min_entry]) and carry `source: log`.
+The checkpoint's own mixing matrices are rebuilt from its CRMA weights and measured in float64
+(`source: checkpoint`, step = the manifest's training step or 0, phase = last trained domain).
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from crma_eval.collect import CollectContext, Unit
+from crma_eval.errors import InputError
+from crma_eval.records import iter_records, validate_record
+
+CSV_REQUIRED = ("step", "phase", "module", "spectral_norm")
+
+
+def _read_csv(path: Path) -> list[dict[str, Any]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in CSV_REQUIRED if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"CSV lacks columns {missing}", path=path, line=1)
+            rows = [(i, row) for i, row in enumerate(reader, start=2)]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"unreadable ({exc.__class__.__name__})", path=path) from None
+    records = []
+    for line, row in rows:
+        clean = {k: v for k, v in row.items() if k and v not in (None, "")}
+        records.append(validate_record({**clean, "kind": "spectral"}, path=path, line=line))
+    return records
+
+
+def read_spectral_log(path: Path) -> list[dict[str, Any]]:
+    """Validated spectral records of a JSONL or CSV training log (errors name file and line)."""
+    if path.suffix == ".csv":
+        return _read_csv(path)
+    records = []
+    for record in iter_records(path):
+        if record["kind"] != "spectral":
+            raise InputError(
+                f"expected spectral records, got {record['kind']!r}",
+                path=path,
+                line=record["_line"],
+            )
+        records.append({k: v for k, v in record.items() if k not in ("_file", "_line")})
+    return records
+
+
+@cache
+def _hidden_size(base_model: str, trust_remote_code: bool) -> int:
+    from transformers import AutoConfig
+
+    return int(
+        AutoConfig.from_pretrained(base_model, trust_remote_code=trust_remote_code).hidden_size
+    )
+
+
+class SpectralCollector:
+    """Per checkpoint: one unit for its spectral log (if any), one for its CRMA weights (if any)."""
+
+    plugin = "spectral"
+
+    def units(self, ctx: CollectContext) -> list[Unit]:
+        """`log` and `checkpoint` units of every checkpoint that has them."""
+        units = []
+        for ck in ctx.checkpoints:
+            if ck.spectral_log_path is not None:
+                units.append(Unit(self.plugin, ck.id, "-", "log"))
+            if ck.manifest.crma is not None:
+                units.append(Unit(self.plugin, ck.id, "-", "checkpoint"))
+        return units
+
+    def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
+        """Spectral records of one checkpoint's log or weights."""
+        ck = ctx.checkpoint(unit.checkpoint)
+        if unit.domain == "log":
+            rows = read_spectral_log(ck.spectral_log_path)
+            return [{**r, "checkpoint": ck.id, "source": "log"} for r in rows]
+        from crma_eval.checkpoint.sinkhorn import mixing_stats
+
+        module = ck.build_crma(self._hidden_size(ck, ctx))
+        step = ck.manifest.training.step if ck.manifest.training else None
+        return [
+            {
+                "kind": "spectral",
+                "step": step or 0,
+                "phase": ck.last_domain or "initial",
+                "module": name,
+                **mixing_stats(matrix),
+                "checkpoint": ck.id,
+                "source": "checkpoint",
+            }
+            for name, matrix in module.mixing_matrices().items()
+        ]
+
+    @staticmethod
+    def _hidden_size(ck: Any, ctx: CollectContext) -> int:
+        base = ctx.config.base_model or ck.base_model
+        try:
+            return _hidden_size(base, ctx.config.engine.trust_remote_code)
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ck.error(f"cannot read the base model's config: {exc}", ("base_model",)) from None

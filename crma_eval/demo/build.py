@@ -1,0 +1,215 @@
+"""Build the embedded demo: data, a pre-trained tiny base LM, every checkpoint and `demo.yaml`.
+
+Layout under `out_dir`: `data/` (train/holdout text, QA sets, router suite), `base/` (model +
+tokenizer, safetensors), `routers/` (centroid router per phase), `checkpoints/<condition>-seed<s>-
+phase<p>/` and `demo.yaml` (a RunConfig pointing at all of it). Runs are independent, so with
+`workers > 1` they train in parallel processes; the results do not depend on `workers`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from rich.progress import Progress
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from crma_eval.checkpoint.router import CentroidRouter
+from crma_eval.config import load_config
+from crma_eval.demo.domains import QA_PROMPT, CorpusFiles, DemoCorpus, all_text, generate
+from crma_eval.demo.domains import write_corpus as write_data
+from crma_eval.demo.tinymodel import encode, save_base, tiny_llama, train_tokenizer
+from crma_eval.demo.trainer import CONDITIONS, RunSpec, TrainSettings, pretrain, run_sequence
+from crma_eval.engine import EngineSession
+
+DATA_SEED = 0
+ROUTER_QUANTILE = 0.01  # threshold = this quantile of train texts' cosine to their own centroid
+SETTINGS: dict[str, TrainSettings] = {
+    "full": TrainSettings(pretrain_steps=300, phase_steps=60, lr_lora=1e-2),
+    "small": TrainSettings(pretrain_steps=40, phase_steps=8, batch_size=16, lr_lora=1e-2),
+}
+
+
+@dataclass(frozen=True)
+class DemoArtifacts:
+    """What `build_demo` wrote."""
+
+    root: Path
+    config_path: Path
+    base_model: Path
+    data: CorpusFiles
+    checkpoints: list[Path]
+    seconds: float
+
+
+@contextmanager
+def _runtime() -> Iterator[None]:
+    """One intra-op thread (tiny matrices; parallelism comes from processes), no HF noise."""
+    threads, bars = torch.get_num_threads(), hf_logging.is_progress_bar_enabled()
+    torch.set_num_threads(1)
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def build_base(corpus: DemoCorpus, settings: TrainSettings, folder: Path) -> Path:
+    """Train tokenizer and tiny Llama on the generic text of all domains; save to `folder`."""
+    tokenizer = train_tokenizer(all_text(corpus))
+    model = tiny_llama(tokenizer)
+    torch.manual_seed(DATA_SEED)
+    generic = [line for data in corpus.domains.values() for line in data.generic]
+    pretrain(model, encode(tokenizer, generic), settings, DATA_SEED)
+    return save_base(model, tokenizer, folder)
+
+
+def build_routers(corpus: DemoCorpus, base: Path, folder: Path) -> dict[int, Path]:
+    """Per phase, a centroid router over the trained domains (base-model embeddings of train text).
+
+    The abstention threshold is the ROUTER_QUANTILE quantile of the trained domains' train-text
+    cosines to their own centroid, so it comes from the data.
+    """
+    session = EngineSession(str(base))
+    embeddings = {name: session.embed(d.train) for name, d in corpus.domains.items()}
+    folder.mkdir(parents=True, exist_ok=True)
+    routers = {}
+    for phase in range(1, len(embeddings) + 1):
+        trained = {name: embeddings[name] for name in list(embeddings)[:phase]}
+        centroids = CentroidRouter.build(trained).centroids
+        own = np.concatenate([emb @ c for emb, c in zip(trained.values(), centroids, strict=True)])
+        threshold = float(np.quantile(own, ROUTER_QUANTILE))
+        router = CentroidRouter(centroids, list(trained), threshold)
+        routers[phase] = router.save(folder / f"phase{phase}.safetensors")
+    return routers
+
+
+def _train_run(
+    spec: RunSpec,
+    texts: dict[str, list[str]],
+    routers: dict[int, Path],
+    settings: TrainSettings,
+    on_phase: Callable[[], None],
+) -> list[Path]:
+    """Train one condition/seed from the saved base (also the entry point of worker processes)."""
+    with _runtime():
+        base = AutoModelForCausalLM.from_pretrained(spec.base_path, use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(spec.base_path)
+        seqs = {name: encode(tokenizer, lines) for name, lines in texts.items()}
+        return run_sequence(spec, base.eval(), seqs, routers, settings, on_phase)
+
+
+def _worker(spec: RunSpec, texts: dict, routers: dict, settings: TrainSettings, q: Any) -> list:
+    return _train_run(spec, texts, routers, settings, lambda: q.put(1))
+
+
+def _train_all(
+    specs: list[RunSpec],
+    texts: dict[str, list[str]],
+    routers: dict[int, Path],
+    settings: TrainSettings,
+    workers: int,
+    advance: Callable[[int], None],
+) -> list[Path]:
+    """Train every run, in `workers` processes when more than one; progress counts phases."""
+    if workers <= 1:
+        return [
+            p for s in specs for p in _train_run(s, texts, routers, settings, lambda: advance(1))
+        ]
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, ProcessPoolExecutor(workers, mp_context=context) as pool:
+        q = manager.Queue()
+        futures: list[Future] = [
+            pool.submit(_worker, s, texts, routers, settings, q) for s in specs
+        ]
+        pending = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    advance(q.get_nowait())
+                except queue.Empty:
+                    break
+        return [p for f in futures for p in f.result()]
+
+
+def write_run_config(out: Path, base: Path, data: CorpusFiles, checkpoints: list[Path]) -> Path:
+    """Write `demo.yaml` (RunConfig format; data paths relative to it) and validate it."""
+    rel = lambda p: str(Path(p).relative_to(out))  # noqa: E731
+    config = {
+        "name": "crma-demo",
+        "base_model": str(base.resolve()),
+        "checkpoints": [rel(p) for p in checkpoints],
+        "plugins": ["drift", "qa", "ablation", "router", "spectral"],
+        "qa_checkpoints": "final",
+        "engine": {"batch_size": 64, "max_length": 64},
+        "generation": {"max_new_tokens": 8, "stop": ["\n"], "prompt_template": QA_PROMPT},
+        "data": {
+            "holdout": {d: rel(p) for d, p in data.holdout.items()},
+            "qa": {d: rel(p) for d, p in data.qa.items()},
+            "router_suite": rel(data.router_suite),
+        },
+    }
+    path = out / "demo.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
+    load_config(path)
+    return path
+
+
+def build_demo(
+    out_dir: str | Path,
+    *,
+    seeds: Sequence[int] = (0, 1, 2),
+    size: str = "full",
+    quiet: bool = False,
+    workers: int | None = None,
+) -> DemoArtifacts:
+    """Generate data, pre-train the base, train NAIVE/FROZEN/MODULAR per seed, write demo.yaml."""
+    if size not in SETTINGS:
+        raise ValueError(f"size must be one of {sorted(SETTINGS)}, got {size!r}")
+    start, out, settings = time.monotonic(), Path(out_dir).resolve(), SETTINGS[size]
+    workers = workers or min(2, os.cpu_count() or 1)
+    for part in ("data", "base", "routers", "checkpoints"):
+        shutil.rmtree(out / part, ignore_errors=True)
+    corpus = generate(DATA_SEED, size)
+    specs = [
+        RunSpec(c, s, tuple(corpus.domains), out / "base", out / "checkpoints")
+        for c in CONDITIONS
+        for s in seeds
+    ]
+    with Progress(disable=quiet, transient=False) as progress, _runtime():
+        task = progress.add_task("demo: data and base pre-training", total=None)
+        data = write_data(corpus, out / "data")
+        base = build_base(corpus, settings, out / "base")
+        progress.update(task, description="demo: router centroids")
+        routers = build_routers(corpus, base, out / "routers")
+        progress.update(
+            task,
+            total=len(specs) * len(corpus.domains),
+            completed=0,
+            description=f"demo: training {len(specs)} runs x {len(corpus.domains)} phases",
+        )
+        texts = {name: d.train for name, d in corpus.domains.items()}
+        checkpoints = _train_all(
+            specs, texts, routers, settings, workers, lambda n: progress.advance(task, n)
+        )
+    config = write_run_config(out, base, data, checkpoints)
+    return DemoArtifacts(out, config, base, data, checkpoints, time.monotonic() - start)

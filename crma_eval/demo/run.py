@@ -1,0 +1,58 @@
+"""`crma-eval demo`: build the embedded demo, evaluate it with every plugin, summarise."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from crma_eval.config import load_config
+from crma_eval.run import run_config
+
+
+def _fmt(metrics: dict[str, Any], name: str, spec: str = ".2f") -> str:
+    value = metrics.get(name)
+    return "n/a" if value is None else format(value, spec)
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    """A short console summary of a demo run's headline numbers (read from results.json)."""
+    m = results["metrics"]
+    lines = ["Forgetting (loss-relative drift, %, mean ± std over seeds):"]
+    for cond in ("naive", "frozen", "modular"):
+        mean, std = _fmt(m, f"drift.{cond}.drift.mean"), _fmt(m, f"drift.{cond}.drift.std")
+        holdout = _fmt(m, f"drift.{cond}.holdout.mean", ".4f")
+        lines.append(f"  {cond:<8} drift {mean:>8} ± {std:<6}  final holdout {holdout}")
+    adv = _fmt(m, "drift.modular_over_frozen.advantage.mean")
+    lines.append(f"  MODULAR learning advantage over FROZEN: {adv} %")
+    for arm in ("with_crma", "without_crma"):
+        acc = m.get(f"qa.{arm}.accuracy")
+        if acc is not None:
+            lo, hi = m[f"qa.{arm}.ci_low"], m[f"qa.{arm}.ci_high"]
+            lines.append(f"QA {arm}: {acc:.1%} (Wilson 95% [{lo:.1%}, {hi:.1%}])")
+    p = m.get("ablation.with_crma_vs_without_crma.pvalue")
+    if p is not None:
+        lines.append(f"McNemar exact, with vs without CRMA: p = {p:.3g}")
+    lines.append(f"Router accuracy (all categories): {_fmt(m, 'router.overall.accuracy', '.1%')}")
+    lines.append(f"Max |sigma_max - 1| of CRMA mixing: {_fmt(m, 'spectral.all.max_dev', '.2e')}")
+    return lines
+
+
+def run_demo(out: Path, *, small: bool = False, quiet: bool = False) -> str:
+    """Train the demo checkpoints under OUT/build, evaluate into OUT; return a console summary."""
+    from crma_eval.demo.build import build_demo
+
+    started = time.perf_counter()
+    seeds = (0, 1) if small else (0, 1, 2)
+    size = "small" if small else "full"
+    artifacts = build_demo(out / "build", seeds=seeds, size=size, quiet=quiet)
+    built = time.perf_counter()
+    config = load_config(artifacts.config_path)
+    outcome = run_config(config, out, quiet=quiet)
+    done = time.perf_counter()
+    results = json.loads(outcome.run_dir.results_path.read_text(encoding="utf-8"))
+    lines = summary_lines(results)
+    lines.append(f"Build + training {built - started:.0f} s, evaluation {done - built:.0f} s")
+    lines.append(f"Report: {outcome.run_dir.report_path}")
+    return "\n".join(lines)

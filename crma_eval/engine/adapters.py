@@ -1,0 +1,121 @@
+"""LoRA adapters kept in one PeftModel: each distinct adapter (content hash) is loaded once.
+
+Before loading, an adapter is checked against the base model (target modules present, LoRA
+weight shapes matching the wrapped layers), so a misfit is a clear InputError on the manifest
+line rather than a PEFT traceback or a half-injected model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from peft import PeftModel
+from safetensors import safe_open
+from torch import nn
+
+LORA_KEY = re.compile(
+    r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[^.]+)?\.weight$"
+)
+
+
+def _target_found(target: str, names: set[str]) -> bool:
+    return any(n == target or n.endswith("." + target) for n in names)
+
+
+def adapter_misfit(base: nn.Module, folder: Path) -> str | None:
+    """Why the adapter in `folder` does not fit `base` (absent targets, shape mismatch), or None."""
+    try:
+        config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"unreadable adapter_config.json ({exc})"
+    modules = dict(base.named_modules())
+    targets = config.get("target_modules") or []
+    if isinstance(targets, str):
+        if not any(re.fullmatch(targets, n) for n in modules):
+            return f"target_modules pattern {targets!r} matches no module of the base model"
+    else:
+        missing = [t for t in targets if not _target_found(t, set(modules))]
+        if missing:
+            return f"target modules {missing} not found in the base model"
+    with safe_open(str(folder / "adapter_model.safetensors"), framework="numpy") as fh:
+        for key in fh.keys():  # noqa: SIM118 (safe_open is not a dict)
+            match = LORA_KEY.match(key)
+            if match is None:
+                continue
+            module = modules.get(match["module"])
+            if module is None:
+                return f"LoRA weight {key} targets {match['module']}, absent in the base model"
+            shape = fh.get_slice(key).get_shape()
+            if not hasattr(module, "in_features") or len(shape) != 2:
+                continue
+            side, want = (1, module.in_features) if match["ab"] == "A" else (0, module.out_features)
+            if shape[side] != want:
+                return (
+                    f"LoRA weight {key} has shape {list(shape)}, which does not fit "
+                    f"{match['module']} ({module.in_features} -> {module.out_features})"
+                )
+    return None
+
+
+class AdapterBank:
+    """Adapters loaded into one PeftModel under names derived from their content hash."""
+
+    def __init__(self, base: nn.Module) -> None:
+        self.base = base
+        self.peft: PeftModel | None = None
+        self.names: dict[str, str] = {}
+        self.loads = 0
+        self.active: str | None = None
+        self._dirty = False  # set after a load: PEFT may have changed which adapter is live
+
+    @property
+    def model(self) -> nn.Module:
+        """The live model: the PeftModel once an adapter is loaded, else the base model."""
+        return self.peft if self.peft is not None else self.base
+
+    def activate(self, checkpoint: Any, domain: str | None) -> str | None:
+        """Switch to `domain`'s adapter of `checkpoint` (None: adapters off); returns its name."""
+        if domain is None:
+            self.switch(None)
+            return None
+        folder = checkpoint.adapter_path(domain)
+        if folder is None:
+            raise checkpoint.error(f"no adapter for domain {domain!r}", ("adapters",))
+        key = checkpoint.content_hash(f"adapter:{domain}")
+        name = self.names.get(key) or self._load(checkpoint, domain, folder, key)
+        self.switch(name)
+        return name
+
+    def switch(self, name: str | None) -> None:
+        """Make the loaded adapter `name` live (None: every adapter off)."""
+        if self.peft is None or (name == self.active and not self._dirty):
+            return
+        if name is None:
+            self.peft.base_model.disable_adapter_layers()
+        else:
+            self.peft.base_model.enable_adapter_layers()
+            self.peft.set_adapter(name)
+        self.active = name
+        self._dirty = False
+
+    def _load(self, checkpoint: Any, domain: str, folder: Path, key: str) -> str:
+        loc = ("adapters", domain)
+        problem = adapter_misfit(self.base, folder)
+        if problem is not None:
+            raise checkpoint.error(problem, loc)
+        name = f"adapter_{len(self.names)}_{key[:12]}"
+        try:
+            if self.peft is None:
+                self.peft = PeftModel.from_pretrained(self.base, str(folder), adapter_name=name)
+                self.peft.eval()
+            else:
+                self.peft.load_adapter(str(folder), adapter_name=name)
+        except (ValueError, RuntimeError, KeyError, OSError) as exc:
+            raise checkpoint.error(f"cannot load adapter: {exc}", loc) from None
+        self.names[key] = name
+        self.loads += 1
+        self._dirty = True
+        return name

@@ -1,0 +1,68 @@
+"""Teacher-forced forward passes: holdout loss (mean NLL per token) and mean-pooled embeddings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from crma_eval.engine.batching import length_sorted_batches, pad_batch, pad_id_of, tokenize
+
+IGNORE = -100
+
+
+def batch_nll_sum(
+    logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Summed next-token NLL of a right-padded batch (padding masked), float64 scalar."""
+    targets = input_ids[:, 1:].masked_fill(mask[:, 1:] == 0, IGNORE)
+    nll = F.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(),
+        targets.flatten(),
+        ignore_index=IGNORE,
+        reduction="sum",
+    )
+    return nll.to(torch.float64)
+
+
+@torch.inference_mode()
+def holdout_loss(
+    model: Any, tokenizer: Any, texts: list[str], *, batch_size: int, max_length: int, device: Any
+) -> tuple[float, int]:
+    """Mean NLL per predicted token over `texts` and the token count (NaN, 0 when no tokens)."""
+    seqs = tokenize(tokenizer, texts, max_length)
+    pad = pad_id_of(tokenizer)
+    total = torch.zeros((), dtype=torch.float64)
+    n_tokens = 0
+    for batch in length_sorted_batches([len(s) for s in seqs], batch_size):
+        chunk = [seqs[i] for i in batch if len(seqs[i]) > 1]
+        if not chunk:
+            continue
+        ids, mask = pad_batch(chunk, pad, "right", device)
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        total += batch_nll_sum(logits, ids, mask).cpu()
+        n_tokens += sum(len(s) - 1 for s in chunk)
+    return (float(total) / n_tokens if n_tokens else float("nan")), n_tokens
+
+
+@torch.inference_mode()
+def mean_pooled(
+    model: Any, tokenizer: Any, texts: list[str], *, batch_size: int, max_length: int, device: Any
+) -> np.ndarray:
+    """L2-normalised mean of the last hidden state over each text's tokens, [n, hidden] float32."""
+    seqs = tokenize(tokenizer, texts, max_length)
+    pad = pad_id_of(tokenizer)
+    out: list[np.ndarray | None] = [None] * len(seqs)
+    for batch in length_sorted_batches([len(s) for s in seqs], batch_size):
+        ids, mask = pad_batch([seqs[i] for i in batch], pad, "right", device)
+        hidden = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        weights = mask.unsqueeze(-1).to(torch.float32)
+        pooled = (hidden[-1].float() * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+        pooled = F.normalize(pooled, dim=-1).cpu().numpy()
+        for row, i in enumerate(batch):
+            out[i] = pooled[row]
+    if not out:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack(out).astype(np.float32)

@@ -1,0 +1,164 @@
+"""The engine session: base model + tokenizer loaded once; adapters and CRMA switched in place.
+
+`activate(checkpoint, domain, crma)` selects what the next forward passes use. Adapters are
+loaded once each (by content hash) into one PeftModel; each distinct CRMA state is built once and
+attached as hooks, all bypassed except the active one (a bypassed hook is an exact identity).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from crma_eval.config import EngineConfig
+from crma_eval.engine import generation, loss
+from crma_eval.engine.adapters import AdapterBank
+from crma_eval.errors import InputError
+
+
+@contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Hide transformers' loading progress bars (collect shows its own progress)."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+@dataclass(frozen=True)
+class Active:
+    """What the session currently runs: checkpoint id, adapter domain, CRMA on or off."""
+
+    checkpoint: str | None
+    domain: str | None
+    crma: bool
+
+
+class EngineSession:
+    """A base causal LM loaded once, with hot-swapped LoRA adapters and CRMA modules."""
+
+    def __init__(self, base_model: str, engine: EngineConfig | None = None) -> None:
+        self.engine = engine or EngineConfig()
+        self.base_model = base_model
+        dtype = (
+            self.engine.dtype if self.engine.dtype == "auto" else getattr(torch, self.engine.dtype)
+        )
+        trust = self.engine.trust_remote_code
+        try:
+            with _quiet_loading():
+                self.tokenizer = AutoTokenizer.from_pretrained(base_model, trust_remote_code=trust)
+                base = AutoModelForCausalLM.from_pretrained(
+                    base_model,
+                    use_safetensors=True,
+                    trust_remote_code=trust,
+                    dtype=dtype,
+                    device_map=self.engine.device_map,
+                )
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"cannot load base model: {first}", path=base_model) from None
+        if self.engine.device_map is None:
+            base.to(self.engine.device)
+        base.eval().requires_grad_(False)
+        self.device = base.device
+        self.adapters = AdapterBank(base)
+        self._crma: dict[str, Any] = {}
+        self._crma_on: Any = None
+        self.crma_loads = 0
+        self.active = Active(None, None, False)
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The live model (wrap it with lm-eval's HFLM, or call it directly)."""
+        return self.adapters.model
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """How many adapters and CRMA states were loaded (each should be loaded once)."""
+        return {"adapter_loads": self.adapters.loads, "crma_loads": self.crma_loads}
+
+    def activate(self, checkpoint: Any, domain: str | None, crma: bool) -> Active:
+        """Use the adapter of `domain` (None: none) and, if `crma`, the checkpoint's CRMA."""
+        with _quiet_loading():
+            self.adapters.activate(checkpoint, domain)
+        self._crma_on = self._crma_of(checkpoint) if crma and checkpoint.manifest.crma else None
+        self._bypass_all_but(self._crma_on)
+        self.active = Active(checkpoint.id, domain, self._crma_on is not None)
+        return self.active
+
+    def _crma_of(self, checkpoint: Any) -> Any:
+        spec = checkpoint.manifest.crma
+        key = "|".join(
+            (
+                spec.implementation,
+                json.dumps(spec.config, sort_keys=True),
+                checkpoint.content_hash("crma"),
+            )
+        )
+        module = self._crma.get(key)
+        if module is None:
+            module = checkpoint.build_crma(self.adapters.base.config.hidden_size)
+            if isinstance(module, torch.nn.Module):
+                module.to(self.device).eval().requires_grad_(False)
+            module.bypass(True)
+            try:
+                module.attach(self.model)
+            except ValueError as exc:
+                raise checkpoint.error(f"cannot attach CRMA: {exc}", ("crma", "config")) from None
+            self._crma[key] = module
+            self.crma_loads += 1
+        return module
+
+    @contextmanager
+    def base_only(self) -> Iterator[None]:
+        """Within the block the model is the bare base (adapters off, every CRMA bypassed)."""
+        previous_adapter = self.adapters.active
+        self.adapters.switch(None)
+        self._bypass_all_but(None)
+        try:
+            yield
+        finally:
+            self.adapters.switch(previous_adapter)
+            self._bypass_all_but(self._crma_on)
+
+    def _bypass_all_but(self, live: Any) -> None:
+        for module in self._crma.values():
+            module.bypass(module is not live)
+
+    def _sizes(self) -> dict[str, Any]:
+        return {
+            "batch_size": self.engine.batch_size,
+            "max_length": self.engine.max_length,
+            "device": self.device,
+        }
+
+    def holdout_loss(self, texts: list[str]) -> tuple[float, int]:
+        """Mean NLL per predicted token over `texts`, and the number of tokens."""
+        return loss.holdout_loss(self.model, self.tokenizer, texts, **self._sizes())
+
+    def generate(self, prompts: list[str], max_new_tokens: int, stop: list[str]) -> list[str]:
+        """Greedy answers to `prompts`, cut at the first stop string."""
+        return generation.generate(
+            self.model,
+            self.tokenizer,
+            prompts,
+            max_new_tokens=max_new_tokens,
+            stop=stop,
+            **self._sizes(),
+        )
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Router encoder: L2-normalised mean-pooled last hidden state of the bare base model."""
+        with self.base_only():
+            return loss.mean_pooled(self.model, self.tokenizer, texts, **self._sizes())

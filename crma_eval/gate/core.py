@@ -1,0 +1,182 @@
+"""Evaluate a gate spec against a run's results.json (and a baseline run) into a GateReport.
+
+A `metric` rule must match at least one metric (a renamed metric never passes silently) and every
+match must lie within its bounds. A `compare` rule fails only on a drop (baseline − current)
+larger than `max_drop` that is also significant (paired McNemar p < alpha) where per-item records
+allow a paired test; otherwise the detail says the comparison is threshold only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from crma_eval.gate.output import junit_xml, num, summary_markdown
+from crma_eval.gate.paired import RunRecords, paired_evidence
+from crma_eval.gate.spec import Rule, load_spec, spec_error
+from crma_eval.report.render import load_results
+from crma_eval.store import write_text_atomic
+
+DROP_TOLERANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One rule checked against one metric."""
+
+    rule: Rule
+    metric: str
+    value: float | None
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for `crma-eval gate --json`)."""
+        return {
+            "rule": self.rule.name,
+            "line": self.rule.line,
+            "metric": self.metric,
+            "value": self.value,
+            "threshold": self.rule.threshold,
+            "passed": self.passed,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class GateReport:
+    """All rule outcomes of one gate run, and where junit.xml and summary.md were written."""
+
+    run_dir: Path
+    spec_path: Path
+    baseline_dir: Path | None
+    outcomes: list[Outcome]
+    junit_path: Path | None = field(default=None)
+    summary_path: Path | None = field(default=None)
+
+    @property
+    def passed(self) -> bool:
+        """True when every outcome passed."""
+        return all(o.passed for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI exit code: 0 all gates passed, 1 a gate failed."""
+        return 0 if self.passed else 1
+
+    @property
+    def failures(self) -> list[Outcome]:
+        """The outcomes that failed, in spec order."""
+        return [o for o in self.outcomes if not o.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for `crma-eval gate --json`)."""
+        return {
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "run_dir": str(self.run_dir),
+            "baseline_dir": None if self.baseline_dir is None else str(self.baseline_dir),
+            "spec": str(self.spec_path),
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or math.isnan(value)
+
+
+def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
+    """A `metric` rule on one metric: min ≤ value ≤ max (a null value fails)."""
+    if value is None or math.isnan(value):
+        return Outcome(rule, metric, None, False, "value is null (not computed)")
+    if rule.min is not None and value < rule.min:
+        return Outcome(rule, metric, value, False, f"{num(value)} is below min {num(rule.min)}")
+    if rule.max is not None and value > rule.max:
+        return Outcome(rule, metric, value, False, f"{num(value)} is above max {num(rule.max)}")
+    return Outcome(rule, metric, value, True, "within bounds")
+
+
+def check_drop(
+    rule: Rule, metric: str, current: float | None, baseline: float | None, runs: tuple
+) -> Outcome:
+    """A `compare` rule on one metric: fail iff drop > max_drop and (where paired) p < alpha."""
+    if current is None or baseline is None or math.isnan(current) or math.isnan(baseline):
+        where = "baseline" if _missing(baseline) else "current run"
+        return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
+    evidence = paired_evidence(metric, *runs)
+    drop = baseline - current
+    head = f"baseline {num(baseline)} → {num(current)}, drop {num(drop)}"
+    too_big = drop - rule.max_drop > DROP_TOLERANCE  # 0.9 - 0.88 is 0.0200...02 in floats
+    if evidence.test is None:
+        verdict = f"drop > max_drop {num(rule.max_drop)}" if too_big else "drop within max_drop"
+        return Outcome(rule, metric, current, not too_big, f"{head} ({verdict}); {evidence.note}")
+    test = evidence.test
+    significant = test.pvalue < rule.alpha
+    stats = (
+        f"{evidence.note} p = {test.pvalue:.3g} on {evidence.n_pairs} pairs "
+        f"(b = {test.b} right in baseline only, c = {test.c} right in current only)"
+    )
+    if too_big and significant:
+        verdict = f"significant drop: > max_drop {num(rule.max_drop)} and p < alpha {rule.alpha:g}"
+    elif too_big:
+        verdict = f"drop not significant (p ≥ alpha {rule.alpha:g})"
+    else:
+        verdict = "drop within max_drop"
+    return Outcome(
+        rule, metric, current, not (too_big and significant), f"{head}; {stats}; {verdict}"
+    )
+
+
+def _matching(pattern: str, *metric_maps: dict[str, Any]) -> list[str]:
+    return sorted({name for m in metric_maps for name in m if fnmatchcase(name, pattern)})
+
+
+def evaluate(
+    rules: list[Rule],
+    metrics: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    runs: tuple[RunRecords, RunRecords] | None,
+) -> list[Outcome]:
+    """Every rule's outcomes, in spec order (one per matched metric, or one for no match)."""
+    outcomes: list[Outcome] = []
+    for rule in rules:
+        if rule.kind == "metric":
+            names = _matching(rule.pattern, metrics)
+            outcomes += [check_bounds(rule, n, metrics[n]) for n in names]
+        else:
+            assert baseline is not None and runs is not None
+            names = _matching(rule.pattern, metrics, baseline)
+            outcomes += [check_drop(rule, n, metrics.get(n), baseline.get(n), runs) for n in names]
+        if not names:
+            detail = "no metric matches this name or pattern (renamed, or not computed?)"
+            outcomes.append(Outcome(rule, rule.pattern, None, False, detail))
+    return outcomes
+
+
+def run_gate(
+    run_dir: str | Path, spec_path: str | Path, baseline_dir: str | Path | None = None
+) -> GateReport:
+    """Check RUN_DIR's results against GATES.yaml; write RUN_DIR/junit.xml and summary.md.
+
+    Bad input (run dir, spec, baseline, unmatched paired items) raises InputError (exit 2) and
+    writes nothing; otherwise `report.exit_code` is 0 (all passed) or 1 (a gate failed).
+    """
+    run_dir, spec_path = Path(run_dir), Path(spec_path)
+    results = load_results(run_dir)
+    rules = load_spec(spec_path)
+    compare = next((r for r in rules if r.kind == "compare"), None)
+    if compare is not None and baseline_dir is None:
+        raise spec_error(spec_path, compare, "'compare' rules need --baseline RUN_DIR")
+    baseline, runs = None, None
+    if baseline_dir is not None:
+        baseline_dir = Path(baseline_dir)
+        baseline = load_results(baseline_dir)["metrics"]
+        runs = (RunRecords(baseline_dir), RunRecords(run_dir))
+    outcomes = evaluate(rules, results["metrics"], baseline, runs)
+    report = GateReport(run_dir, spec_path, baseline_dir, outcomes)
+    report.junit_path = write_text_atomic(run_dir / "junit.xml", junit_xml(report))
+    report.summary_path = write_text_atomic(run_dir / "summary.md", summary_markdown(report))
+    return report

@@ -1,0 +1,99 @@
+"""Gate outputs for CI: JUnit XML (one testcase per rule × metric) and a Markdown job summary."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crma_eval.gate.core import GateReport, Outcome
+
+SUITE = "crma-eval gate"
+# Characters XML 1.0 cannot carry at all, even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_MD_SPECIAL = re.compile(r"[\\|*_`\[\]~]")
+
+
+def num(value: float | None) -> str:
+    """A gate value as text, precise enough to see why a bound failed (6 significant digits)."""
+    return "—" if value is None else f"{value:.6g}"
+
+
+def _x(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _case_name(outcome: Outcome) -> str:
+    return f"{outcome.rule.name} [{outcome.metric}]"
+
+
+def junit_xml(report: GateReport) -> str:
+    """The report as JUnit XML: one testsuite, one testcase per outcome, <failure> on failure."""
+    n, failed = len(report.outcomes), len(report.failures)
+    counts = {"tests": str(n), "failures": str(failed), "errors": "0", "skipped": "0"}
+    root = ET.Element("testsuites", {"name": SUITE, **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE, **counts, "time": "0"})
+    props = ET.SubElement(suite, "properties")
+    for key, value in (
+        ("run_dir", report.run_dir),
+        ("spec", report.spec_path),
+        ("baseline_dir", report.baseline_dir),
+    ):
+        if value is not None:
+            ET.SubElement(props, "property", {"name": key, "value": _x(str(value))})
+    for outcome in report.outcomes:
+        attrs = {"classname": SUITE, "name": _x(_case_name(outcome)), "time": "0"}
+        case = ET.SubElement(suite, "testcase", attrs)
+        text = (
+            f"rule: {outcome.rule.name} (spec line {outcome.rule.line})\n"
+            f"metric: {outcome.metric}\nvalue: {num(outcome.value)}\n"
+            f"threshold: {outcome.rule.threshold}\ndetail: {outcome.detail}"
+        )
+        if outcome.passed:
+            ET.SubElement(case, "system-out").text = _x(text)
+        else:
+            failure = ET.SubElement(
+                case, "failure", {"message": _x(outcome.detail), "type": "gate"}
+            )
+            failure.text = _x(text)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _md(text: str) -> str:
+    """A Markdown table cell: one line; HTML, pipes and emphasis/link characters escaped."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\g<0>", text)
+
+
+def _code(text: str) -> str:
+    return f"<code>{_md(text)}</code>"
+
+
+def verdict(report: GateReport) -> str:
+    """The one-line verdict (first line of summary.md, also good for a CLI)."""
+    n = len(report.outcomes)
+    if report.passed:
+        return f"✅ crma-eval gate passed: all {n} checks passed"
+    return f"❌ crma-eval gate failed: {len(report.failures)} of {n} checks failed"
+
+
+def summary_markdown(report: GateReport) -> str:
+    """A GitHub job summary: verdict first, then one table row per rule × metric."""
+    lines = [f"## {verdict(report)}", ""]
+    where = f"Run {_code(report.run_dir.name)} · spec {_code(report.spec_path.name)}"
+    if report.baseline_dir is not None:
+        where += f" · baseline {_code(report.baseline_dir.name)}"
+    lines += [
+        where,
+        "",
+        "| | Rule | Metric | Value | Threshold | Detail |",
+        "|---|---|---|---|---|---|",
+    ]
+    for o in report.outcomes:
+        mark = "✅" if o.passed else "❌"
+        cells = [mark, _md(o.rule.name), _code(o.metric), num(o.value), _md(o.rule.threshold)]
+        lines.append("| " + " | ".join([*cells, _md(o.detail)]) + " |")
+    return "\n".join(lines) + "\n"

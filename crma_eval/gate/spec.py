@@ -1,0 +1,128 @@
+"""The gate spec (GATES.yaml): a `gates` list of threshold and baseline-comparison rules.
+
+Every problem is an InputError naming the spec file and the line of the offending rule, so a CI
+log points straight at the rule to fix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from crma_eval.errors import InputError
+from crma_eval.yamlio import YamlDoc
+
+RULE_KEYS = ("name", "metric", "compare", "min", "max", "max_drop", "alpha")
+METRIC_ONLY = ("min", "max")
+COMPARE_ONLY = ("max_drop", "alpha")
+DEFAULT_ALPHA = 0.05
+DEFAULT_MAX_DROP = 0.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One gate rule: `metric` (bounds on every matching metric) or `compare` (vs a baseline)."""
+
+    name: str
+    kind: str  # "metric" or "compare"
+    pattern: str  # fnmatch glob over results.json metric names
+    line: int
+    min: float | None = None
+    max: float | None = None
+    max_drop: float = DEFAULT_MAX_DROP
+    alpha: float = DEFAULT_ALPHA
+
+    @property
+    def threshold(self) -> str:
+        """The rule's bound as short text for tables (e.g. `≥ 0.9`, `drop ≤ 0.02 or p ≥ 0.05`)."""
+        if self.kind == "compare":
+            return f"drop ≤ {self.max_drop:g} or p ≥ {self.alpha:g}"
+        if self.min is not None and self.max is not None:
+            return f"{self.min:g} ≤ x ≤ {self.max:g}"
+        return f"≥ {self.min:g}" if self.min is not None else f"≤ {self.max:g}"
+
+
+def _number(doc: YamlDoc, index: int, raw: dict[str, Any], key: str) -> float | None:
+    """A finite numeric threshold (YAML `1e-6` arrives as text and is accepted too)."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    number: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number):
+        raise doc.error(f"must be a finite number, got {value!r}", ["gates", index, key], key)
+    return number
+
+
+def _text(doc: YamlDoc, index: int, raw: dict[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None and key not in raw:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise doc.error("must be a non-empty string", ["gates", index, key], key)
+    return value.strip()
+
+
+def _parse_rule(doc: YamlDoc, index: int, raw: Any) -> Rule:
+    loc: list[str | int] = ["gates", index]
+    line = doc.line_of(loc) or 0
+    if not isinstance(raw, dict):
+        raise doc.error("a rule must be a mapping (metric: ..., min/max: ...)", loc)
+    unknown = [k for k in raw if k not in RULE_KEYS]
+    if unknown:
+        allowed = ", ".join(RULE_KEYS)
+        raise doc.error(f"unknown key (allowed: {allowed})", [*loc, unknown[0]], str(unknown[0]))
+    metric, compare = _text(doc, index, raw, "metric"), _text(doc, index, raw, "compare")
+    if (metric is None) == (compare is None):
+        raise doc.error("a rule needs exactly one of 'metric' or 'compare'", loc)
+    numbers = {key: _number(doc, index, raw, key) for key in (*METRIC_ONLY, *COMPARE_ONLY)}
+    name = _text(doc, index, raw, "name")
+    if metric is not None:
+        misplaced = [k for k in COMPARE_ONLY if k in raw]
+        if misplaced:
+            raise doc.error("only for 'compare' rules", [*loc, misplaced[0]], misplaced[0])
+        low, high = numbers["min"], numbers["max"]
+        if low is None and high is None:
+            raise doc.error("a 'metric' rule needs 'min' and/or 'max'", loc)
+        if low is not None and high is not None and low > high:
+            raise doc.error(f"min {low:g} is greater than max {high:g}", loc)
+        rule = Rule("", "metric", metric, line, min=low, max=high)
+        return replace(rule, name=name or f"{metric} {rule.threshold}")
+    misplaced = [k for k in METRIC_ONLY if k in raw]
+    if misplaced:
+        raise doc.error("only for 'metric' rules", [*loc, misplaced[0]], misplaced[0])
+    alpha = DEFAULT_ALPHA if numbers["alpha"] is None else numbers["alpha"]
+    if not 0.0 < alpha < 1.0:
+        raise doc.error(f"alpha must be strictly between 0 and 1, got {alpha:g}", loc, "alpha")
+    max_drop = DEFAULT_MAX_DROP if numbers["max_drop"] is None else numbers["max_drop"]
+    default_name = f"{compare}: no significant drop vs baseline"
+    return Rule(name or default_name, "compare", str(compare), line, max_drop=max_drop, alpha=alpha)
+
+
+def load_spec(path: str | Path) -> list[Rule]:
+    """Parse and check a gate spec; InputError names the file and the offending rule's line."""
+    doc = YamlDoc(path)
+    if not isinstance(doc.data, dict) or "gates" not in doc.data:
+        raise doc.error("expected a mapping with a 'gates' list at the top level")
+    extra = [k for k in doc.data if k != "gates"]
+    if extra:
+        raise doc.error(
+            "unknown top-level key (only 'gates' is allowed)", [extra[0]], str(extra[0])
+        )
+    gates = doc.data["gates"]
+    if not isinstance(gates, list) or not gates:
+        raise doc.error("'gates' must be a non-empty list of rules", ["gates"], "gates")
+    return [_parse_rule(doc, i, raw) for i, raw in enumerate(gates)]
+
+
+def spec_error(path: str | Path, rule: Rule, problem: str) -> InputError:
+    """An InputError about one rule, for problems found while evaluating it."""
+    return InputError(problem, path=path, line=rule.line)

@@ -1,0 +1,237 @@
+"""Standard-benchmark analysis: score and CI per task and arm, paired before/after deltas, Holm.
+
+Arms are paired per document on a stable key: lm-eval's `doc_hash` (a hash of the document's
+content) when every record has one, else `doc_id`; identical documents are told apart by their
+order. doc_id alone is not trusted (lm-eval issue #4084 mislabels it for unsorted `samples=`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from crma_eval.errors import InputError
+from crma_eval.plugins._common import ci_methods, in_order, put_metrics, where
+from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.stats import (
+    holm,
+    mcnemar,
+    paired_bootstrap_ci,
+    paired_difference_ci,
+    proportion_ci,
+)
+
+PLUGIN = "bench"
+# Which per-document metric is a task's score when a task reports several (leaderboard habit:
+# exact_match for generation, length-normalised accuracy when lm-eval computes it).
+METRIC_PREFERENCE: tuple[str, ...] = ("exact_match", "acc_norm", "acc")
+NO_FILTER = "none"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Per-document values of one task's score under one filter and arm, indexed by pair key."""
+
+    task: str
+    metric: str
+    filter: str
+    arm: str
+    values: pd.Series
+    rows: pd.DataFrame
+
+
+def primary_metric(task: str, metrics: list[str], overrides: dict[str, str]) -> str:
+    """The metric that is the task's score: the configured one, else by METRIC_PREFERENCE."""
+    chosen = overrides.get(task)
+    if chosen is not None:
+        if chosen not in metrics:
+            raise InputError(
+                f"bench task {task!r} has no metric {chosen!r} (records have {', '.join(metrics)})"
+            )
+        return chosen
+    preferred = [m for m in METRIC_PREFERENCE if m in metrics]
+    return preferred[0] if preferred else sorted(metrics)[0]
+
+
+def _natural(doc_id: str) -> tuple[Any, ...]:
+    """Sort key that orders "doc2" before "doc10"."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(doc_id)))
+
+
+def pair_keys(rows: pd.DataFrame, by_hash: bool) -> pd.Series:
+    """Stable per-document keys: doc_hash plus occurrence number (in doc_id order), or doc_id."""
+    if not by_hash:
+        return rows["doc_id"].astype(str)
+    order = sorted(rows.index, key=lambda i: _natural(rows.at[i, "doc_id"]))
+    ordered = rows.loc[order, "doc_hash"].astype(str)
+    rank = ordered.groupby(ordered, sort=False).cumcount().astype(str)
+    return (ordered + "#" + rank).reindex(rows.index)
+
+
+def _cells(frame: pd.DataFrame, overrides: dict[str, str]) -> list[Cell]:
+    """Split bench records into cells (task, primary metric, filter, arm), in record order."""
+    filters = frame["filter"] if "filter" in frame else pd.Series(None, index=frame.index)
+    frame = frame.assign(filter=filters.fillna(NO_FILTER))
+    by_hash = pairing(frame) == "doc_hash"
+    cells = []
+    for task in in_order(frame["task"]):
+        of_task = frame[frame["task"] == task]
+        metric = primary_metric(task, in_order(of_task["metric"]), overrides)
+        chosen = of_task[of_task["metric"] == metric]
+        for (filt, arm), rows in chosen.groupby(["filter", "arm"], sort=False):
+            values = rows["value"].astype(float).to_numpy()
+            series = pd.Series(values, index=pair_keys(rows, by_hash).to_numpy())
+            cells.append(Cell(task, metric, str(filt), str(arm), series, rows))
+    return cells
+
+
+def pairing(frame: pd.DataFrame) -> str:
+    """`doc_hash` when every record carries one, else `doc_id`."""
+    return "doc_hash" if "doc_hash" in frame and bool(frame["doc_hash"].notna().all()) else "doc_id"
+
+
+def _is_binary(*arrays: np.ndarray) -> bool:
+    return all(bool(np.isin(a, (0.0, 1.0)).all()) for a in arrays)
+
+
+def score_stats(values: np.ndarray, options: AnalyzeOptions) -> dict[str, float]:
+    """Mean score with its CI: the proportion CI for 0/1 values, else a t-interval of the mean."""
+    n = values.size
+    score = float(values.mean())
+    if _is_binary(values):
+        low, high = proportion_ci(int(values.sum()), n, options.confidence, options.ci_method)
+    elif n > 1 and np.ptp(values) > 0:
+        ci = sps.ttest_1samp(values, 0.0).confidence_interval(options.confidence)
+        low, high = float(ci.low), float(ci.high)
+    else:
+        low = high = score if n > 1 else math.nan
+    return {"score": score, "n": n, "ci_low": low, "ci_high": high}
+
+
+def compare(after: np.ndarray, base: np.ndarray, options: AnalyzeOptions) -> dict[str, float]:
+    """Paired after - base delta in pp with CI; McNemar (b, c) for 0/1 values, else paired t."""
+    if _is_binary(after, base):
+        diff = paired_difference_ci(after.astype(bool), base.astype(bool), options.confidence)
+        test = mcnemar(
+            int(np.sum((after == 1) & (base == 0))),
+            int(np.sum((after == 0) & (base == 1))),
+            options.mcnemar_method,
+        )
+        estimate, low, high = diff.estimate, diff.low, diff.high
+        extra = {"b": test.b, "c": test.c, "pvalue": test.pvalue}
+    else:
+        estimate = float(np.mean(after - base))
+        low = high = pvalue = math.nan
+        if after.size > 1 and np.ptp(after - base) > 0:
+            boot = paired_bootstrap_ci(
+                after, base, confidence=options.confidence, seed=options.seed
+            )
+            low, high = boot.low, boot.high
+            pvalue = float(sps.ttest_rel(after, base).pvalue)
+        elif after.size > 1:
+            low = high = estimate
+            pvalue = 1.0
+        extra = {"pvalue": pvalue}
+    return {
+        "delta_pp": 100 * estimate,
+        "delta_ci_low_pp": 100 * low,
+        "delta_ci_high_pp": 100 * high,
+        **extra,
+    }
+
+
+def _check_unique(cell: Cell) -> None:
+    dup = cell.values.index.duplicated()
+    if dup.any():
+        row = cell.rows.iloc[int(np.argmax(dup))]
+        raise InputError(
+            f"two bench records for one document (task {cell.task!r}, arm {cell.arm!r}, "
+            f"doc_id {row['doc_id']})",
+            **where(row),
+        )
+
+
+def _paired(cell: Cell, base: Cell) -> tuple[np.ndarray, np.ndarray]:
+    """The two cells' values aligned on pair key; a document present in one arm only is an error."""
+    for one, other in ((cell, base), (base, cell)):
+        _check_unique(one)
+        lonely = ~one.values.index.isin(other.values.index)
+        if lonely.any():
+            row = one.rows.iloc[int(np.argmax(lonely))]
+            raise InputError(
+                f"bench record (task {one.task!r}, arm {one.arm!r}, doc_id {row['doc_id']}) has no "
+                f"matching document in arm {other.arm!r}; paired arms need the same documents",
+                **where(row),
+            )
+    return cell.values.to_numpy(), base.values.reindex(cell.values.index).to_numpy()
+
+
+def _base_arm(arms: list[str], configured: str | None) -> str:
+    """The arm every other arm is compared with: configured, else `base`, else the first."""
+    if configured is not None:
+        if configured not in arms:
+            raise InputError(f"bench base arm {configured!r} not in the records (arms: {arms})")
+        return configured
+    return "base" if "base" in arms else arms[0]
+
+
+def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[dict[str, Any]]:
+    """Each non-base cell against the base arm's cell of the same task and filter, Holm-adjusted."""
+    lookup = {(c.task, c.filter, c.arm): c for c in cells}
+    deltas = []
+    for cell in cells:
+        base = lookup.get((cell.task, cell.filter, base_name))
+        if cell.arm == base_name or base is None:
+            continue
+        after, before = _paired(cell, base)
+        head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
+        head |= {"arm": cell.arm, "base": base_name, "n": after.size}
+        deltas.append(head | compare(after, before, options))
+    for arm in dict.fromkeys(d["arm"] for d in deltas):
+        family = [d for d in deltas if d["arm"] == arm]
+        for d, adjusted in zip(family, holm([d["pvalue"] for d in family]), strict=True):
+            d["pvalue_holm"] = adjusted
+    return deltas
+
+
+DELTA_STATS = ("delta_pp", "delta_ci_low_pp", "delta_ci_high_pp", "b", "c", "pvalue", "pvalue_holm")
+
+
+def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
+    """Scores per task, filter and arm; each other arm against the base arm, Holm across tasks."""
+    settings = options.extra.get(PLUGIN) or {}
+    cells = _cells(frame, dict(settings.get("metrics") or {}))
+    base_name = _base_arm(in_order(frame["arm"]), settings.get("base_arm"))
+    filters: dict[str, set[str]] = {}
+    for cell in cells:
+        filters.setdefault(cell.task, set()).add(cell.filter)
+
+    def segment(task: str, filt: str) -> str | None:
+        return filt if len(filters[task]) > 1 else None
+
+    metrics: dict[str, float] = {}
+    scores = []
+    for cell in cells:
+        row = score_stats(cell.values.to_numpy(), options)
+        put_metrics(metrics, (PLUGIN, cell.task, cell.arm, segment(cell.task, cell.filter)), row)
+        scores.append({"task": cell.task, "metric": cell.metric, "filter": cell.filter} | row)
+        scores[-1]["arm"] = cell.arm
+    deltas = _deltas(cells, base_name, options)
+    for d in deltas:
+        parts = (PLUGIN, d["task"], f"{d['arm']}_vs_{base_name}", segment(d["task"], d["filter"]))
+        put_metrics(metrics, parts, {k: d[k] for k in DELTA_STATS if k in d})
+    methods = ci_methods(options) | {
+        "ci_continuous": "t-interval of the mean",
+        "paired_ci": "Newcombe square-and-add (0/1 scores); paired percentile bootstrap (others)",
+        "test": f"mcnemar-{options.mcnemar_method} (0/1 scores); paired t-test (others)",
+        "multiplicity": "holm across tasks (and filters), per compared arm",
+        "pairing": pairing(frame),
+    }
+    details = {"scores": scores, "deltas": deltas, "base_arm": base_name}
+    return AnalysisResult(metrics=metrics, details=details, methods=methods)

@@ -1,0 +1,169 @@
+"""Collect step of the bench plugin: one unit per (task, arm), run by lm-eval on the engine's model.
+
+Each unit activates its arm's weights in the engine session (base loaded once, adapters and CRMA
+switched in place), runs lm-eval with per-sample logging and turns the samples into bench records.
+Results are cached under a key of everything that changes an answer (DESIGN.md quality bars).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from crma_eval.collect import CollectContext, Unit
+from crma_eval.plugins.bench.lmeval import (
+    TaskLoadError,
+    evaluate,
+    load_tasks,
+    prepare_environment,
+    sample_records,
+    task_fingerprint,
+    task_label,
+)
+from crma_eval.plugins.bench.options import (
+    BenchArm,
+    BenchOptions,
+    load_options,
+    option_error,
+    resolve_adapter,
+    resolve_checkpoint,
+)
+from crma_eval.records import iter_records, write_records
+
+PLUGIN = "bench"
+CACHE_SCHEMA = "crma-eval/bench-cache/1"
+VERSIONED = ("crma-eval", "lm_eval", "transformers", "torch", "peft", "datasets")
+NO_CHECKPOINT = "none"
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def default_cache_dir() -> Path:
+    """`$CRMA_EVAL_CACHE/bench`, else `~/.cache/crma_eval/bench`."""
+    root = os.environ.get("CRMA_EVAL_CACHE") or Path.home() / ".cache" / "crma_eval"
+    return Path(root) / "bench"
+
+
+class BenchCollector:
+    """Runs lm-eval tasks for each configured arm over the shared engine session."""
+
+    def units(self, ctx: CollectContext) -> list[Unit]:
+        """One unit per (arm, task); options and arm checkpoints are checked here."""
+        opts = load_options(ctx.config)
+        units = []
+        for index, arm in enumerate(opts.arms):
+            ckpt = resolve_checkpoint(ctx.config, arm, index, ctx.checkpoints)
+            resolve_adapter(ctx.config, arm, index, ckpt)
+            ckpt_id = NO_CHECKPOINT if ckpt is None else ckpt.id
+            units += [Unit(PLUGIN, ckpt_id, arm.name, task) for task in opts.tasks]
+        return units
+
+    def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
+        """bench records of one task under one arm (from the cache when nothing changed)."""
+        opts = load_options(ctx.config)
+        index, arm = next((i, a) for i, a in enumerate(opts.arms) if a.name == unit.arm)
+        ckpt = resolve_checkpoint(ctx.config, arm, index, ctx.checkpoints)
+        domain = resolve_adapter(ctx.config, arm, index, ckpt)
+        prepare_environment(opts.offline)
+        include = tuple(str(p) for p in opts.include_path)
+        try:
+            loaded, manager = load_tasks(unit.domain, include)
+        except TaskLoadError as exc:
+            raise option_error(
+                ctx.config, str(exc), ("tasks", opts.tasks.index(unit.domain))
+            ) from None
+        label = task_label(unit.domain, loaded)
+        batch_size = opts.batch_size or ctx.config.engine.batch_size
+        key = cache_key(ctx, opts, arm, ckpt, domain, unit.domain, loaded, batch_size)
+        ckpt_id = None if ckpt is None else ckpt.id
+        cached = read_cache(opts, key, arm.name, ckpt_id)
+        if cached is not None:
+            return cached
+        session = ctx.session()
+        session.activate(ckpt, domain, arm.crma)
+        samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
+        records = sample_records(samples, label, arm.name, ckpt_id)
+        if not records:
+            raise option_error(
+                ctx.config,
+                f"task {unit.domain!r} produced no numeric per-document metric",
+                ("tasks", opts.tasks.index(unit.domain)),
+            )
+        write_cache(opts, key, records)
+        return records
+
+
+def _base_model(ctx: CollectContext, ckpt: Any) -> str | None:
+    if ckpt is not None:
+        return str(ckpt.base_model)
+    if ctx.config.base_model:
+        return str(ctx.config.base_model)
+    return str(ctx.checkpoints[0].base_model) if ctx.checkpoints else None
+
+
+def cache_key(
+    ctx: CollectContext,
+    opts: BenchOptions,
+    arm: BenchArm,
+    ckpt: Any,
+    domain: str | None,
+    spec: str,
+    loaded: dict[str, Any],
+    batch_size: int,
+) -> str:
+    """Hash of everything that changes the answers of one unit (the arm's name does not)."""
+    has_crma = ckpt is not None and arm.crma and ckpt.manifest.crma is not None
+    parts = {
+        "schema": CACHE_SCHEMA,
+        "versions": {p: _version(p) for p in VERSIONED},
+        "base_model": _base_model(ctx, ckpt),
+        "adapter": None if domain is None else ckpt.content_hash(f"adapter:{domain}"),
+        "crma": ckpt.content_hash("crma") if has_crma else None,
+        "engine": ctx.config.engine.model_dump(mode="json"),
+        "task": spec,
+        "tasks": task_fingerprint(loaded),
+        "limit": opts.limit,
+        "num_fewshot": opts.num_fewshot,
+        "fewshot_seed": opts.fewshot_seed,
+        "gen_kwargs": opts.gen_kwargs,
+        "max_length": opts.max_length,
+        "batch_size": batch_size,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cache_path(opts: BenchOptions, key: str) -> Path | None:
+    if not opts.cache:
+        return None
+    return (opts.cache_dir or default_cache_dir()) / f"{key}.jsonl"
+
+
+def read_cache(
+    opts: BenchOptions, key: str, arm: str, checkpoint: str | None
+) -> list[dict[str, Any]] | None:
+    """Cached records of a unit, relabelled with this arm and checkpoint; None on a miss."""
+    path = _cache_path(opts, key)
+    if path is None or not path.exists():
+        return None
+    records = []
+    for record in iter_records(path):
+        record.pop("_file", None)
+        record.pop("_line", None)
+        records.append({**record, "arm": arm, "checkpoint": checkpoint})
+    return records
+
+
+def write_cache(opts: BenchOptions, key: str, records: list[dict[str, Any]]) -> None:
+    """Store a unit's records (atomic write)."""
+    path = _cache_path(opts, key)
+    if path is not None:
+        write_records(path, records)

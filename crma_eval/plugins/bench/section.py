@@ -1,0 +1,116 @@
+"""Report section of the bench plugin: scores per task and arm, deltas with CIs, forest plot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crma_eval.plugins._common import DASH, ci_caption, interval, missing, pct, pvalue, signed
+from crma_eval.plugins.bench.analysis import NO_FILTER
+from crma_eval.report.blocks import Figure, Paragraph, Section, Table
+from crma_eval.report.figures import new_figure, svg_of
+
+
+def _label(row: dict[str, Any]) -> str:
+    return row["task"] if row["filter"] == NO_FILTER else f"{row['task']} ({row['filter']})"
+
+
+def _scores(rows: list[dict[str, Any]], ci: str) -> Table:
+    body = [
+        [
+            _label(r),
+            r["metric"],
+            r["arm"],
+            r["n"],
+            pct(r["score"]),
+            interval(r["ci_low"], r["ci_high"]),
+        ]
+        for r in rows
+    ]
+    return Table(
+        columns=["Task (filter)", "Metric", "Arm", "n", "Score", ci],
+        rows=body,
+        caption="Benchmark scores per arm",
+        notes=[
+            "0/1 metrics: proportion interval; graded metrics (e.g. TruthfulQA mc2): t-interval."
+        ],
+    )
+
+
+def _pp_interval(low: Any, high: Any) -> str:
+    return DASH if missing(low) else f"[{low:+.2f}, {high:+.2f}] pp"
+
+
+def _deltas(rows: list[dict[str, Any]], confidence: str) -> Table:
+    body = [
+        [
+            _label(r),
+            f"{r['arm']} − {r['base']}",
+            r["n"],
+            signed(r["delta_pp"], 2, " pp"),
+            _pp_interval(r["delta_ci_low_pp"], r["delta_ci_high_pp"]),
+            r.get("b", DASH),
+            r.get("c", DASH),
+            pvalue(r["pvalue"]),
+            pvalue(r.get("pvalue_holm")),
+        ]
+        for r in rows
+    ]
+    return Table(
+        columns=[
+            "Task (filter)",
+            "Comparison",
+            "Pairs",
+            "Δ",
+            f"{confidence} CI",
+            "b",
+            "c",
+            "p",
+            "p (Holm)",
+        ],
+        rows=body,
+        caption="Paired before/after differences (documents matched on content hash)",
+        notes=[
+            "b: documents right after and wrong before; c: wrong after and right before "
+            "(McNemar uses only these discordant pairs).",
+        ],
+    )
+
+
+def _forest(rows: list[dict[str, Any]]) -> Figure:
+    fig, ax = new_figure(width=6.0, height=max(1.6, 0.35 * len(rows) + 0.8))
+    for i, r in enumerate(reversed(rows)):
+        low, high = r["delta_ci_low_pp"], r["delta_ci_high_pp"]
+        if not missing(low):
+            ax.plot([low, high], [i, i], color="0.3", linewidth=1.2)
+        ax.plot([r["delta_pp"]], [i], "o", color="C0", markersize=4)
+    ax.axvline(0.0, color="0.6", linewidth=0.8, linestyle="--")
+    labels = [f"{_label(r)}: {r['arm']} − {r['base']}" for r in reversed(rows)]
+    ax.set_yticks(range(len(rows)), labels)
+    ax.set_xlabel("difference (percentage points)")
+    return Figure(svg=svg_of(fig), caption="Before/after difference per task with its paired CI")
+
+
+def bench_section(result: dict[str, Any]) -> Section:
+    """Scores, deltas and a forest plot of the deltas."""
+    details, methods = result["details"], result["methods"]
+    level = f"{float(methods.get('confidence', 0.95)) * 100:g}%"
+    blocks: list[Any] = [
+        Paragraph(
+            f"Scores from lm-evaluation-harness per-document outputs; every arm is compared with "
+            f"the base arm '{details['base_arm']}' on the same documents. Paired CI: "
+            f"{methods['paired_ci']}. Test: {methods['test']}. "
+            f"Multiplicity: {methods['multiplicity']}."
+        ),
+        _scores(details["scores"], ci_caption(methods)),
+    ]
+    if details["deltas"]:
+        blocks += [_deltas(details["deltas"], level), _forest(details["deltas"])]
+    return Section(
+        id="bench",
+        title="Standard benchmarks",
+        blocks=blocks,
+        definitions=[
+            ("Δ (pp)", "score(arm) − score(base) in percentage points, on paired documents"),
+            ("p (Holm)", "Holm-adjusted across the tasks compared for the same arm"),
+        ],
+    )

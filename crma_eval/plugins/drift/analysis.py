@@ -1,0 +1,141 @@
+"""Drift plugin numbers: per-seed drift and holdout, summaries, advantages and group tests."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crma_eval.errors import InputError
+from crma_eval.plugins._common import in_order, put_metrics
+from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.drift.matrix import SeedRun, check_seeds, mean_matrix, seed_runs
+from crma_eval.stats import group_summary, permutation_test, ranges_disjoint, welch_t
+
+PLUGIN = "drift"
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return asdict(group_summary(values))
+
+
+def _advantage(runs_a: list[SeedRun], runs_b: list[SeedRun]) -> list[tuple[int, float]]:
+    """(seed, learning advantage of A over B in percent), seeds matched."""
+    holdout_b = {r.seed: r.holdout for r in runs_b}
+    for run in runs_b:
+        if run.holdout == 0:
+            raise InputError(
+                f"the final holdout loss of condition {run.condition!r}, seed {run.seed} is 0, so "
+                "learning advantages relative to it are undefined",
+                field="loss",
+            )
+    return [(r.seed, (holdout_b[r.seed] - r.holdout) / holdout_b[r.seed] * 100) for r in runs_a]
+
+
+def _tests(a: list[float], b: list[float], options: AnalyzeOptions) -> dict[str, Any]:
+    """Welch's t (NaN below 2 seeds a side), exact permutation test and range disjointness."""
+    nan = {"statistic": math.nan, "pvalue": math.nan, "df": math.nan}
+    welch = asdict(welch_t(a, b)) if min(len(a), len(b)) >= 2 else nan
+    perm = permutation_test(a, b, alternative="two-sided", seed=options.seed)
+    return {
+        "welch": welch,
+        "permutation": {
+            "statistic": perm.statistic,
+            "pvalue": perm.pvalue,
+            "floor": perm.floor,
+            "exact": perm.exact,
+            "n_permutations": perm.n_permutations,
+        },
+        "disjoint": ranges_disjoint(a, b),
+    }
+
+
+def _condition(name: str, runs: list[SeedRun]) -> dict[str, Any]:
+    """Per-seed values, summaries, per-domain drift and the seed-averaged loss matrix."""
+    domain = (
+        pd.DataFrame(
+            [(d, v) for r in runs for d, v in r.domain_drift.items()], columns=["domain", "drift"]
+        )
+        .groupby("domain", sort=False)["drift"]
+        .agg(["mean", "size"])
+    )
+    matrix, labels = mean_matrix(runs)
+    return {
+        "condition": name,
+        "seeds": [{"seed": r.seed, "drift": r.drift, "holdout": r.holdout} for r in runs],
+        "drift": _summary([r.drift for r in runs]),
+        "holdout": _summary([r.holdout for r in runs]),
+        "domains": [
+            {"domain": d, "mean": float(m), "n": int(n)} for d, (m, n) in domain.iterrows()
+        ],
+        "matrix": {"domains": labels, "loss": np.where(np.isnan(matrix), None, matrix).tolist()},
+    }
+
+
+def _condition_metrics(metrics: dict[str, float], cond: dict[str, Any]) -> None:
+    name = cond["condition"]
+    put_metrics(metrics, (PLUGIN, name, "drift"), cond["drift"])
+    put_metrics(metrics, (PLUGIN, name, "holdout"), cond["holdout"])
+    for seed in cond["seeds"]:
+        put_metrics(
+            metrics,
+            (PLUGIN, name, f"seed_{seed['seed']}"),
+            {"drift": seed["drift"], "holdout": seed["holdout"]},
+        )
+    for domain in cond["domains"]:
+        put_metrics(metrics, (PLUGIN, name, domain["domain"], "drift"), {"mean": domain["mean"]})
+
+
+def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list[dict]) -> None:
+    for adv in advantages:
+        put_metrics(metrics, (PLUGIN, f"{adv['a']}_over_{adv['b']}", "advantage"), adv["summary"])
+    for test in tests:
+        label = f"{test['a']}_vs_{test['b']}"
+        put_metrics(metrics, (PLUGIN, label, "welch"), test["welch"])
+        perm = test["permutation"]
+        put_metrics(
+            metrics,
+            (PLUGIN, label, "permutation"),
+            {"pvalue": perm["pvalue"], "floor": perm["floor"], "exact": perm["exact"]},
+        )
+        put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"]})
+
+
+def _permutation_method(tests: list[dict[str, Any]]) -> str:
+    """Which permutation tests ran: exact, seeded Monte Carlo, or some of each."""
+    kinds = {"exact" if t["permutation"]["exact"] else "monte-carlo" for t in tests}
+    return "permutation-" + ("/".join(sorted(kinds)) or "none") + " (two-sided)"
+
+
+def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
+    """Loss-relative drift, final holdout and learning advantage per condition (DESIGN.md)."""
+    runs = seed_runs(loss, options.extra.get("domain_order"))
+    check_seeds(loss, runs)
+    names = in_order(pd.Series([r.condition for r in runs]))
+    by_cond = {
+        c: sorted((r for r in runs if r.condition == c), key=lambda r: r.seed) for c in names
+    }
+    conditions = [_condition(c, by_cond[c]) for c in names]
+    advantages, tests = [], []
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            for x, y in ((a, b), (b, a)):  # both directions, so names do not hang on file order
+                per_seed = _advantage(by_cond[x], by_cond[y])
+                summary = _summary([v for _, v in per_seed])
+                advantages.append({"a": x, "b": y, "seeds": per_seed, "summary": summary})
+                drift_x, drift_y = ([r.drift for r in by_cond[c]] for c in (x, y))
+                tests.append({"a": x, "b": y, **_tests(drift_x, drift_y, options)})
+    metrics: dict[str, float] = {}
+    for cond in conditions:
+        _condition_metrics(metrics, cond)
+    _pair_metrics(metrics, advantages, tests)
+    details = {"conditions": conditions, "advantages": advantages, "tests": tests}
+    methods = {
+        "drift": "loss-relative drift (L(T,d) - L(d,d)) / L(d,d) * 100, mean over d < T",
+        "std": "sample (ddof=1)",
+        "test": "welch-t; " + _permutation_method(tests),
+    }
+    return AnalysisResult(metrics=metrics, details=details, methods=methods)

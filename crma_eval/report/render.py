@@ -1,0 +1,313 @@
+"""Render a run directory's results.json into one self-contained, escaped `report.html`.
+
+Plugins describe their sections with blocks (crma_eval.report.blocks); the jinja2 templates in
+`templates/` turn each block type into HTML with one macro. Autoescaping is on, so every string
+(model outputs, domain names, metadata) is escaped; only our own matplotlib SVG is marked safe,
+after a check that it references nothing outside the document.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from crma_eval.errors import InputError
+from crma_eval.naming import slug
+from crma_eval.plugins.base import Plugin
+from crma_eval.registry import plugins as installed_plugins
+from crma_eval.report.blocks import KeyValues, Section, Table
+from crma_eval.store import RESULTS_SCHEMA, write_text_atomic
+
+TEMPLATES = Path(__file__).with_name("templates")
+DASH = "—"
+RESERVED_IDS = ("overview", "contents", "definitions", "provenance")
+
+# The definitions of DESIGN.md, printed in every report so the numbers can be read unambiguously.
+DEFINITIONS: list[tuple[str, str]] = [
+    (
+        "Loss-relative drift",
+        "For domain d, trained in phase d of T: drift_d = (L(T, d) − L(d, d)) / L(d, d) × 100 %, "
+        "where L(p, d) is the holdout loss (mean NLL per token) on domain d after phase p. A "
+        "condition's drift is the mean over d = 1 … T−1, per seed. Positive means forgetting.",
+    ),
+    (
+        "Final holdout",
+        "Mean over all T domains of L(T, d), the holdout loss after the last phase, per seed.",
+    ),
+    (
+        "Learning advantage",
+        "Of condition A over B: (holdout_B − holdout_A) / holdout_B × 100 %, per seed.",
+    ),
+    (
+        "Across seeds",
+        "Mean, sample standard deviation (ddof = 1), per-seed range and whether two conditions' "
+        "per-seed ranges are disjoint; Welch's unequal-variance t-test.",
+    ),
+    (
+        "Exact permutation test and its floor",
+        "All C(n_a + n_b, n_a) relabellings when that is at most 10^6, otherwise a seeded Monte "
+        "Carlo that says so. An exact test cannot go below its floor, printed beside the p-value: "
+        "with 3 vs 3 seeds the smallest two-sided p is 2/20 = 0.10; with 4 vs 4 it is "
+        "2/70 ≈ 0.029.",
+    ),
+    (
+        "Proportion intervals",
+        "Wilson score interval by default; Clopper–Pearson, Jeffreys and Agresti–Coull on "
+        "request. The method is printed beside every interval.",
+    ),
+    (
+        "McNemar test (paired arms)",
+        "Pairs are matched on item_id (+ domain); unmatched items are an error, never dropped. "
+        "b = items right under the first arm only, c = right under the second arm only; tables "
+        "always show b and c. Exact two-sided binomial test of b ~ Bin(b + c, ½) by default; "
+        "mid-p and chi-square with continuity correction on request.",
+    ),
+]
+
+_P_HINT = re.compile(r"(?<![a-z0-9])p(?:[-_ ]?values?|_\w+)?(?![a-z0-9])", re.IGNORECASE)
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
+# Elements that run code, embed documents, or (animation) can rewrite an href after our check.
+_UNSAFE_TAGS = {"script", "foreignObject", "iframe", "object", "embed", "handler", "listener"}
+_UNSAFE_TAGS |= {"set", "animate", "animateMotion", "animateTransform", "discard"}
+_SAFE_HREFS = ("#", "data:image/png;", "data:image/jpeg;")
+
+
+def load_results(run_dir: str | Path) -> dict[str, Any]:
+    """Read and check RUN_DIR/results.json; bad input raises InputError naming the file."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError("run directory not found", path=run_dir)
+    path = run_dir / "results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("file not found (run `crma-eval analyze` first)", path=path) from None
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", path=path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if not isinstance(results, dict):
+        raise InputError("expected a JSON object at the top level", path=path)
+    if results.get("schema") != RESULTS_SCHEMA:
+        problem = f"unsupported schema {results.get('schema')!r} (expected {RESULTS_SCHEMA!r})"
+        raise InputError(problem, path=path, field="schema")
+    for key in ("metrics", "plugins", "meta"):
+        if not isinstance(results.setdefault(key, {}), dict):
+            raise InputError("expected a JSON object", path=path, field=key)
+    for name, value in results["metrics"].items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InputError("expected a number or null", path=path, field=f"metrics.{name}")
+    for name, entry in results["plugins"].items():
+        if not isinstance(entry, dict):
+            raise InputError("expected a JSON object", path=path, field=f"plugins.{name}")
+    return results
+
+
+def is_number(value: Any) -> bool:
+    """True for real numbers (ints, floats, numpy scalars), False for bools and everything else."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _four_significant(value: float) -> str:
+    if value == 0:
+        return "0"
+    size = abs(value)
+    if size < 1e-4 or size >= 1e9:
+        return f"{value:.3e}"
+    text = f"{value:.4g}"
+    return f"{float(text):.0f}" if "e" in text else text
+
+
+def format_value(value: Any, hint: str = "") -> str:
+    """Format a cell: floats to 4 significant digits, p-values (by `hint`) below 1e-3 in
+    scientific notation, integers as integers, None/NaN as a dash; strings unchanged."""
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return DASH
+        if math.isinf(number):
+            return "∞" if number > 0 else "−∞"
+        if 0 < number < 1e-3 and _P_HINT.search(hint):
+            return f"{number:.2e}"
+        return _four_significant(number)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v, hint) for v in value) + "]"
+    return str(value)
+
+
+def _svg_is_self_contained(root: ET.Element) -> bool:
+    for elem in root.iter():
+        if elem.tag.rsplit("}", 1)[-1] in _UNSAFE_TAGS:
+            return False
+        for name, value in elem.attrib.items():
+            local = name.rsplit("}", 1)[-1].lower()
+            if local.startswith("on") or (local == "href" and not value.startswith(_SAFE_HREFS)):
+                return False
+            if "url(" in value.replace("url(#", ""):
+                return False
+        if elem.text and ("@import" in elem.text or "url(" in elem.text.replace("url(#", "")):
+            return False
+    return True
+
+
+def safe_svg(svg: str) -> Markup:
+    """Mark a matplotlib SVG safe for inlining, after checking it has no script, event handler or
+    external reference (metadata with namespace URLs is dropped); otherwise a visible notice."""
+    svg = _METADATA.sub("", svg.strip(), count=1)
+    try:
+        ok = svg.startswith("<svg") and _svg_is_self_contained(ET.fromstring(svg))
+    except ET.ParseError:
+        ok = False
+    if not ok:
+        return Markup('<p class="notice">Figure omitted: not a self-contained SVG.</p>')
+    return Markup(svg)
+
+
+@dataclass
+class SectionView:
+    """One plugin's part of the report as the template sees it."""
+
+    html_id: str
+    name: str
+    title: str
+    blocks: list[Any] = field(default_factory=list)
+    definitions: list[tuple[str, str]] = field(default_factory=list)
+    notice: str = ""
+    metrics: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def headline(self) -> KeyValues | None:
+        """The section's first KeyValues block: its headline numbers for the overview."""
+        return next((b for b in self.blocks if isinstance(b, KeyValues)), None)
+
+
+def _unique_id(wanted: str, used: set[str]) -> str:
+    base = slug(wanted).lower()
+    html_id, n = base, 1
+    while html_id in used:
+        n += 1
+        html_id = f"{base}-{n}"
+    used.add(html_id)
+    return html_id
+
+
+def _section_view(
+    name: str, entry: dict[str, Any], plugin: Plugin | None, metrics: dict[str, Any], used: set[str]
+) -> SectionView:
+    own = sorted((k, v) for k, v in metrics.items() if k.split(".", 1)[0] == name)
+    if plugin is None:
+        notice = f"Plugin “{name}” is not installed, so its section cannot be drawn."
+        return SectionView(_unique_id(name, used), name, name, notice=notice, metrics=own)
+    section: Section | None = plugin.report_section(entry)
+    if section is None:
+        notice = "This plugin has no report content for this run."
+        title = getattr(plugin, "title", name)
+        return SectionView(_unique_id(name, used), name, title, notice=notice, metrics=own)
+    return SectionView(
+        _unique_id(section.id or name, used),
+        name,
+        section.title,
+        list(section.blocks),
+        list(section.definitions),
+        metrics=own,
+    )
+
+
+def _flatten(value: Any, prefix: str = "") -> list[list[Any]]:
+    """Nested metadata as (dotted key, leaf) pairs; lists of scalars stay one leaf."""
+    if isinstance(value, Mapping):
+        pairs: list[list[Any]] = []
+        for key, sub in value.items():
+            pairs += _flatten(sub, f"{prefix}.{key}" if prefix else str(key))
+        return pairs
+    if isinstance(value, list) and any(isinstance(v, (Mapping, list)) for v in value):
+        return [[prefix, json.dumps(value, ensure_ascii=False)]]
+    return [[prefix, value]]
+
+
+def numeric_columns(table: Table) -> set[int]:
+    """Indexes of the columns whose non-empty cells are all numbers (right-aligned)."""
+    found = set()
+    for i in range(len(table.columns)):
+        cells = [row[i] for row in table.rows if i < len(row) and row[i] is not None]
+        if cells and all(is_number(c) for c in cells):
+            found.add(i)
+    return found
+
+
+def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
+    """The Provenance tables: versions, methods, inputs and the rest of meta (non-empty only)."""
+    inputs = [i if isinstance(i, Mapping) else {"path": i} for i in meta.get("inputs", [])]
+    rest = {k: v for k, v in meta.items() if k not in ("versions", "methods", "inputs")}
+    tables = [
+        ("Versions", Table(["package", "version"], _flatten(meta.get("versions", {})))),
+        ("Methods", Table(["setting", "method"], _flatten(meta.get("methods", {})))),
+        ("Inputs", Table(["path", "sha256"], [[i.get("path"), i.get("sha256")] for i in inputs])),
+        ("Run", Table(["field", "value"], _flatten(rest))),
+    ]
+    return [(title, table) for title, table in tables if table.rows]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = format_value
+    env.filters["svg"] = safe_svg
+    env.filters["numeric_columns"] = numeric_columns
+    env.filters["block_kind"] = lambda block: type(block).__name__.lower()
+    env.tests["number"] = is_number
+    return env
+
+
+def render_html(run_name: str, results: dict[str, Any], plugins: Mapping[str, Plugin]) -> str:
+    """The report's HTML for parsed results, with sections from the given plugins."""
+    used = set(RESERVED_IDS)
+    sections = [
+        _section_view(name, entry, plugins.get(name), results["metrics"], used)
+        for name, entry in results["plugins"].items()
+    ]
+    meta = results["meta"]
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        run_name=run_name,
+        meta=meta,
+        versions=_flatten(meta.get("versions", {})),
+        provenance=provenance(meta),
+        n_metrics=len(results["metrics"]),
+        sections=sections,
+        definitions=DEFINITIONS,
+    )
+
+
+def render_report(run_dir: str | Path, *, plugins: Mapping[str, Plugin] | None = None) -> Path:
+    """(Re)render RUN_DIR/report.html from RUN_DIR/results.json; returns the report's path.
+
+    `plugins` defaults to the installed plugins (crma_eval.registry); the report is written to a
+    temp file and renamed, so a failure leaves an existing report untouched.
+    """
+    run_dir = Path(run_dir)
+    results = load_results(run_dir)
+    chosen = installed_plugins() if plugins is None else plugins
+    html = render_html(run_dir.resolve().name, results, chosen)
+    return write_text_atomic(run_dir / "report.html", html)

@@ -1,0 +1,9 @@
+"""Hooks of the gsm8k_crma task: the corrected final-answer filter from crma_eval.
+
+Needs crma_eval installed (`pip install crma-eval`); importing it also registers the filter under
+the name `crma_gsm8k_final_answer` for other task YAMLs.
+"""
+
+from crma_eval.gsm8k.filter import FinalAnswerFilter
+
+__all__ = ["FinalAnswerFilter"]

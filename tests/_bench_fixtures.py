@@ -1,0 +1,166 @@
+"""Fixtures of the bench, gsm8k and audit tests: a tiny Llama built in-process, local lm-eval tasks.
+
+Nothing is downloaded: the tokenizer is trained here with `tokenizers`, the model is a random
+2-layer LlamaForCausalLM, and task data are small JSON Lines files written for each test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="crma-bench-datasets-"))
+
+REPO = Path(__file__).resolve().parents[1]
+GSM8K_YAML = REPO / "tasks" / "gsm8k_crma" / "gsm8k_crma.yaml"
+CORPUS = [
+    "Question: Janet has 16 eggs and eats 3. How many are left? Answer: 13 #### 13",
+    "The answer is 42. Final answer: 7. So she makes $18 every day.",
+    "Is the sky blue? yes no true false red green apple banana",
+]
+
+
+@lru_cache(maxsize=1)
+def tiny_model() -> tuple[Any, Any]:
+    """A random 2-layer Llama and a byte-level BPE tokenizer trained on a few sentences."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=320,
+        special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(CORPUS * 4, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>"
+    )
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=3,
+    )
+    return LlamaForCausalLM(config).eval(), tokenizer
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def write_mc_task(folder: Path, name: str, n_docs: int = 10) -> Path:
+    """A two-choice multiple_choice task (acc and acc_norm) over local data."""
+    rows = [
+        {"q": f"Is {i} apples more than {i % 4} bananas?", "choices": ["yes", "no"], "label": i % 2}
+        for i in range(n_docs)
+    ]
+    data = write_jsonl(folder / f"{name}.jsonl", rows)
+    yaml = (
+        f"task: {name}\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data}\n"
+        "test_split: test\noutput_type: multiple_choice\n"
+        'doc_to_text: "{{q}} Answer:"\ndoc_to_choice: "{{choices}}"\ndoc_to_target: label\n'
+        "metric_list:\n  - metric: acc\n    aggregation: mean\n    higher_is_better: true\n"
+        "  - metric: acc_norm\n    aggregation: mean\n    higher_is_better: true\n"
+    )
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml, encoding="utf-8")
+    return path
+
+
+def gsm8k_docs(n: int) -> list[dict[str, str]]:
+    """GSM8K-format documents: a question and a worked answer ending in `#### N`."""
+    docs = []
+    for i in range(1, n + 1):
+        total = 1000 * i + 250
+        docs.append(
+            {
+                "question": f"A shop sells {i} boxes of 1000 nails and 250 loose nails. How many?",
+                "answer": f"{i}*1000+250=<<{i}*1000+250={total}>>{total}\n#### {total:,}",
+            }
+        )
+    return docs
+
+
+def write_gsm8k_task(folder: Path, name: str, docs: list[dict[str, str]]) -> Path:
+    """A local copy of the shipped gsm8k_crma task (its YAML included) over local data."""
+    data = write_jsonl(folder / f"{name}.jsonl", docs)
+    yaml = (
+        f"include: {GSM8K_YAML}\ntask: {name}\ndataset_path: json\ndataset_name: null\n"
+        f"dataset_kwargs:\n  data_files:\n    train: {data}\n    test: {data}\n"
+        "num_fewshot: 0\ngeneration_kwargs:\n  until: ['Question:']\n  do_sample: false\n"
+        "  max_gen_toks: 12\n"
+    )
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml, encoding="utf-8")
+    return path
+
+
+@dataclass
+class StandInSession:
+    """Engine stand-in: one live model; a checkpoint arm shifts the embeddings, base restores them."""
+
+    model: Any
+    tokenizer: Any
+    calls: list[tuple[Any, Any, bool]] = field(default_factory=list)
+    forwards: int = 0
+
+    def __post_init__(self) -> None:
+        self._base = self.model.get_input_embeddings().weight.detach().clone()
+        self.model.register_forward_pre_hook(self._count)
+
+    def _count(self, *_: Any) -> None:
+        self.forwards += 1
+
+    def activate(self, checkpoint: Any, domain: str | None, crma: bool) -> None:
+        import torch
+
+        self.calls.append((None if checkpoint is None else checkpoint.id, domain, crma))
+        weight = self.model.get_input_embeddings().weight
+        with torch.no_grad():
+            weight.copy_(self._base)
+            if checkpoint is not None:
+                gen = torch.Generator().manual_seed(1)
+                weight.add_(torch.randn(weight.shape, generator=gen) * 0.5)
+
+
+@dataclass
+class FakeCheckpoint:
+    """What the bench collector reads of a checkpoint (ids, domains, content hashes)."""
+
+    id: str = "modular-seed0-phase2"
+    base_model: str = "tiny-llama-in-process"
+    domains: tuple[str, ...] = ("medical", "legal")
+    adapter_hash: str = "a" * 64
+    manifest: Any = field(default_factory=lambda: SimpleNamespace(crma=SimpleNamespace()))
+    is_final: bool = True
+
+    @property
+    def last_domain(self) -> str:
+        return self.domains[-1]
+
+    def adapter_path(self, domain: str) -> Path | None:
+        return Path("adapters") / domain if domain in self.domains else None
+
+    def content_hash(self, part: str) -> str:
+        return self.adapter_hash if part.startswith("adapter:") else "c" * 64

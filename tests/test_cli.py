@@ -1,0 +1,96 @@
+"""The command line: verbs, exit codes (0/1/2/3), one-line errors, nothing lost on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crma_eval.cli import cli
+
+QA = [
+    {"kind": "qa", "arm": arm, "domain": dom, "item_id": f"{dom}-{i}", "correct": (i + k) % 3 != 0}
+    for k, arm in enumerate(("with_crma", "without_crma"))
+    for dom in ("med", "law")
+    for i in range(12)
+]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def crma_eval(*args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "crma_eval", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def test_plugins_lists_the_builtin_plugins_from_entry_points() -> None:
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0
+    names = {row["name"] for row in json.loads(result.output)}
+    assert {"qa", "ablation", "drift", "router", "spectral", "bench"} <= names
+
+
+def test_analyze_writes_results_and_report(tmp_path: Path) -> None:
+    records = write_jsonl(tmp_path / "qa.jsonl", QA)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["analyze", str(records), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    k = sum(r["correct"] for r in QA if r["arm"] == "with_crma")
+    assert metrics["qa.with_crma.k"] == k and metrics["qa.with_crma.n"] == 24
+    results = json.loads((out / "results.json").read_text())
+    assert results["schema"] == "crma-eval/results/1"
+    assert results["meta"]["versions"]["crma_eval"]
+    assert results["meta"]["inputs"][0]["sha256"]
+    assert (out / "report.html").exists()
+    assert (out / "records" / "qa.jsonl").exists()
+
+
+def test_bad_input_exits_2_with_one_line_and_keeps_results(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    good = write_jsonl(tmp_path / "good.jsonl", QA)
+    assert crma_eval("analyze", str(good), "--out", str(out)).returncode == 0
+    before = (out / "results.json").read_bytes()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(QA[0]) + "\n" + '{"kind": "qa", "arm": 3}\n')
+    proc = crma_eval("analyze", str(bad), "--out", str(out))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr
+    assert f"{bad}:2:" in lines[0]
+    assert (out / "results.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["analyze", "missing.jsonl", "--out", "x"], ["report", "no-such-run"], ["frobnicate"],
+     ["analyze", "--out", "x"]],
+)  # fmt: skip
+def test_usage_and_missing_inputs_exit_2(tmp_path: Path, args: list[str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "crma_eval", *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_internal_error_exits_3_with_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import crma_eval.analyze
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(crma_eval.analyze, "analyze_paths", boom)
+    records = write_jsonl(tmp_path / "qa.jsonl", QA)
+    result = CliRunner().invoke(cli, ["analyze", str(records), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 3
+    assert "RuntimeError: bug" in result.output

@@ -1,0 +1,226 @@
+"""The embedded demo: data generator, tiny model, sequential trainer and the artefacts it writes.
+
+One small build (one seed, few steps) is shared by the module; the whole file runs in well under a
+minute on one core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from crma_eval.checkpoint import load_checkpoint
+from crma_eval.checkpoint.router import CentroidRouter
+from crma_eval.config import load_config
+from crma_eval.demo import domains as dm
+from crma_eval.records import ROUTE_CATEGORIES, iter_records
+
+DOMAINS = list(dm.DOMAINS)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory):
+    from crma_eval.demo.build import build_demo
+
+    return build_demo(
+        tmp_path_factory.mktemp("demo"), seeds=(0,), size="small", quiet=True, workers=1
+    )
+
+
+def _ckpt(demo, condition: str, phase: int) -> Path:
+    return demo.root / "checkpoints" / f"{condition}-seed0-phase{phase}"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+# --- data generator -------------------------------------------------------------------------
+
+
+def test_generator_is_deterministic_under_a_seed(tmp_path: Path) -> None:
+    a, b, other = dm.generate(7, "small"), dm.generate(7, "small"), dm.generate(8, "small")
+    assert dataclasses.asdict(a) == dataclasses.asdict(b)
+    assert dataclasses.asdict(a) != dataclasses.asdict(other)
+    files_a = dm.write_corpus(a, tmp_path / "a")
+    files_b = dm.write_corpus(b, tmp_path / "b")
+    for name in DOMAINS:
+        assert _sha(files_a.train[name]) == _sha(files_b.train[name])
+    assert _sha(files_a.router_suite) == _sha(files_b.router_suite)
+
+
+def test_domains_have_distinct_vocabularies_and_facts() -> None:
+    corpus = dm.generate(0, "small")
+    entities = [set(d.entities) for d in corpus.domains.values()]
+    assert sum(len(e) for e in entities) == len(set().union(*entities))
+    for data in corpus.domains.values():
+        assert not set(data.holdout) & set(data.train)
+        for fact in data.facts:  # each fact is stated in training text and again in holdout text
+            assert any(fact.entity in t and f" {fact.value} " in t for t in data.train)
+            assert any(fact.entity in t and f" {fact.value} " in t for t in data.holdout)
+
+
+def test_qa_items_ask_facts_of_the_training_text() -> None:
+    for data in dm.generate(0, "small").domains.values():
+        assert len({q["item_id"] for q in data.qa}) == len(data.qa) > 0
+        for item in data.qa:
+            assert set(item) == {"item_id", "question", "reference", "answer_type"}
+            line = dm.QA_PROMPT.format(question=item["question"]) + " " + item["reference"]
+            assert line in data.train
+
+
+def _vocabulary(data: dm.DomainData) -> set[str]:
+    spec = dm.SPECS[data.name]
+    words = {spec.noun, *data.entities}
+    for attr, values in spec.attributes.items():
+        words |= {*attr.split(), *values}
+    return words - {"the", "of"}
+
+
+def _counts(query: str, corpus: dm.DemoCorpus) -> dict[str, int]:
+    tokens = query.split()
+    return {n: sum(t in _vocabulary(d) for t in tokens) for n, d in corpus.domains.items()}
+
+
+def test_router_suite_categories_follow_their_rules() -> None:
+    corpus = dm.generate(3, "full")
+    items = corpus.router_suite
+    assert {i["category"] for i in items} == set(ROUTE_CATEGORIES)
+    assert len({i["item_id"] for i in items}) == len(items)
+    for item in items:
+        counts = _counts(item["query"], corpus)
+        present = sorted((c, n) for n, c in counts.items() if c)
+        if item["category"] == "ood":
+            assert item["gold"] is None and not present
+        elif item["category"] == "in_domain":
+            assert [n for _, n in present] == [item["gold"]]
+        elif item["category"] == "boundary":
+            assert len(present) == 2 and present[-1][1] == item["gold"]
+            assert present[-1][0] > present[0][0]
+        elif item["category"] == "ambiguous":
+            assert len(present) == 2 and present[0][0] == present[1][0]
+            first = next(
+                n
+                for t in item["query"].split()
+                for n, d in corpus.domains.items()
+                if t in _vocabulary(d)
+            )
+            assert item["gold"] == first
+        else:
+            assert item["gold"] in DOMAINS
+            originals = [i["query"] for i in items if i["category"] == "in_domain"]
+            assert item["query"] not in originals
+
+
+# --- built artefacts --------------------------------------------------------------------------
+
+
+def test_run_config_points_at_every_artefact(demo) -> None:
+    config = load_config(demo.config_path)
+    paths = config.checkpoint_paths()
+    assert len(paths) == len(demo.checkpoints) == 3 * len(DOMAINS)
+    assert all(p.is_dir() for p in paths)
+    assert set(config.data.holdout) == set(config.data.qa) == set(DOMAINS)
+    for name in DOMAINS:
+        assert all(isinstance(r["text"], str) for r in _read_jsonl(config.data.holdout[name]))
+        assert all(r["reference"] for r in _read_jsonl(config.data.qa[name]))
+    suite = _read_jsonl(config.data.router_suite)
+    assert {r["category"] for r in suite} == set(ROUTE_CATEGORIES)
+    assert config.generation.prompt_template == dm.QA_PROMPT
+
+
+def test_base_model_and_tokenizer_load_from_safetensors(demo) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(demo.base_model)
+    model = AutoModelForCausalLM.from_pretrained(demo.base_model, use_safetensors=True)
+    prompt = dm.QA_PROMPT.format(question="what is the indication of the drug amizol ?")
+    ids = tokenizer(prompt)["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id
+    assert tokenizer.decode(ids, skip_special_tokens=True) == prompt
+    assert model.config.vocab_size == len(tokenizer)
+    assert not [p for p in demo.root.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
+
+
+def test_manifests_load_with_the_checkpoint_loader(demo) -> None:
+    for condition in ("naive", "frozen", "modular"):
+        for phase in range(1, len(DOMAINS) + 1):
+            ckpt = load_checkpoint(_ckpt(demo, condition, phase))
+            assert ckpt.id == f"{condition}-seed0-phase{phase}"
+            assert ckpt.trained_domains == DOMAINS[:phase]
+            assert set(ckpt.manifest.adapters) == set(DOMAINS[:phase])
+            assert (ckpt.manifest.crma is not None) == (condition == "modular")
+            router = ckpt.router
+            assert router.domains == DOMAINS[:phase] and router.threshold is not None
+            np.testing.assert_allclose(np.linalg.norm(router.centroids, axis=1), 1.0, rtol=1e-6)
+
+
+def test_naive_shared_adapter_changes_every_phase(demo) -> None:
+    files = [
+        _ckpt(demo, "naive", p) / "adapters/shared/adapter_model.safetensors"
+        for p in range(1, len(DOMAINS) + 1)
+    ]
+    assert len({_sha(f) for f in files}) == len(files)
+    final = load_checkpoint(_ckpt(demo, "naive", len(DOMAINS)))
+    assert {final.adapter_path(d) for d in DOMAINS} == {final.path / "adapters" / "shared"}
+
+
+@pytest.mark.parametrize("condition", ["frozen", "modular"])
+def test_earlier_adapters_stay_byte_identical(demo, condition: str) -> None:
+    for i, domain in enumerate(DOMAINS, start=1):
+        shas = {
+            _sha(_ckpt(demo, condition, p) / f"adapters/{domain}/adapter_model.safetensors")
+            for p in range(i, len(DOMAINS) + 1)
+        }
+        assert len(shas) == 1, f"{condition} adapter {domain} changed after its phase"
+    first = load_file(_ckpt(demo, condition, 1) / "adapters/medical/adapter_model.safetensors")
+    second = load_file(_ckpt(demo, condition, 2) / "adapters/legal/adapter_model.safetensors")
+    assert any(not torch.equal(first[k], second[k]) for k in first)  # fresh adapter per domain
+
+
+def test_crma_is_trained_every_phase_and_stays_doubly_stochastic(demo) -> None:
+    shas = {_sha(_ckpt(demo, "modular", p) / "crma.safetensors") for p in range(1, 6)}
+    assert len(shas) == len(DOMAINS)
+    hidden = json.loads((demo.base_model / "config.json").read_text())["hidden_size"]
+    for phase in range(1, len(DOMAINS) + 1):
+        ckpt = load_checkpoint(_ckpt(demo, "modular", phase))
+        crma = ckpt.build_crma(hidden_size=hidden)
+        for name, m in crma.mixing_matrices().items():
+            assert (m >= 0).all(), name
+            torch.testing.assert_close(m.sum(0), torch.ones(m.shape[0], dtype=m.dtype))
+            torch.testing.assert_close(m.sum(1), torch.ones(m.shape[0], dtype=m.dtype))
+            assert abs(float(torch.linalg.matrix_norm(m, ord=2)) - 1) < 1e-6
+
+
+def test_spectral_logs_are_valid_records_growing_with_phases(demo) -> None:
+    sizes = []
+    for phase in range(1, len(DOMAINS) + 1):
+        ckpt = load_checkpoint(_ckpt(demo, "modular", phase))
+        records = list(iter_records(ckpt.spectral_log_path))
+        sizes.append(len(records))
+        assert {r["phase"] for r in records} == set(DOMAINS[:phase])
+        assert all(abs(r["spectral_norm"] - 1) < 1e-6 for r in records)
+        steps = [r["step"] for r in records]
+        assert steps == sorted(steps)
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
+
+
+def test_router_centroids_come_from_each_domains_text(demo) -> None:
+    from crma_eval.engine import EngineSession
+
+    router = CentroidRouter.load(_ckpt(demo, "frozen", len(DOMAINS)) / "router.safetensors")
+    session = EngineSession(str(demo.base_model))
+    for name in DOMAINS:
+        texts = [r["text"] for r in _read_jsonl(demo.data.train[name])]
+        assert router.route(session.embed(texts).mean(axis=0))[0].predicted == name

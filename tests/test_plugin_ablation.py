@@ -1,0 +1,147 @@
+"""Ablation plugin: paired McNemar per pair of arms, Holm across domains, unmatched items."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from recordgen import frames, qa, qa_arm, section_of
+from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+from statsmodels.stats.multitest import multipletests
+
+from crma_eval.errors import InputError
+from crma_eval.plugins.ablation import AblationPlugin
+from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.report.blocks import KeyValues, Table
+
+RNG = np.random.default_rng(7)
+WITH = {"med": RNG.random(30) < 0.9, "law": RNG.random(25) < 0.8, "fin": RNG.random(20) < 0.85}
+WITHOUT = {"med": RNG.random(30) < 0.4, "law": RNG.random(25) < 0.6, "fin": RNG.random(20) < 0.5}
+
+
+def _records() -> list[dict]:
+    records = []
+    for dom in WITH:
+        records += qa_arm("with_crma", dom, WITH[dom])
+    for dom in reversed(list(WITH)):  # a different file order must not change the pairing
+        records += qa_arm("without_crma", dom, WITHOUT[dom])
+    return records
+
+
+def _table(x: np.ndarray, y: np.ndarray) -> list[list[int]]:
+    return [[int(np.sum(x & y)), int(np.sum(x & ~y))], [int(np.sum(~x & y)), int(np.sum(~x & ~y))]]
+
+
+def test_mcnemar_matches_statsmodels_per_domain_and_overall(tmp_path: Path) -> None:
+    metrics = AblationPlugin().analyze(frames(tmp_path, _records()), AnalyzeOptions()).metrics
+    pair = "ablation.with_crma_vs_without_crma"
+    for dom in WITH:
+        x, y = WITH[dom], WITHOUT[dom]
+        table = _table(x, y)
+        assert metrics[f"{pair}.{dom}.b"] == table[0][1]
+        assert metrics[f"{pair}.{dom}.c"] == table[1][0]
+        assert metrics[f"{pair}.{dom}.n"] == x.size
+        assert metrics[f"{pair}.{dom}.pvalue"] == pytest.approx(
+            sm_mcnemar(table, exact=True).pvalue, rel=1e-9
+        )
+        assert metrics[f"{pair}.{dom}.diff"] == pytest.approx(x.mean() - y.mean())
+        low, high = metrics[f"{pair}.{dom}.diff_ci_low"], metrics[f"{pair}.{dom}.diff_ci_high"]
+        assert -1 <= low < x.mean() - y.mean() < high <= 1
+    x, y = np.concatenate(list(WITH.values())), np.concatenate(list(WITHOUT.values()))
+    assert metrics[f"{pair}.pvalue"] == pytest.approx(
+        sm_mcnemar(_table(x, y), exact=True).pvalue, rel=1e-9
+    )
+    assert metrics[f"{pair}.b"] == int(np.sum(x & ~y)) and metrics[f"{pair}.c"] == int(
+        np.sum(~x & y)
+    )
+    raw = [metrics[f"{pair}.{dom}.pvalue"] for dom in WITH]
+    adjusted = multipletests(raw, method="holm")[1]
+    for dom, expected in zip(WITH, adjusted, strict=True):
+        assert metrics[f"{pair}.{dom}.pvalue_holm"] == pytest.approx(expected)
+
+
+def test_chi2_method_from_options(tmp_path: Path) -> None:
+    options = AnalyzeOptions(mcnemar_method="chi2")
+    result = AblationPlugin().analyze(frames(tmp_path, _records()), options)
+    table = _table(WITH["med"], WITHOUT["med"])
+    expected = sm_mcnemar(table, exact=False, correction=True)
+    name = "ablation.with_crma_vs_without_crma.med"
+    assert result.metrics[f"{name}.statistic"] == pytest.approx(expected.statistic)
+    assert result.metrics[f"{name}.pvalue"] == pytest.approx(expected.pvalue)
+    assert result.methods["test"] == "mcnemar-chi2"
+
+
+def test_arms_pair_in_order_of_first_appearance(tmp_path: Path) -> None:
+    records = [
+        qa(arm, "d", f"i{i}", bool((i + j) % 2))
+        for arm, j in (("z", 0), ("a", 1), ("m", 0))
+        for i in range(4)
+    ]
+    records += [qa("other", "d", "elsewhere", True)]  # shares no items: simply not a pair
+    result = AblationPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert [(p["a"], p["b"]) for p in result.details["pairs"]] == [
+        ("z", "a"),
+        ("z", "m"),
+        ("a", "m"),
+    ]
+    assert result.metrics["ablation.z_vs_a.b"] == 2 and result.metrics["ablation.z_vs_a.c"] == 2
+    assert result.metrics["ablation.z_vs_m.b"] == 0 and result.metrics["ablation.z_vs_m.c"] == 0
+    assert result.metrics["ablation.z_vs_m.pvalue"] == 1.0
+
+
+def test_items_are_matched_per_seed(tmp_path: Path) -> None:
+    records = [
+        qa("x", "d", "q1", True, seed=0), qa("x", "d", "q1", False, seed=1),
+        qa("y", "d", "q1", False, seed=0), qa("y", "d", "q1", False, seed=1),
+    ]  # fmt: skip
+    metrics = AblationPlugin().analyze(frames(tmp_path, records), AnalyzeOptions()).metrics
+    assert (metrics["ablation.x_vs_y.n"], metrics["ablation.x_vs_y.b"]) == (2, 1)
+
+
+def test_unmatched_item_is_an_error_naming_file_and_line(tmp_path: Path) -> None:
+    records = _records()
+    drop = next(
+        i for i, r in enumerate(records) if r["arm"] == "without_crma" and r["item_id"] == "law-3"
+    )
+    del records[drop]
+    with pytest.raises(InputError) as err:
+        AblationPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    line = next(
+        i
+        for i, r in enumerate(records, start=1)
+        if r["arm"] == "with_crma" and r["item_id"] == "law-3"
+    )
+    assert err.value.path == str(tmp_path / "records.jsonl") and err.value.line == line
+    assert "item_id=law-3" in err.value.problem and "1 unmatched" in err.value.problem
+
+
+def test_extra_item_in_second_arm_is_an_error(tmp_path: Path) -> None:
+    records = [*qa_arm("a", "d", [True, False]), *qa_arm("b", "d", [True, True, False])]
+    with pytest.raises(InputError, match=r"arm 'b' has \(domain=d, item_id=d-2\)") as err:
+        AblationPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert err.value.line == 5
+
+
+def test_no_pairs_gives_none(tmp_path: Path) -> None:
+    assert (
+        AblationPlugin().analyze(frames(tmp_path, qa_arm("a", "d", [True])), AnalyzeOptions())
+        is None
+    )
+    assert AblationPlugin().analyze({}, AnalyzeOptions()) is None
+
+
+def test_report_section_always_shows_b_and_c(tmp_path: Path) -> None:
+    result = AblationPlugin().analyze(frames(tmp_path, _records()), AnalyzeOptions())
+    section = section_of(AblationPlugin(), tmp_path, result)
+    assert isinstance(section.blocks[0], KeyValues)
+    tables = [b for b in section.blocks if isinstance(b, Table)]
+    assert len(tables) == 1
+    table = tables[0]
+    assert table.columns[5:7] == ["b", "c"]
+    assert [r[0] for r in table.rows] == ["med", "law", "fin", "all domains"]
+    assert table.rows[-1][5:7] == [
+        result.metrics["ablation.with_crma_vs_without_crma.b"],
+        result.metrics["ablation.with_crma_vs_without_crma.c"],
+    ]
+    assert any("McNemar exact binomial test" in note for note in table.notes)

@@ -1,0 +1,224 @@
+"""Drift plugin: loss matrices, drift/holdout/advantage per seed, tests between conditions."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from recordgen import frames, loss_matrix, section_of
+from scipy import stats
+
+from crma_eval.errors import InputError
+from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.drift import DriftPlugin
+from crma_eval.report.blocks import Figure, KeyValues, Table
+
+ORDER = ("law", "med", "code")  # trained in this order; not alphabetical, not file order
+BASE = np.array([[1.0, 3.0, 3.1], [1.1, 0.9, 2.8], [1.3, 1.0, 0.8]])
+SCALE = {"modular": {1: 1.0, 2: 1.02, 3: 0.97}, "naive": {1: 1.1, 2: 1.2, 3: 1.15}}
+FORGET = {"modular": 0.0, "naive": 0.5}  # naive's last row forgets more
+
+
+def _matrix(cond: str, seed: int) -> np.ndarray:
+    m = BASE * SCALE[cond][seed]
+    m[-1, :-1] *= 1 + FORGET[cond] + 0.01 * seed
+    return m
+
+
+def _drift(m: np.ndarray) -> float:
+    t = len(m)
+    return float(np.mean([(m[t - 1, d] - m[d, d]) / m[d, d] * 100 for d in range(t - 1)]))
+
+
+def _records(shuffle: bool = True) -> list[dict]:
+    records = [r for c in SCALE for s in SCALE[c] for r in loss_matrix(c, s, ORDER, _matrix(c, s))]
+    if shuffle:
+        random.Random(3).shuffle(records)
+    return records
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> AnalysisResult:
+    return DriftPlugin().analyze(
+        frames(tmp_path_factory.mktemp("drift"), _records()), AnalyzeOptions()
+    )
+
+
+def test_per_seed_and_summary_numbers(result: AnalysisResult) -> None:
+    m = result.metrics
+    for cond in SCALE:
+        drifts = [_drift(_matrix(cond, s)) for s in SCALE[cond]]
+        holdouts = [float(_matrix(cond, s)[-1].mean()) for s in SCALE[cond]]
+        for seed, drift, holdout in zip(SCALE[cond], drifts, holdouts, strict=True):
+            assert m[f"drift.{cond}.seed_{seed}.drift"] == pytest.approx(drift)
+            assert m[f"drift.{cond}.seed_{seed}.holdout"] == pytest.approx(holdout)
+        assert m[f"drift.{cond}.drift.mean"] == pytest.approx(np.mean(drifts))
+        assert m[f"drift.{cond}.drift.std"] == pytest.approx(np.std(drifts, ddof=1))
+        assert m[f"drift.{cond}.drift.min"] == pytest.approx(min(drifts))
+        assert m[f"drift.{cond}.holdout.max"] == pytest.approx(max(holdouts))
+        assert m[f"drift.{cond}.holdout.n"] == 3
+        law = [(_matrix(cond, s)[2, 0] / _matrix(cond, s)[0, 0] - 1) * 100 for s in SCALE[cond]]
+        assert m[f"drift.{cond}.law.drift.mean"] == pytest.approx(np.mean(law))
+        assert f"drift.{cond}.code.drift.mean" not in m  # the last domain has no drift
+
+
+def test_advantage_both_directions(result: AnalysisResult) -> None:
+    hold = {c: [_matrix(c, s)[-1].mean() for s in (1, 2, 3)] for c in SCALE}
+    adv = [(b - a) / b * 100 for a, b in zip(hold["modular"], hold["naive"], strict=True)]
+    assert result.metrics["drift.modular_over_naive.advantage.mean"] == pytest.approx(np.mean(adv))
+    assert result.metrics["drift.modular_over_naive.advantage.std"] == pytest.approx(
+        np.std(adv, ddof=1)
+    )
+    back = [(a - b) / a * 100 for a, b in zip(hold["modular"], hold["naive"], strict=True)]
+    assert result.metrics["drift.naive_over_modular.advantage.mean"] == pytest.approx(np.mean(back))
+
+
+def test_tests_between_conditions(result: AnalysisResult) -> None:
+    a = [_drift(_matrix("modular", s)) for s in (1, 2, 3)]
+    b = [_drift(_matrix("naive", s)) for s in (1, 2, 3)]
+    welch = stats.ttest_ind(a, b, equal_var=False)
+    m = result.metrics
+    assert m["drift.modular_vs_naive.welch.statistic"] == pytest.approx(welch.statistic)
+    assert m["drift.modular_vs_naive.welch.pvalue"] == pytest.approx(welch.pvalue)
+    assert m["drift.modular_vs_naive.welch.df"] == pytest.approx(welch.df)
+    exact = stats.permutation_test(
+        (a, b), lambda x, y: np.mean(x) - np.mean(y), permutation_type="independent",
+        n_resamples=np.inf, alternative="two-sided",
+    )  # fmt: skip
+    assert m["drift.modular_vs_naive.permutation.pvalue"] == pytest.approx(exact.pvalue)
+    assert m["drift.modular_vs_naive.permutation.floor"] == pytest.approx(2 / 20)
+    assert m["drift.modular_vs_naive.permutation.exact"] == 1.0
+    assert m["drift.modular_vs_naive.disjoint"] == 1.0
+    # Both directions exist whatever the file order; the statistic changes sign, p does not.
+    assert m["drift.naive_vs_modular.welch.statistic"] == pytest.approx(-welch.statistic)
+    assert m["drift.naive_vs_modular.permutation.pvalue"] == pytest.approx(exact.pvalue)
+
+
+def test_domain_order_from_option(tmp_path: Path) -> None:
+    records = [r for r in _records() if r.pop("domain_order")]
+    with pytest.raises(InputError, match="domain_order is needed") as err:
+        DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert err.value.field == "domain_order" and err.value.line == 1
+    options = AnalyzeOptions(extra={"domain_order": list(ORDER)})
+    metrics = DriftPlugin().analyze(frames(tmp_path, records), options).metrics
+    assert metrics["drift.naive.seed_2.drift"] == pytest.approx(_drift(_matrix("naive", 2)))
+
+
+def test_domain_order_missing_for_one_seed(tmp_path: Path) -> None:
+    records = _records(shuffle=False)
+    for r in records:
+        if r["condition"] == "naive" and r["seed"] == 2:
+            del r["domain_order"]
+    with pytest.raises(InputError, match="condition 'naive', seed 2"):
+        DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+
+
+def test_inconsistent_domain_order(tmp_path: Path) -> None:
+    records = _records(shuffle=False)
+    records[4]["domain_order"] = ["med", "law", "code"]
+    with pytest.raises(InputError, match="differs from the domain_order") as err:
+        DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert err.value.line == 5
+
+
+@pytest.mark.parametrize(("phase", "domain"), [(2, "med"), (3, "law")])
+def test_missing_cell_names_condition_seed_phase_domain(
+    tmp_path: Path, phase: int, domain: str
+) -> None:
+    records = [
+        r
+        for r in _records()
+        if not (
+            r["condition"] == "naive"
+            and r["seed"] == 3
+            and r["after_phase"] == phase
+            and r["domain"] == domain
+        )
+    ]
+    with pytest.raises(InputError) as err:
+        DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert err.value.problem.startswith(
+        f"missing loss for condition 'naive', seed 3, after_phase {phase}, domain '{domain}'"
+    )
+    assert err.value.path == str(tmp_path / "records.jsonl")
+
+
+def test_cells_not_needed_may_be_missing(tmp_path: Path) -> None:
+    records = [r for r in _records() if not (r["after_phase"] == 1 and r["domain"] == "code")]
+    result = DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert result.metrics["drift.modular.seed_1.drift"] == pytest.approx(
+        _drift(_matrix("modular", 1))
+    )
+    assert result.details["conditions"][0]["matrix"]["loss"][0][2] is None
+
+
+def test_seeds_must_match_across_conditions(tmp_path: Path) -> None:
+    records = [
+        r for r in _records(shuffle=False) if not (r["condition"] == "naive" and r["seed"] == 2)
+    ]
+    with pytest.raises(InputError, match=r"seed 2 .* no loss records for condition 'naive'") as err:
+        DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert err.value.field == "seed"
+
+
+def test_two_records_for_one_cell(tmp_path: Path) -> None:
+    records = _records(shuffle=False)
+    records.append({**records[0], "checkpoint": "other", "loss": 9.0})
+    with pytest.raises(InputError, match="a second loss record") as err:
+        DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert err.value.line == len(records)
+
+
+def test_phase_beyond_domain_order(tmp_path: Path) -> None:
+    records = _records(shuffle=False)
+    records.append({**records[0], "after_phase": 4})
+    with pytest.raises(InputError, match="exceeds the 3 phases"):
+        DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+
+
+def test_single_seed_has_no_welch(tmp_path: Path) -> None:
+    records = [r for r in _records() if r["seed"] == 1]
+    result = DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    assert np.isnan(result.metrics["drift.modular.drift.std"])
+    assert np.isnan(result.metrics["drift.modular_vs_naive.welch.statistic"])
+    assert result.metrics["drift.modular_vs_naive.permutation.pvalue"] == 1.0
+    section = section_of(DriftPlugin(), tmp_path, result)
+    assert section.blocks[1].rows[-1][1].endswith("± —")
+
+
+def test_no_loss_records_gives_none() -> None:
+    assert DriftPlugin().analyze({}, AnalyzeOptions()) is None
+
+
+def test_report_section(result: AnalysisResult, tmp_path: Path) -> None:
+    section = section_of(DriftPlugin(), tmp_path, result)
+    assert section.id == "drift"
+    assert isinstance(section.blocks[0], KeyValues)
+    tables = [b for b in section.blocks if isinstance(b, Table)]
+    seeds, domains, tests = tables
+    order = [c["condition"] for c in result.details["conditions"]]  # first appearance in records
+    assert sorted(order) == ["modular", "naive"]
+    assert seeds.columns[:3] == ["Seed", f"{order[0]} drift", f"{order[1]} drift"]
+    assert seeds.columns[-1] == f"{order[0]} over {order[1]} advantage"
+    assert [r[0] for r in seeds.rows] == [1, 2, 3, "3-seed mean ± std"]
+    assert domains.columns == ["Condition", "law", "med"]
+    assert tests.columns[5:7] == ["permutation p", "floor"]
+    assert tests.rows[0][6] == "0.1" and tests.rows[0][-1] == "yes"
+    figures = [b for b in section.blocks if isinstance(b, Figure)]
+    assert len(figures) == 3  # drift chart + one heatmap per condition
+    assert all(f.svg.startswith("<svg") for f in figures)
+
+
+def test_zero_trained_loss_or_holdout_is_an_error(tmp_path: Path) -> None:
+    records = _records(shuffle=False)
+    zero_final = [{**r, "loss": 0.0} if r["after_phase"] == 3 else r for r in records]
+    with pytest.raises(InputError, match=r"final holdout loss of condition .* is 0"):
+        DriftPlugin().analyze(frames(tmp_path, zero_final), AnalyzeOptions())
+    zero_diag = [
+        {**r, "loss": 0.0} if (r["after_phase"], r["domain"]) == (2, "med") else r for r in records
+    ]
+    with pytest.raises(InputError, match="relative drift is undefined") as err:
+        DriftPlugin().analyze(frames(tmp_path, zero_diag, "diag.jsonl"), AnalyzeOptions())
+    assert err.value.field == "loss"

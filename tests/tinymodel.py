@@ -1,0 +1,222 @@
+"""Tiny in-process model fixtures for model-side tests: a 2-layer Llama, LoRA adapters, checkpoints.
+
+Everything is built from scratch in a temp folder (no downloads): a WordLevel tokenizer trained on
+a few sentences, a random LlamaForCausalLM saved as safetensors, and PEFT LoRA adapters with
+non-zero weights so that switching adapters visibly changes the logits.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig, get_peft_model
+from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+from crma_eval.checkpoint import write_manifest
+from crma_eval.checkpoint.router import CentroidRouter
+from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
+
+DOMAINS = ["medical", "legal", "finance"]
+SENTENCES = {
+    "medical": [
+        "the patient has a fever and the doctor gives aspirin .",
+        "the nurse checks the blood pressure of the patient .",
+        "a dose of insulin treats high blood sugar .",
+    ],
+    "legal": [
+        "the court finds the contract void under the statute .",
+        "the judge reads the verdict to the jury .",
+        "a lawyer files the appeal with the court .",
+    ],
+    "finance": [
+        "the bank raises the interest rate on the loan .",
+        "the stock price falls after the earnings report .",
+        "a bond pays a fixed coupon every year .",
+    ],
+}
+SPECIAL = ["<pad>", "<unk>", "<s>", "</s>"]
+HIDDEN = 32
+
+
+def corpus() -> list[str]:
+    """All fixture sentences plus a few numbers and question words."""
+    extra = ["question : what is the answer ? answer : 1 2 3 4 5 6 7 8 9 10 42 yes no"]
+    return [s for d in DOMAINS for s in SENTENCES[d]] + extra
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """A WordLevel tokenizer trained in-process on the fixture corpus, with pad/eos/bos tokens."""
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(corpus(), trainers.WordLevelTrainer(special_tokens=SPECIAL))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+    )
+
+
+def build_base(folder: Path, seed: int = 0) -> Path:
+    """Save a random 2-layer Llama and its tokenizer (safetensors) into `folder`."""
+    tokenizer = build_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=HIDDEN,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():  # larger weights make the random model's greedy outputs less uniform
+        model.lm_head.weight.mul_(8.0)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def build_adapter(
+    base: Path, folder: Path, seed: int, target_modules: list[str] | None = None, r: int = 4
+) -> Path:
+    """Save a PEFT LoRA adapter with random non-zero weights (safetensors) into `folder`."""
+    model = LlamaForCausalLM.from_pretrained(base)
+    cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules=target_modules or ["q_proj", "v_proj"])
+    peft_model = get_peft_model(model, cfg)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_" in name:
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.5)
+    peft_model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_crma(path: Path, seed: int, layers: list[int] | None = None, k: int = 4) -> Path:
+    """Save a SinkhornCRMA with random logits and a non-zero gate as safetensors."""
+    crma = SinkhornCRMA(hidden_size=HIDDEN, layers=layers or [1], k=k)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in crma.named_parameters():
+            param.copy_(
+                torch.randn(param.shape, generator=gen) * (1.0 if "logits" in name else 0.3)
+            )
+            if "gate" in name:
+                param.fill_(0.8)
+    crma.save(path)
+    return path
+
+
+def build_router(path: Path, seed: int, domains: list[str] | None = None) -> Path:
+    """Save a centroid router with random unit centroids for `domains`."""
+    domains = domains or DOMAINS
+    gen = torch.Generator().manual_seed(seed)
+    emb = {d: torch.randn(2, HIDDEN, generator=gen).numpy() for d in domains}
+    CentroidRouter.build(emb).save(path)
+    return path
+
+
+def cached_adapter(base: Path, seed: int) -> Path:
+    """An adapter built once per (base, seed) in `<base>/../_adapters`, to copy into checkpoints."""
+    folder = base.parent / "_adapters" / f"seed{seed}"
+    return folder if folder.exists() else build_adapter(base, folder, seed)
+
+
+def build_checkpoint(
+    folder: Path,
+    base: Path,
+    *,
+    condition: str = "modular",
+    seed: int = 0,
+    phase: int = len(DOMAINS),
+    crma: bool = True,
+    router: bool = True,
+    shared_adapter: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Build a checkpoint folder (adapters, CRMA, router, manifest) after `phase` domains.
+
+    Modular adapters depend on (seed, domain) only, as if frozen after their phase; a shared
+    (naive) adapter depends on (seed, phase), as if retrained every phase.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    adapters = {}
+    for i, domain in enumerate(DOMAINS[:phase]):
+        rel = "adapters/shared" if shared_adapter else f"adapters/{domain}"
+        source_seed = 1000 + 10 * seed + phase if shared_adapter else 100 * seed + i
+        if not (folder / rel).exists():
+            shutil.copytree(cached_adapter(base, source_seed), folder / rel)
+        adapters[domain] = rel
+    manifest: dict[str, Any] = {
+        "format": "crma-checkpoint/1",
+        "base_model": str(base),
+        "domain_order": list(DOMAINS),
+        "adapters": adapters,
+        "training": {"condition": condition, "seed": seed, "phase": phase},
+    }
+    if crma:
+        build_crma(folder / "crma.safetensors", seed=10 * seed + phase)
+        manifest["crma"] = {
+            "implementation": "sinkhorn",
+            "config": {"layers": [1], "k": 4},
+            "weights": "crma.safetensors",
+        }
+    if router:
+        build_router(folder / "router.safetensors", seed=seed)
+        manifest["router"] = {"encoder": "base_mean_pool", "weights": "router.safetensors"}
+    manifest.update(extra or {})
+    write_manifest(folder, manifest)
+    return folder
+
+
+@dataclass
+class World:
+    """A base model and checkpoints of two conditions over all phases, in one temp folder."""
+
+    root: Path
+    base: Path
+    checkpoints: dict[str, Path]  # checkpoint id -> folder
+
+
+_TMP: list[tempfile.TemporaryDirectory] = []
+
+
+@functools.cache
+def world() -> World:
+    """Build (once per process) a base and modular/naive checkpoints for phases 1..3."""
+    _TMP.append(tempfile.TemporaryDirectory(prefix="crma-tiny-"))
+    root = Path(_TMP[-1].name)
+    base = build_base(root / "base")
+    checkpoints = {}
+    for condition in ("modular", "naive"):
+        for phase in range(1, len(DOMAINS) + 1):
+            folder = build_checkpoint(
+                root / f"{condition}-p{phase}",
+                base,
+                condition=condition,
+                phase=phase,
+                shared_adapter=condition == "naive",
+            )
+            checkpoints[f"{condition}-seed0-phase{phase}"] = folder
+    return World(root, base, checkpoints)
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write rows as JSON Lines."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
