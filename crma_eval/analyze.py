@@ -15,7 +15,7 @@ import pandas as pd
 
 from crma_eval import __version__
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
-from crma_eval.records import SOURCE_COLUMNS, load_records, write_records
+from crma_eval.records import SOURCE_COLUMNS, load_records
 from crma_eval.registry import plugins as installed_plugins
 from crma_eval.store import RESULTS_SCHEMA, RunDir, write_json_atomic
 
@@ -92,10 +92,19 @@ def analyze_frames(
 
 
 def _copy_records(frames: dict[str, pd.DataFrame], run: RunDir) -> None:
-    """Write the analysed records into the run's records/ folder (for drill-down and gates)."""
+    """Write the analysed records into records/<kind>.jsonl (for drill-down and gates).
+
+    Copies of kinds that this analysis did not see are removed: records/ must match results.json.
+    """
     for kind, frame in frames.items():
-        rows = frame.drop(columns=list(SOURCE_COLUMNS)).to_dict(orient="records")
-        write_records(run.records_dir / f"{kind}.jsonl", rows)
+        tmp = run.records_dir / f".{kind}.jsonl.tmp"
+        frame.drop(columns=list(SOURCE_COLUMNS)).to_json(
+            tmp, orient="records", lines=True, force_ascii=False
+        )
+        tmp.replace(run.records_dir / f"{kind}.jsonl")
+    for path in run.record_files():
+        if path.stem not in frames:
+            path.unlink()
 
 
 def analyze_paths(

@@ -208,11 +208,14 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
         yield row, validate_record(clean, path=path, line=row)
 
 
+def _located(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, validated record) of one JSON Lines or Parquet file (line = row for Parquet)."""
+    return _iter_parquet(path) if path.suffix == ".parquet" else _iter_jsonl(path)
+
+
 def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield validated records of one JSON Lines or Parquet file, each with `_file` and `_line`."""
-    path = Path(path)
-    rows = _iter_parquet(path) if path.suffix == ".parquet" else _iter_jsonl(path)
-    for line, record in rows:
+    """Yield validated records of one file, each with its source in `_file` and `_line`."""
+    for line, record in _located(Path(path)):
         record["_file"] = str(path)
         record["_line"] = line
         yield record
@@ -230,14 +233,23 @@ def check_duplicates(kind: str, frame: pd.DataFrame) -> None:
 
 
 def load_records(paths: Iterable[str | Path]) -> dict[str, pd.DataFrame]:
-    """Read and validate record files: one DataFrame per kind present; duplicates rejected."""
-    by_kind: dict[str, list[dict[str, Any]]] = {}
+    """Read and validate record files: one DataFrame per kind present; duplicates rejected.
+
+    Each frame has the source location of every record in the columns `_file` and `_line`.
+    """
+    rows: dict[str, list[dict[str, Any]]] = {}
+    where: dict[str, tuple[list[str], list[int]]] = {}
     for path in paths:
-        for record in iter_records(path):
-            by_kind.setdefault(record["kind"], []).append(record)
+        for line, record in _located(Path(path)):
+            kind = record["kind"]
+            rows.setdefault(kind, []).append(record)
+            files, lines = where.setdefault(kind, ([], []))
+            files.append(str(path))
+            lines.append(line)
     frames: dict[str, pd.DataFrame] = {}
-    for kind, rows in by_kind.items():
-        frame = pd.DataFrame.from_records(rows)
+    for kind, records in rows.items():
+        frame = pd.DataFrame.from_records(records)
+        frame["_file"], frame["_line"] = where[kind]
         check_duplicates(kind, frame)
         frames[kind] = frame
     return frames

@@ -2,7 +2,7 @@
 
 Layout under `out_dir`: `data/` (train/holdout text, QA sets, router suite), `base/` (model +
 tokenizer, safetensors), `routers/` (centroid router per phase), `checkpoints/<condition>-seed<s>-
-phase<p>/` and `demo.yaml` (a RunConfig pointing at all of it). Runs are independent, so with
+phase<p>/`, `logs/` (whole-run spectral logs) and `demo.yaml` (a RunConfig pointing at the rest). Runs are independent, so with
 `workers > 1` they train in parallel processes; the results do not depend on `workers`.
 """
 
@@ -187,7 +187,7 @@ def build_demo(
         raise ValueError(f"size must be one of {sorted(SETTINGS)}, got {size!r}")
     start, out, settings = time.monotonic(), Path(out_dir).resolve(), SETTINGS[size]
     workers = workers or min(2, os.cpu_count() or 1)
-    for part in ("data", "base", "routers", "checkpoints"):
+    for part in ("data", "base", "routers", "checkpoints", "logs"):
         shutil.rmtree(out / part, ignore_errors=True)
     corpus = generate(DATA_SEED, size)
     specs = [

@@ -9,7 +9,6 @@ module (Sinkhorn mixing) trained in every phase. After each phase a checkpoint f
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,8 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from crma_eval.checkpoint import write_manifest
-from crma_eval.checkpoint.sinkhorn import SinkhornCRMA, mixing_stats
+from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
+from crma_eval.training_hooks import log_spectral
 
 CONDITIONS: tuple[str, ...] = ("naive", "frozen", "modular")
 IGNORE = -100
@@ -46,13 +46,18 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One sequential run: a condition and seed over the domains, writing under `out`."""
+    """One sequential run: a condition and seed over the domains, checkpoints under `out`."""
 
     condition: str
     seed: int
     domains: tuple[str, ...]
     base_path: Path
     out: Path
+
+    @property
+    def spectral_log(self) -> Path:
+        """The run's whole spectral log; each checkpoint gets a copy of it as it stands."""
+        return self.out.parent / "logs" / f"{self.condition}-seed{self.seed}-spectral.jsonl"
 
 
 def batches(
@@ -128,14 +133,6 @@ def pretrain(
     return train_steps(model, groups, data, settings.pretrain_steps)
 
 
-def spectral_records(crma: SinkhornCRMA, step: int, phase: str) -> list[dict[str, Any]]:
-    """One `spectral` record per CRMA mixing matrix: σ_max and the doubly-stochastic errors."""
-    return [
-        {"kind": "spectral", "step": step, "phase": phase, "module": name, **mixing_stats(m)}
-        for name, m in crma.mixing_matrices().items()
-    ]
-
-
 class SequentialRun:
     """The live state of one run: the PEFT model, the optional CRMA module and the logs."""
 
@@ -145,7 +142,6 @@ class SequentialRun:
         self.model: PeftModel | None = None
         self.crma: SinkhornCRMA | None = None
         self.crma_layers = list(range(base.config.num_hidden_layers))
-        self.spectral: list[dict[str, Any]] = []
         self.history: list[StepStats] = []
         self.step = 0
 
@@ -202,10 +198,10 @@ class SequentialRun:
         def step_hook() -> None:
             self.step += 1
             if self.crma is not None and self.step % self.settings.spectral_every == 0:
-                self.spectral += spectral_records(self.crma, self.step, domain)
+                log_spectral(self.crma, self.step, domain, self.spec.spectral_log)
 
         if self.crma is not None:
-            self.spectral += spectral_records(self.crma, self.step, domain)
+            log_spectral(self.crma, self.step, domain, self.spec.spectral_log)
         stats = train_steps(self.model, groups, data, self.settings.phase_steps, step_hook)
         self.history.append(stats)
         return stats
@@ -237,9 +233,8 @@ class SequentialRun:
         """CRMA weights and the spectral log so far (MODULAR only)."""
         assert self.crma is not None
         self.crma.save(folder / "crma.safetensors")
-        logs = folder / "logs" / "spectral.jsonl"
-        logs.parent.mkdir(parents=True, exist_ok=True)
-        logs.write_text("".join(json.dumps(r) + "\n" for r in self.spectral), "utf-8")
+        (folder / "logs").mkdir()
+        shutil.copyfile(self.spec.spectral_log, folder / "logs" / "spectral.jsonl")
         manifest["crma"] = {
             "implementation": "sinkhorn",
             "config": {
@@ -279,6 +274,7 @@ def run_sequence(
     if spec.condition not in CONDITIONS:
         raise ValueError(f"condition must be one of {CONDITIONS}, got {spec.condition!r}")
     run = SequentialRun(spec, base, settings)
+    spec.spectral_log.unlink(missing_ok=True)
     folders = []
     for phase, domain in enumerate(spec.domains, start=1):
         run.train_phase(phase, train_seqs[domain])

@@ -77,7 +77,7 @@ def pair_keys(rows: pd.DataFrame, by_hash: bool) -> pd.Series:
 def _cells(frame: pd.DataFrame, overrides: dict[str, str]) -> list[Cell]:
     """Split bench records into cells (task, primary metric, filter, arm), in record order."""
     filters = frame["filter"] if "filter" in frame else pd.Series(None, index=frame.index)
-    frame = frame.assign(filter=filters.fillna(NO_FILTER))
+    frame = frame.assign(filter=filters.astype(object).fillna(NO_FILTER))
     by_hash = pairing(frame) == "doc_hash"
     cells = []
     for task in in_order(frame["task"]):

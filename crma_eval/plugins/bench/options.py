@@ -111,7 +111,7 @@ def load_options(config: Any) -> BenchOptions:
         opts = BenchOptions.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        msg = "missing" if err["type"] == "missing" else err["msg"]
+        msg = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
         raise option_error(config, msg, tuple(err["loc"])) from None
     source = getattr(config, "source", None)
     if source is not None:

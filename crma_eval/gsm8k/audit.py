@@ -1,0 +1,349 @@
+"""Scorer audit: blinded manual review of where GSM8K scorers disagree, and agreement with humans.
+
+Export samples every (arm, document) on which the scorers (lm-eval filters such as strict-match,
+flexible-extract, crma-corrected) disagree, plus a seeded random share where they agree, into a
+CSV without scorer names, in shuffled order. The key (which item is which, each scorer's verdict,
+the seed) stays in RUN_DIR/audit/. Reviewed CSVs are read back strictly: every item exactly once,
+every label known.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crma_eval.errors import InputError
+from crma_eval.records import load_records
+from crma_eval.store import RunDir, write_json_atomic, write_text_atomic
+
+KEY_SCHEMA = "crma-eval/gsm8k-audit/1"
+STRICT, CORRECTED = "strict-match", "crma-corrected"
+METRIC = "exact_match"
+CSV_COLUMNS = ("audit_id", "item", "question", "reference", "response", "label", "notes")
+LABELS = {"correct": 1, "incorrect": 0, "1": 1, "0": 0}
+
+
+def bench_frame(run_dir: Path) -> pd.DataFrame:
+    """The run's bench records (InputError when it has none)."""
+    files = RunDir(run_dir).record_files()
+    frame = load_records(files).get("bench") if files else None
+    if frame is None or frame.empty:
+        raise InputError(
+            "no bench records (run the bench plugin first)", path=Path(run_dir) / "records"
+        )
+    return frame
+
+
+def choose_task(frame: pd.DataFrame, task: str | None) -> str:
+    """The audited task: the given one, else the only task scored by several filters."""
+    tasks = list(dict.fromkeys(frame["task"]))
+    if task is not None:
+        if task not in tasks:
+            raise InputError(f"no bench records of task {task!r} (tasks: {', '.join(tasks)})")
+        return task
+    multi = [t for t in tasks if frame.loc[frame["task"] == t, "filter"].nunique() > 1]
+    if len(multi) != 1:
+        raise InputError(
+            f"name the task to audit with --task (candidates: {', '.join(multi) or 'none'})"
+        )
+    return multi[0]
+
+
+def verdicts(frame: pd.DataFrame, task: str) -> tuple[pd.DataFrame, list[str]]:
+    """One row per (arm, doc_id): each scorer's 0/1 verdict and the texts a reviewer needs."""
+    rows = frame[(frame["task"] == task) & (frame["metric"] == METRIC)]
+    if rows.empty:
+        raise InputError(f"task {task!r} has no {METRIC} records")
+    scorers = list(dict.fromkeys(rows["filter"].dropna()))
+    if len(scorers) < 2:
+        raise InputError(f"task {task!r} is scored by {len(scorers)} filter(s); an audit needs 2+")
+    table = rows.pivot_table(
+        index=["arm", "doc_id"], columns="filter", values="value", aggfunc="first"
+    )
+    incomplete = table[scorers].isna().any(axis=1)
+    if incomplete.any():
+        arm, doc_id = table.index[int(np.argmax(incomplete))]
+        raise InputError(
+            f"document {doc_id} of arm {arm!r} is not scored by every filter ({scorers})"
+        )
+    texts = rows.groupby(["arm", "doc_id"], sort=False)[
+        ["question", "target", "response", "doc_hash"]
+    ]
+    items = table[scorers].astype(int).join(texts.first(), how="left")
+    return items.reset_index(), scorers
+
+
+def _select(items: pd.DataFrame, scorers: list[str], n_agree: int, seed: int) -> pd.DataFrame:
+    """All disagreements plus `n_agree` random agreements, shuffled (numpy Generator, `seed`)."""
+    rng = np.random.default_rng(seed)
+    disagree = items[items[scorers].nunique(axis=1) > 1].assign(stratum="disagree")
+    agree = items[items[scorers].nunique(axis=1) == 1]
+    picked = rng.choice(len(agree), size=min(n_agree, len(agree)), replace=False)
+    chosen = pd.concat([disagree, agree.iloc[np.sort(picked)].assign(stratum="agree")])
+    return chosen.iloc[rng.permutation(len(chosen))].reset_index(drop=True)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def export_audit(
+    run_dir: Path,
+    out_csv: Path,
+    task: str | None = None,
+    n_agree: int = 20,
+    seed: int = 0,
+    arms: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Write the blinded review CSV and its key (RUN_DIR/audit/<audit_id>.json); return the key."""
+    if n_agree < 0:
+        raise InputError(f"--n-agree must be >= 0, got {n_agree}")
+    frame = bench_frame(run_dir)
+    task = choose_task(frame, task)
+    items, scorers = verdicts(frame, task)
+    if arms:
+        items = items[items["arm"].isin(arms)]
+    chosen = _select(items, scorers, n_agree, seed)
+    chosen["item"] = [f"item-{i + 1:04d}" for i in range(len(chosen))]
+    fingerprint = json.dumps(
+        [task, seed, n_agree, list(arms), chosen["doc_hash"].map(_text).tolist()]
+    )
+    audit_id = f"gsm8k-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+    key = {
+        "schema": KEY_SCHEMA,
+        "audit_id": audit_id,
+        "task": task,
+        "seed": seed,
+        "n_agree": n_agree,
+        "arms": sorted(set(chosen["arm"])),
+        "scorers": scorers,
+        "population": {
+            "items": len(items),
+            "disagree": int((items[scorers].nunique(axis=1) > 1).sum()),
+        },
+        "items": {
+            r["item"]: {
+                "arm": r["arm"],
+                "doc_id": str(r["doc_id"]),
+                "doc_hash": _text(r["doc_hash"]),
+                "stratum": r["stratum"],
+                "verdicts": {s: int(r[s]) for s in scorers},
+            }
+            for _, r in chosen.iterrows()
+        },
+    }
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for _, r in chosen.iterrows():
+        texts = [_text(r["question"]), _text(r["target"]), _text(r["response"])]
+        writer.writerow([audit_id, r["item"], *texts, "", ""])
+    write_json_atomic(key_path(run_dir, audit_id), key)
+    write_text_atomic(out_csv, buf.getvalue())
+    return key
+
+
+def key_path(run_dir: Path, audit_id: str) -> Path:
+    """Where the key of an audit lives."""
+    return Path(run_dir) / "audit" / f"{audit_id}.json"
+
+
+def _read_key(run_dir: Path, audit_id: str, csv_path: Path, line: int) -> dict[str, Any]:
+    path = key_path(run_dir, audit_id)
+    if not path.exists() or "/" in audit_id:
+        raise InputError(
+            f"unknown audit_id {audit_id!r} (no key {path})",
+            path=csv_path,
+            line=line,
+            field="audit_id",
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_review(run_dir: Path, csv_path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """(audit key, item -> label 1/0) of one reviewed CSV; every item exactly once."""
+    try:
+        text = Path(csv_path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"cannot read the review CSV ({exc.__class__.__name__})", path=csv_path
+        ) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing_cols = {"audit_id", "item", "label"} - set(reader.fieldnames or ())
+    if missing_cols:
+        raise InputError(
+            f"missing column(s) {', '.join(sorted(missing_cols))}", path=csv_path, line=1
+        )
+    key: dict[str, Any] | None = None
+    labels: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        key = key or _read_key(run_dir, (row["audit_id"] or "").strip(), csv_path, line)
+        if (row["audit_id"] or "").strip() != key["audit_id"]:
+            raise InputError(
+                "rows of two different audits in one CSV",
+                path=csv_path,
+                line=line,
+                field="audit_id",
+            )
+        item = (row["item"] or "").strip()
+        if item not in key["items"]:
+            raise InputError(
+                f"extra row: item {item!r} is not in audit {key['audit_id']}",
+                path=csv_path,
+                line=line,
+                field="item",
+            )
+        if item in labels:
+            raise InputError(f"item {item!r} appears twice", path=csv_path, line=line, field="item")
+        label = (row["label"] or "").strip().lower()
+        if label not in LABELS:
+            problem = "no label" if not label else f"unknown label {row['label']!r}"
+            raise InputError(
+                f"{problem} (expected correct or incorrect)",
+                path=csv_path,
+                line=line,
+                field="label",
+            )
+        labels[item] = LABELS[label]
+    if key is None:
+        raise InputError("no reviewed rows", path=csv_path)
+    absent = sorted(set(key["items"]) - set(labels))
+    if absent:
+        shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
+        raise InputError(
+            f"missing rows: {len(absent)} of {len(key['items'])} items ({shown})", path=csv_path
+        )
+    return key, labels
+
+
+def _majority(matrix: np.ndarray) -> np.ndarray:
+    """Per item the reviewers' majority label (1/0), or -1 on a tie."""
+    mean = matrix.mean(axis=0)
+    return np.where(mean > 0.5, 1, np.where(mean < 0.5, 0, -1))
+
+
+def _agreement(
+    key: dict[str, Any],
+    items: list[str],
+    human: np.ndarray,
+    scorer: str,
+    confidence: float,
+    method: str,
+) -> dict[str, Any]:
+    """How often one scorer's verdict equals the human label (ties left out), overall and on disagreements."""
+    from crma_eval.stats import proportion_ci
+
+    out: dict[str, Any] = {}
+    for part, keep in (("all", None), ("disagree", "disagree")):
+        chosen = [
+            j
+            for j, i in enumerate(items)
+            if human[j] >= 0 and (keep is None or key["items"][i]["stratum"] == keep)
+        ]
+        k = sum(key["items"][items[j]]["verdicts"][scorer] == human[j] for j in chosen)
+        n = len(chosen)
+        low, high = proportion_ci(k, n, confidence, method) if n else (float("nan"),) * 2
+        out[part] = {
+            "k": int(k),
+            "n": n,
+            "agreement": k / n if n else float("nan"),
+            "ci_low": low,
+            "ci_high": high,
+        }
+    return out
+
+
+def _kappas(matrix: np.ndarray) -> dict[str, Any]:
+    """Cohen's kappa for each pair of reviewers and Fleiss' kappa over all of them."""
+    from sklearn.metrics import cohen_kappa_score
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+    if matrix.shape[0] < 2:
+        return {}
+    pairs = {
+        f"{a + 1}-{b + 1}": float(cohen_kappa_score(matrix[a], matrix[b]))
+        for a in range(len(matrix))
+        for b in range(a + 1, len(matrix))
+    }
+    table, _ = aggregate_raters(matrix.T, n_cat=2)
+    return {"cohen": pairs, "fleiss": float(fleiss_kappa(table, method="fleiss"))}
+
+
+def scorer_deltas(frame: pd.DataFrame, task: str, confidence: float) -> dict[str, Any]:
+    """Over all documents: corrected − strict accuracy per arm, and after − base per scorer (pp)."""
+    from crma_eval.stats import paired_difference_ci
+
+    items, scorers = verdicts(frame, task)
+    if not {STRICT, CORRECTED} <= set(scorers):
+        return {}
+    arms = list(dict.fromkeys(items["arm"]))
+    base = "base" if "base" in arms else arms[0]
+    out: dict[str, Any] = {"base_arm": base, "corrected_minus_strict": {}, "after_minus_base": {}}
+    for arm in arms:
+        mine = items[items["arm"] == arm]
+        diff = paired_difference_ci(
+            mine[CORRECTED].astype(bool), mine[STRICT].astype(bool), confidence
+        )
+        out["corrected_minus_strict"][arm] = {"n": len(mine), **_pp(diff)}
+    by_arm = {arm: items[items["arm"] == arm].set_index("doc_hash") for arm in arms}
+    for arm in arms:
+        if arm == base or set(by_arm[arm].index) != set(by_arm[base].index):
+            continue
+        after, before = by_arm[arm], by_arm[base].reindex(by_arm[arm].index)
+        out["after_minus_base"][arm] = {
+            s: _pp(paired_difference_ci(after[s].astype(bool), before[s].astype(bool), confidence))
+            for s in scorers
+        }
+    return out
+
+
+def _pp(diff: Any) -> dict[str, float]:
+    return {
+        "delta_pp": 100 * diff.estimate,
+        "ci_low_pp": 100 * diff.low,
+        "ci_high_pp": 100 * diff.high,
+    }
+
+
+def review_audit(
+    run_dir: Path, csv_paths: Sequence[Path], confidence: float = 0.95, ci_method: str = "wilson"
+) -> dict[str, Any]:
+    """Each scorer's agreement with the human labels (Wilson CI), kappas, scorer deltas; saved."""
+    if not csv_paths:
+        raise InputError("no reviewed CSV given")
+    reviews = [read_review(run_dir, Path(p)) for p in csv_paths]
+    key = reviews[0][0]
+    for path, (other, _) in zip(csv_paths, reviews, strict=True):
+        if other["audit_id"] != key["audit_id"]:
+            raise InputError(
+                f"review of audit {other['audit_id']}, expected {key['audit_id']}", path=path
+            )
+    items = sorted(key["items"])
+    matrix = np.array([[labels[i] for i in items] for _, labels in reviews])
+    human = _majority(matrix)
+    summary = {
+        "audit_id": key["audit_id"],
+        "task": key["task"],
+        "seed": key["seed"],
+        "reviewers": [str(p) for p in csv_paths],
+        "items": len(items),
+        "ties": int((human < 0).sum()),
+        "confidence": confidence,
+        "ci_method": ci_method,
+        "scorers": {
+            s: _agreement(key, items, human, s, confidence, ci_method) for s in key["scorers"]
+        },
+        "kappa": _kappas(matrix),
+        "deltas": scorer_deltas(bench_frame(run_dir), key["task"], confidence),
+    }
+    write_json_atomic(Path(run_dir) / "audit" / f"{key['audit_id']}-review.json", summary)
+    return summary
