@@ -181,11 +181,27 @@ def _binary_rows(task, base_values, after_values, shuffle_after_ids=False, metri
     after_ids = list(reversed(ids)) if shuffle_after_ids else ids
     rows = []
     for i in ids:
-        rows.append({"task": task, "arm": "base", "doc_id": i, "metric": metric,
-                     "value": base_values[i], "doc_hash": f"{task}-h{i}"})
+        rows.append(
+            {
+                "task": task,
+                "arm": "base",
+                "doc_id": i,
+                "metric": metric,
+                "value": base_values[i],
+                "doc_hash": f"{task}-h{i}",
+            }
+        )
     for i in ids:
-        rows.append({"task": task, "arm": "after", "doc_id": after_ids[i], "metric": metric,
-                     "value": after_values[i], "doc_hash": f"{task}-h{i}"})
+        rows.append(
+            {
+                "task": task,
+                "arm": "after",
+                "doc_id": after_ids[i],
+                "metric": metric,
+                "value": after_values[i],
+                "doc_hash": f"{task}-h{i}",
+            }
+        )
     return rows
 
 
@@ -225,15 +241,21 @@ def test_holm_across_tasks_and_primary_metric(tmp_path):
     raw = []
     for task in ("hellaswag", "arc_challenge"):
         sub = frame[(frame["task"] == task) & (frame["metric"] == "acc_norm")]
-        assert m[f"bench.{task}.base.score"] == pytest.approx(sub[sub["arm"] == "base"]["value"].mean())
+        assert m[f"bench.{task}.base.score"] == pytest.approx(
+            sub[sub["arm"] == "base"]["value"].mean()
+        )
         raw.append(m[f"bench.{task}.after_vs_base.pvalue"])
     adjusted = multipletests(raw, method="holm")[1]
-    assert [m["bench.hellaswag.after_vs_base.pvalue_holm"],
-            m["bench.arc_challenge.after_vs_base.pvalue_holm"]] == pytest.approx(list(adjusted))
+    assert [
+        m["bench.hellaswag.after_vs_base.pvalue_holm"],
+        m["bench.arc_challenge.after_vs_base.pvalue_holm"],
+    ] == pytest.approx(list(adjusted))
 
     chosen = AnalyzeOptions(extra={"bench": {"metrics": {"hellaswag": "acc"}}})
     m_acc = BenchPlugin().analyze({"bench": frame}, chosen).metrics
-    sub = frame[(frame["task"] == "hellaswag") & (frame["metric"] == "acc") & (frame["arm"] == "base")]
+    sub = frame[
+        (frame["task"] == "hellaswag") & (frame["metric"] == "acc") & (frame["arm"] == "base")
+    ]
     assert m_acc["bench.hellaswag.base.score"] == pytest.approx(sub["value"].mean())
 
 
@@ -247,7 +269,9 @@ def test_graded_metric_uses_t_interval_and_paired_t(tmp_path):
     m = result.metrics
     low, high = sps.t.interval(0.95, 39, loc=base.mean(), scale=sps.sem(base))
     assert (m["bench.truthfulqa_mc2.base.ci_low"], m["bench.truthfulqa_mc2.base.ci_high"]) == (
-        pytest.approx(low), pytest.approx(high))
+        pytest.approx(low),
+        pytest.approx(high),
+    )
     prefix = "bench.truthfulqa_mc2.after_vs_base."
     assert m[prefix + "pvalue"] == pytest.approx(sps.ttest_rel(after, base).pvalue)
     assert m[prefix + "delta_ci_low_pp"] < m[prefix + "delta_pp"] < m[prefix + "delta_ci_high_pp"]

@@ -303,7 +303,7 @@ def test_spectral_from_jsonl_log_and_weights(world, session, data, tmp_path: Pat
     )
     assert abs(own["spectral_norm"] - 1.0) < 1e-6 and own["row_sum_err"] < 1e-6
     assert own["spectral_norm"] == log[0]["spectral_norm"]
-    assert own["min_entry"] == pytest.approx(float(crma.mixing_matrix(1).min()))
+    assert own["min_entry"] == pytest.approx(float(crma.mixing_matrices()["layers.1.mix"].min()))
 
 
 def test_spectral_from_csv_log(world, session, data, tmp_path: Path) -> None:

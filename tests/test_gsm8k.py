@@ -34,7 +34,11 @@ HABITS = [
     ("negative", "The temperature change is -4 degrees, so the answer is -4.", "-4"),
     ("unicode_minus", "The answer is −4.", "-4"),
     ("negative_currency", "Her balance is -$15. The answer is -$15.", "-15"),
-    ("restated_question", "The answer is 18.\n\nQuestion: A robe takes 2 bolts of blue fiber.", "18"),
+    (
+        "restated_question",
+        "The answer is 18.\n\nQuestion: A robe takes 2 bolts of blue fiber.",
+        "18",
+    ),
     (
         "restated_question_no_cue",
         "Janet makes 9 * 2 = $18 every day.\nQuestion: Tom has 3 cats and 4 dogs. How many?",
@@ -46,11 +50,19 @@ HABITS = [
         "18",
     ),
     ("explanation_no_cue", "She makes $18 a day. This is because 9 eggs sell at $2 each.", "18"),
-    ("parenthetical_check", "So she makes $18 a day. (Check: 9 eggs × $2 = $18; 16 - 7 = 9.)", "18"),
+    (
+        "parenthetical_check",
+        "So she makes $18 a day. (Check: 9 eggs × $2 = $18; 16 - 7 = 9.)",
+        "18",
+    ),
     ("expression_after_cue", "The answer is 5 + 7 = 12.", "12"),
     ("self_correction", "The answer is 40. Wait, I forgot the 2 spare. The answer is 42.", "42"),
     ("conclusion_so", "16 - 3 - 4 = 9 eggs are left, so she makes 9 * 2 = $18.", "18"),
-    ("total_is", "Therefore, the total cost is $1,250.00. Note that the 5% tax is not included.", "1250"),
+    (
+        "total_is",
+        "Therefore, the total cost is $1,250.00. Note that the 5% tax is not included.",
+        "1250",
+    ),
     (
         "calculator_annotations",
         "Janet sells 16 - 3 - 4 = <<16-3-4=9>>9 duck eggs a day.\n"
@@ -101,17 +113,45 @@ def test_none_and_non_text_have_no_answer() -> None:
     assert extract_final_answer(42) is None  # type: ignore[arg-type]
 
 
-@given(st.integers(-10**9, 10**9), st.sampled_from(["The answer is {}.", "#### {}", "\\boxed{{{}}}",
-                                                    "Final answer: **{}** apples"]))
+@given(
+    st.integers(-(10**9), 10**9),
+    st.sampled_from(
+        ["The answer is {}.", "#### {}", "\\boxed{{{}}}", "Final answer: **{}** apples"]
+    ),
+)
 def test_any_integer_round_trips_with_separators(value: int, template: str) -> None:
     assert extract_final_answer(template.format(f"{value:,}")) == str(value)
 
 
 @given(st.text(alphabet=string.ascii_letters + " .,!?:\n", max_size=80))
 def test_text_without_numbers_gives_none(text: str) -> None:
-    words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-             "eleven", "twelve", "teen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy",
-             "eighty", "ninety", "hundred", "thousand", "million")
+    words = (
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "teen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "thousand",
+        "million",
+    )
     assume(not any(w in text.lower() for w in words))
     assert extract_final_answer(text) is None
 
@@ -221,7 +261,11 @@ def test_lm_eval_scores_three_filters_side_by_side(lm_eval_api, tmp_path) -> Non
     assert set(by_filter) == {"strict-match", "flexible-extract", "crma-corrected"}
     ours = by_filter["crma-corrected"]
     assert [ours[i]["filtered_resps"][0] for i in range(5)] == [
-        "1250", "2250", "3250", "4250", "[invalid]"
+        "1250",
+        "2250",
+        "3250",
+        "4250",
+        "[invalid]",
     ]
     assert [ours[i]["exact_match"] for i in range(5)] == [1.0, 1.0, 1.0, 1.0, 0.0]
     strict = by_filter["strict-match"]

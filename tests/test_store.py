@@ -56,3 +56,14 @@ def test_recover_cuts_records_of_an_unfinished_unit(tmp_path: Path) -> None:
 def test_write_text_atomic_creates_parents(tmp_path: Path) -> None:
     path = write_text_atomic(tmp_path / "a" / "b.txt", "hi")
     assert path.read_text() == "hi"
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = write_text_atomic(tmp_path / "r.txt", "x")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644

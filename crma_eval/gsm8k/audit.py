@@ -22,6 +22,7 @@ import pandas as pd
 
 from crma_eval.errors import InputError
 from crma_eval.records import load_records
+from crma_eval.stats import paired_difference_ci, proportion_ci
 from crma_eval.store import RunDir, write_json_atomic, write_text_atomic
 
 KEY_SCHEMA = "crma-eval/gsm8k-audit/1"
@@ -74,9 +75,10 @@ def verdicts(frame: pd.DataFrame, task: str) -> tuple[pd.DataFrame, list[str]]:
         raise InputError(
             f"document {doc_id} of arm {arm!r} is not scored by every filter ({scorers})"
         )
-    texts = rows.groupby(["arm", "doc_id"], sort=False)[
-        ["question", "target", "response", "doc_hash"]
-    ]
+    text_cols = ["question", "target", "response", "doc_hash"]
+    texts = rows.reindex(columns=["arm", "doc_id", *text_cols]).groupby(
+        ["arm", "doc_id"], sort=False
+    )
     items = table[scorers].astype(int).join(texts.first(), how="left")
     return items.reset_index(), scorers
 
@@ -154,6 +156,11 @@ def export_audit(
 def key_path(run_dir: Path, audit_id: str) -> Path:
     """Where the key of an audit lives."""
     return Path(run_dir) / "audit" / f"{audit_id}.json"
+
+
+def review_path(run_dir: Path, audit_id: str) -> Path:
+    """Where the summary of an audit's reviews is saved (strict JSON)."""
+    return Path(run_dir) / "audit" / f"{audit_id}-review.json"
 
 
 def _read_key(run_dir: Path, audit_id: str, csv_path: Path, line: int) -> dict[str, Any]:
@@ -239,9 +246,7 @@ def _agreement(
     confidence: float,
     method: str,
 ) -> dict[str, Any]:
-    """How often one scorer's verdict equals the human label (ties left out), overall and on disagreements."""
-    from crma_eval.stats import proportion_ci
-
+    """How often a scorer's verdict equals the human label (ties left out), overall and split."""
     out: dict[str, Any] = {}
     for part, keep in (("all", None), ("disagree", "disagree")):
         chosen = [
@@ -280,8 +285,6 @@ def _kappas(matrix: np.ndarray) -> dict[str, Any]:
 
 def scorer_deltas(frame: pd.DataFrame, task: str, confidence: float) -> dict[str, Any]:
     """Over all documents: corrected − strict accuracy per arm, and after − base per scorer (pp)."""
-    from crma_eval.stats import paired_difference_ci
-
     items, scorers = verdicts(frame, task)
     if not {STRICT, CORRECTED} <= set(scorers):
         return {}
@@ -345,5 +348,5 @@ def review_audit(
         "kappa": _kappas(matrix),
         "deltas": scorer_deltas(bench_frame(run_dir), key["task"], confidence),
     }
-    write_json_atomic(Path(run_dir) / "audit" / f"{key['audit_id']}-review.json", summary)
+    write_json_atomic(review_path(run_dir, key["audit_id"]), summary)
     return summary
