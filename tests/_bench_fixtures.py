@@ -64,7 +64,9 @@ def tiny_model() -> tuple[Any, Any]:
         eos_token_id=2,
         pad_token_id=3,
     )
-    return LlamaForCausalLM(config).eval(), tokenizer
+    model = LlamaForCausalLM(config).eval()
+    model.pristine_embeddings = model.get_input_embeddings().weight.detach().clone()
+    return model, tokenizer
 
 
 def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -75,8 +77,13 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def write_mc_task(folder: Path, name: str, n_docs: int = 10) -> Path:
     """A two-choice multiple_choice task (acc and acc_norm) over local data."""
+    words = ["apple", "banana tree", "red", "green sky", "true", "blue egg", "no", "cherry"]
     rows = [
-        {"q": f"Is {i} apples more than {i % 4} bananas?", "choices": ["yes", "no"], "label": i % 2}
+        {
+            "q": f"Is {i} apples more than {i % 4} bananas?",
+            "choices": [words[i % 8], words[(3 * i + 1) % 8]],
+            "label": (i // 2) % 2,
+        }
         for i in range(n_docs)
     ]
     data = write_jsonl(folder / f"{name}.jsonl", rows)
@@ -122,7 +129,7 @@ def write_gsm8k_task(folder: Path, name: str, docs: list[dict[str, str]]) -> Pat
 
 @dataclass
 class StandInSession:
-    """Engine stand-in: one live model; a checkpoint arm shifts the embeddings, base restores them."""
+    """Engine stand-in: one live model; an adapter or CRMA shifts its embeddings, none restores."""
 
     model: Any
     tokenizer: Any
@@ -130,7 +137,7 @@ class StandInSession:
     forwards: int = 0
 
     def __post_init__(self) -> None:
-        self._base = self.model.get_input_embeddings().weight.detach().clone()
+        self._base = self.model.pristine_embeddings
         self.model.register_forward_pre_hook(self._count)
 
     def _count(self, *_: Any) -> None:
@@ -143,7 +150,7 @@ class StandInSession:
         weight = self.model.get_input_embeddings().weight
         with torch.no_grad():
             weight.copy_(self._base)
-            if checkpoint is not None:
+            if domain is not None or crma:
                 gen = torch.Generator().manual_seed(1)
                 weight.add_(torch.randn(weight.shape, generator=gen) * 0.5)
 

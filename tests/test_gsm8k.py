@@ -75,6 +75,11 @@ HABITS = [
         "18",
     ),
     ("bare_first_line", "18\n\nShe has 16 eggs, eats 3 and bakes 4, so 9 remain.", "18"),
+    (
+        "bare_first_line_unit",
+        "$18 per day\nShe sells 16 - 3 - 4 = 9 eggs, so 9 remain to sell.",
+        "18",
+    ),
     ("word_number", "The answer is twenty-five.", "25"),
     ("word_number_hundreds", "The answer is one hundred and five", "105"),
     ("chat_end_token", "The answer is 72.<|im_end|>\nQuestion 2: what is 99?", "72"),

@@ -23,7 +23,7 @@ _STOP = re.compile(r"<\|im_end\|>|<\|endoftext\|>|<\|eot_id\|>|<end_of_turn>|</s
 _QUESTION = re.compile(
     r"^[ \t>#*]*(?:Question|Q|Problem|Human|User|Instruction)\s*\d*\s*[:.]", re.I | re.M
 )
-_ANSWER_LABEL = re.compile(r"^[ \t>#*]*(?:Answer|A)\s*[:.]", re.I | re.M)
+_ANSWER_LABEL = re.compile(r"^[ \t>#*]*(?:Answer|A|Solution|Response)\s*[:.]", re.I | re.M)
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _HASHES = re.compile(r"####[ \t]*([^\n]*)")
 _VERBS = r"is|was|are|would\s+be|will\s+be|should\s+be|equals|comes\s+to"
@@ -59,7 +59,7 @@ _NON_ANSWER = re.compile(
     re.I,
 )
 _BARE_LINE = re.compile(
-    r"^\s*(?:[$€£¥]\s?)?-?[\d,]+(?:\.\d+)?\s*%?\s*(?:[A-Za-z]+\.?){0,2}\s*[.!]?\s*$"
+    r"^\s*(?:[$€£¥]\s?)?-?[\d,]+(?:\.\d+)?\s*%?\s*(?:[A-Za-z]+\.?\s*){0,2}[.!]?\s*$"
 )
 _LATEX = [
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"\1/\2"),

@@ -64,14 +64,18 @@ def _natural(doc_id: str) -> tuple[Any, ...]:
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(doc_id)))
 
 
-def pair_keys(rows: pd.DataFrame, by_hash: bool) -> pd.Series:
+def pair_keys(rows: pd.DataFrame, by_hash: bool) -> list[str]:
     """Stable per-document keys: doc_hash plus occurrence number (in doc_id order), or doc_id."""
+    doc_ids = rows["doc_id"].astype(str).tolist()
     if not by_hash:
-        return rows["doc_id"].astype(str)
-    order = sorted(rows.index, key=lambda i: _natural(rows.at[i, "doc_id"]))
-    ordered = rows.loc[order, "doc_hash"].astype(str)
-    rank = ordered.groupby(ordered, sort=False).cumcount().astype(str)
-    return (ordered + "#" + rank).reindex(rows.index)
+        return doc_ids
+    hashes = rows["doc_hash"].astype(str).tolist()
+    seen: dict[str, int] = {}
+    keys = [""] * len(doc_ids)
+    for j in sorted(range(len(doc_ids)), key=lambda j: _natural(doc_ids[j])):
+        seen[hashes[j]] = seen.get(hashes[j], -1) + 1
+        keys[j] = f"{hashes[j]}#{seen[hashes[j]]}"
+    return keys
 
 
 def _cells(frame: pd.DataFrame, overrides: dict[str, str]) -> list[Cell]:
@@ -86,7 +90,7 @@ def _cells(frame: pd.DataFrame, overrides: dict[str, str]) -> list[Cell]:
         chosen = of_task[of_task["metric"] == metric]
         for (filt, arm), rows in chosen.groupby(["filter", "arm"], sort=False):
             values = rows["value"].astype(float).to_numpy()
-            series = pd.Series(values, index=pair_keys(rows, by_hash).to_numpy())
+            series = pd.Series(values, index=pair_keys(rows, by_hash))
             cells.append(Cell(task, metric, str(filt), str(arm), series, rows))
     return cells
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crma_eval.collect import CollectContext, Unit
+from crma_eval.errors import InputError
 from crma_eval.plugins.bench.lmeval import (
     TaskLoadError,
     evaluate,
@@ -89,7 +90,7 @@ class BenchCollector:
         if cached is not None:
             return cached
         session = ctx.session()
-        session.activate(ckpt, domain, arm.crma)
+        activate(session, ckpt, domain, arm.crma, ctx.checkpoints)
         samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
         records = sample_records(samples, label, arm.name, ckpt_id)
         if not records:
@@ -100,6 +101,15 @@ class BenchCollector:
             )
         write_cache(opts, key, records)
         return records
+
+
+def activate(session: Any, ckpt: Any, domain: str | None, crma: bool, known: list[Any]) -> None:
+    """Switch the session to the arm's weights; the base arm is any checkpoint with nothing on."""
+    if ckpt is None:
+        anchor = known[0] if known else None
+        session.activate(anchor, None, False)
+    else:
+        session.activate(ckpt, domain, crma)
 
 
 def _base_model(ctx: CollectContext, ckpt: Any) -> str | None:
@@ -154,12 +164,15 @@ def read_cache(
     path = _cache_path(opts, key)
     if path is None or not path.exists():
         return None
-    records = []
-    for record in iter_records(path):
-        record.pop("_file", None)
-        record.pop("_line", None)
-        records.append({**record, "arm": arm, "checkpoint": checkpoint})
-    return records
+    try:
+        rows = list(iter_records(path))
+    except InputError:  # a damaged cache entry is a miss, not bad input
+        return None
+    drop = {"_file", "_line"}
+    return [
+        {k: v for k, v in r.items() if k not in drop} | {"arm": arm, "checkpoint": checkpoint}
+        for r in rows
+    ]
 
 
 def write_cache(opts: BenchOptions, key: str, records: list[dict[str, Any]]) -> None:

@@ -145,12 +145,14 @@ def _number(value: Any) -> float | None:
 
 def _prediction(filtered: list[Any]) -> str | None:
     """The answer lm-eval scored: a generation, or the index of the most likely choice."""
-    if filtered and all(
+    if len(filtered) > 1 and all(
         isinstance(x, (list, tuple)) and x and _number(x[0]) is not None for x in filtered
     ):
         scores = [float(x[0]) for x in filtered]
         return str(scores.index(max(scores)))
-    return str(filtered[0]) if len(filtered) == 1 else None
+    if len(filtered) == 1 and isinstance(filtered[0], str):
+        return filtered[0]
+    return None
 
 
 def _response(sample: dict[str, Any]) -> str | None:
