@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from crma_eval import __version__
+from crma_eval.cli_audit import audit
 from crma_eval.errors import InputError
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -168,15 +169,7 @@ def list_plugins(as_json: bool) -> None:
         click.echo(f"{row['name']:<10} {kinds:<10} {steps:<16} {row['title']}")
 
 
-def _add_optional_commands() -> None:
-    try:
-        from crma_eval.cli_audit import audit
-    except ImportError:
-        return
-    cli.add_command(audit)
-
-
-_add_optional_commands()
+cli.add_command(audit)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -132,7 +132,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "qa": ("arm", "domain", "item_id", "seed", "checkpoint"),
     "loss": ("condition", "seed", "after_phase", "domain", "checkpoint"),
     "route": ("item_id", "checkpoint"),
-    "spectral": ("step", "phase", "module", "checkpoint"),
+    "spectral": ("step", "phase", "module", "checkpoint", "source"),
     "bench": ("task", "arm", "doc_id", "metric", "filter"),
 }
 

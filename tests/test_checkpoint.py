@@ -65,6 +65,18 @@ def test_content_hash_tracks_content(world: tm.World) -> None:
     assert len({naive.content_hash(f"adapter:{d}") for d in tm.DOMAINS}) == 1
     with pytest.raises(KeyError):
         p2.content_hash("adapter:finance")
+    assert len({p2.content_hash(), p3.content_hash(), naive.content_hash()}) == 3
+
+
+def test_whole_content_hash_sees_every_file(ckpt: Path) -> None:
+    before = load_checkpoint(ckpt).content_hash()
+    assert load_checkpoint(ckpt).content_hash() == before
+    weights = ckpt / "adapters" / "finance" / "adapter_model.safetensors"
+    state = load_file(weights)
+    key = next(iter(state))
+    state[key] = state[key] + 1e-3
+    save_file(state, weights)
+    assert load_checkpoint(ckpt).content_hash() != before
 
 
 def test_id_falls_back_to_folder_name(ckpt: Path) -> None:

@@ -209,10 +209,11 @@ def test_qa_arms(ctx: CollectContext, session: EngineSession, tmp_path: Path) ->
             for i, (q, r) in enumerate(zip(QUESTIONS["medical"], refs, strict=True))
         ],
     )
-    records = {
-        arm.name: _valid(QACollector().run(Unit("qa", ck.id, arm.name, "medical"), ctx))
-        for arm in ARMS
-    }
+    raw = {arm.name: QACollector().run(Unit("qa", ck.id, arm.name, "medical"), ctx) for arm in ARMS}
+    records = {name: _valid(rows) for name, rows in raw.items()}
+    for name, rows in raw.items():
+        ctx.run_dir.commit_unit(name, rows)
+    assert len(load_records(ctx.run_dir.record_files())["qa"]) == 3 * len(ARMS)
     with_crma = records["with_crma"]
     assert [r["prediction"] for r in with_crma] == oracle
     assert [r["correct"] for r in with_crma] == [True, False, False]
@@ -258,7 +259,11 @@ def test_read_items_errors(tmp_path: Path) -> None:
 def test_router_collector(ctx: CollectContext, session: EngineSession) -> None:
     units = RouterCollector().units(ctx)
     assert [u.checkpoint for u in units] == ["modular-seed0-phase3", "naive-seed0-phase3"]
-    records = _valid(RouterCollector().run(units[0], ctx))
+    raw = RouterCollector().run(units[0], ctx)
+    records = _valid(raw)
+    ctx.run_dir.commit_unit(units[0].key, raw)
+    stored = load_records(ctx.run_dir.record_files())["route"]
+    assert stored["item_id"].tolist() == ["a", "b", "c"] and stored["gold"].isna().tolist()[2]
     ck = ctx.checkpoint(units[0].checkpoint)
     routes = ck.router.route(session.embed(["the judge reads", "a bond pays", "yes no 42"]))
     assert [r["predicted"] for r in records] == [x.predicted for x in routes]

@@ -30,7 +30,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     from crma_eval.demo.build import build_demo
 
     return build_demo(
-        tmp_path_factory.mktemp("demo"), seeds=(0,), size="small", quiet=True, workers=1
+        tmp_path_factory.mktemp("demo"), seeds=(0,), size="small", quiet=True, workers=2
     )
 
 
@@ -224,3 +224,37 @@ def test_router_centroids_come_from_each_domains_text(demo) -> None:
     for name in DOMAINS:
         texts = [r["text"] for r in _read_jsonl(demo.data.train[name])]
         assert router.route(session.embed(texts).mean(axis=0))[0].predicted == name
+
+
+# --- trainer pieces ---------------------------------------------------------------------------
+
+
+def test_a_group_with_a_nonfinite_gradient_skips_its_update_and_is_counted() -> None:
+    from crma_eval.demo.trainer import StepStats, _drop_nonfinite
+
+    good, bad = torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(2))
+    good.grad, bad.grad = torch.ones(2), torch.tensor([1.0, float("inf")])
+    groups = [{"name": "lora", "params": [good]}, {"name": "crma", "params": [bad]}]
+    stats = StepStats()
+    _drop_nonfinite(groups, stats)
+    assert good.grad is not None and bad.grad is None
+    assert stats.skipped == {"crma": 1}
+
+
+def test_batches_pad_right_and_mask_padding_out_of_the_labels() -> None:
+    from crma_eval.demo.trainer import IGNORE, batches
+
+    seqs = [torch.tensor([1, 5, 6, 2]), torch.tensor([1, 7, 2])]
+    ids, mask, labels = next(batches(seqs, 2, pad_id=0, gen=torch.Generator().manual_seed(0)))
+    short = int(mask.sum(1).argmin())
+    assert ids[short, -1] == 0 and mask[short, -1] == 0 and labels[short, -1] == IGNORE
+    assert torch.equal(labels[mask == 1], ids[mask == 1])
+
+
+def test_unknown_size_is_rejected(tmp_path: Path) -> None:
+    from crma_eval.demo.build import build_demo
+
+    with pytest.raises(ValueError, match="size"):
+        build_demo(tmp_path, size="huge", quiet=True)
+    with pytest.raises(ValueError, match="size"):
+        dm.generate(0, "huge")

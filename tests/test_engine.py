@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import tinymodel as tm
@@ -11,8 +13,8 @@ from transformers import AutoTokenizer, LlamaForCausalLM
 
 from crma_eval.checkpoint import load_checkpoint
 from crma_eval.config import EngineConfig
-from crma_eval.engine import EngineSession
-from crma_eval.engine.batching import length_sorted_batches, pad_batch
+from crma_eval.engine import EngineSession, loss
+from crma_eval.engine.batching import length_sorted_batches, pad_batch, windows
 from crma_eval.engine.generation import cut_at_stop
 from crma_eval.errors import InputError
 
@@ -85,6 +87,27 @@ def test_disabled_path_equals_plain_base(
     assert not torch.allclose(adapted, bare, atol=1e-4)
 
 
+def test_adapters_with_other_targets_stay_isolated(world: tm.World, tmp_path) -> None:
+    """Loading an adapter that wraps other modules leaves the live adapter and base path intact."""
+    ck = load_checkpoint(world.checkpoints["modular-seed0-phase3"])
+    other_folder = tm.build_checkpoint(tmp_path / "other", world.base, phase=1, crma=False)
+    shutil.rmtree(other_folder / "adapters" / "medical")
+    tm.build_adapter(world.base, other_folder / "adapters" / "medical", 7, ["k_proj", "o_proj"])
+    other = load_checkpoint(other_folder)
+    fresh = EngineSession(str(world.base))
+    fresh.activate(ck, "legal", crma=False)
+    want = fresh.holdout_loss(TEXTS)
+    fresh.activate(ck, None, crma=False)
+    want_base = fresh.holdout_loss(TEXTS)
+    mixed = EngineSession(str(world.base))
+    for domain in ("legal", None):
+        mixed.activate(ck, domain, crma=False)
+        mixed.activate(other, "medical", crma=False)
+        assert mixed.holdout_loss(TEXTS) != want
+        mixed.activate(ck, domain, crma=False)
+        assert mixed.holdout_loss(TEXTS) == (want if domain else want_base)
+
+
 def _direct_loss(model: torch.nn.Module, tokenizer, texts: list[str]) -> tuple[float, int]:
     total, n = 0.0, 0
     with torch.no_grad():
@@ -107,6 +130,32 @@ def test_holdout_loss_matches_direct_computation(
     want, want_n = _direct_loss(session.model, session.tokenizer, TEXTS)
     assert n == want_n
     assert loss == pytest.approx(want, abs=1e-5)
+
+
+def test_long_texts_are_scored_in_windows(session: EngineSession, ckpts: dict) -> None:
+    session.activate(ckpts["modular-seed0-phase3"], "legal", crma=True)
+    got, n = loss.holdout_loss(
+        session.model, session.tokenizer, TEXTS, batch_size=2, max_length=5, device="cpu"
+    )
+    ids = [session.tokenizer(t)["input_ids"] for t in TEXTS]
+    assert n == sum(len(x) - 1 for x in ids)
+    assert sum(len(windows(x, 5)) for x in ids) > len(TEXTS)  # some texts do get split
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for x in ids:
+            for w in windows(x, 5):
+                t = torch.tensor([w])
+                logits = session.model(input_ids=t).logits[0, :-1]
+                total += F.cross_entropy(logits, t[0, 1:], reduction="sum").item()
+                count += len(w) - 1
+    assert count == n
+    assert got == pytest.approx(total / count, abs=1e-5)
+
+
+def test_windows() -> None:
+    assert windows([1, 2, 3], 5) == [[1, 2, 3]]
+    assert windows(list(range(10)), 4) == [[0, 1, 2, 3], [3, 4, 5, 6], [6, 7, 8, 9]]
+    assert windows(list(range(11)), 4)[-1] == [9, 10]
 
 
 def test_holdout_loss_without_tokens(session: EngineSession) -> None:

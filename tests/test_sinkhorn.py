@@ -163,6 +163,22 @@ def test_save_load_round_trip(tmp_path) -> None:
         SinkhornCRMA(hidden_size=tm.HIDDEN, layers=[0], k=4).load(tmp_path / "crma.safetensors")
 
 
+def test_cached_matrix_follows_parameter_updates(tmp_path) -> None:
+    crma = _crma(6, gate=0.3)
+    with torch.no_grad():
+        first = crma.mixing_matrix(0)
+        assert crma.mixing_matrix(0) is first  # cached while the logits are unchanged
+        crma.logits["0"].add_(1.0 * torch.eye(4))
+        moved = crma.mixing_matrix(0)
+    assert not torch.equal(moved, first)
+    assert torch.equal(moved, sinkhorn(crma.logits["0"].detach()))
+    _crma(7, gate=0.3).save(tmp_path / "other.safetensors")
+    with torch.no_grad():
+        loaded = crma.load(tmp_path / "other.safetensors").mixing_matrix(0)
+    assert torch.equal(loaded, sinkhorn(crma.logits["0"].detach()))
+    assert crma.mixing_matrix(0).requires_grad  # with gradients on, never the cache
+
+
 def test_log_spectral_writes_valid_records(tmp_path) -> None:
     crma = _crma(5, gate=0.3)
     path = tmp_path / "logs" / "spectral.jsonl"

@@ -114,7 +114,7 @@ class Checkpoint:
         self.doc = doc
         self.manifest = manifest
         self.manifest_path = doc.path
-        self.path = doc.path.parent
+        self.path = doc.path.parent.resolve()
 
     def error(
         self, problem: str, loc: tuple[str | int, ...] = (), field: str | None = None
@@ -167,7 +167,7 @@ class Checkpoint:
             if not Path(value).exists():
                 raise self.error(f"base model folder {value} not found", ("base_model",))
             return value
-        if value.startswith((".", "~")) or (self.path / value).exists():
+        if value.startswith(".") or (self.path / value).exists():
             return str(self.inside(value, ("base_model",)))
         return value
 
@@ -196,18 +196,27 @@ class Checkpoint:
             return None
         return self.inside(logs.spectral, ("logs", "spectral"))
 
-    def content_hash(self, part: str) -> str:
-        """sha256 of `crma`, `router` or `adapter:<domain>` files (what changes an answer)."""
+    def _files(self, part: str) -> list[Path] | None:
         if part.startswith("adapter:"):
             folder = self.adapter_path(part.partition(":")[2])
-            files = None if folder is None else [folder / name for name in ADAPTER_FILES]
-        elif part in ("crma", "router"):
+            return None if folder is None else [folder / name for name in ADAPTER_FILES]
+        if part in ("crma", "router"):
             path = self.crma_path if part == "crma" else self.router_path
-            files = None if path is None else [path]
-        else:
-            raise ValueError(f"unknown checkpoint part {part!r}")
-        if files is None:
-            raise KeyError(f"checkpoint {self.id} has no {part}")
+            return None if path is None else [path]
+        raise ValueError(f"unknown checkpoint part {part!r}")
+
+    def content_hash(self, part: str | None = None) -> str:
+        """sha256 of the `crma`, `router` or `adapter:<domain>` files; with no part, of the
+        manifest and every file it references (what changes an answer)."""
+        if part is not None:
+            files = self._files(part)
+            if files is None:
+                raise KeyError(f"checkpoint {self.id} has no {part}")
+            return hash_files(files)
+        parts = [f"adapter:{d}" for d in sorted(self.manifest.adapters)] + ["crma", "router"]
+        files = [self.manifest_path] + [f for p in parts for f in self._files(p) or []]
+        if self.spectral_log_path is not None:
+            files.append(self.spectral_log_path)
         return hash_files(files)
 
     @cached_property

@@ -77,11 +77,25 @@ class SinkhornCRMA(nn.Module):
             {str(i): nn.Parameter(torch.zeros(())) for i in self.layer_ids}
         )
         self._handles: list[Any] = []
+        self._cache: dict[int, tuple[Any, torch.Tensor]] = {}
         self._bypass = False
 
     def mixing_matrix(self, layer: int) -> torch.Tensor:
-        """The doubly stochastic matrix of one layer (float64, differentiable)."""
-        return sinkhorn(self.logits[str(layer)], self.sinkhorn_iters)
+        """The doubly stochastic matrix of one layer (float64, differentiable with grad enabled).
+
+        Without gradients the matrix is cached until the logits change (their version counter
+        moves on every in-place update: optimizer steps, `load`), so generation does not rerun
+        Sinkhorn at every token.
+        """
+        logits = self.logits[str(layer)]
+        if torch.is_grad_enabled():
+            return sinkhorn(logits, self.sinkhorn_iters)
+        key = (logits._version, logits.data_ptr(), logits.device)
+        cached = self._cache.get(layer)
+        if cached is None or cached[0] != key:
+            cached = (key, sinkhorn(logits.detach(), self.sinkhorn_iters))
+            self._cache[layer] = cached
+        return cached[1]
 
     def mixing_matrices(self) -> dict[str, torch.Tensor]:
         """Every mixing matrix by name (`layers.<i>.mix`), detached, float64."""
@@ -89,10 +103,10 @@ class SinkhornCRMA(nn.Module):
 
     def mix(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
         """Residual mixing of a hidden state [..., H]: h + tanh(gate) * (M·groups(h) − h)."""
-        m = self.mixing_matrix(layer).to(hidden.dtype)
+        m = self.mixing_matrix(layer).to(device=hidden.device, dtype=hidden.dtype)
         groups = hidden.unflatten(-1, (self.k, -1))
         mixed = torch.einsum("ij,...jd->...id", m, groups).flatten(-2)
-        gate = torch.tanh(self.gate[str(layer)]).to(hidden.dtype)
+        gate = torch.tanh(self.gate[str(layer)]).to(device=hidden.device, dtype=hidden.dtype)
         return hidden + gate * (mixed - hidden)
 
     def _hook(self, layer: int) -> Any:

@@ -68,13 +68,25 @@ class SpectralCollector:
     plugin = "spectral"
 
     def units(self, ctx: CollectContext) -> list[Unit]:
-        """`log` and `checkpoint` units of every checkpoint that has them."""
-        units = []
+        """A `checkpoint` unit per checkpoint with CRMA weights; a `log` unit per training run.
+
+        Training logs are cumulative, so a run's log is read from its latest checkpoint only
+        (the checkpoints of one run share condition and seed).
+        """
+        latest: dict[Any, Any] = {}
         for ck in ctx.checkpoints:
-            if ck.spectral_log_path is not None:
-                units.append(Unit(self.plugin, ck.id, "-", "log"))
-            if ck.manifest.crma is not None:
-                units.append(Unit(self.plugin, ck.id, "-", "checkpoint"))
+            t = ck.manifest.training
+            run = (t.condition, t.seed) if t else ck.id
+            if ck.spectral_log_path is not None and (
+                run not in latest or ck.phase > latest[run].phase
+            ):
+                latest[run] = ck
+        units = [Unit(self.plugin, ck.id, "-", "log") for ck in latest.values()]
+        units += [
+            Unit(self.plugin, ck.id, "-", "checkpoint")
+            for ck in ctx.checkpoints
+            if ck.manifest.crma is not None
+        ]
         return units
 
     def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:

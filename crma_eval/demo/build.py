@@ -1,9 +1,10 @@
 """Build the embedded demo: data, a pre-trained tiny base LM, every checkpoint and `demo.yaml`.
 
-Layout under `out_dir`: `data/` (train/holdout text, QA sets, router suite), `base/` (model +
+Layout under `out_dir`: `data/` (train/holdout text, QA sets, router suite), `base/` (model and
 tokenizer, safetensors), `routers/` (centroid router per phase), `checkpoints/<condition>-seed<s>-
-phase<p>/`, `logs/` (whole-run spectral logs) and `demo.yaml` (a RunConfig pointing at the rest). Runs are independent, so with
-`workers > 1` they train in parallel processes; the results do not depend on `workers`.
+phase<p>/`, `logs/` (whole-run spectral logs) and `demo.yaml` (a RunConfig pointing at the rest).
+Runs are independent, so with `workers > 1` they train in parallel processes; the checkpoints do
+not depend on `workers`.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def _runtime() -> Iterator[None]:
 def build_base(corpus: DemoCorpus, settings: TrainSettings, folder: Path) -> Path:
     """Train tokenizer and tiny Llama on the generic text of all domains; save to `folder`."""
     tokenizer = train_tokenizer(all_text(corpus))
-    model = tiny_llama(tokenizer)
     torch.manual_seed(DATA_SEED)
+    model = tiny_llama(tokenizer)
     generic = [line for data in corpus.domains.values() for line in data.generic]
     pretrain(model, encode(tokenizer, generic), settings, DATA_SEED)
     return save_base(model, tokenizer, folder)
@@ -117,8 +118,15 @@ def _train_run(
         return run_sequence(spec, base.eval(), seqs, routers, settings, on_phase)
 
 
-def _worker(spec: RunSpec, texts: dict, routers: dict, settings: TrainSettings, q: Any) -> list:
-    return _train_run(spec, texts, routers, settings, lambda: q.put(1))
+def _worker(
+    spec: RunSpec,
+    texts: dict[str, list[str]],
+    routers: dict[int, Path],
+    settings: TrainSettings,
+    progress: Any,
+) -> list[Path]:
+    """Worker-process entry point: one run, reporting each finished phase on the queue."""
+    return _train_run(spec, texts, routers, settings, lambda: progress.put(1))
 
 
 def _train_all(
@@ -153,7 +161,10 @@ def _train_all(
 
 def write_run_config(out: Path, base: Path, data: CorpusFiles, checkpoints: list[Path]) -> Path:
     """Write `demo.yaml` (RunConfig format; data paths relative to it) and validate it."""
-    rel = lambda p: str(Path(p).relative_to(out))  # noqa: E731
+
+    def rel(path: Path) -> str:
+        return str(Path(path).relative_to(out))
+
     config = {
         "name": "crma-demo",
         "base_model": str(base.resolve()),
@@ -186,7 +197,7 @@ def build_demo(
     if size not in SETTINGS:
         raise ValueError(f"size must be one of {sorted(SETTINGS)}, got {size!r}")
     start, out, settings = time.monotonic(), Path(out_dir).resolve(), SETTINGS[size]
-    workers = workers or min(2, os.cpu_count() or 1)
+    workers = workers or min(4, os.cpu_count() or 1)
     for part in ("data", "base", "routers", "checkpoints", "logs"):
         shutil.rmtree(out / part, ignore_errors=True)
     corpus = generate(DATA_SEED, size)

@@ -39,6 +39,7 @@ class TrainSettings:
     lr_lora: float = 3e-3
     lr_crma: float = 3e-2
     lora_rank: int = 8
+    lora_targets: str = "all-linear"  # PEFT target_modules: "all-linear" or a name regex
     spectral_every: int = 5
     crma_k: int = 4
     sinkhorn_iters: int = 30
@@ -148,7 +149,7 @@ class SequentialRun:
     def _lora_config(self) -> LoraConfig:
         rank = self.settings.lora_rank
         return LoraConfig(
-            r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules="all-linear"
+            r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=self.settings.lora_targets
         )
 
     def _adapter_for(self, domain: str) -> str:

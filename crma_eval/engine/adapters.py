@@ -69,7 +69,9 @@ class AdapterBank:
         self.names: dict[str, str] = {}
         self.loads = 0
         self.active: str | None = None
-        self._dirty = False  # set after a load: PEFT may have changed which adapter is live
+        self._current: str | None = None  # PEFT's active adapter (may be disabled)
+        self._enabled = False
+        self._dirty = False  # after a load: newly wrapped layers may not share the on/off state
 
     @property
     def model(self) -> nn.Module:
@@ -90,16 +92,21 @@ class AdapterBank:
         return name
 
     def switch(self, name: str | None) -> None:
-        """Make the loaded adapter `name` live (None: every adapter off)."""
-        if self.peft is None or (name == self.active and not self._dirty):
+        """Make the loaded adapter `name` live (None: all off), changing only what differs."""
+        if self.peft is None:
             return
-        if name is None:
-            self.peft.base_model.disable_adapter_layers()
-        else:
-            self.peft.base_model.enable_adapter_layers()
+        enable = name is not None
+        if self._dirty or enable != self._enabled:
+            if enable:
+                self.peft.base_model.enable_adapter_layers()
+            else:
+                self.peft.base_model.disable_adapter_layers()
+            self._enabled = enable
+        if name is not None and (self._dirty or name != self._current):
             self.peft.set_adapter(name)
-        self.active = name
+            self._current = name
         self._dirty = False
+        self.active = name
 
     def _load(self, checkpoint: Any, domain: str, folder: Path, key: str) -> str:
         loc = ("adapters", domain)
@@ -111,6 +118,7 @@ class AdapterBank:
             if self.peft is None:
                 self.peft = PeftModel.from_pretrained(self.base, str(folder), adapter_name=name)
                 self.peft.eval()
+                self._current, self._enabled = name, True
             else:
                 self.peft.load_adapter(str(folder), adapter_name=name)
         except (ValueError, RuntimeError, KeyError, OSError) as exc:

@@ -7,14 +7,22 @@ from typing import Any
 import torch
 
 
-def tokenize(tokenizer: Any, texts: list[str], max_length: int) -> list[list[int]]:
-    """Token ids of each text (special tokens added), truncated to `max_length`."""
+def tokenize(tokenizer: Any, texts: list[str], max_length: int | None = None) -> list[list[int]]:
+    """Token ids of each text (special tokens added), truncated to `max_length` if given."""
     if not texts:
         return []
-    encoded = tokenizer(
-        list(texts), add_special_tokens=True, truncation=True, max_length=max_length
-    )
+    truncate = {"truncation": True, "max_length": max_length} if max_length else {}
+    encoded = tokenizer(list(texts), add_special_tokens=True, verbose=False, **truncate)
     return [list(ids) for ids in encoded["input_ids"]]
+
+
+def windows(ids: list[int], max_length: int) -> list[list[int]]:
+    """Split a long sequence into windows of `max_length` overlapping by one token, so every
+    token after the first is predicted exactly once (context restarts at each window)."""
+    if len(ids) <= max_length:
+        return [ids]
+    step = max_length - 1
+    return [ids[i : i + max_length] for i in range(0, len(ids) - 1, step)]
 
 
 def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:

@@ -46,7 +46,7 @@ def generate(
 ) -> list[str]:
     """Greedy continuation of each prompt (left-padded batches), cut at the first stop string."""
     keep = max(1, max_length - max_new_tokens)
-    seqs = [ids[-keep:] for ids in tokenize(tokenizer, prompts, max_length)]
+    seqs = [ids[-keep:] for ids in tokenize(tokenizer, prompts)]  # keep each prompt's end
     pad = pad_id_of(tokenizer)
     config = GenerationConfig(
         max_new_tokens=max_new_tokens,

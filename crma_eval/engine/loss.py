@@ -8,7 +8,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from crma_eval.engine.batching import length_sorted_batches, pad_batch, pad_id_of, tokenize
+from crma_eval.engine.batching import (
+    length_sorted_batches,
+    pad_batch,
+    pad_id_of,
+    tokenize,
+    windows,
+)
 
 IGNORE = -100
 
@@ -16,14 +22,14 @@ IGNORE = -100
 def batch_nll_sum(
     logits: torch.Tensor, input_ids: torch.Tensor, mask: torch.Tensor
 ) -> torch.Tensor:
-    """Summed next-token NLL of a right-padded batch (padding masked), float64 scalar."""
-    targets = input_ids[:, 1:].masked_fill(mask[:, 1:] == 0, IGNORE)
-    nll = F.cross_entropy(
-        logits[:, :-1].flatten(0, 1).float(),
-        targets.flatten(),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
+    """Summed next-token NLL of a right-padded batch (padding masked), float64 scalar.
+
+    Targets are shifted instead of the logits, so the [B, T, V] logits are never copied.
+    """
+    targets = torch.full_like(input_ids, IGNORE)
+    targets[:, :-1] = input_ids[:, 1:].masked_fill(mask[:, 1:] == 0, IGNORE)
+    flat = logits.reshape(-1, logits.shape[-1])
+    nll = F.cross_entropy(flat.float(), targets.reshape(-1), ignore_index=IGNORE, reduction="sum")
     return nll.to(torch.float64)
 
 
@@ -31,8 +37,11 @@ def batch_nll_sum(
 def holdout_loss(
     model: Any, tokenizer: Any, texts: list[str], *, batch_size: int, max_length: int, device: Any
 ) -> tuple[float, int]:
-    """Mean NLL per predicted token over `texts` and the token count (NaN, 0 when no tokens)."""
-    seqs = tokenize(tokenizer, texts, max_length)
+    """Mean NLL per predicted token over `texts` and the token count (NaN, 0 when no tokens).
+
+    Texts longer than `max_length` are scored in windows overlapping by one token.
+    """
+    seqs = [w for ids in tokenize(tokenizer, texts) for w in windows(ids, max_length)]
     pad = pad_id_of(tokenizer)
     total = torch.zeros((), dtype=torch.float64)
     n_tokens = 0

@@ -89,12 +89,19 @@ class EngineSession:
         return {"adapter_loads": self.adapters.loads, "crma_loads": self.crma_loads}
 
     def activate(self, checkpoint: Any, domain: str | None, crma: bool) -> Active:
-        """Use the adapter of `domain` (None: none) and, if `crma`, the checkpoint's CRMA."""
+        """Use the adapter of `domain` (None: none) and, if `crma`, the checkpoint's CRMA.
+
+        `checkpoint` None means the bare base model (then no domain and no CRMA).
+        """
+        if checkpoint is None and (domain is not None or crma):
+            raise ValueError("the base model alone has no adapter or CRMA to activate")
         with _quiet_loading():
             self.adapters.activate(checkpoint, domain)
-        self._crma_on = self._crma_of(checkpoint) if crma and checkpoint.manifest.crma else None
+        use_crma = crma and checkpoint is not None and checkpoint.manifest.crma is not None
+        self._crma_on = self._crma_of(checkpoint) if use_crma else None
         self._bypass_all_but(self._crma_on)
-        self.active = Active(checkpoint.id, domain, self._crma_on is not None)
+        ck_id = checkpoint.id if checkpoint is not None else None
+        self.active = Active(ck_id, domain, self._crma_on is not None)
         return self.active
 
     def _crma_of(self, checkpoint: Any) -> Any:
