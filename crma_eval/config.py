@@ -30,6 +30,7 @@ class EngineConfig(_Strict):
     batch_size: int = Field(8, ge=1)
     max_length: int = Field(512, ge=8)
     trust_remote_code: bool = False
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
 
 
 class GenerationConfig(_Strict):

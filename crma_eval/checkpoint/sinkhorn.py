@@ -25,7 +25,9 @@ def round_to_doubly_stochastic(p: torch.Tensor) -> torch.Tensor:
     err_r = (1.0 - x.sum(1)).clamp_min(0.0)  # non-negative in exact arithmetic
     err_c = (1.0 - x.sum(0)).clamp_min(0.0)
     total = err_r.sum().clamp_min(torch.finfo(x.dtype).tiny)
-    return x + torch.outer(err_r, err_c) / total
+    # The correction only mops up rounding-level error; its own gradient can blow up when every
+    # row error clamps to 0 (division by `tiny`), so gradients flow through `x` alone.
+    return x + (torch.outer(err_r, err_c) / total).detach()
 
 
 def sinkhorn(logits: torch.Tensor, iters: int = 30) -> torch.Tensor:

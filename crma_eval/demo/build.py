@@ -40,8 +40,8 @@ from crma_eval.engine import EngineSession
 DATA_SEED = 0
 ROUTER_QUANTILE = 0.01  # threshold = this quantile of train texts' cosine to their own centroid
 SETTINGS: dict[str, TrainSettings] = {
-    "full": TrainSettings(pretrain_steps=300, phase_steps=60, lr_lora=1e-2),
-    "small": TrainSettings(pretrain_steps=40, phase_steps=8, batch_size=16, lr_lora=1e-2),
+    "full": TrainSettings(pretrain_steps=300, phase_steps=60),
+    "small": TrainSettings(pretrain_steps=40, phase_steps=8, batch_size=16),
 }
 
 
@@ -171,7 +171,7 @@ def write_run_config(out: Path, base: Path, data: CorpusFiles, checkpoints: list
         "checkpoints": [rel(p) for p in checkpoints],
         "plugins": ["drift", "qa", "ablation", "router", "spectral"],
         "qa_checkpoints": "final",
-        "engine": {"batch_size": 64, "max_length": 64},
+        "engine": {"batch_size": 64, "max_length": 64, "threads": 1},
         "generation": {"max_new_tokens": 8, "stop": ["\n"], "prompt_template": QA_PROMPT},
         "data": {
             "holdout": {d: rel(p) for d, p in data.holdout.items()},

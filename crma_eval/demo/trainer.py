@@ -36,7 +36,7 @@ class TrainSettings:
     phase_steps: int
     batch_size: int = 32
     lr_pretrain: float = 3e-3
-    lr_lora: float = 3e-3
+    lr_lora: float = 1e-2
     lr_crma: float = 3e-2
     lora_rank: int = 8
     lora_targets: str = "all-linear"  # PEFT target_modules: "all-linear" or a name regex

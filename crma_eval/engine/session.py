@@ -51,6 +51,8 @@ class EngineSession:
     def __init__(self, base_model: str, engine: EngineConfig | None = None) -> None:
         self.engine = engine or EngineConfig()
         self.base_model = base_model
+        if self.engine.threads is not None:
+            torch.set_num_threads(self.engine.threads)
         dtype = (
             self.engine.dtype if self.engine.dtype == "auto" else getattr(torch, self.engine.dtype)
         )
