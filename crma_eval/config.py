@@ -47,6 +47,16 @@ class Arm(_Strict):
     name: str = Field(min_length=1)
     crma: bool = True
     adapter: Literal["oracle", "router", "none"] = "oracle"
+    conditions: list[str] | None = Field(
+        None, description="only checkpoints trained under these conditions (None: all)"
+    )
+
+    def applies_to(self, checkpoint: Any) -> bool:
+        """Whether this arm evaluates `checkpoint` (by its training condition)."""
+        training = checkpoint.manifest.training
+        return self.conditions is None or (
+            training is not None and training.condition in self.conditions
+        )
 
 
 class DataConfig(_Strict):

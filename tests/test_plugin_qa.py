@@ -61,17 +61,19 @@ def test_routing_mismatches_are_counted(tmp_path: Path) -> None:
         qa("crma", "med", "a", True, routed_domain="med"),
         qa("crma", "med", "b", False, routed_domain="law"),
         qa("crma", "med", "c", False, routed_domain="fin"),
-        qa("crma", "law", "d", True),  # no routed_domain: not counted either way
+        qa("crma", "law", "d", True),  # the router abstained: a routing failure too
         qa("crma", "law", "e", True, routed_domain="law"),
+        qa("oracle", "law", "d", True),  # an arm without routing is never misrouted
     ]
     result = QAPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
     assert result.metrics["qa.crma.med.misrouted"] == 2
-    assert result.metrics["qa.crma.law.misrouted"] == 0
-    assert result.metrics["qa.crma.misrouted"] == 2
+    assert result.metrics["qa.crma.law.misrouted"] == 1
+    assert result.metrics["qa.crma.misrouted"] == 3
+    assert "qa.oracle.misrouted" not in result.metrics
     section = section_of(QAPlugin(), tmp_path, result)
     table = next(b for b in section.blocks if isinstance(b, Table))
     assert table.columns[-1] == "Misrouted"
-    assert table.rows[0][-1] == "2/3" and table.rows[1][-1] == "0/1"
+    assert table.rows[0][-1] == "2/3" and table.rows[1][-1] == "1/2"
     assert "looks like forgetting" in table.notes[0]
 
 

@@ -52,6 +52,7 @@ class QACollector:
             for ck in ctx.checkpoints
             if every or ck.is_final
             for arm in ctx.config.arms
+            if arm.applies_to(ck)
             for domain in ctx.config.data.qa
         ]
 

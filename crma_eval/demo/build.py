@@ -171,6 +171,14 @@ def write_run_config(out: Path, base: Path, data: CorpusFiles, checkpoints: list
         "checkpoints": [rel(p) for p in checkpoints],
         "plugins": ["drift", "qa", "ablation", "router", "spectral"],
         "qa_checkpoints": "final",
+        # QA per condition; the CRMA ablation (same items, CRMA on vs bypassed) on MODULAR.
+        "arms": [
+            {"name": "naive", "crma": False, "conditions": ["naive"]},
+            {"name": "frozen", "crma": False, "conditions": ["frozen"]},
+            {"name": "with_crma", "crma": True, "conditions": ["modular"]},
+            {"name": "without_crma", "crma": False, "conditions": ["modular"]},
+            {"name": "routed", "crma": True, "adapter": "router", "conditions": ["modular"]},
+        ],
         "engine": {"batch_size": 64, "max_length": 64, "threads": 1},
         "generation": {"max_new_tokens": 8, "stop": ["\n"], "prompt_template": QA_PROMPT},
         "data": {

@@ -223,7 +223,7 @@ def make_domain(name: str, seed: int, size: Size) -> DomainData:
             "item_id": f"{name}-qa-{i:02d}",
             "question": QUESTION.format(noun=spec.noun, e=f.entity, attr=f.attribute),
             "reference": f.value,
-            "answer_type": "exact",
+            "answer_type": "text",
         }
         for i, f in enumerate(asked)
     ]

@@ -19,9 +19,11 @@ def _counts(qa: pd.DataFrame) -> pd.DataFrame:
     )
     aggs: dict[str, tuple[str, str]] = {"k": ("correct", "sum"), "n": ("correct", "size")}
     if "routed_domain" in qa.columns:
+        # An arm is routed when any of its records names a routed domain; within such an arm a
+        # missing routed_domain means the router abstained, which is a routing failure too.
         routed = qa["routed_domain"]
-        frame["routed"] = routed.notna()
-        frame["misrouted"] = routed.notna() & (routed != qa["domain"])
+        frame["routed"] = routed.notna().groupby(qa["arm"]).transform("any")
+        frame["misrouted"] = frame["routed"] & (routed.isna() | (routed != qa["domain"]))
         aggs |= {"routed": ("routed", "sum"), "misrouted": ("misrouted", "sum")}
     return frame.groupby(["arm", "domain"], sort=False).agg(**aggs).reset_index()
 
@@ -32,7 +34,7 @@ def _row(arm: str, domain: str | None, sums: pd.Series, options: AnalyzeOptions)
         "domain": domain,
         **proportion(sums["k"], sums["n"], options),
     }
-    if "misrouted" in sums:
+    if "misrouted" in sums and sums["routed"] > 0:  # only arms whose adapter the router picks
         row["routed"] = int(sums["routed"])
         row["misrouted"] = int(sums["misrouted"])
     return row
