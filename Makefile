@@ -29,7 +29,7 @@ lint: install
 	$(PY) -m ruff format --check .
 
 test: install lint
-	$(PY) -m pytest
+	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: install
 	$(VENV)/bin/crma-eval demo --out reports/demo

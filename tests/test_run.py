@@ -1,4 +1,4 @@
-"""`crma-eval run` end to end on a tiny model: collect -> analyze -> report, and resume after kill -9."""
+"""`crma-eval run` end to end on a tiny model: collect, analyze, report; resume after kill -9."""
 
 from __future__ import annotations
 
