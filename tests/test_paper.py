@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from recordgen import loss_matrix, qa_arm, write
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from crma_eval.analyze import analyze_paths
+from crma_eval.cli import cli
 from crma_eval.plugins.ablation import AblationPlugin
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.drift import DriftPlugin
@@ -180,7 +182,16 @@ def test_mcnemar_worst_case(metrics: dict[str, float]) -> None:
 def test_paper_records_through_analyze(
     paths: list[Path], tmp_path: Path, metrics: dict[str, float]
 ) -> None:
-    results = json.loads(analyze_paths(paths, tmp_path / "run", OPTIONS).read_text())
+    # The command a user types: `crma-eval analyze loss.jsonl qa.jsonl --out RUN`.
+    out = tmp_path / "run"
+    args = ["analyze", *map(str, paths), "--out", str(out)]
+    args += ["--confidence", str(OPTIONS.confidence), "--ci-method", OPTIONS.ci_method]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert results == json.loads(analyze_paths(paths, tmp_path / "again", OPTIONS).read_text()) | {
+        "meta": results["meta"]
+    }
     stored = results["metrics"]
     for name in (
         "drift.modular.drift.mean",
