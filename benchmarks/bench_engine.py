@@ -20,18 +20,13 @@ from pathlib import Path
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import (
-    AutoModelForCausalLM,
-    LlamaConfig,
-    LlamaForCausalLM,
-    PreTrainedTokenizerFast,
-)
+from transformers import AutoModelForCausalLM, LlamaForCausalLM
 from transformers.utils import logging as hf_logging
 
 from crma_eval.checkpoint import load_checkpoint, write_manifest
 from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
 from crma_eval.config import EngineConfig
+from crma_eval.demo.tinymodel import save_base, tiny_llama, wordlevel_tokenizer
 from crma_eval.engine import EngineSession
 from crma_eval.engine.batching import length_sorted_batches, pad_batch, pad_id_of, tokenize
 
@@ -41,32 +36,19 @@ VOCAB = 4000
 
 def build_base(folder: Path) -> None:
     """A random Llama (4 layers, hidden 256) with a WordLevel tokenizer over VOCAB words."""
-    vocab = {t: i for i, t in enumerate(["<pad>", "<unk>", "<s>", "</s>"])}
-    vocab.update({f"w{i}": i + 4 for i in range(VOCAB - 4)})
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-    )
-    config = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=256,
-        intermediate_size=688,
-        num_hidden_layers=4,
-        num_attention_heads=8,
-        num_key_value_heads=4,
-        max_position_embeddings=512,
-        pad_token_id=0,
-        bos_token_id=2,
-        eos_token_id=3,
-    )
+    tokenizer = wordlevel_tokenizer(words=[f"w{i}" for i in range(VOCAB - 4)])
     torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
+    model = tiny_llama(
+        tokenizer,
+        hidden=256,
+        layers=4,
+        heads=8,
+        kv_heads=4,
+        intermediate=688,
+        max_positions=512,
+        tie=False,
+    )
+    save_base(model, tokenizer, folder)
 
 
 def build_checkpoint(base: Path, folder: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crma_eval.naming import check_unique
 from crma_eval.yamlio import YamlDoc
 
 
@@ -101,9 +102,7 @@ class RunConfig(_Strict):
     @field_validator("arms")
     @classmethod
     def _unique_arms(cls, arms: list[Arm]) -> list[Arm]:
-        names = [a.name for a in arms]
-        if len(set(names)) != len(names):
-            raise ValueError(f"arm names must be unique, got {names}")
+        check_unique([a.name for a in arms], "arm")
         return arms
 
     def checkpoint_paths(self) -> list[Path]:

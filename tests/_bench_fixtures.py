@@ -32,39 +32,15 @@ CORPUS = [
 def tiny_model() -> tuple[Any, Any]:
     """A random 2-layer Llama and a byte-level BPE tokenizer trained on a few sentences."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(CORPUS * 4, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
+    from crma_eval.demo.tinymodel import BOS, EOS, PAD, UNK, tiny_llama, train_tokenizer
+
+    specials = (UNK, BOS, EOS, PAD)  # ids 0-3
+    tokenizer = train_tokenizer(
+        CORPUS * 4, 320, specials=specials, min_frequency=0, prepend_bos=False
     )
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=512,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=3,
-    )
-    model = LlamaForCausalLM(config).eval()
+    model = tiny_llama(tokenizer, hidden=32, max_positions=512, tie=False).eval()
     model.pristine_embeddings = model.get_input_embeddings().weight.detach().clone()
     return model, tokenizer
 

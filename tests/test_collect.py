@@ -51,30 +51,13 @@ def session(world: tm.World) -> EngineSession:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> DataConfig:
+    suite = [
+        ("the judge reads", "in_domain", "legal"),
+        ("a bond pays", "boundary", "finance"),
+        ("yes no 42", "ood", None),
+    ]
     root = tmp_path_factory.mktemp("data")
-    holdout = {}
-    for domain, lines in tm.SENTENCES.items():
-        if domain == "legal":
-            holdout[domain] = tm.write_jsonl(root / "legal.jsonl", [{"text": t} for t in lines])
-        else:
-            holdout[domain] = root / f"{domain}.txt"
-            holdout[domain].write_text("\n\n".join(lines) + "\n")
-    qa = {
-        d: tm.write_jsonl(
-            root / f"qa_{d}.jsonl",
-            [{"item_id": i, "question": q, "reference": "aspirin"} for i, q in enumerate(qs)],
-        )
-        for d, qs in QUESTIONS.items()
-    }
-    suite = tm.write_jsonl(
-        root / "suite.jsonl",
-        [
-            {"item_id": "a", "query": "the judge reads", "category": "in_domain", "gold": "legal"},
-            {"item_id": "b", "query": "a bond pays", "category": "boundary", "gold": "finance"},
-            {"item_id": "c", "query": "yes no 42", "category": "ood", "gold": None},
-        ],
-    )
-    return DataConfig(holdout=holdout, qa=qa, router_suite=suite)
+    return DataConfig(**tm.write_data(root, QUESTIONS, suite, text_domains={"medical", "finance"}))
 
 
 def make_ctx(

@@ -347,3 +347,10 @@ def test_glob_in_summary_is_not_markdown_emphasis(tmp_path: Path) -> None:
     run_gate(run, spec)
     summary = (run / "summary.md").read_text(encoding="utf-8")
     assert "spectral.\\*.max\\_dev" in summary and "spectral.*." not in summary
+
+
+def test_shipped_example_spec_is_valid() -> None:
+    from crma_eval.gate.spec import load_spec
+
+    rules = load_spec(Path(__file__).parent.parent / "examples" / "demo-gates.yaml")
+    assert any(r.pattern == "spectral.all.max_dev" for r in rules)

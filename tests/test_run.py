@@ -14,6 +14,8 @@ import pytest
 import tinymodel as tm
 import yaml
 
+from crma_eval.config import DataConfig
+
 QUESTIONS = {"medical": ["what treats high blood sugar ?"], "legal": ["who reads the verdict ?"]}
 
 
@@ -21,34 +23,15 @@ QUESTIONS = {"medical": ["what treats high blood sugar ?"], "legal": ["who reads
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     world = tm.world()
     root = tmp_path_factory.mktemp("runcfg")
-    holdout = {}
-    for domain, lines in tm.SENTENCES.items():
-        holdout[domain] = str(
-            tm.write_jsonl(root / f"{domain}.jsonl", [{"text": t} for t in lines])
-        )
-    qa = {
-        d: str(
-            tm.write_jsonl(
-                root / f"qa_{d}.jsonl",
-                [{"item_id": i, "question": q, "reference": "aspirin"} for i, q in enumerate(qs)],
-            )
-        )
-        for d, qs in QUESTIONS.items()
-    }
-    suite = tm.write_jsonl(
-        root / "suite.jsonl",
-        [
-            {"item_id": "a", "query": "the judge reads", "category": "in_domain", "gold": "legal"},
-            {"item_id": "b", "query": "yes no 42", "category": "ood", "gold": None},
-        ],
-    )
+    suite = [("the judge reads", "in_domain", "legal"), ("yes no 42", "ood", None)]
+    data = DataConfig(**tm.write_data(root, QUESTIONS, suite))
     cfg = {
         "name": "tiny",
         "checkpoints": [str(p) for p in world.checkpoints.values()],
         "plugins": ["drift", "qa", "ablation", "router", "spectral"],
         "engine": {"batch_size": 4, "max_length": 64},
         "generation": {"max_new_tokens": 4, "stop": ["?"]},
-        "data": {"holdout": holdout, "qa": qa, "router_suite": str(suite)},
+        "data": data.model_dump(mode="json"),
     }
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")

@@ -11,18 +11,20 @@ import functools
 import json
 import shutil
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from string import ascii_lowercase
 from typing import Any
 
 import torch
 from peft import LoraConfig, get_peft_model
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from crma_eval.checkpoint import write_manifest
 from crma_eval.checkpoint.router import CentroidRouter
 from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
+from crma_eval.demo.tinymodel import save_base, tiny_llama, wordlevel_tokenizer
 
 DOMAINS = ["medical", "legal", "finance"]
 SENTENCES = {
@@ -42,7 +44,6 @@ SENTENCES = {
         "a bond pays a fixed coupon every year .",
     ],
 }
-SPECIAL = ["<pad>", "<unk>", "<s>", "</s>"]
 HIDDEN = 32
 
 # Thread start-up and sync dwarf the work of a 32-wide model (and the test machine is shared).
@@ -57,41 +58,17 @@ def corpus() -> list[str]:
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """A WordLevel tokenizer trained in-process on the fixture corpus, with pad/eos/bos tokens."""
-    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(corpus(), trainers.WordLevelTrainer(special_tokens=SPECIAL))
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        bos_token="<s>",
-        eos_token="</s>",
-    )
+    return wordlevel_tokenizer(lines=corpus())
 
 
 def build_base(folder: Path, seed: int = 0) -> Path:
     """Save a random 2-layer Llama and its tokenizer (safetensors) into `folder`."""
     tokenizer = build_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=HIDDEN,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False,
-    )
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    model = tiny_llama(tokenizer, hidden=HIDDEN, kv_heads=2, tie=False)
     with torch.no_grad():  # larger weights make the random model's greedy outputs less uniform
         model.lm_head.weight.mul_(8.0)
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_base(model, tokenizer, folder)
 
 
 def build_adapter(
@@ -223,3 +200,36 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     """Write rows as JSON Lines."""
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def write_data(
+    root: Path,
+    questions: dict[str, list[str]],
+    suite: list[tuple[str, str, str | None]],
+    text_domains: Collection[str] = (),
+) -> dict[str, Any]:
+    """Write evaluation data under `root`; return it as the fields of a DataConfig.
+
+    Holdout: every domain's sentences as JSON Lines, or as blank-line separated text for
+    `text_domains`. QA: `questions` per domain (reference "aspirin"). Router suite: one item per
+    (query, category, gold), with ids a, b, c, ...
+    """
+    holdout = {}
+    for domain, lines in SENTENCES.items():
+        if domain in text_domains:
+            holdout[domain] = root / f"{domain}.txt"
+            holdout[domain].write_text("\n\n".join(lines) + "\n")
+        else:
+            holdout[domain] = write_jsonl(root / f"{domain}.jsonl", [{"text": t} for t in lines])
+    qa = {
+        d: write_jsonl(
+            root / f"qa_{d}.jsonl",
+            [{"item_id": i, "question": q, "reference": "aspirin"} for i, q in enumerate(qs)],
+        )
+        for d, qs in questions.items()
+    }
+    items = [
+        {"item_id": ascii_lowercase[i], "query": query, "category": category, "gold": gold}
+        for i, (query, category, gold) in enumerate(suite)
+    ]
+    return {"holdout": holdout, "qa": qa, "router_suite": write_jsonl(root / "suite.jsonl", items)}

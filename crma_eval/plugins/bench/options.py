@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crma_eval.errors import InputError
+from crma_eval.naming import check_unique
 from crma_eval.yamlio import YamlDoc
 
 DEFAULT_TASKS: tuple[str, ...] = (
@@ -76,9 +77,7 @@ class BenchOptions(BaseModel):
     @field_validator("arms")
     @classmethod
     def _unique(cls, arms: list[BenchArm]) -> list[BenchArm]:
-        names = [a.name for a in arms]
-        if len(set(names)) != len(names):
-            raise ValueError(f"arm names must be unique, got {names}")
+        check_unique([a.name for a in arms], "arm")
         return arms
 
     @field_validator("tasks")
