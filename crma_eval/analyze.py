@@ -15,9 +15,9 @@ import pandas as pd
 
 from crma_eval import __version__
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
-from crma_eval.records import SOURCE_COLUMNS, load_records
+from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.registry import plugins as installed_plugins
-from crma_eval.store import RESULTS_SCHEMA, RunDir, write_json_atomic
+from crma_eval.store import RESULTS_SCHEMA, RunDir, write_json_atomic, write_text_atomic
 
 VERSIONED = (
     "torch", "transformers", "peft", "lm_eval", "datasets", "numpy", "pandas", "scipy",
@@ -91,17 +91,30 @@ def analyze_frames(
     }
 
 
+def _kind_text(frame: pd.DataFrame, raw: dict[str, list[bytes]]) -> str:
+    """One kind's records as JSON Lines: JSONL lines byte for byte, Parquet rows re-encoded.
+
+    Copying the source lines keeps every value exactly (full float precision) and is fast.
+    """
+    chunks: list[str] = []
+    for path, group in frame.groupby("_file", sort=False):
+        if str(path).endswith(".parquet"):
+            rows = group.drop(columns=list(SOURCE_COLUMNS)).to_dict("records")
+            chunks.extend(record_json(r) + "\n" for r in rows)
+            continue
+        lines = raw.setdefault(path, Path(path).read_bytes().splitlines())
+        chunks.append(b"".join(lines[i - 1] + b"\n" for i in group["_line"]).decode("utf-8"))
+    return "".join(chunks)
+
+
 def _copy_records(frames: dict[str, pd.DataFrame], run: RunDir) -> None:
     """Write the analysed records into records/<kind>.jsonl (for drill-down and gates).
 
     Copies of kinds that this analysis did not see are removed: records/ must match results.json.
     """
+    raw: dict[str, list[bytes]] = {}
     for kind, frame in frames.items():
-        tmp = run.records_dir / f".{kind}.jsonl.tmp"
-        frame.drop(columns=list(SOURCE_COLUMNS)).to_json(
-            tmp, orient="records", lines=True, force_ascii=False
-        )
-        tmp.replace(run.records_dir / f"{kind}.jsonl")
+        write_text_atomic(run.records_dir / f"{kind}.jsonl", _kind_text(frame, raw))
     for path in run.record_files():
         if path.stem not in frames:
             path.unlink()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,6 +17,7 @@ import pandas as pd
 from pydantic import ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
 from typing_extensions import NotRequired, TypedDict
 
+from crma_eval.atomicio import atomic_open
 from crma_eval.errors import InputError
 
 KINDS: tuple[str, ...] = ("qa", "loss", "route", "spectral", "bench")
@@ -137,6 +137,20 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Required fields that may be null (a route record's gold is null for out-of-distribution queries).
+NULLABLE_REQUIRED: dict[str, frozenset[str]] = {"route": frozenset({"gold", "predicted"})}
+
+
+def missing(value: Any) -> bool:
+    """True for absent values: None, or NaN (how data frames store an absent number)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _keep(kind: Any, key: str, absent: bool) -> bool:
+    """Whether a field goes into a record: present, or required even when null (route gold)."""
+    return not absent or key in NULLABLE_REQUIRED.get(kind, ())
+
+
 def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputError:
     """Turn the first pydantic error of one record into a one-line InputError."""
     err = exc.errors(include_url=False)[0]
@@ -204,7 +218,8 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
     if table.num_rows == 0:
         raise InputError("empty record file", path=path)
     for row, obj in enumerate(table.to_pylist(), start=1):
-        clean = {k: v for k, v in obj.items() if v is not None}
+        kind = obj.get("kind")
+        clean = {k: v for k, v in obj.items() if _keep(kind, k, v is None)}
         yield row, validate_record(clean, path=path, line=row)
 
 
@@ -255,35 +270,22 @@ def load_records(paths: Iterable[str | Path]) -> dict[str, pd.DataFrame]:
     return frames
 
 
-# Required fields that may be null (a route record's gold is null for out-of-distribution queries).
-_NULLABLE_REQUIRED = frozenset({"gold", "predicted"})
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def record_json(record: dict[str, Any]) -> str:
     """Serialise one record as a JSON line, leaving out source columns and absent values.
 
     Data frames turn absent values into None or NaN; required-but-nullable fields become null.
     """
+    kind = record.get("kind")
     clean = {
-        k: (None if _missing(v) else v)
+        k: (None if missing(v) else v)
         for k, v in record.items()
-        if k not in SOURCE_COLUMNS and (k in _NULLABLE_REQUIRED or not _missing(v))
+        if k not in SOURCE_COLUMNS and _keep(kind, k, missing(v))
     }
     return json.dumps(clean, ensure_ascii=False)
 
 
 def write_records(path: str | Path, records: Iterable[dict[str, Any]]) -> None:
     """Write records to a JSON Lines file atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for record in records:
             fh.write(record_json(record) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)

@@ -27,6 +27,16 @@ def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
     return node
 
 
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for line numbers) and the data built from it, parsing the text once."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        return node, None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 class YamlDoc:
     """A parsed YAML file with its node tree, for locating errors by line."""
 
@@ -40,8 +50,7 @@ class YamlDoc:
             problem = f"cannot read as YAML text ({exc.__class__.__name__})"
             raise InputError(problem, path=path) from None
         try:
-            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data: Any = yaml.safe_load(text)
+            self.node, self.data = _parse(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None

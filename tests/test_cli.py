@@ -53,6 +53,25 @@ def test_analyze_writes_results_and_report(tmp_path: Path) -> None:
     assert (out / "records" / "qa.jsonl").exists()
 
 
+def test_analyze_copies_records_at_full_precision(tmp_path: Path) -> None:
+    # records/ must hold the records exactly: re-analysing the copies gives the same numbers
+    norms = [1.0000000000001234, 0.12345678901234567]
+    rows = [
+        {"kind": "spectral", "step": i, "phase": "a", "module": "m", "spectral_norm": v}
+        for i, v in enumerate(norms)
+    ]
+    out = tmp_path / "run"
+    args = ["analyze", str(write_jsonl(tmp_path / "s.jsonl", rows)), "--out", str(out)]
+    assert CliRunner().invoke(cli, [*args, "--no-report"]).exit_code == 0
+    copied = out / "records" / "spectral.jsonl"
+    lines = copied.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["spectral_norm"] for line in lines] == norms
+    again = tmp_path / "again"
+    args = ["analyze", str(copied), "--out", str(again), "--no-report", "--json"]
+    first = json.loads((out / "results.json").read_text())["metrics"]
+    assert json.loads(CliRunner().invoke(cli, args).output) == first
+
+
 def test_bad_input_exits_2_with_one_line_and_keeps_results(tmp_path: Path) -> None:
     out = tmp_path / "run"
     good = write_jsonl(tmp_path / "good.jsonl", QA)
@@ -94,3 +113,21 @@ def test_internal_error_exits_3_with_traceback(
     result = CliRunner().invoke(cli, ["analyze", str(records), "--out", str(tmp_path / "o")])
     assert result.exit_code == 3
     assert "RuntimeError: bug" in result.output
+
+
+def test_analyze_copies_mixed_jsonl_and_parquet_records_by_kind(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from crma_eval.records import load_records
+
+    jsonl = write_jsonl(tmp_path / "a.jsonl", QA[:24])
+    parquet = tmp_path / "b.parquet"
+    pq.write_table(pa.Table.from_pylist(QA[24:]), parquet)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["analyze", str(jsonl), str(parquet), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    copied = load_records([out / "records" / "qa.jsonl"])["qa"]
+    original = load_records([jsonl, parquet])["qa"]
+    columns = ["arm", "domain", "item_id", "correct"]
+    assert copied[columns].equals(original[columns])

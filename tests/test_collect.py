@@ -18,7 +18,7 @@ from crma_eval.collect.data import read_items
 from crma_eval.collect.drift import DriftCollector
 from crma_eval.collect.qa import QACollector
 from crma_eval.collect.router import RouterCollector, read_suite
-from crma_eval.collect.spectral import SpectralCollector
+from crma_eval.collect.spectral import SpectralCollector, read_spectral_log
 from crma_eval.config import Arm, DataConfig, EngineConfig, GenerationConfig, RunConfig
 from crma_eval.engine import EngineSession
 from crma_eval.errors import InputError
@@ -314,3 +314,13 @@ def test_spectral_from_csv_log(world, session, data, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="spectral_norm") as info:
         SpectralCollector().run(Unit("spectral", ctx.checkpoints[0].id, "-", "log"), ctx)
     assert info.value.line == 2
+
+
+def test_malformed_csv_log_is_bad_input(tmp_path: Path) -> None:
+    # csv.Error (here: a field over the csv module's size limit) must not surface as a crash
+    path = tmp_path / "spectral.csv"
+    big = "x" * 200_000
+    path.write_text(f'step,phase,module,spectral_norm\n1,a,m,1.0\n2,a,m,"{big}"\n')
+    with pytest.raises(InputError, match="malformed CSV") as info:
+        read_spectral_log(path)
+    assert info.value.path == str(path) and info.value.line == 3

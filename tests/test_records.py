@@ -64,6 +64,21 @@ def test_parquet_records(tmp_path: Path) -> None:
         load_records([path])
 
 
+def test_parquet_route_records_keep_null_gold(tmp_path: Path) -> None:
+    # gold/predicted are required but null for OOD queries: a Parquet null must not read as absent
+    rows = [
+        {"kind": "route", "item_id": "q1", "category": "ood", "gold": None, "predicted": None,
+         "score": 0.2},
+        {"kind": "route", "item_id": "q2", "category": "in_domain", "gold": "med",
+         "predicted": "med", "score": 0.9},
+    ]  # fmt: skip
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    route = load_records([path])["route"]
+    assert route["gold"].isna().tolist() == [True, False]
+    assert route["predicted"].tolist()[1] == "med"
+
+
 BAD = [
     ("{not json", "malformed JSON"),
     ('{"kind": "qa", "arm": "a", "domain": "d", "item_id": "1"}', "field 'correct': missing"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from crma_eval.collect import CollectContext, Unit
 from crma_eval.errors import InputError
-from crma_eval.records import iter_records, validate_record
+from crma_eval.records import SOURCE_COLUMNS, iter_records, validate_record
 
 CSV_REQUIRED = ("step", "phase", "module", "spectral_norm")
 
@@ -28,6 +28,8 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
             if missing:
                 raise InputError(f"CSV lacks columns {missing}", path=path, line=1)
             rows = [(i, row) for i, row in enumerate(reader, start=2)]
+    except csv.Error as exc:  # malformed CSV (e.g. an oversized field) is bad input, not a bug
+        raise InputError(f"malformed CSV: {exc}", path=path, line=reader.reader.line_num) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"unreadable ({exc.__class__.__name__})", path=path) from None
     records = []
@@ -49,7 +51,7 @@ def read_spectral_log(path: Path) -> list[dict[str, Any]]:
                 path=path,
                 line=record["_line"],
             )
-        records.append({k: v for k, v in record.items() if k not in ("_file", "_line")})
+        records.append({k: v for k, v in record.items() if k not in SOURCE_COLUMNS})
     return records
 
 

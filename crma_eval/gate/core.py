@@ -8,7 +8,6 @@ allow a paired test; otherwise the detail says the comparison is threshold only.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from crma_eval.gate.output import junit_xml, num, summary_markdown
 from crma_eval.gate.paired import RunRecords, paired_evidence
 from crma_eval.gate.spec import Rule, load_spec, spec_error
+from crma_eval.records import missing
 from crma_eval.report.render import load_results
 from crma_eval.store import write_text_atomic
 
@@ -84,13 +84,9 @@ class GateReport:
         }
 
 
-def _missing(value: float | None) -> bool:
-    return value is None or math.isnan(value)
-
-
 def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
     """A `metric` rule on one metric: min ≤ value ≤ max (a null value fails)."""
-    if value is None or math.isnan(value):
+    if missing(value):
         return Outcome(rule, metric, None, False, "value is null (not computed)")
     if rule.min is not None and value < rule.min:
         return Outcome(rule, metric, value, False, f"{num(value)} is below min {num(rule.min)}")
@@ -103,8 +99,8 @@ def check_drop(
     rule: Rule, metric: str, current: float | None, baseline: float | None, runs: tuple
 ) -> Outcome:
     """A `compare` rule on one metric: fail iff drop > max_drop and (where paired) p < alpha."""
-    if current is None or baseline is None or math.isnan(current) or math.isnan(baseline):
-        where = "baseline" if _missing(baseline) else "current run"
+    if missing(current) or missing(baseline):
+        where = "baseline" if missing(baseline) else "current run"
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
     evidence = paired_evidence(metric, *runs)
     drop = baseline - current

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +10,7 @@ import pandas as pd
 from crma_eval.errors import InputError
 from crma_eval.naming import metric_name
 from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.records import missing
 from crma_eval.stats import method_label, proportion_ci
 
 DASH = "—"
@@ -58,11 +58,6 @@ def ci_caption(methods: Mapping[str, str]) -> str:
     """E.g. 'Wilson score 95% CI', printed beside every interval."""
     level = float(methods.get("confidence", 0.95)) * 100
     return f"{method_label(methods.get('ci', 'wilson'))} {level:g}% CI"
-
-
-def missing(value: Any) -> bool:
-    """True for values that results.json stores as null (NaN on the way in)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def pct(value: Any, digits: int = 1) -> str:
