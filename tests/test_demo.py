@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from crma_eval.checkpoint import load_checkpoint
 from crma_eval.checkpoint.router import CentroidRouter
 from crma_eval.config import load_config
 from crma_eval.demo import domains as dm
+from crma_eval.demo import tasks as dt
 from crma_eval.records import ROUTE_CATEGORIES, iter_records
 
 DOMAINS = list(dm.DOMAINS)
@@ -224,6 +226,81 @@ def test_router_centroids_come_from_each_domains_text(demo) -> None:
     for name in DOMAINS:
         texts = [r["text"] for r in _read_jsonl(demo.data.train[name])]
         assert router.route(session.embed(texts).mean(axis=0))[0].predicted == name
+
+
+# --- local lm-eval tasks (bench plugin) -------------------------------------------------------
+
+
+def test_mc_docs_ask_every_fact_among_distractors_of_the_same_attribute() -> None:
+    corpus = dm.generate(0, "small")
+    docs = dt.facts_mc_docs(corpus)
+    facts = [(name, f) for name, d in corpus.domains.items() for f in d.facts]
+    assert len(docs) == len(facts) and len({d["item_id"] for d in docs}) == len(docs)
+    labels = set()
+    for doc, (name, fact) in zip(docs, facts, strict=True):
+        spec = dm.SPECS[name]
+        assert doc["question"] == dm.QUESTION.format(
+            noun=spec.noun, e=fact.entity, attr=fact.attribute
+        )
+        assert doc["choices"][doc["label"]] == fact.value
+        assert len(set(doc["choices"])) == len(doc["choices"]) == dt.N_DISTRACTORS + 1
+        assert set(doc["choices"]) <= set(spec.attributes[fact.attribute])
+        labels.add(doc["label"])
+    assert len(labels) > 1  # the right answer is not always in the same place
+
+
+def test_arith_docs_are_gsm8k_format_with_correct_answers() -> None:
+    docs = dt.arith_docs(dm.generate(0, "small"))
+    assert len(docs) == dt.N_ARITH
+    for doc in docs:
+        work, final = doc["answer"].split("\n#### ")
+        expr = work.split("=", 1)[0]
+        a, op, b = re.fullmatch(r"(\d+)([-+*])(\d+)", expr).groups()
+        value = {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op]
+        assert int(final) == value >= 0 and work == f"{expr}=<<{expr}={value}>>{value}"
+        assert a in doc["question"] and b in doc["question"]
+
+
+def test_run_config_runs_bench_on_local_tasks_cached_inside_the_demo(demo) -> None:
+    config = load_config(demo.config_path)
+    assert "bench" in config.plugins
+    bench = config.options["bench"]
+    assert bench["tasks"] == list(dt.TASKS) and bench["offline"] is True
+    assert [demo.root / p for p in bench["include_path"]] == [demo.tasks.folder]
+    assert (demo.root / bench["cache_dir"]).resolve().is_relative_to(demo.root)
+    arms = {a["name"]: a for a in bench["arms"]}
+    assert arms["base"]["checkpoint"] == "none"
+    assert arms["after"] == {
+        "name": "after",
+        "checkpoint": f"modular-seed0-phase{len(DOMAINS)}",
+        "crma": True,
+        "adapter": "last",
+    }
+    assert _ckpt(demo, "modular", len(DOMAINS)).name == arms["after"]["checkpoint"]
+
+
+def test_generated_tasks_load_offline_with_lm_eval(demo) -> None:
+    from lm_eval.tasks import TaskManager
+
+    for name in dt.TASKS:
+        assert demo.tasks.yamls[name].is_file() and demo.tasks.data[name].is_file()
+        assert demo.tasks.data[name].is_relative_to(demo.root / "data")
+    manager = TaskManager(include_path=[str(demo.tasks.folder)], include_defaults=False)
+    assert set(dt.TASKS) <= set(manager.all_tasks)
+    loaded = manager.load(list(dt.TASKS))["tasks"]
+    mc, arith = loaded[dt.MC_TASK], loaded[dt.ARITH_TASK]
+    assert [dict(d) for d in mc.eval_docs] == _read_jsonl(demo.tasks.data[dt.MC_TASK])
+    doc = mc.eval_docs[0]
+    assert mc.doc_to_text(doc) == dm.QA_PROMPT.format(question=doc["question"])
+    assert mc.doc_to_choice(doc) == doc["choices"] and mc.doc_to_target(doc) == doc["label"]
+    assert len(arith.eval_docs) == dt.N_ARITH
+    assert [f.name for f in arith._filters] == [
+        "strict-match",
+        "flexible-extract",
+        "crma-corrected",
+    ]
+    assert arith.config.generation_kwargs["max_gen_toks"] == dt.MAX_GEN_TOKS
+    assert (demo.root / "cache" / "datasets").is_dir()  # the datasets cache stayed in the demo
 
 
 # --- trainer pieces ---------------------------------------------------------------------------

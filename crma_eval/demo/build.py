@@ -1,8 +1,10 @@
 """Build the embedded demo: data, a pre-trained tiny base LM, every checkpoint and `demo.yaml`.
 
-Layout under `out_dir`: `data/` (train/holdout text, QA sets, router suite), `base/` (model and
-tokenizer, safetensors), `routers/` (centroid router per phase), `checkpoints/<condition>-seed<s>-
-phase<p>/`, `logs/` (whole-run spectral logs) and `demo.yaml` (a RunConfig pointing at the rest).
+Layout under `out_dir`: `data/` (train/holdout text, QA sets, router suite, bench task data),
+`base/` (model and tokenizer, safetensors), `routers/` (centroid router per phase),
+`checkpoints/<condition>-seed<s>-phase<p>/`, `logs/` (whole-run spectral logs), `tasks/` (local
+lm-eval tasks), `cache/` (bench and `datasets` caches, so runs never touch the user's home cache)
+and `demo.yaml` (a RunConfig pointing at the rest).
 Runs are independent, so with `workers > 1` they train in parallel processes; the checkpoints do
 not depend on `workers`.
 """
@@ -33,6 +35,7 @@ from crma_eval.checkpoint.router import CentroidRouter
 from crma_eval.config import load_config
 from crma_eval.demo.domains import QA_PROMPT, CorpusFiles, DemoCorpus, all_text, generate
 from crma_eval.demo.domains import write_corpus as write_data
+from crma_eval.demo.tasks import DemoTasks, write_tasks
 from crma_eval.demo.tinymodel import encode, save_base, tiny_llama, train_tokenizer
 from crma_eval.demo.trainer import CONDITIONS, RunSpec, TrainSettings, pretrain, run_sequence
 from crma_eval.engine import EngineSession
@@ -53,6 +56,7 @@ class DemoArtifacts:
     config_path: Path
     base_model: Path
     data: CorpusFiles
+    tasks: DemoTasks
     checkpoints: list[Path]
     seconds: float
 
@@ -159,17 +163,46 @@ def _train_all(
         return [p for f in futures for p in f.result()]
 
 
-def write_run_config(out: Path, base: Path, data: CorpusFiles, checkpoints: list[Path]) -> Path:
-    """Write `demo.yaml` (RunConfig format; data paths relative to it) and validate it."""
+def bench_options(out: Path, tasks: DemoTasks, after: str) -> dict[str, Any]:
+    """`options.bench`: the local tasks for the base model vs `after` (last adapter, CRMA on).
+
+    Offline, and cached inside the demo folder so a demo run never reads or fills a user cache.
+    """
+    return {
+        "tasks": list(tasks.names),
+        "include_path": [str(tasks.folder.relative_to(out))],
+        "arms": [
+            {"name": "base", "checkpoint": "none", "crma": False, "adapter": "none"},
+            {"name": "after", "checkpoint": after, "crma": True, "adapter": "last"},
+        ],
+        "offline": True,
+        "cache_dir": "cache/bench",
+    }
+
+
+def write_run_config(
+    out: Path,
+    base: Path,
+    data: CorpusFiles,
+    checkpoints: list[Path],
+    tasks: DemoTasks,
+    after: str,
+) -> Path:
+    """Write `demo.yaml` (RunConfig format; data paths relative to it) and validate it.
+
+    `after` is the checkpoint id (= folder name) the bench plugin compares with the base model.
+    """
 
     def rel(path: Path) -> str:
         return str(Path(path).relative_to(out))
 
+    if after not in {Path(p).name for p in checkpoints}:
+        raise ValueError(f"bench checkpoint {after!r} is not among the demo's checkpoints")
     config = {
         "name": "crma-demo",
         "base_model": str(base.resolve()),
         "checkpoints": [rel(p) for p in checkpoints],
-        "plugins": ["drift", "qa", "ablation", "router", "spectral"],
+        "plugins": ["drift", "qa", "ablation", "router", "spectral", "bench"],
         "qa_checkpoints": "final",
         # QA per condition; the CRMA ablation (same items, CRMA on vs bypassed) on MODULAR.
         "arms": [
@@ -186,6 +219,7 @@ def write_run_config(out: Path, base: Path, data: CorpusFiles, checkpoints: list
             "qa": {d: rel(p) for d, p in data.qa.items()},
             "router_suite": rel(data.router_suite),
         },
+        "options": {"bench": bench_options(out, tasks, after)},
     }
     path = out / "demo.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
@@ -206,7 +240,7 @@ def build_demo(
         raise ValueError(f"size must be one of {sorted(SETTINGS)}, got {size!r}")
     start, out, settings = time.monotonic(), Path(out_dir).resolve(), SETTINGS[size]
     workers = workers or min(4, os.cpu_count() or 1)
-    for part in ("data", "base", "routers", "checkpoints", "logs"):
+    for part in ("data", "base", "routers", "checkpoints", "logs", "tasks", "cache"):
         shutil.rmtree(out / part, ignore_errors=True)
     corpus = generate(DATA_SEED, size)
     specs = [
@@ -217,6 +251,9 @@ def build_demo(
     with Progress(disable=quiet, transient=False) as progress, _runtime():
         task = progress.add_task("demo: data and base pre-training", total=None)
         data = write_data(corpus, out / "data")
+        tasks = write_tasks(
+            corpus, out / "tasks", out / "data" / "bench", out / "cache" / "datasets"
+        )
         base = build_base(corpus, settings, out / "base")
         progress.update(task, description="demo: router centroids")
         routers = build_routers(corpus, base, out / "routers")
@@ -230,5 +267,6 @@ def build_demo(
         checkpoints = _train_all(
             specs, texts, routers, settings, workers, lambda n: progress.advance(task, n)
         )
-    config = write_run_config(out, base, data, checkpoints)
-    return DemoArtifacts(out, config, base, data, checkpoints, time.monotonic() - start)
+    after = f"modular-seed{seeds[0]}-phase{len(corpus.domains)}"
+    config = write_run_config(out, base, data, checkpoints, tasks, after)
+    return DemoArtifacts(out, config, base, data, tasks, checkpoints, time.monotonic() - start)

@@ -16,6 +16,27 @@ def _fmt(metrics: dict[str, Any], name: str, spec: str = ".2f") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def bench_lines(
+    metrics: dict[str, Any], confidence: float = 0.95, base: str = "base", after: str = "after"
+) -> list[str]:
+    """Per bench task (and filter, when it has several): base vs after score, paired delta in pp."""
+    lines = []
+    for name in metrics:
+        parts = name.split(".")
+        if parts[0] != "bench" or parts[2:3] != [f"{after}_vs_{base}"] or parts[-1] != "delta_pp":
+            continue
+        task, filters = parts[1], parts[3:-1]
+        seg, label = "".join(f".{f}" for f in filters), task + "".join(f" [{f}]" for f in filters)
+        stem = f"bench.{task}.{after}_vs_{base}{seg}"
+        low, high = metrics.get(f"{stem}.delta_ci_low_pp"), metrics.get(f"{stem}.delta_ci_high_pp")
+        lines.append(
+            f"Bench {label}: {base} {_fmt(metrics, f'bench.{task}.{base}{seg}.score', '.1%')}"
+            f" -> {after} {_fmt(metrics, f'bench.{task}.{after}{seg}.score', '.1%')},"
+            f" delta {metrics[name]:+.1f} pp (paired {confidence:.0%} CI [{low:+.1f}, {high:+.1f}])"
+        )
+    return lines
+
+
 def summary_lines(results: dict[str, Any]) -> list[str]:
     """A short console summary of a demo run's headline numbers (read from results.json)."""
     m = results["metrics"]
@@ -36,7 +57,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         lines.append(f"McNemar exact, with vs without CRMA: p = {p:.3g}")
     lines.append(f"Router accuracy (all categories): {_fmt(m, 'router.overall.accuracy', '.1%')}")
     lines.append(f"Max |sigma_max - 1| of CRMA mixing: {_fmt(m, 'spectral.all.max_dev', '.2e')}")
-    return lines
+    confidence = results.get("meta", {}).get("options", {}).get("confidence", 0.95)
+    return lines + bench_lines(m, confidence)
 
 
 def run_demo(out: Path, *, small: bool = False, quiet: bool = False) -> str:

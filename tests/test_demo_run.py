@@ -1,0 +1,121 @@
+"""`crma-eval demo --small` end to end: build, train, every plugin (bench too), report, summary.
+
+One small demo run is shared by the module (about a minute on one core); HOME points at an empty
+folder during the run, so a cache written outside the demo folder would show.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crma_eval.demo import tasks as dt
+from crma_eval.demo.domains import DOMAINS, SIZES, SPECS
+from crma_eval.demo.run import run_demo
+
+SEEDS = 2  # run_demo(small=True) trains seeds 0 and 1
+FILTERS = ("strict-match", "flexible-extract", "crma-corrected")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out, home = tmp_path_factory.mktemp("demo_run"), tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.delenv("CRMA_EVAL_CACHE", raising=False)
+        summary = run_demo(out, small=True, quiet=True)
+    results = json.loads((out / "results.json").read_text("utf-8"))
+    return {"out": out, "home": home, "summary": summary, "results": results}
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def test_drift_is_measured_for_every_condition(demo_run) -> None:
+    m = demo_run["results"]["metrics"]
+    for cond in ("naive", "frozen", "modular"):
+        assert m[f"drift.{cond}.drift.n"] == SEEDS
+        assert math.isfinite(m[f"drift.{cond}.drift.mean"])
+        assert m[f"drift.{cond}.holdout.mean"] > 0
+    # FROZEN evaluates each domain with its own untouched adapter: no drift at all.
+    assert abs(m["drift.frozen.drift.mean"]) < 1e-6
+    assert "drift.modular_over_frozen.advantage.mean" in m
+
+
+def test_qa_router_and_spectral_metrics(demo_run) -> None:
+    m, out = demo_run["results"]["metrics"], demo_run["out"]
+    n_items = sum(len(_jsonl(p)) for p in (out / "build" / "data" / "qa").glob("*.jsonl"))
+    for arm in ("with_crma", "without_crma"):
+        assert m[f"qa.{arm}.n"] == SEEDS * n_items
+        assert m[f"qa.{arm}.ci_low"] <= m[f"qa.{arm}.accuracy"] <= m[f"qa.{arm}.ci_high"]
+    assert "ablation.with_crma_vs_without_crma.pvalue" in m
+    assert 0 <= m["router.overall.accuracy"] <= 1 and "router.ood.auroc" in m
+    assert m["spectral.all.n"] > 0 and m["spectral.all.max_dev"] < 1e-6
+
+
+def _scores(records: list[dict[str, Any]], task: str, metric: str, filt: str | None) -> dict:
+    """Mean per-document value per arm, straight from the bench records."""
+    by_arm: dict[str, list[float]] = {}
+    for r in records:
+        if r["task"] == task and r["metric"] == metric and r.get("filter") == filt:
+            by_arm.setdefault(r["arm"], []).append(r["value"])
+    return {arm: (sum(v) / len(v), len(v)) for arm, v in by_arm.items()}
+
+
+def test_bench_scores_both_tasks_for_both_arms(demo_run) -> None:
+    m, out = demo_run["results"]["metrics"], demo_run["out"]
+    records = _jsonl(out / "records" / "bench.jsonl")
+    n_mc = len(_jsonl(out / "build" / "data" / "bench" / f"{dt.MC_TASK}.jsonl"))
+    assert n_mc == sum(SIZES["small"].entities * len(SPECS[d].attributes) for d in DOMAINS)
+    cells = [(dt.MC_TASK, "acc_norm", "none", "")]
+    cells += [(dt.ARITH_TASK, "exact_match", f, f".{f}") for f in FILTERS]
+    for task, metric, filt, seg in cells:
+        scores = _scores(records, task, metric, filt)
+        assert set(scores) == {"base", "after"}
+        for arm, (mean, n) in scores.items():
+            assert m[f"bench.{task}.{arm}{seg}.n"] == n
+            assert m[f"bench.{task}.{arm}{seg}.score"] == pytest.approx(mean)
+        delta = 100 * (scores["after"][0] - scores["base"][0])
+        assert m[f"bench.{task}.after_vs_base{seg}.delta_pp"] == pytest.approx(delta)
+        low = m[f"bench.{task}.after_vs_base{seg}.delta_ci_low_pp"]
+        assert low <= delta <= m[f"bench.{task}.after_vs_base{seg}.delta_ci_high_pp"]
+    assert _scores(records, dt.MC_TASK, "acc_norm", "none")["base"][1] == n_mc
+    assert _scores(records, dt.ARITH_TASK, "exact_match", "crma-corrected")["base"][1] == dt.N_ARITH
+    checkpoints = {arm: {r.get("checkpoint") for r in records if r["arm"] == arm} for arm in scores}
+    assert checkpoints == {"base": {None}, "after": {f"modular-seed0-phase{len(DOMAINS)}"}}
+
+
+def test_bench_stays_inside_the_demo_folder(demo_run) -> None:
+    out, home = demo_run["out"], demo_run["home"]
+    assert list((out / "build" / "cache" / "bench").glob("*.jsonl"))
+    assert not (home / ".cache" / "crma_eval").exists()
+    assert not (home / ".cache" / "huggingface" / "datasets").exists()
+
+
+def test_report_has_every_plugin_section(demo_run) -> None:
+    html = (demo_run["out"] / "report.html").read_text("utf-8")
+    for section in ("drift", "qa", "ablation", "router", "spectral", "bench"):
+        assert f'id="{section}"' in html
+    assert dt.MC_TASK in html and dt.ARITH_TASK in html and "crma-corrected" in html
+
+
+def test_summary_reports_every_plugin(demo_run) -> None:
+    summary, m = demo_run["summary"], demo_run["results"]["metrics"]
+    for cond in ("naive", "frozen", "modular"):
+        assert f"  {cond:<8} drift" in summary
+    assert f"QA with_crma: {m['qa.with_crma.accuracy']:.1%}" in summary
+    assert "Router accuracy" in summary and "sigma_max" in summary
+    mc = f"bench.{dt.MC_TASK}"
+    line = next(x for x in summary.splitlines() if x.startswith(f"Bench {dt.MC_TASK}:"))
+    assert f"base {m[f'{mc}.base.score']:.1%} -> after {m[f'{mc}.after.score']:.1%}" in line
+    assert f"delta {m[f'{mc}.after_vs_base.delta_pp']:+.1f} pp" in line
+    low, high = m[f"{mc}.after_vs_base.delta_ci_low_pp"], m[f"{mc}.after_vs_base.delta_ci_high_pp"]
+    assert f"[{low:+.1f}, {high:+.1f}]" in line
+    for filt in FILTERS:
+        assert f"Bench {dt.ARITH_TASK} [{filt}]: base " in summary
+    assert str(demo_run["out"] / "report.html") in summary
