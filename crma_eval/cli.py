@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,19 @@ class _Group(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
+def _hush_libraries() -> None:
+    """`--quiet`: no progress bars or chatter from transformers, datasets and lm-eval either.
+
+    tqdm reads TQDM_DISABLE when it is first imported, so this runs before any model code loads.
+    """
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DATASETS_VERBOSITY", "error")
+    for name in ("lm_eval", "lm-eval", "transformers", "datasets", "peft"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
 def _echo_json(obj: Any) -> None:
     click.echo(json.dumps(obj, indent=2, default=str))
 
@@ -52,6 +68,8 @@ def cli() -> None:
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def demo(out: Path, small: bool, quiet: bool) -> None:
     """Build the embedded demo (train NAIVE/FROZEN/MODULAR), evaluate it, render the report."""
+    if quiet:
+        _hush_libraries()
     from crma_eval.demo.run import run_demo
 
     summary = run_demo(out, small=small, quiet=quiet)
@@ -64,6 +82,8 @@ def demo(out: Path, small: bool, quiet: bool) -> None:
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def run(config: Path, out: Path | None, quiet: bool) -> None:
     """Collect + analyze + report for the checkpoints and data named in CONFIG.yaml."""
+    if quiet:
+        _hush_libraries()
     from crma_eval.config import load_config
     from crma_eval.run import run_config
 

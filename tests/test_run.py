@@ -54,6 +54,7 @@ def whole(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("whole")
     code, err = finish(crma_eval("run", str(config), "--out", str(out), "--quiet"))
     assert code == 0, err
+    assert err == "", "--quiet must print nothing on stderr"
     return out
 
 

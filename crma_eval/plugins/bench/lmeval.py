@@ -7,7 +7,9 @@ a base model would silently reuse each other's answers (lm-eval issues #2715, #4
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -106,6 +108,13 @@ def task_fingerprint(loaded: dict[str, Any]) -> dict[str, str]:
     return prints
 
 
+def _progress_sink() -> contextlib.AbstractContextManager[Any]:
+    """lm-eval forces its progress bars on; honour TQDM_DISABLE (`--quiet`) by sinking them."""
+    if os.environ.get("TQDM_DISABLE") == "1":
+        return contextlib.redirect_stderr(io.StringIO())
+    return contextlib.nullcontext()
+
+
 def evaluate(
     model: Any, tokenizer: Any, loaded: dict[str, Any], manager: Any, opts: Any, batch_size: int
 ) -> dict[str, list[dict[str, Any]]]:
@@ -115,19 +124,20 @@ def evaluate(
 
     kwargs = {} if opts.max_length is None else {"max_length": opts.max_length}
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
-    results = simple_evaluate(
-        model=lm,
-        tasks=list(loaded["tasks"].values()),
-        task_manager=manager,
-        num_fewshot=opts.num_fewshot,
-        limit=opts.limit,
-        gen_kwargs=opts.gen_kwargs,
-        log_samples=True,
-        bootstrap_iters=0,
-        use_cache=None,
-        cache_requests=False,
-        fewshot_random_seed=opts.fewshot_seed,
-    )
+    with _progress_sink():
+        results = simple_evaluate(
+            model=lm,
+            tasks=list(loaded["tasks"].values()),
+            task_manager=manager,
+            num_fewshot=opts.num_fewshot,
+            limit=opts.limit,
+            gen_kwargs=opts.gen_kwargs,
+            log_samples=True,
+            bootstrap_iters=0,
+            use_cache=None,
+            cache_requests=False,
+            fewshot_random_seed=opts.fewshot_seed,
+        )
     return results["samples"]
 
 
