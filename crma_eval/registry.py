@@ -24,7 +24,7 @@ def _entry_points(group: str) -> dict[str, EntryPoint]:
 
 @cache
 def plugins() -> dict[str, Plugin]:
-    """All installed plugins by name, instantiated once, in a stable order."""
+    """All installed plugins by name, instantiated once, in report order (`order`, then name)."""
     found: dict[str, Plugin] = {}
     for name, ep in sorted(_entry_points(PLUGIN_GROUP).items()):
         try:
@@ -37,7 +37,7 @@ def plugins() -> dict[str, Plugin]:
         if cls.name != name:
             raise TypeError(f"entry point {name!r} loads plugin named {cls.name!r}")
         found[name] = cls()
-    return found
+    return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 
 
 def get_plugin(name: str) -> Plugin:

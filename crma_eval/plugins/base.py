@@ -47,6 +47,7 @@ class Plugin:
     name: ClassVar[str]
     title: ClassVar[str]
     kinds: ClassVar[tuple[str, ...]] = ()
+    order: ClassVar[int] = 100  # place in reports and listings (built-ins use 10..60)
     collector: ClassVar[str | None] = None
 
     def analyze(

@@ -20,6 +20,7 @@ class AblationPlugin(Plugin):
     name: ClassVar[str] = "ablation"
     title: ClassVar[str] = "Paired ablation (McNemar)"
     kinds: ClassVar[tuple[str, ...]] = ("qa",)
+    order: ClassVar[int] = 20
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions

@@ -24,6 +24,7 @@ class BenchPlugin(Plugin):
     name: ClassVar[str] = "bench"
     title: ClassVar[str] = "Standard benchmarks (lm-evaluation-harness)"
     kinds: ClassVar[tuple[str, ...]] = ("bench",)
+    order: ClassVar[int] = 40
     collector: ClassVar[str | None] = "crma_eval.plugins.bench.collect:BenchCollector"
 
     def analyze(

@@ -20,6 +20,7 @@ class DriftPlugin(Plugin):
     name: ClassVar[str] = "drift"
     title: ClassVar[str] = "Forgetting (loss-relative drift)"
     kinds: ClassVar[tuple[str, ...]] = ("loss",)
+    order: ClassVar[int] = 30
     collector: ClassVar[str | None] = "crma_eval.collect.drift:DriftCollector"
 
     def analyze(

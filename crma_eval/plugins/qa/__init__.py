@@ -20,6 +20,7 @@ class QAPlugin(Plugin):
     name: ClassVar[str] = "qa"
     title: ClassVar[str] = "Domain QA accuracy"
     kinds: ClassVar[tuple[str, ...]] = ("qa",)
+    order: ClassVar[int] = 10
     collector: ClassVar[str | None] = "crma_eval.collect.qa:QACollector"
 
     def analyze(

@@ -20,6 +20,7 @@ class RouterPlugin(Plugin):
     name: ClassVar[str] = "router"
     title: ClassVar[str] = "Router stress test"
     kinds: ClassVar[tuple[str, ...]] = ("route",)
+    order: ClassVar[int] = 50
     collector: ClassVar[str | None] = "crma_eval.collect.router:RouterCollector"
 
     def analyze(

@@ -20,6 +20,7 @@ class SpectralPlugin(Plugin):
     name: ClassVar[str] = "spectral"
     title: ClassVar[str] = "Spectral-norm invariant"
     kinds: ClassVar[tuple[str, ...]] = ("spectral",)
+    order: ClassVar[int] = 60
     collector: ClassVar[str | None] = "crma_eval.collect.spectral:SpectralCollector"
 
     def analyze(
