@@ -397,7 +397,7 @@ def test_real_plugins_render_and_gate(tmp_path: Path) -> None:
 
     html = render_report(run).read_text(encoding="utf-8")
     page = parse(html)
-    plugins = ["ablation", "drift", "qa", "router", "spectral"]
+    plugins = ["qa", "ablation", "drift", "router", "spectral"]  # the plugins' report order
     assert page.sections == ["overview", *plugins, "definitions", "provenance"]
     assert "not installed" not in html and "no report content" not in html
     assert payload not in html and "script" not in page.tags
