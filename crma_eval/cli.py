@@ -78,7 +78,12 @@ def demo(out: Path, small: bool, quiet: bool) -> None:
 
 @cli.command()
 @click.argument("config", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Run directory.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run directory [config's out, else reports/NAME].",
+)
 @click.option("--quiet", is_flag=True, help="No progress output.")
 def run(config: Path, out: Path | None, quiet: bool) -> None:
     """Collect + analyze + report for the checkpoints and data named in CONFIG.yaml."""
@@ -88,7 +93,7 @@ def run(config: Path, out: Path | None, quiet: bool) -> None:
     from crma_eval.run import run_config
 
     cfg = load_config(config)
-    out = out or cfg.out or Path("runs") / cfg.name
+    out = out or cfg.out or Path("reports") / cfg.name
     outcome = run_config(cfg, out, quiet=quiet)
     click.echo(f"results: {outcome.run_dir.results_path}")
     click.echo(f"report:  {outcome.run_dir.report_path}")
@@ -101,7 +106,13 @@ def run(config: Path, out: Path | None, quiet: bool) -> None:
 
 @cli.command()
 @click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Run directory.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("reports/analysis"),
+    show_default=True,
+    help="Run directory.",
+)
 @click.option("--confidence", type=float, default=0.95, show_default=True)
 @click.option(
     "--ci-method",

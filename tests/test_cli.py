@@ -131,3 +131,13 @@ def test_analyze_copies_mixed_jsonl_and_parquet_records_by_kind(tmp_path: Path) 
     original = load_records([jsonl, parquet])["qa"]
     columns = ["arm", "domain", "item_id", "correct"]
     assert copied[columns].equals(original[columns])
+
+
+def test_analyze_defaults_to_reports_analysis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = write_jsonl(tmp_path / "qa.jsonl", QA)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["analyze", str(records), "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "reports" / "analysis" / "results.json").exists()
