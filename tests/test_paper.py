@@ -202,3 +202,11 @@ def test_paper_records_through_analyze(
     ):
         assert stored[name] == pytest.approx(metrics[name], rel=1e-12)
     assert {"qa", "ablation", "drift"} <= set(results["plugins"])
+
+
+def test_shipped_example_records_are_these_records() -> None:
+    # examples/paper/*.jsonl lets users run the paper through the CLI; it must not drift from here.
+    folder = Path(__file__).parent.parent / "examples" / "paper"
+    for name, records in (("loss.jsonl", loss_records()), ("qa.jsonl", qa_records())):
+        expected = "".join(json.dumps(r) + "\n" for r in records)
+        assert (folder / name).read_text(encoding="utf-8") == expected, name
