@@ -75,7 +75,12 @@ def _echo_review(summary: dict[str, Any]) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling and shuffling seed.")
 @click.option("--arm", "arms", multiple=True, help="Only these arms (default: all).")
-@click.option("--confidence", type=float, default=0.95, show_default=True)
+@click.option(
+    "--confidence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable output.")
 def gsm8k(
     run_dir: Path,

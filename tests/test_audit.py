@@ -255,3 +255,26 @@ def test_main_cli_exits_2_with_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["audit", "gsm8k", str(tmp_path), "--export", "x.csv"])
     assert result.exit_code == 2
     assert "no bench records" in result.output and "Traceback" not in result.output
+
+
+def test_records_without_filters_and_bad_confidence_exit_2(tmp_path):
+    from crma_eval.cli import cli
+
+    if "audit" not in cli.commands:
+        cli.add_command(audit)
+    records, _ = _write_run(tmp_path)
+    plain = [{k: v for k, v in r.items() if k != "filter"} for r in records]
+    write_records(tmp_path / "records" / "bench.jsonl", plain[::3])
+    for task, message in (([], "name the task"), (["--task", "gsm8k_crma"], "0 filter(s)")):
+        args = ["audit", "gsm8k", str(tmp_path), "--export", str(tmp_path / "x.csv"), *task]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "Traceback" not in result.output
+
+    _write_run(tmp_path)
+    head = _export(tmp_path, tmp_path / "a.csv")
+    assert head["audit_id"]
+    args = ["audit", "gsm8k", str(tmp_path), "--reviews", str(tmp_path / "a.csv")]
+    result = CliRunner().invoke(cli, [*args, "--confidence", "1.5"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "confidence" in result.output

@@ -24,7 +24,8 @@ from crma_eval.gsm8k import extract_final_answer
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.bench import BenchPlugin
 from crma_eval.plugins.bench import lmeval as bench_lmeval
-from crma_eval.plugins.bench.collect import BenchCollector
+from crma_eval.plugins.bench.collect import BenchCollector, cache_key
+from crma_eval.plugins.bench.options import load_options
 from crma_eval.records import load_records, write_records
 from crma_eval.store import RunDir
 
@@ -123,6 +124,24 @@ def test_cache_reuses_answers_only_when_weights_are_unchanged(workspace):
     _, _ = _collect(folder, config, session, retrained, run="retrained")
     assert session.forwards > forwards
     assert session.calls == [(retrained.id, "legal", True)]  # the base arm came from the cache
+
+
+def test_cache_key_changes_when_a_local_base_model_is_rebuilt_in_place(tmp_path):
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "model.safetensors").write_bytes(b"old weights")
+    config = _config(tmp_path, "[tiny_mc]")
+    config.base_model = str(base)
+    ctx = CollectContext(config, [], RunDir(tmp_path / "run"))
+    opts = load_options(config)
+
+    def key():
+        return cache_key(ctx, opts, opts.arms[0], None, None, "tiny_mc", {"tasks": {}}, 4)
+
+    before = key()
+    assert key() == before  # nothing changed: the cache is reused
+    (base / "model.safetensors").write_bytes(b"new weights, retrained")
+    assert key() != before
 
 
 def test_bad_tasks_fail_their_units_and_lose_nothing(workspace, monkeypatch):

@@ -335,3 +335,17 @@ def test_unknown_size_is_rejected(tmp_path: Path) -> None:
         build_demo(tmp_path, size="huge", quiet=True)
     with pytest.raises(ValueError, match="size"):
         dm.generate(0, "huge")
+
+
+def test_bench_summary_line_survives_an_undefined_interval() -> None:
+    from crma_eval.demo.run import bench_lines
+
+    metrics = {
+        "bench.t.base.score": 0.5,
+        "bench.t.after.score": 0.75,
+        "bench.t.after_vs_base.delta_pp": 25.0,
+        "bench.t.after_vs_base.delta_ci_low_pp": None,  # NaN in results.json is null
+        "bench.t.after_vs_base.delta_ci_high_pp": None,
+    }
+    [line] = bench_lines(metrics)
+    assert "50.0% -> after 75.0%" in line and "+25.0 pp" in line and "[n/a, n/a]" in line

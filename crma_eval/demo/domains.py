@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crma_eval.atomicio import write_text_atomic
+
 DOMAINS: tuple[str, ...] = ("medical", "legal", "finance", "code", "science")
 QA_PROMPT = "Question: {question}\nAnswer:"
 TEMPLATES: tuple[str, ...] = (
@@ -318,10 +320,9 @@ class CorpusFiles:
     router_suite: Path
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    return path
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """Write rows as JSON Lines (nulls kept, unlike records.write_records), atomically."""
+    return write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def write_corpus(corpus: DemoCorpus, folder: str | Path) -> CorpusFiles:
@@ -330,13 +331,13 @@ def write_corpus(corpus: DemoCorpus, folder: str | Path) -> CorpusFiles:
 
     def texts(kind: str, get: Any) -> dict[str, Path]:
         return {
-            name: _write_jsonl(folder / kind / f"{name}.jsonl", [{"text": t} for t in get(d)])
+            name: write_jsonl(folder / kind / f"{name}.jsonl", [{"text": t} for t in get(d)])
             for name, d in corpus.domains.items()
         }
 
     return CorpusFiles(
         train=texts("train", lambda d: d.train),
         holdout=texts("holdout", lambda d: d.holdout),
-        qa={n: _write_jsonl(folder / "qa" / f"{n}.jsonl", d.qa) for n, d in corpus.domains.items()},
-        router_suite=_write_jsonl(folder / "router_suite.jsonl", corpus.router_suite),
+        qa={n: write_jsonl(folder / "qa" / f"{n}.jsonl", d.qa) for n, d in corpus.domains.items()},
+        router_suite=write_jsonl(folder / "router_suite.jsonl", corpus.router_suite),
     )

@@ -28,11 +28,12 @@ def bench_lines(
         task, filters = parts[1], parts[3:-1]
         seg, label = "".join(f".{f}" for f in filters), task + "".join(f" [{f}]" for f in filters)
         stem = f"bench.{task}.{after}_vs_{base}{seg}"
-        low, high = metrics.get(f"{stem}.delta_ci_low_pp"), metrics.get(f"{stem}.delta_ci_high_pp")
+        low = _fmt(metrics, f"{stem}.delta_ci_low_pp", "+.1f")
+        high = _fmt(metrics, f"{stem}.delta_ci_high_pp", "+.1f")
         lines.append(
             f"Bench {label}: {base} {_fmt(metrics, f'bench.{task}.{base}{seg}.score', '.1%')}"
             f" -> {after} {_fmt(metrics, f'bench.{task}.{after}{seg}.score', '.1%')},"
-            f" delta {metrics[name]:+.1f} pp (paired {confidence:.0%} CI [{low:+.1f}, {high:+.1f}])"
+            f" delta {_fmt(metrics, name, '+.1f')} pp (paired {confidence:.0%} CI [{low}, {high}])"
         )
     return lines
 

@@ -12,7 +12,6 @@ absolute paths; the `datasets` cache goes to a folder of the demo too, so nothin
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from crma_eval.demo.domains import QA_PROMPT, QUESTION, SPECS, DemoCorpus
+from crma_eval.demo.domains import QA_PROMPT, QUESTION, SPECS, DemoCorpus, write_jsonl
 
 MC_TASK = "demo_facts_mc"
 ARITH_TASK = "demo_arith_gsm8k"
@@ -203,19 +202,13 @@ def arith_config(data: Path, cache: Path) -> dict[str, Any]:
     }
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    return path
-
-
 def write_tasks(corpus: DemoCorpus, folder: Path, data_folder: Path, cache: Path) -> DemoTasks:
     """Write both tasks' data (JSON Lines) and YAMLs (+ the filter hook) with absolute paths."""
     folder, data_folder, cache = folder.resolve(), data_folder.resolve(), cache.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     data = {
-        MC_TASK: _write_jsonl(data_folder / f"{MC_TASK}.jsonl", facts_mc_docs(corpus)),
-        ARITH_TASK: _write_jsonl(data_folder / f"{ARITH_TASK}.jsonl", arith_docs(corpus)),
+        MC_TASK: write_jsonl(data_folder / f"{MC_TASK}.jsonl", facts_mc_docs(corpus)),
+        ARITH_TASK: write_jsonl(data_folder / f"{ARITH_TASK}.jsonl", arith_docs(corpus)),
     }
     configs = {
         MC_TASK: facts_mc_config(data[MC_TASK], cache),

@@ -33,14 +33,14 @@ LABELS = {"correct": 1, "incorrect": 0, "1": 1, "0": 0}
 
 
 def bench_frame(run_dir: Path) -> pd.DataFrame:
-    """The run's bench records (InputError when it has none)."""
+    """The run's bench records (InputError when it has none); `filter` is always a column."""
     files = RunDir(run_dir).record_files()
     frame = load_records(files).get("bench") if files else None
     if frame is None or frame.empty:
         raise InputError(
             "no bench records (run the bench plugin first)", path=Path(run_dir) / "records"
         )
-    return frame
+    return frame if "filter" in frame else frame.assign(filter=None)
 
 
 def choose_task(frame: pd.DataFrame, task: str | None) -> str:

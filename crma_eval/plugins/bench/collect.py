@@ -120,6 +120,17 @@ def _base_model(ctx: CollectContext, ckpt: Any) -> str | None:
     return str(ctx.checkpoints[0].base_model) if ctx.checkpoints else None
 
 
+def base_fingerprint(base: str | None) -> Any:
+    """A hub id as is; a local folder with each file's name, size and mtime, so a base model
+    rebuilt in place (same path, new weights) gets a new cache key without hashing its weights."""
+    if base is None or not Path(base).is_dir():
+        return base
+    root = Path(base)
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    stats = [(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return {"path": base, "files": stats}
+
+
 def cache_key(
     ctx: CollectContext,
     opts: BenchOptions,
@@ -135,7 +146,7 @@ def cache_key(
     parts = {
         "schema": CACHE_SCHEMA,
         "versions": {p: _version(p) for p in VERSIONED},
-        "base_model": _base_model(ctx, ckpt),
+        "base_model": base_fingerprint(_base_model(ctx, ckpt)),
         "adapter": None if domain is None else ckpt.content_hash(f"adapter:{domain}"),
         "crma": ckpt.content_hash("crma") if has_crma else None,
         "engine": ctx.config.engine.model_dump(mode="json"),
