@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import sys
 import time
@@ -17,7 +16,13 @@ from crma_eval import __version__
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.registry import plugins as installed_plugins
-from crma_eval.store import RESULTS_SCHEMA, RunDir, write_json_atomic, write_text_atomic
+from crma_eval.store import (
+    RESULTS_SCHEMA,
+    RunDir,
+    file_sha256,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 VERSIONED = (
     "torch", "transformers", "peft", "lm_eval", "datasets", "numpy", "pandas", "scipy",
@@ -34,15 +39,6 @@ def versions() -> dict[str, str | None]:
         except PackageNotFoundError:
             found[name] = None
     return found
-
-
-def file_sha256(path: str | Path) -> str:
-    """Content hash of an input file, for provenance."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _seeds(frames: dict[str, pd.DataFrame]) -> list[Any]:

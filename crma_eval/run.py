@@ -10,13 +10,13 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from crma_eval.analyze import analyze_paths, file_sha256, versions
+from crma_eval.analyze import analyze_paths, versions
 from crma_eval.collect import CollectContext, Collector, UnitFailure, load_collector, run_units
 from crma_eval.config import RunConfig
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.registry import get_plugin
-from crma_eval.store import RunDir, write_json_atomic
+from crma_eval.store import RunDir, file_sha256, write_json_atomic
 
 
 @dataclass

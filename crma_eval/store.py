@@ -7,6 +7,7 @@ last offset the ledger vouches for, so a run killed mid-unit never leaves half a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -20,6 +21,15 @@ from crma_eval.records import record_json
 
 RESULTS_SCHEMA = "crma-eval/results/1"
 __all__ = ["RESULTS_SCHEMA", "RunDir", "write_json_atomic", "write_text_atomic"]
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's content, read in 1 MiB blocks (provenance and cache keys)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _json_safe(value: Any) -> Any:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from safetensors import safe_open
 
 from crma_eval.errors import InputError
-from crma_eval.store import write_text_atomic
+from crma_eval.store import file_sha256, write_text_atomic
 from crma_eval.yamlio import YamlDoc
 
 if TYPE_CHECKING:
@@ -90,11 +90,8 @@ class Manifest(_Strict):
 
 @lru_cache(maxsize=4096)
 def _file_hash(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """file_sha256, cached: size and mtime in the key make a rewritten file hash anew."""
+    return file_sha256(path)
 
 
 def hash_files(paths: list[Path]) -> str:
