@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 from crma_eval import __version__
-from crma_eval.cli_audit import audit
 from crma_eval.errors import InputError
+from crma_eval.plugins.bench.gsm8k.cli import audit
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -12,9 +12,9 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from crma_eval.cli_audit import audit
 from crma_eval.errors import InputError
-from crma_eval.gsm8k import extract_final_answer
+from crma_eval.plugins.bench.gsm8k import extract_final_answer
+from crma_eval.plugins.bench.gsm8k.cli import audit
 from crma_eval.records import write_records
 
 SCORERS = ("strict-match", "flexible-extract", "crma-corrected")

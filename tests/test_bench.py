@@ -20,11 +20,11 @@ from statsmodels.stats.multitest import multipletests
 from crma_eval.collect import CollectContext, run_units
 from crma_eval.config import load_config
 from crma_eval.errors import InputError
-from crma_eval.gsm8k import extract_final_answer
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.bench import BenchPlugin
 from crma_eval.plugins.bench import lmeval as bench_lmeval
 from crma_eval.plugins.bench.collect import BenchCollector, cache_key
+from crma_eval.plugins.bench.gsm8k import extract_final_answer
 from crma_eval.plugins.bench.options import load_options
 from crma_eval.records import load_records, write_records
 from crma_eval.store import RunDir

@@ -15,17 +15,17 @@ from crma_eval.checkpoint import MANIFEST_NAME, load_checkpoint, write_manifest
 from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
 from crma_eval.collect import CollectContext, Unit, run_units
 from crma_eval.collect.data import read_items
-from crma_eval.collect.drift import DriftCollector
-from crma_eval.collect.qa import QACollector
-from crma_eval.collect.router import RouterCollector, read_suite
-from crma_eval.collect.spectral import SpectralCollector, read_spectral_log
 from crma_eval.config import Arm, DataConfig, EngineConfig, GenerationConfig, RunConfig
 from crma_eval.engine import EngineSession
 from crma_eval.errors import InputError
+from crma_eval.plugins.drift.collect import DriftCollector
+from crma_eval.plugins.qa.collect import QACollector
+from crma_eval.plugins.router.collect import RouterCollector, read_suite
+from crma_eval.plugins.spectral.collect import SpectralCollector, read_spectral_log
+from crma_eval.plugins.spectral.hooks import log_spectral
 from crma_eval.records import load_records, validate_record
 from crma_eval.scoring import score
 from crma_eval.store import RunDir
-from crma_eval.training_hooks import log_spectral
 
 QUESTIONS = {
     "medical": ["what treats high blood sugar ?", "what does the nurse check ?", "the patient has"],

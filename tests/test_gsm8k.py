@@ -9,7 +9,7 @@ from _bench_fixtures import GSM8K_YAML, REPO, gsm8k_docs, tiny_model, write_gsm8
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from crma_eval.gsm8k import answers_equal, extract_final_answer, parse_number
+from crma_eval.plugins.bench.gsm8k import answers_equal, extract_final_answer, parse_number
 
 # Each case is a different habit of fine-tuned models (text -> expected canonical answer).
 HABITS = [
@@ -220,7 +220,7 @@ def _per_filter(samples: list[dict]) -> dict[str, dict[int, dict]]:
 
 
 def test_filter_is_registered_by_name(lm_eval_api) -> None:
-    from crma_eval.gsm8k.filter import FILTER_NAME, FinalAnswerFilter
+    from crma_eval.plugins.bench.gsm8k.filter import FILTER_NAME, FinalAnswerFilter
 
     _, get_filter, _, _ = lm_eval_api
     assert get_filter(FILTER_NAME) is FinalAnswerFilter
@@ -237,7 +237,7 @@ def test_shipped_task_is_found_in_include_path(lm_eval_api) -> None:
     config = load_yaml(GSM8K_YAML)
     names = [f["name"] for f in config["filter_list"]]
     assert names == ["strict-match", "flexible-extract", "crma-corrected"]
-    from crma_eval.gsm8k.filter import FinalAnswerFilter
+    from crma_eval.plugins.bench.gsm8k.filter import FinalAnswerFilter
 
     assert config["filter_list"][2]["filter"][0]["function"] is FinalAnswerFilter
 

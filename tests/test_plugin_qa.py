@@ -11,11 +11,11 @@ import pytest
 from recordgen import frames, qa, qa_arm, section_of
 from statsmodels.stats.proportion import proportion_confint
 
+from crma_eval.blocks import Figure, KeyValues, Table
 from crma_eval.errors import InputError
 from crma_eval.plugins.ablation import AblationPlugin
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.qa import QAPlugin
-from crma_eval.report.blocks import Figure, KeyValues, Table
 
 OUTCOMES = {  # (arm, domain) -> correctness per item
     ("base", "med"): [True, False, False, True, False],

@@ -10,10 +10,10 @@ from recordgen import frames, route, section_of
 from sklearn.metrics import f1_score, roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
+from crma_eval.blocks import Figure, KeyValues, Table
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import RouterPlugin
-from crma_eval.report.blocks import Figure, KeyValues, Table
 
 RECORDS = [
     route("i1", "in_domain", "med", "med", 0.95),

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from recordgen import frames, section_of, spectral
 
+from crma_eval.blocks import Figure, KeyValues, Table
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.spectral import SpectralPlugin
-from crma_eval.report.blocks import Figure, KeyValues, Table
 
 RECORDS = [
     spectral(0, "med", "layer0", 1.0, row_sum_err=1e-7, col_sum_err=2e-7),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 PLUGIN = """
 from crma_eval.plugins.base import AnalysisResult, Plugin
-from crma_eval.report.blocks import Paragraph, Section
+from crma_eval.blocks import Paragraph, Section
 
 
 class CountPlugin(Plugin):

@@ -4,7 +4,7 @@
   attribute value and N_DISTRACTORS other values of the same attribute (acc, acc_norm).
 * `demo_arith_gsm8k`: GSM8K-format arithmetic word problems in the demo's vocabulary (worked
   answers ending in `#### N`), generated greedily and scored three ways like tasks/gsm8k_crma:
-  strict-match, flexible-extract and crma-corrected (crma_eval.gsm8k's final-answer filter).
+  strict-match, flexible-extract and crma-corrected (crma_eval.plugins.bench.gsm8k's final-answer filter).
 
 Data are JSON Lines under `data/bench/`, loaded through lm-eval's `dataset_path: json` with
 absolute paths; the `datasets` cache goes to a folder of the demo too, so nothing leaves it.
@@ -31,7 +31,7 @@ MAX_GEN_TOKS = 16
 GSM8K_IGNORE: tuple[str, ...] = (",", "\\$", "(?s).*#### ", "\\.$")
 UTILS_PY = '''"""Hook of the demo's GSM8K-format task: crma_eval's corrected final-answer filter."""
 
-from crma_eval.gsm8k.filter import FinalAnswerFilter
+from crma_eval.plugins.bench.gsm8k.filter import FinalAnswerFilter
 
 __all__ = ["FinalAnswerFilter"]
 '''

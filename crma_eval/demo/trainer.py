@@ -22,7 +22,7 @@ from transformers import PreTrainedModel
 
 from crma_eval.checkpoint import write_manifest
 from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
-from crma_eval.training_hooks import log_spectral
+from crma_eval.plugins.spectral.hooks import log_spectral
 
 CONDITIONS: tuple[str, ...] = ("naive", "frozen", "modular")
 IGNORE = -100

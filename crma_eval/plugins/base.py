@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     import pandas as pd
 
-    from crma_eval.report.blocks import Section
+    from crma_eval.blocks import Section
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Render a run directory's results.json into one self-contained, escaped `report.html`.
 
-Plugins describe their sections with blocks (crma_eval.report.blocks); the jinja2 templates in
+Plugins describe their sections with blocks (crma_eval.blocks); the jinja2 templates in
 `templates/` turn each block type into HTML with one macro. Autoescaping is on, so every string
 (model outputs, domain names, metadata) is escaped; only our own matplotlib SVG is marked safe,
 after a check that it references nothing outside the document.
@@ -21,11 +21,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from crma_eval.blocks import KeyValues, Section, Table
 from crma_eval.errors import InputError
 from crma_eval.naming import slug
 from crma_eval.plugins.base import Plugin
 from crma_eval.registry import plugins as installed_plugins
-from crma_eval.report.blocks import KeyValues, Section, Table
 from crma_eval.store import RESULTS_SCHEMA, write_text_atomic
 
 TEMPLATES = Path(__file__).with_name("templates")

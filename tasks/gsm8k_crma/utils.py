@@ -4,6 +4,6 @@ Needs crma_eval installed (`pip install crma-eval`); importing it also registers
 the name `crma_gsm8k_final_answer` for other task YAMLs.
 """
 
-from crma_eval.gsm8k.filter import FinalAnswerFilter
+from crma_eval.plugins.bench.gsm8k.filter import FinalAnswerFilter
 
 __all__ = ["FinalAnswerFilter"]

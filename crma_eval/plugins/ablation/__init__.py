@@ -11,7 +11,7 @@ from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin
 if TYPE_CHECKING:
     import pandas as pd
 
-    from crma_eval.report.blocks import Section
+    from crma_eval.blocks import Section
 
 
 class AblationPlugin(Plugin):

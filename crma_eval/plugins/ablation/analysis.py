@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crma_eval.errors import InputError
-from crma_eval.plugins._common import in_order, put_metrics, where
+from crma_eval.fmt import in_order, put_metrics, where
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.stats import holm, mcnemar, paired_difference_ci
 

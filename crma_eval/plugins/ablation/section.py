@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.plugins._common import num, pct, pvalue
-from crma_eval.report.blocks import KeyValues, Paragraph, Section, Table
+from crma_eval.blocks import KeyValues, Paragraph, Section, Table
+from crma_eval.fmt import num, pct, pvalue
 
 TEST_LABEL = {
     "mcnemar-exact": "McNemar exact binomial test",

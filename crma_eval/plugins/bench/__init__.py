@@ -15,7 +15,7 @@ from crma_eval.plugins.bench.section import bench_section
 if TYPE_CHECKING:
     import pandas as pd
 
-    from crma_eval.report.blocks import Section
+    from crma_eval.blocks import Section
 
 
 class BenchPlugin(Plugin):

@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from crma_eval.errors import InputError
-from crma_eval.plugins._common import ci_methods, in_order, put_metrics, where
+from crma_eval.fmt import ci_methods, in_order, put_metrics, where
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.stats import (
     holm,

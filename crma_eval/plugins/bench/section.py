@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.plugins._common import DASH, ci_caption, interval, missing, pct, pvalue, signed
+from crma_eval.blocks import Figure, Paragraph, Section, Table
+from crma_eval.figures import new_figure, svg_of
+from crma_eval.fmt import DASH, ci_caption, interval, missing, pct, pvalue, signed
 from crma_eval.plugins.bench.analysis import NO_FILTER
-from crma_eval.report.blocks import Figure, Paragraph, Section, Table
-from crma_eval.report.figures import new_figure, svg_of
 
 
 def _label(row: dict[str, Any]) -> str:

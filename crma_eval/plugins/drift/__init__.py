@@ -11,7 +11,7 @@ from crma_eval.plugins.drift.section import drift_section
 if TYPE_CHECKING:
     import pandas as pd
 
-    from crma_eval.report.blocks import Section
+    from crma_eval.blocks import Section
 
 
 class DriftPlugin(Plugin):
@@ -21,7 +21,7 @@ class DriftPlugin(Plugin):
     title: ClassVar[str] = "Forgetting (loss-relative drift)"
     kinds: ClassVar[tuple[str, ...]] = ("loss",)
     order: ClassVar[int] = 30
-    collector: ClassVar[str | None] = "crma_eval.collect.drift:DriftCollector"
+    collector: ClassVar[str | None] = "crma_eval.plugins.drift.collect:DriftCollector"
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions

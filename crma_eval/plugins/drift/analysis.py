@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crma_eval.errors import InputError
-from crma_eval.plugins._common import in_order, put_metrics
+from crma_eval.fmt import in_order, put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift.matrix import SeedRun, check_seeds, mean_matrix, seed_runs
 from crma_eval.stats import group_summary, permutation_test, ranges_disjoint, welch_t

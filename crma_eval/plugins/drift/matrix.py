@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crma_eval.errors import InputError
-from crma_eval.plugins._common import first_row, where
+from crma_eval.fmt import first_row, where
 
 GROUP = ["condition", "seed"]
 CELL = ["condition", "seed", "after_phase", "domain"]

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.plugins._common import DASH, missing, num, pvalue, signed
-from crma_eval.report.blocks import Figure, KeyValues, Section, Table
-from crma_eval.report.figures import new_figure, svg_of
+from crma_eval.blocks import Figure, KeyValues, Section, Table
+from crma_eval.figures import new_figure, svg_of
+from crma_eval.fmt import DASH, missing, num, pvalue, signed
 
 
 def _mean_std(summary: dict[str, Any], digits: int, unit: str = "") -> str:

@@ -11,7 +11,7 @@ from crma_eval.plugins.qa.section import qa_section
 if TYPE_CHECKING:
     import pandas as pd
 
-    from crma_eval.report.blocks import Section
+    from crma_eval.blocks import Section
 
 
 class QAPlugin(Plugin):
@@ -21,7 +21,7 @@ class QAPlugin(Plugin):
     title: ClassVar[str] = "Domain QA accuracy"
     kinds: ClassVar[tuple[str, ...]] = ("qa",)
     order: ClassVar[int] = 10
-    collector: ClassVar[str | None] = "crma_eval.collect.qa:QACollector"
+    collector: ClassVar[str | None] = "crma_eval.plugins.qa.collect:QACollector"
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions

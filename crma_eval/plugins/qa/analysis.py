@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.plugins._common import ci_methods, in_order, proportion, put_metrics
+from crma_eval.fmt import ci_methods, in_order, proportion, put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 
 PLUGIN = "qa"

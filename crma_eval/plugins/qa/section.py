@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.plugins._common import DASH, ci_caption, interval, missing, pct
-from crma_eval.report.blocks import Figure, KeyValues, Paragraph, Section, Table
-from crma_eval.report.figures import new_figure, svg_of
+from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
+from crma_eval.figures import new_figure, svg_of
+from crma_eval.fmt import DASH, ci_caption, interval, missing, pct
 
 OVERALL = "all domains"
 

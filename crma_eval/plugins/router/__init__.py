@@ -11,7 +11,7 @@ from crma_eval.plugins.router.section import router_section
 if TYPE_CHECKING:
     import pandas as pd
 
-    from crma_eval.report.blocks import Section
+    from crma_eval.blocks import Section
 
 
 class RouterPlugin(Plugin):
@@ -21,7 +21,7 @@ class RouterPlugin(Plugin):
     title: ClassVar[str] = "Router stress test"
     kinds: ClassVar[tuple[str, ...]] = ("route",)
     order: ClassVar[int] = 50
-    collector: ClassVar[str | None] = "crma_eval.collect.router:RouterCollector"
+    collector: ClassVar[str | None] = "crma_eval.plugins.router.collect:RouterCollector"
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions

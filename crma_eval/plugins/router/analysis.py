@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.metrics import f1_score, roc_auc_score
 
 from crma_eval.errors import InputError
-from crma_eval.plugins._common import ci_methods, first_row, proportion, put_metrics, where
+from crma_eval.fmt import ci_methods, first_row, proportion, put_metrics, where
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.records import ROUTE_CATEGORIES
 

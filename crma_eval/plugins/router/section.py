@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.plugins._common import ci_caption, interval, num, pct
-from crma_eval.report.blocks import Figure, KeyValues, Section, Table
-from crma_eval.report.figures import new_figure, svg_of
+from crma_eval.blocks import Figure, KeyValues, Section, Table
+from crma_eval.figures import new_figure, svg_of
+from crma_eval.fmt import ci_caption, interval, num, pct
 
 DEFINITIONS = [
     (

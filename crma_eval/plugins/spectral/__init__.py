@@ -11,7 +11,7 @@ from crma_eval.plugins.spectral.section import spectral_section
 if TYPE_CHECKING:
     import pandas as pd
 
-    from crma_eval.report.blocks import Section
+    from crma_eval.blocks import Section
 
 
 class SpectralPlugin(Plugin):
@@ -21,7 +21,7 @@ class SpectralPlugin(Plugin):
     title: ClassVar[str] = "Spectral-norm invariant"
     kinds: ClassVar[tuple[str, ...]] = ("spectral",)
     order: ClassVar[int] = 60
-    collector: ClassVar[str | None] = "crma_eval.collect.spectral:SpectralCollector"
+    collector: ClassVar[str | None] = "crma_eval.plugins.spectral.collect:SpectralCollector"
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions

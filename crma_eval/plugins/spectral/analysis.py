@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crma_eval.errors import InputError
-from crma_eval.plugins._common import put_metrics
+from crma_eval.fmt import put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 
 PLUGIN = "spectral"

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.plugins._common import missing
-from crma_eval.report.blocks import Figure, KeyValues, Section, Table
-from crma_eval.report.figures import new_figure, svg_of
+from crma_eval.blocks import Figure, KeyValues, Section, Table
+from crma_eval.figures import new_figure, svg_of
+from crma_eval.fmt import missing
 
 
 def _sci(value: Any) -> str:

@@ -29,7 +29,7 @@ class Table:
 
 @dataclass
 class Figure:
-    """An inline SVG figure rendered by matplotlib (see crma_eval.report.figures)."""
+    """An inline SVG figure rendered by matplotlib (see crma_eval.figures)."""
 
     svg: str
     caption: str = ""

@@ -95,7 +95,7 @@ def gsm8k(
     as_json: bool,
 ) -> None:
     """Export GSM8K scorer disagreements for review, or score reviewed CSVs against the scorers."""
-    from crma_eval.gsm8k.audit import export_audit, review_audit, review_path
+    from crma_eval.plugins.bench.gsm8k.audit import export_audit, review_audit, review_path
 
     if not Path(run_dir).is_dir():
         raise InputError("run directory not found", path=run_dir)

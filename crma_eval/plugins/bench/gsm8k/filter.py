@@ -1,7 +1,7 @@
 """The corrected GSM8K extractor as an lm-eval filter, registered as `crma_gsm8k_final_answer`.
 
 Importing this module imports lm-eval (collect side only). Task YAMLs use it by name once
-crma_eval.gsm8k.filter is imported, or through `!function utils.FinalAnswerFilter` beside the
+crma_eval.plugins.bench.gsm8k.filter is imported, or through `!function utils.FinalAnswerFilter` beside the
 YAML (see tasks/gsm8k_crma), which also works from the plain `lm_eval` command line.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from lm_eval.api.filter import Filter
 from lm_eval.api.registry import filter_registry, register_filter
 
-from crma_eval.gsm8k import extract_final_answer
+from crma_eval.plugins.bench.gsm8k import extract_final_answer
 
 FILTER_NAME = "crma_gsm8k_final_answer"
 FALLBACK = "[invalid]"
