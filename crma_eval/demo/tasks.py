@@ -4,7 +4,7 @@
   attribute value and N_DISTRACTORS other values of the same attribute (acc, acc_norm).
 * `demo_arith_gsm8k`: GSM8K-format arithmetic word problems in the demo's vocabulary (worked
   answers ending in `#### N`), generated greedily and scored three ways like tasks/gsm8k_crma:
-  strict-match, flexible-extract and crma-corrected (crma_eval.plugins.bench.gsm8k's final-answer filter).
+  strict-match, flexible-extract and crma-corrected (the bench plugin's final-answer filter).
 
 Data are JSON Lines under `data/bench/`, loaded through lm-eval's `dataset_path: json` with
 absolute paths; the `datasets` cache goes to a folder of the demo too, so nothing leaves it.

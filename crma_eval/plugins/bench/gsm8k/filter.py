@@ -1,8 +1,8 @@
 """The corrected GSM8K extractor as an lm-eval filter, registered as `crma_gsm8k_final_answer`.
 
 Importing this module imports lm-eval (collect side only). Task YAMLs use it by name once
-crma_eval.plugins.bench.gsm8k.filter is imported, or through `!function utils.FinalAnswerFilter` beside the
-YAML (see tasks/gsm8k_crma), which also works from the plain `lm_eval` command line.
+crma_eval.plugins.bench.gsm8k.filter is imported, or through `!function utils.FinalAnswerFilter`
+beside the YAML (see tasks/gsm8k_crma), which also works from the plain `lm_eval` command line.
 """
 
 from __future__ import annotations
