@@ -16,8 +16,8 @@ from crma_eval import __version__
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.registry import plugins as installed_plugins
+from crma_eval.results import RESULTS_SCHEMA
 from crma_eval.store import (
-    RESULTS_SCHEMA,
     RunDir,
     file_sha256,
     write_json_atomic,

@@ -1,31 +1,49 @@
-"""Matplotlib figures as inline SVG strings (no files, no network, deterministic output)."""
+"""Matplotlib figures as inline SVG strings (no files, no network, deterministic output).
+
+Nothing here touches matplotlib's global state: figures are built without pyplot (so the
+caller's backend is never switched) and the report's style applies only inside `figure_style()`,
+a `matplotlib.rc_context` the renderer enters while plugins build their sections. Text is never
+parsed as mathtext, so a `$` in a domain or arm name is printed as it is.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure as MplFigure
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure as MplFigure
+    from matplotlib.axes import Axes
 
-plt.rcParams.update({"svg.hashsalt": "crma-eval", "svg.fonttype": "none", "font.size": 9})
+STYLE: dict[str, object] = {
+    "svg.hashsalt": "crma-eval",  # deterministic ids
+    "svg.fonttype": "none",  # text stays text (searchable, small)
+    "font.size": 9,
+    "text.parse_math": False,  # names are data, never mathtext
+}
 
 
-def new_figure(width: float = 6.0, height: float = 3.2) -> tuple[MplFigure, plt.Axes]:
-    """A fresh figure and axes of the report's default size (inches)."""
-    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
-    return fig, ax
+@contextmanager
+def figure_style() -> Iterator[None]:
+    """The report's figure style for the duration of the block (restored afterwards)."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def new_figure(width: float = 6.0, height: float = 3.2) -> tuple[MplFigure, Axes]:
+    """A fresh figure and axes of the report's default size (inches), outside pyplot."""
+    fig = MplFigure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots()
 
 
 def svg_of(fig: MplFigure) -> str:
-    """Render a figure to an SVG string (without the XML prolog) and close it."""
+    """Render a figure to an SVG string (without the XML prolog)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    plt.close(fig)
+    with matplotlib.rc_context({k: v for k, v in STYLE.items() if k.startswith("svg.")}):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg") :]

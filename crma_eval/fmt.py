@@ -10,8 +10,7 @@ import pandas as pd
 from crma_eval.errors import InputError
 from crma_eval.naming import metric_name
 from crma_eval.plugins.base import AnalyzeOptions
-from crma_eval.records import missing
-from crma_eval.stats import method_label, proportion_ci
+from crma_eval.values import missing
 
 DASH = "—"
 
@@ -45,6 +44,8 @@ def in_order(values: pd.Series) -> list[Any]:
 
 def proportion(k: int, n: int, options: AnalyzeOptions) -> dict[str, float]:
     """k, n, accuracy and its CI (options.ci_method at options.confidence)."""
+    from crma_eval.stats import proportion_ci
+
     low, high = proportion_ci(int(k), int(n), options.confidence, options.ci_method)
     return {"k": int(k), "n": int(n), "accuracy": k / n, "ci_low": low, "ci_high": high}
 
@@ -56,6 +57,8 @@ def ci_methods(options: AnalyzeOptions) -> dict[str, str]:
 
 def ci_caption(methods: Mapping[str, str]) -> str:
     """E.g. 'Wilson score 95% CI', printed beside every interval."""
+    from crma_eval.stats import method_label
+
     level = float(methods.get("confidence", 0.95)) * 100
     return f"{method_label(methods.get('ci', 'wilson'))} {level:g}% CI"
 
@@ -68,6 +71,11 @@ def pct(value: Any, digits: int = 1) -> str:
 def num(value: Any, digits: int = 4) -> str:
     """A number to `digits` significant digits; a dash when missing."""
     return DASH if missing(value) else f"{value:.{digits}g}"
+
+
+def gate_value(value: Any) -> str:
+    """A gate value: 6 significant digits, precise enough to see why a bound failed."""
+    return num(value, 6)
 
 
 def signed(value: Any, digits: int = 2, unit: str = "") -> str:

@@ -1,4 +1,5 @@
-"""Record schemas of DESIGN.md, and readers/writers for JSON Lines and Parquet.
+"""Readers/writers of record files (JSON Lines and Parquet), validated against the record kinds
+that installed plugins declare (`Plugin.record_kinds`, see crma_eval.plugins.base.RecordKind).
 
 Every record carries `kind`; unknown extra fields are kept. Validation errors name file and line
 (for Parquet, the 1-based row). Records are returned as one pandas DataFrame per kind, with the
@@ -8,147 +9,40 @@ source location in the columns `_file` and `_line`.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Union
 
 import pandas as pd
-from pydantic import ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
-from typing_extensions import NotRequired, TypedDict
+from pydantic import Field, TypeAdapter, ValidationError
 
 from crma_eval.atomicio import atomic_open
 from crma_eval.errors import InputError
+from crma_eval.registry import record_kinds
+from crma_eval.values import missing
 
-KINDS: tuple[str, ...] = ("qa", "loss", "route", "spectral", "bench")
-ROUTE_CATEGORIES: tuple[str, ...] = ("in_domain", "boundary", "ambiguous", "ood", "perturbed")
 SOURCE_COLUMNS: tuple[str, str] = ("_file", "_line")
 
-# Schemas are TypedDicts validated by pydantic-core straight from each JSON line: fast enough for
-# millions of records, and they yield plain dicts that keep unknown extra fields.
-_CONFIG = ConfigDict(extra="allow", coerce_numbers_to_str=True, allow_inf_nan=False)
-Name = Annotated[str, Field(min_length=1)]
-NonNeg = Annotated[float, Field(ge=0)]
+
+@cache
+def _adapter() -> TypeAdapter[Any]:
+    """One validator for every declared record kind, dispatching on the `kind` field."""
+    schemas = [k.schema for k in record_kinds().values()]
+    if len(schemas) == 1:
+        return TypeAdapter(schemas[0])
+    return TypeAdapter(Annotated[Union[tuple(schemas)], Field(discriminator="kind")])  # noqa: UP007
 
 
-class QARecord(TypedDict):
-    """One answered question under one arm (e.g. with or without CRMA)."""
-
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
-    kind: Literal["qa"]
-    arm: Name
-    domain: Name
-    item_id: Name
-    correct: StrictBool
-    question: NotRequired[str | None]
-    reference: NotRequired[str | None]
-    prediction: NotRequired[str | None]
-    score: NotRequired[float | None]
-    routed_domain: NotRequired[str | None]
-    seed: NotRequired[int | None]
-    checkpoint: NotRequired[str | None]
-    rater: NotRequired[str | None]
-
-
-class LossRecord(TypedDict):
-    """Holdout loss on one domain after one training phase, for one condition and seed."""
-
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
-    kind: Literal["loss"]
-    condition: Name
-    seed: int
-    after_phase: Annotated[int, Field(ge=1)]
-    domain: Name
-    loss: NonNeg
-    n_tokens: Annotated[int, Field(ge=1)]
-    domain_order: NotRequired[list[str] | None]
-    checkpoint: NotRequired[str | None]
-
-
-class RouteRecord(TypedDict):
-    """One routed query of a router stress suite (gold is null for out-of-distribution)."""
-
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
-    kind: Literal["route"]
-    item_id: Name
-    category: Literal["in_domain", "boundary", "ambiguous", "ood", "perturbed"]
-    gold: str | None
-    predicted: str | None
-    score: float
-    margin: NotRequired[float | None]
-    scores: NotRequired[dict[str, float] | None]
-    query: NotRequired[str | None]
-    checkpoint: NotRequired[str | None]
-
-
-class SpectralRecord(TypedDict):
-    """Spectral norm of one CRMA mixing matrix at one training step (or in a checkpoint)."""
-
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
-    kind: Literal["spectral"]
-    step: Annotated[int, Field(ge=0)]
-    phase: Name
-    module: Name
-    spectral_norm: NonNeg
-    row_sum_err: NotRequired[NonNeg | None]
-    col_sum_err: NotRequired[NonNeg | None]
-    min_entry: NotRequired[float | None]
-    checkpoint: NotRequired[str | None]
-
-
-class BenchRecord(TypedDict):
-    """One per-document metric value of an lm-eval task under one arm."""
-
-    __pydantic_config__ = _CONFIG  # type: ignore[misc]
-    kind: Literal["bench"]
-    task: Name
-    arm: Name
-    doc_id: Name
-    metric: Name
-    value: float
-    filter: NotRequired[str | None]
-    doc_hash: NotRequired[str | None]
-    prediction: NotRequired[str | None]
-    target: NotRequired[str | None]
-
-
-SCHEMAS: dict[str, type] = {
-    "qa": QARecord,
-    "loss": LossRecord,
-    "route": RouteRecord,
-    "spectral": SpectralRecord,
-    "bench": BenchRecord,
-}
-_RECORD = TypeAdapter(
-    Annotated[
-        QARecord | LossRecord | RouteRecord | SpectralRecord | BenchRecord,
-        Field(discriminator="kind"),
-    ]
-)
-
-# Fields that identify one record of a kind; a second record with the same key is a duplicate.
-# Optional key fields (seed, checkpoint, filter) take part when present.
-KEYS: dict[str, tuple[str, ...]] = {
-    "qa": ("arm", "domain", "item_id", "seed", "checkpoint"),
-    "loss": ("condition", "seed", "after_phase", "domain", "checkpoint"),
-    "route": ("item_id", "checkpoint"),
-    "spectral": ("step", "phase", "module", "checkpoint", "source"),
-    "bench": ("task", "arm", "doc_id", "metric", "filter"),
-}
-
-
-# Required fields that may be null (a route record's gold is null for out-of-distribution queries).
-NULLABLE_REQUIRED: dict[str, frozenset[str]] = {"route": frozenset({"gold", "predicted"})}
-
-
-def missing(value: Any) -> bool:
-    """True for absent values: None, or NaN (how data frames store an absent number)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def kind_names() -> tuple[str, ...]:
+    """Names of every declared record kind (built-in and third-party plugins)."""
+    return tuple(record_kinds())
 
 
 def _keep(kind: Any, key: str, absent: bool) -> bool:
     """Whether a field goes into a record: present, or required even when null (route gold)."""
-    return not absent or key in NULLABLE_REQUIRED.get(kind, ())
+    declared = record_kinds().get(kind)
+    return not absent or (declared is not None and key in declared.nullable)
 
 
 def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputError:
@@ -161,7 +55,8 @@ def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputErro
         return InputError("missing", path=path, line=line, field="kind")
     if err["type"] == "union_tag_invalid":
         kind = err["input"].get("kind")
-        problem = f"unknown record kind {kind!r} (expected one of {', '.join(KINDS)})"
+        known = ", ".join(kind_names())
+        problem = f"unknown record kind {kind!r} (installed plugins declare: {known})"
         return InputError(problem, path=path, line=line, field="kind")
     if err["type"] in {"model_type", "dict_type", "model_attributes_type"}:
         return InputError("expected a JSON object", path=path, line=line)
@@ -173,7 +68,7 @@ def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputErro
 def validate_record(obj: Any, *, path: str | Path, line: int) -> dict[str, Any]:
     """Validate one record given as a Python object (Parquet rows, records made in code)."""
     try:
-        return _RECORD.validate_python(obj)
+        return _adapter().validate_python(obj)
     except ValidationError as exc:
         raise _input_error(exc, path, line) from None
 
@@ -191,7 +86,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    validate = _RECORD.validate_json
+    validate = _adapter().validate_json
     seen = False
     for lineno, line in enumerate(_read_bytes(path).splitlines(), start=1):
         if not line.strip():
@@ -238,7 +133,7 @@ def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
 
 def check_duplicates(kind: str, frame: pd.DataFrame) -> None:
     """Raise InputError naming the first record whose identifying key was already seen."""
-    keys = [k for k in KEYS[kind] if k in frame.columns]
+    keys = [k for k in record_kinds()[kind].key if k in frame.columns]
     key_frame = frame[keys].astype(str)
     dup = key_frame.duplicated(keep="first")
     if dup.any():

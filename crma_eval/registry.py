@@ -1,18 +1,21 @@
-"""Plugins and CRMA module implementations, discovered through entry points.
+"""Plugins, the record kinds they declare, and other implementations, found through entry points.
 
-Built-in plugins are registered in pyproject.toml exactly as a third party would register its own:
-`[project.entry-points."crma_eval.plugins"] name = "package.module:PluginClass"`.
+Built-in plugins are registered in pyproject.toml exactly as a third party registers its own:
+`[project.entry-points."crma_eval.plugins"] name = "package.module:PluginClass"`. Listing them
+imports only their light class modules (no scipy, statsmodels, scikit-learn, matplotlib, jinja2
+or torch): analysis, report and collect code is imported when used.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import Plugin
+from crma_eval.plugins.base import Plugin, RecordKind
 
 PLUGIN_GROUP = "crma_eval.plugins"
 CRMA_MODULE_GROUP = "crma_eval.crma_modules"
@@ -49,10 +52,52 @@ def get_plugin(name: str) -> Plugin:
         raise InputError(f"unknown plugin {name!r} (installed: {known})") from None
 
 
+@cache
+def record_kinds() -> dict[str, RecordKind]:
+    """Every record kind the installed plugins declare, by name.
+
+    Raises TypeError when two plugins declare the same kind (a packaging bug, not bad input).
+    """
+    found: dict[str, RecordKind] = {}
+    owner: dict[str, str] = {}
+    for name, plugin in plugins().items():
+        for kind in plugin.record_kinds:
+            if kind.name in found:
+                raise TypeError(
+                    f"record kind {kind.name!r} is declared by plugins {owner[kind.name]!r} "
+                    f"and {name!r}"
+                )
+            found[kind.name], owner[kind.name] = kind, name
+    return found
+
+
+def data_entries() -> dict[str, str]:
+    """The run config's `data` entries every installed plugin reads: name -> shape."""
+    found: dict[str, str] = {}
+    for plugin in plugins().values():
+        found.update(plugin.data)
+    return found
+
+
+def load_object(group: str, name: str, what: str) -> Any:
+    """An implementation by entry-point name in `group`, or by `package.module:Attribute`.
+
+    Unknown names and unimportable paths are bad input (exit 2) naming what was looked for.
+    """
+    eps = _entry_points(group)
+    if name in eps:
+        return eps[name].load()
+    module_name, sep, attr = name.partition(":")
+    if sep and module_name and attr:
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise InputError(f"cannot load {what} {name!r}: {exc}") from None
+    known = ", ".join(sorted(eps)) or "none"
+    raise InputError(f"unknown {what} {name!r} (installed: {known}; or give package.module:Class)")
+
+
 def crma_module(name: str) -> Any:
-    """The CRMA module implementation registered under `name` (group crma_eval.crma_modules)."""
-    eps = _entry_points(CRMA_MODULE_GROUP)
-    if name not in eps:
-        known = ", ".join(sorted(eps)) or "none"
-        raise InputError(f"unknown CRMA module implementation {name!r} (installed: {known})")
-    return eps[name].load()
+    """The CRMA module implementation named `name`: an entry point of group
+    crma_eval.crma_modules, or `package.module:Class`."""
+    return load_object(CRMA_MODULE_GROUP, name, "CRMA module implementation")

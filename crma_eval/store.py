@@ -19,8 +19,7 @@ from typing import Any
 from crma_eval.atomicio import write_text_atomic
 from crma_eval.records import record_json
 
-RESULTS_SCHEMA = "crma-eval/results/1"
-__all__ = ["RESULTS_SCHEMA", "RunDir", "write_json_atomic", "write_text_atomic"]
+__all__ = ["RunDir", "file_sha256", "write_json_atomic", "write_text_atomic"]
 
 
 def file_sha256(path: str | Path) -> str:

@@ -22,7 +22,8 @@ from crma_eval.checkpoint.router import CentroidRouter
 from crma_eval.config import load_config
 from crma_eval.demo import domains as dm
 from crma_eval.demo import tasks as dt
-from crma_eval.records import ROUTE_CATEGORIES, iter_records
+from crma_eval.plugins.router.records import ROUTE_CATEGORIES
+from crma_eval.records import iter_records
 
 DOMAINS = list(dm.DOMAINS)
 

@@ -14,7 +14,7 @@ from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.errors import InputError
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.plugins.base import Plugin
-from crma_eval.report.render import DEFINITIONS, format_value, render_report, safe_svg
+from crma_eval.report.render import format_value, render_report, safe_svg
 
 GOLDEN = Path(__file__).parent / "golden" / "report_structure.json"
 XSS = ["<script>alert(1)</script>", '"><img src=x onerror=1>']
@@ -80,6 +80,10 @@ class AccuracyPlugin(Plugin):
     name = "qa"
     title = "Domain QA accuracy"
     kinds: ClassVar[tuple[str, ...]] = ("qa",)
+    definitions: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("Accuracy", "k / n over a domain's items"),
+        ("Wilson <interval>", "the score interval"),
+    )
 
     def report_section(self, result: dict[str, Any]) -> Section:
         rows = [
@@ -189,8 +193,8 @@ def test_headline_keyvalues_appear_in_overview(tmp_path: Path) -> None:
 def test_definitions_and_provenance_are_printed(tmp_path: Path) -> None:
     html = render(tmp_path, results_doc())
     defs = html[html.index('<section id="definitions"') : html.index('<section id="provenance"')]
-    for term, _ in DEFINITIONS:
-        assert f"<dt>{term}</dt>" in defs
+    # The definitions block holds the reported plugins' own definitions, escaped.
+    assert "<dt>Accuracy</dt>" in defs and "<dt>Wilson &lt;interval&gt;</dt>" in defs
     prov = html[html.index('<section id="provenance"') :]
     for text in ("2.13.0", "mcnemar-exact", "ab" * 32, "c0ffee", "[0, 1, 2]", "records/qa.jsonl"):
         assert text in prov

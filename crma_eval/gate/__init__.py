@@ -4,7 +4,8 @@
 RUN_DIR/summary.md; the returned GateReport carries the outcomes and the exit code (0 or 1).
 """
 
-from crma_eval.gate.core import GateReport, Outcome, run_gate
+from crma_eval.gate.core import run_gate
+from crma_eval.gate.model import GateReport, Outcome
 from crma_eval.gate.output import verdict
 from crma_eval.gate.spec import Rule, load_spec
 

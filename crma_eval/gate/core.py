@@ -8,80 +8,20 @@ allow a paired test; otherwise the detail says the comparison is threshold only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from crma_eval.gate.output import junit_xml, num, summary_markdown
+from crma_eval.fmt import gate_value
+from crma_eval.gate.model import GateReport, Outcome
+from crma_eval.gate.output import junit_xml, summary_markdown
 from crma_eval.gate.paired import RunRecords, paired_evidence
 from crma_eval.gate.spec import Rule, load_spec, spec_error
-from crma_eval.records import missing
-from crma_eval.report.render import load_results
+from crma_eval.results import load_results
 from crma_eval.store import write_text_atomic
+from crma_eval.values import missing
 
 DROP_TOLERANCE = 1e-12
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One rule checked against one metric."""
-
-    rule: Rule
-    metric: str
-    value: float | None
-    passed: bool
-    detail: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (for `crma-eval gate --json`)."""
-        return {
-            "rule": self.rule.name,
-            "line": self.rule.line,
-            "metric": self.metric,
-            "value": self.value,
-            "threshold": self.rule.threshold,
-            "passed": self.passed,
-            "detail": self.detail,
-        }
-
-
-@dataclass
-class GateReport:
-    """All rule outcomes of one gate run, and where junit.xml and summary.md were written."""
-
-    run_dir: Path
-    spec_path: Path
-    baseline_dir: Path | None
-    outcomes: list[Outcome]
-    junit_path: Path | None = field(default=None)
-    summary_path: Path | None = field(default=None)
-
-    @property
-    def passed(self) -> bool:
-        """True when every outcome passed."""
-        return all(o.passed for o in self.outcomes)
-
-    @property
-    def exit_code(self) -> int:
-        """The CLI exit code: 0 all gates passed, 1 a gate failed."""
-        return 0 if self.passed else 1
-
-    @property
-    def failures(self) -> list[Outcome]:
-        """The outcomes that failed, in spec order."""
-        return [o for o in self.outcomes if not o.passed]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (for `crma-eval gate --json`)."""
-        return {
-            "passed": self.passed,
-            "exit_code": self.exit_code,
-            "run_dir": str(self.run_dir),
-            "baseline_dir": None if self.baseline_dir is None else str(self.baseline_dir),
-            "spec": str(self.spec_path),
-            "outcomes": [o.to_dict() for o in self.outcomes],
-        }
 
 
 def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
@@ -89,9 +29,13 @@ def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
     if missing(value):
         return Outcome(rule, metric, None, False, "value is null (not computed)")
     if rule.min is not None and value < rule.min:
-        return Outcome(rule, metric, value, False, f"{num(value)} is below min {num(rule.min)}")
+        return Outcome(
+            rule, metric, value, False, f"{gate_value(value)} is below min {gate_value(rule.min)}"
+        )
     if rule.max is not None and value > rule.max:
-        return Outcome(rule, metric, value, False, f"{num(value)} is above max {num(rule.max)}")
+        return Outcome(
+            rule, metric, value, False, f"{gate_value(value)} is above max {gate_value(rule.max)}"
+        )
     return Outcome(rule, metric, value, True, "within bounds")
 
 
@@ -104,10 +48,12 @@ def check_drop(
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
     evidence = paired_evidence(metric, *runs)
     drop = baseline - current
-    head = f"baseline {num(baseline)} → {num(current)}, drop {num(drop)}"
+    head = f"baseline {gate_value(baseline)} → {gate_value(current)}, drop {gate_value(drop)}"
     too_big = drop - rule.max_drop > DROP_TOLERANCE  # 0.9 - 0.88 is 0.0200...02 in floats
     if evidence.test is None:
-        verdict = f"drop > max_drop {num(rule.max_drop)}" if too_big else "drop within max_drop"
+        verdict = (
+            f"drop > max_drop {gate_value(rule.max_drop)}" if too_big else "drop within max_drop"
+        )
         return Outcome(rule, metric, current, not too_big, f"{head} ({verdict}); {evidence.note}")
     test = evidence.test
     significant = test.pvalue < rule.alpha
@@ -116,7 +62,9 @@ def check_drop(
         f"(b = {test.b} right in baseline only, c = {test.c} right in current only)"
     )
     if too_big and significant:
-        verdict = f"significant drop: > max_drop {num(rule.max_drop)} and p < alpha {rule.alpha:g}"
+        verdict = (
+            f"significant drop: > max_drop {gate_value(rule.max_drop)} and p < alpha {rule.alpha:g}"
+        )
     elif too_big:
         verdict = f"drop not significant (p ≥ alpha {rule.alpha:g})"
     else:

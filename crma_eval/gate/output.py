@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from crma_eval.gate.core import GateReport, Outcome
+from crma_eval.fmt import gate_value
+from crma_eval.gate.model import GateReport, Outcome
 
 SUITE = "crma-eval gate"
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _MD_SPECIAL = re.compile(r"[\\|*_`\[\]~]")
-
-
-def num(value: float | None) -> str:
-    """A gate value as text, precise enough to see why a bound failed (6 significant digits)."""
-    return "—" if value is None else f"{value:.6g}"
 
 
 def _x(text: str) -> str:
@@ -47,7 +41,7 @@ def junit_xml(report: GateReport) -> str:
         case = ET.SubElement(suite, "testcase", attrs)
         text = (
             f"rule: {outcome.rule.name} (spec line {outcome.rule.line})\n"
-            f"metric: {outcome.metric}\nvalue: {num(outcome.value)}\n"
+            f"metric: {outcome.metric}\nvalue: {gate_value(outcome.value)}\n"
             f"threshold: {outcome.rule.threshold}\ndetail: {outcome.detail}"
         )
         if outcome.passed:
@@ -94,6 +88,12 @@ def summary_markdown(report: GateReport) -> str:
     ]
     for o in report.outcomes:
         mark = "✅" if o.passed else "❌"
-        cells = [mark, _md(o.rule.name), _code(o.metric), num(o.value), _md(o.rule.threshold)]
+        cells = [
+            mark,
+            _md(o.rule.name),
+            _code(o.metric),
+            gate_value(o.value),
+            _md(o.rule.threshold),
+        ]
         lines.append("| " + " | ".join([*cells, _md(o.detail)]) + " |")
     return "\n".join(lines) + "\n"

@@ -1,14 +1,14 @@
 """Paired evidence for baseline comparisons: both runs' per-item records, matched item by item.
 
-`qa.<arm>[.<domain>].accuracy` pairs qa records on (domain, item_id[, seed]); `bench.<task>.<arm>.*`
-pairs 0/1 bench records on (task, doc_id, metric, filter). Matched items go into an exact McNemar
+Each plugin says how its metrics pair (`Plugin.pairing`): e.g. `qa.<arm>[.<domain>].accuracy`
+pairs qa records on (domain, item_id[, seed]), `bench.<task>.<arm>.*` pairs 0/1 bench records on
+(task, doc_id, metric, filter). Matched items go into an exact McNemar
 test (two-sided). Items present in only one run are an error, never silently dropped.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,12 +18,12 @@ import pandas as pd
 
 from crma_eval.errors import InputError
 from crma_eval.naming import slug
+from crma_eval.plugins.base import PairSpec
 from crma_eval.records import load_records
+from crma_eval.registry import plugins
 from crma_eval.stats import McNemarResult, mcnemar_from_pairs
 from crma_eval.store import RunDir
 
-QA_METRIC = re.compile(r"qa\.(?P<arm>[^.]+)(?:\.(?P<domain>[^.]+))?\.accuracy")
-BENCH_METRIC = re.compile(r"bench\.(?P<task>[^.]+)\.(?P<arm>[^.]+)\.(?P<rest>.+)")
 TEST = "McNemar exact, two-sided"
 MAX_EXAMPLES = 3
 
@@ -122,32 +122,19 @@ def _pair(
     return Evidence(result, len(order), note=TEST)
 
 
-def _qa(metric: str, match: re.Match, runs: tuple[RunRecords, RunRecords]) -> Evidence:
-    wanted = {"arm": match["arm"]}
-    if match["domain"]:
-        wanted["domain"] = match["domain"]
-    frames = [_select(r.frames.get("qa"), wanted) for r in runs]
-    keys = ["domain", "item_id"]
-    if any("seed" in f.columns and f["seed"].notna().any() for f in frames):
-        keys.append("seed")
-    base, cur = (_outcomes(f, keys, "correct", "qa") for f in frames)
-    return _pair(metric, keys, base, cur, runs)
+def _frame(spec: PairSpec, run: RunRecords) -> pd.DataFrame:
+    """The records of one run that a metric's pairing selects."""
+    frame = _select(run.frames.get(spec.kind), spec.select)
+    return _narrow_to_metric(frame, spec.narrow_metric) if spec.narrow_metric else frame
 
 
-def _bench(metric: str, match: re.Match, runs: tuple[RunRecords, RunRecords]) -> Evidence:
-    wanted = {"task": match["task"], "arm": match["arm"]}
-    frames = [_select(r.frames.get("bench"), wanted) for r in runs]
-    segments = set(match["rest"].split("."))
-    frames = [_narrow_to_metric(f, segments) for f in frames]
-    if any(not f.empty and not f["value"].isin([0, 1]).all() for f in frames):
-        return Evidence(None, note="bench values are not 0/1 (no McNemar): threshold only")
-    keys = ["task", "doc_id", "metric", "filter"]
-    base, cur = (_outcomes(f, keys, "value", "bench") for f in frames)
-    return _pair(metric, keys, base, cur, runs)
+def _present(keys: tuple[str, ...], frames: list[pd.DataFrame]) -> list[str]:
+    """Key fields carried by at least one side (an optional field such as seed may be absent)."""
+    return [k for k in keys if any(k in f.columns and f[k].notna().any() for f in frames)]
 
 
-def _narrow_to_metric(frame: pd.DataFrame, segments: set[str]) -> pd.DataFrame:
-    """Keep only the lm-eval metric the name mentions (e.g. `acc` in `bench.arc.after.acc`)."""
+def _narrow_to_metric(frame: pd.DataFrame, segments: frozenset[str]) -> pd.DataFrame:
+    """Keep only the record metric the name mentions (e.g. `acc` in `bench.arc.after.acc`)."""
     if frame.empty:
         return frame
     named = frame["metric"].map(slug).isin(segments)
@@ -155,10 +142,19 @@ def _narrow_to_metric(frame: pd.DataFrame, segments: set[str]) -> pd.DataFrame:
 
 
 def paired_evidence(metric: str, baseline: RunRecords, current: RunRecords) -> Evidence:
-    """Paired test of one metric between a baseline and the current run, where records allow."""
+    """Paired test of one metric between a baseline and the current run, where records allow.
+
+    The plugin that owns the metric (its name's first segment) says how its items pair
+    (`Plugin.pairing`); metrics without such a rule are compared by threshold only.
+    """
+    plugin = plugins().get(metric.split(".", 1)[0])
+    spec = plugin.pairing(metric) if plugin is not None else None
+    if spec is None:
+        return Evidence(None)
     runs = (baseline, current)
-    if match := QA_METRIC.fullmatch(metric):
-        return _qa(metric, match, runs)
-    if match := BENCH_METRIC.fullmatch(metric):
-        return _bench(metric, match, runs)
-    return Evidence(None)
+    frames = [_frame(spec, r) for r in runs]
+    if any(not f.empty and not f[spec.value].isin([0, 1]).all() for f in frames):
+        return Evidence(None, note="per-item values are not 0/1 (no McNemar): threshold only")
+    keys = _present(spec.keys, frames)
+    base, cur = (_outcomes(f, keys, spec.value, spec.kind) for f in frames)
+    return _pair(metric, keys, base, cur, runs)

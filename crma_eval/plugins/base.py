@@ -1,19 +1,69 @@
-"""The plugin contract: a named evaluation with an analyze step, report section and collect step.
+"""The plugin contract: a named evaluation that owns its record kinds, options, data files, collect
+step, analysis, report section, definitions and the metrics `gate --baseline` can pair per item.
 
-A plugin module must stay importable without torch: the analyze side is pure (records in, numbers
-out). A plugin that collects records names its collect function as a dotted path in `collector`;
-it is imported only when a run collects.
+A plugin's class module must stay light: importing it (which `crma-eval plugins` and every record
+read do) may not import scipy, statsmodels, scikit-learn, matplotlib, jinja2 or torch. Analysis and
+section code is imported inside `analyze` and `report_section`; the collect step is named by a
+dotted path (`collector`) and imported only when a run collects.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pydantic import BaseModel
 
     from crma_eval.blocks import Section
+
+# The pydantic configuration every record schema uses: unknown extra fields are kept, numbers
+# given where text belongs become text, NaN/inf are refused.
+RECORD_CONFIG = ConfigDict(extra="allow", coerce_numbers_to_str=True, allow_inf_nan=False)
+# Field types record schemas share: non-empty text, and a finite number >= 0.
+Name = Annotated[str, Field(min_length=1)]
+NonNeg = Annotated[float, Field(ge=0)]
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """A record kind a plugin declares (records carry `"kind": name`).
+
+    schema: a `typing_extensions.TypedDict` whose `kind` field is `Literal[name]`, validated by
+    pydantic straight from each JSON line (its `__pydantic_config__` defaults to RECORD_CONFIG).
+    key: the fields that identify one record; a second record with the same key is a duplicate
+    (optional key fields take part when present). nullable: required fields that may be null.
+    """
+
+    name: str
+    schema: type
+    key: tuple[str, ...]
+    nullable: frozenset[str] = frozenset()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not hasattr(self.schema, "__pydantic_config__"):
+            self.schema.__pydantic_config__ = RECORD_CONFIG  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """How one metric's per-item records pair between two runs (for `gate --baseline`).
+
+    kind: the record kind; select: record fields whose slugged value must equal the given metric
+    name segment; keys: the fields identifying an item; value: the per-item outcome column;
+    narrow_metric: for `bench`-style records, keep only the rows whose `metric` field is named in
+    the metric name.
+    """
+
+    kind: str
+    select: dict[str, str]
+    keys: tuple[str, ...]
+    value: str
+    narrow_metric: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -32,7 +82,8 @@ class AnalysisResult:
 
 @dataclass(frozen=True)
 class AnalyzeOptions:
-    """Options shared by every analysis (from the CLI or a run config)."""
+    """Options shared by every analysis (from the CLI or a run config); `extra` holds the run
+    config's `options` mapping (`extra[<plugin>]` is that plugin's validated options)."""
 
     confidence: float = 0.95
     ci_method: str = "wilson"
@@ -41,14 +92,29 @@ class AnalyzeOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+DataShape = Literal["file", "per_domain"]
+
+
 class Plugin:
-    """Base class of every plugin; subclasses set the class attributes and override what they do."""
+    """Base class of every plugin; subclasses set the class attributes and override what they do.
+
+    name: entry-point name and metric prefix. title: section title. record_kinds: the kinds this
+    plugin declares. kinds: the kinds it reads (its own or another plugin's). order: place in
+    reports and listings (built-ins use 10..60). collector: `package.module:Class` of its collect
+    step, or None. options_model: pydantic model of `options.<name>` in a run config. data: the
+    entries of the run config's `data` section it reads (`file`: one path; `per_domain`: domain ->
+    path). definitions: (term, definition) pairs printed in the report's definitions block.
+    """
 
     name: ClassVar[str]
     title: ClassVar[str]
+    record_kinds: ClassVar[tuple[RecordKind, ...]] = ()
     kinds: ClassVar[tuple[str, ...]] = ()
-    order: ClassVar[int] = 100  # place in reports and listings (built-ins use 10..60)
+    order: ClassVar[int] = 100
     collector: ClassVar[str | None] = None
+    options_model: ClassVar[type[BaseModel] | None] = None
+    data: ClassVar[dict[str, DataShape]] = {}
+    definitions: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
@@ -58,4 +124,8 @@ class Plugin:
 
     def report_section(self, result: dict[str, Any]) -> Section | None:
         """Build this plugin's report section from its results.json entry (details, methods)."""
+        return None
+
+    def pairing(self, metric: str) -> PairSpec | None:
+        """How `metric` (one of this plugin's) pairs item by item between runs; None: it doesn't."""
         return None

@@ -22,57 +22,16 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from crma_eval.blocks import KeyValues, Section, Table
-from crma_eval.errors import InputError
+from crma_eval.figures import figure_style
 from crma_eval.naming import slug
 from crma_eval.plugins.base import Plugin
 from crma_eval.registry import plugins as installed_plugins
-from crma_eval.store import RESULTS_SCHEMA, write_text_atomic
+from crma_eval.results import load_results
+from crma_eval.store import write_text_atomic
 
 TEMPLATES = Path(__file__).with_name("templates")
 DASH = "—"
 RESERVED_IDS = ("overview", "contents", "definitions", "provenance")
-
-# The definitions of DESIGN.md, printed in every report so the numbers can be read unambiguously.
-DEFINITIONS: list[tuple[str, str]] = [
-    (
-        "Loss-relative drift",
-        "For domain d, trained in phase d of T: drift_d = (L(T, d) − L(d, d)) / L(d, d) × 100 %, "
-        "where L(p, d) is the holdout loss (mean NLL per token) on domain d after phase p. A "
-        "condition's drift is the mean over d = 1 … T−1, per seed. Positive means forgetting.",
-    ),
-    (
-        "Final holdout",
-        "Mean over all T domains of L(T, d), the holdout loss after the last phase, per seed.",
-    ),
-    (
-        "Learning advantage",
-        "Of condition A over B: (holdout_B − holdout_A) / holdout_B × 100 %, per seed.",
-    ),
-    (
-        "Across seeds",
-        "Mean, sample standard deviation (ddof = 1), per-seed range and whether two conditions' "
-        "per-seed ranges are disjoint; Welch's unequal-variance t-test.",
-    ),
-    (
-        "Exact permutation test and its floor",
-        "All C(n_a + n_b, n_a) relabellings when that is at most 10^6, otherwise a seeded Monte "
-        "Carlo that says so. An exact test cannot go below its floor, printed beside the p-value: "
-        "with 3 vs 3 seeds the smallest two-sided p is 2/20 = 0.10; with 4 vs 4 it is "
-        "2/70 ≈ 0.029.",
-    ),
-    (
-        "Proportion intervals",
-        "Wilson score interval by default; Clopper–Pearson, Jeffreys and Agresti–Coull on "
-        "request. The method is printed beside every interval.",
-    ),
-    (
-        "McNemar test (paired arms)",
-        "Pairs are matched on item_id (+ domain); unmatched items are an error, never dropped. "
-        "b = items right under the first arm only, c = right under the second arm only; tables "
-        "always show b and c. Exact two-sided binomial test of b ~ Bin(b + c, ½) by default; "
-        "mid-p and chi-square with continuity correction on request.",
-    ),
-]
 
 _P_HINT = re.compile(r"(?<![a-z0-9])p(?:[-_ ]?values?|_\w+)?(?![a-z0-9])", re.IGNORECASE)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
@@ -80,37 +39,6 @@ _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 _UNSAFE_TAGS = {"script", "foreignObject", "iframe", "object", "embed", "handler", "listener"}
 _UNSAFE_TAGS |= {"set", "animate", "animateMotion", "animateTransform", "discard"}
 _SAFE_HREFS = ("#", "data:image/png;", "data:image/jpeg;")
-
-
-def load_results(run_dir: str | Path) -> dict[str, Any]:
-    """Read and check RUN_DIR/results.json; bad input raises InputError naming the file."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError("run directory not found", path=run_dir)
-    path = run_dir / "results.json"
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found (run `crma-eval analyze` first)", path=path) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    if not isinstance(results, dict):
-        raise InputError("expected a JSON object at the top level", path=path)
-    if results.get("schema") != RESULTS_SCHEMA:
-        problem = f"unsupported schema {results.get('schema')!r} (expected {RESULTS_SCHEMA!r})"
-        raise InputError(problem, path=path, field="schema")
-    for key in ("metrics", "plugins", "meta"):
-        if not isinstance(results.setdefault(key, {}), dict):
-            raise InputError("expected a JSON object", path=path, field=key)
-    for name, value in results["metrics"].items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise InputError("expected a number or null", path=path, field=f"metrics.{name}")
-    for name, entry in results["plugins"].items():
-        if not isinstance(entry, dict):
-            raise InputError("expected a JSON object", path=path, field=f"plugins.{name}")
-    return results
 
 
 def is_number(value: Any) -> bool:
@@ -214,7 +142,8 @@ def _section_view(
     if plugin is None:
         notice = f"Plugin “{name}” is not installed, so its section cannot be drawn."
         return SectionView(_unique_id(name, used), name, name, notice=notice, metrics=own)
-    section: Section | None = plugin.report_section(entry)
+    with figure_style():
+        section: Section | None = plugin.report_section(entry)
     if section is None:
         notice = "This plugin has no report content for this run."
         title = getattr(plugin, "title", name)
@@ -280,6 +209,16 @@ def _environment() -> Environment:
     return env
 
 
+def definitions(entries: Mapping[str, Any], plugins: Mapping[str, Plugin]) -> list[tuple[str, str]]:
+    """The definitions block: every reported plugin's `definitions`, in report order, once each."""
+    pairs: dict[str, str] = {}
+    for name in entries:
+        plugin = plugins.get(name)
+        for term, text in getattr(plugin, "definitions", ()):
+            pairs.setdefault(term, text)
+    return list(pairs.items())
+
+
 def render_html(run_name: str, results: dict[str, Any], plugins: Mapping[str, Plugin]) -> str:
     """The report's HTML for parsed results, with sections from the given plugins."""
     used = set(RESERVED_IDS)
@@ -296,7 +235,7 @@ def render_html(run_name: str, results: dict[str, Any], plugins: Mapping[str, Pl
         provenance=provenance(meta),
         n_metrics=len(results["metrics"]),
         sections=sections,
-        definitions=DEFINITIONS,
+        definitions=definitions(results["plugins"], plugins),
     )
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from crma_eval.plugins.ablation.analysis import analyze_ablation
-from crma_eval.plugins.ablation.section import ablation_section
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin
 
 if TYPE_CHECKING:
@@ -21,14 +19,29 @@ class AblationPlugin(Plugin):
     title: ClassVar[str] = "Paired ablation (McNemar)"
     kinds: ClassVar[tuple[str, ...]] = ("qa",)
     order: ClassVar[int] = 20
+    definitions: ClassVar[tuple[tuple[str, str], ...]] = (
+        (
+            "McNemar test (paired arms)",
+            "Pairs are matched on item_id (+ domain); unmatched items are an error, never "
+            "dropped. b = items right under the first arm only, c = right under the second arm "
+            "only; tables always show b and c. Exact two-sided binomial test of b ~ Bin(b + c, ½) "
+            "by default; mid-p and chi-square with continuity correction on request.",
+        ),
+    )
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
     ) -> AnalysisResult | None:
         """Compare every pair of arms sharing items; None without qa records or such pairs."""
         qa = frames.get("qa")
-        return None if qa is None or qa.empty else analyze_ablation(qa, options)
+        if qa is None or qa.empty:
+            return None
+        from crma_eval.plugins.ablation.analysis import analyze_ablation
+
+        return analyze_ablation(qa, options)
 
     def report_section(self, result: dict[str, Any]) -> Section:
         """One table per pair of arms, with b and c and the test used."""
+        from crma_eval.plugins.ablation.section import ablation_section
+
         return ablation_section(result)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin
-from crma_eval.plugins.router.analysis import analyze_router
-from crma_eval.plugins.router.section import router_section
+from crma_eval.plugins.base import (
+    AnalysisResult,
+    AnalyzeOptions,
+    DataShape,
+    Plugin,
+    RecordKind,
+)
+from crma_eval.plugins.router.records import ROUTE_KIND
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,17 +24,25 @@ class RouterPlugin(Plugin):
 
     name: ClassVar[str] = "router"
     title: ClassVar[str] = "Router stress test"
+    record_kinds: ClassVar[tuple[RecordKind, ...]] = (ROUTE_KIND,)
     kinds: ClassVar[tuple[str, ...]] = ("route",)
     order: ClassVar[int] = 50
     collector: ClassVar[str | None] = "crma_eval.plugins.router.collect:RouterCollector"
+    data: ClassVar[dict[str, DataShape]] = {"router_suite": "file"}
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
     ) -> AnalysisResult | None:
         """Routing numbers; None without route records."""
         route = frames.get("route")
-        return None if route is None or route.empty else analyze_router(route, options)
+        if route is None or route.empty:
+            return None
+        from crma_eval.plugins.router.analysis import analyze_router
+
+        return analyze_router(route, options)
 
     def report_section(self, result: dict[str, Any]) -> Section:
         """Accuracy table, confusion matrix and coverage curve from the stored details."""
+        from crma_eval.plugins.router.section import router_section
+
         return router_section(result)

@@ -12,7 +12,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from crma_eval.errors import InputError
 from crma_eval.fmt import ci_methods, first_row, proportion, put_metrics, where
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.records import ROUTE_CATEGORIES
+from crma_eval.plugins.router.records import ROUTE_CATEGORIES
 
 PLUGIN = "router"
 NONE = "(none)"

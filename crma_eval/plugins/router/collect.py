@@ -7,7 +7,7 @@ from typing import Any
 from crma_eval.collect import CollectContext, Unit
 from crma_eval.collect.data import read_items
 from crma_eval.errors import InputError
-from crma_eval.records import ROUTE_CATEGORIES
+from crma_eval.plugins.router.records import ROUTE_CATEGORIES
 
 
 def read_suite(path: Any) -> list[dict[str, Any]]:

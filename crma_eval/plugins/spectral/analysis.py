@@ -18,8 +18,11 @@ MAX_POINTS = 4000
 
 
 def tolerance(options: AnalyzeOptions) -> float:
-    """The `spectral_tolerance` option (default 1e-6); must be a non-negative number."""
-    value = options.extra.get("spectral_tolerance", DEFAULT_TOLERANCE)
+    """The `spectral_tolerance` option (`options.spectral` of a run config, default 1e-6)."""
+    own = options.extra.get(PLUGIN) or {}
+    value = own.get(
+        "spectral_tolerance", options.extra.get("spectral_tolerance", DEFAULT_TOLERANCE)
+    )
     try:
         tol = float(value)
     except (TypeError, ValueError):

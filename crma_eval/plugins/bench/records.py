@@ -1,0 +1,33 @@
+"""The `bench` record kind: one per-document metric value of an lm-eval task under one arm."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from typing_extensions import NotRequired, TypedDict
+
+from crma_eval.plugins.base import RECORD_CONFIG, Name, RecordKind
+
+
+class BenchRecord(TypedDict):
+    """One per-document metric value of an lm-eval task under one arm."""
+
+    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
+    kind: Literal["bench"]
+    task: Name
+    arm: Name
+    doc_id: Name
+    metric: Name
+    value: float
+    filter: NotRequired[str | None]
+    doc_hash: NotRequired[str | None]
+    prediction: NotRequired[str | None]
+    target: NotRequired[str | None]
+
+
+BENCH_KIND = RecordKind(
+    "bench",
+    BenchRecord,
+    key=("task", "arm", "doc_id", "metric", "filter"),
+    description="one per-document metric value of an lm-eval task under one arm",
+)

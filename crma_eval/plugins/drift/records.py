@@ -1,0 +1,33 @@
+"""The `loss` record kind: holdout loss on one domain after one training phase."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+from typing_extensions import NotRequired, TypedDict
+
+from crma_eval.plugins.base import RECORD_CONFIG, Name, NonNeg, RecordKind
+
+
+class LossRecord(TypedDict):
+    """Holdout loss on one domain after one training phase, for one condition and seed."""
+
+    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
+    kind: Literal["loss"]
+    condition: Name
+    seed: int
+    after_phase: Annotated[int, Field(ge=1)]
+    domain: Name
+    loss: NonNeg
+    n_tokens: Annotated[int, Field(ge=1)]
+    domain_order: NotRequired[list[str] | None]
+    checkpoint: NotRequired[str | None]
+
+
+LOSS_KIND = RecordKind(
+    "loss",
+    LossRecord,
+    key=("condition", "seed", "after_phase", "domain", "checkpoint"),
+    description="holdout loss on one domain after one training phase (condition, seed)",
+)

@@ -1,0 +1,37 @@
+"""The `qa` record kind: one answered question under one arm."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import StrictBool
+from typing_extensions import NotRequired, TypedDict
+
+from crma_eval.plugins.base import RECORD_CONFIG, Name, RecordKind
+
+
+class QARecord(TypedDict):
+    """One answered question under one arm (e.g. with or without CRMA)."""
+
+    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
+    kind: Literal["qa"]
+    arm: Name
+    domain: Name
+    item_id: Name
+    correct: StrictBool
+    question: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    prediction: NotRequired[str | None]
+    score: NotRequired[float | None]
+    routed_domain: NotRequired[str | None]
+    seed: NotRequired[int | None]
+    checkpoint: NotRequired[str | None]
+    rater: NotRequired[str | None]
+
+
+QA_KIND = RecordKind(
+    "qa",
+    QARecord,
+    key=("arm", "domain", "item_id", "seed", "checkpoint"),
+    description="one answered question under one arm",
+)

@@ -1,0 +1,36 @@
+"""The `route` record kind: one routed query of a router stress suite."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from typing_extensions import NotRequired, TypedDict
+
+from crma_eval.plugins.base import RECORD_CONFIG, Name, RecordKind
+
+ROUTE_CATEGORIES: tuple[str, ...] = ("in_domain", "boundary", "ambiguous", "ood", "perturbed")
+
+
+class RouteRecord(TypedDict):
+    """One routed query of a router stress suite (gold is null for out-of-distribution)."""
+
+    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
+    kind: Literal["route"]
+    item_id: Name
+    category: Literal["in_domain", "boundary", "ambiguous", "ood", "perturbed"]
+    gold: str | None
+    predicted: str | None
+    score: float
+    margin: NotRequired[float | None]
+    scores: NotRequired[dict[str, float] | None]
+    query: NotRequired[str | None]
+    checkpoint: NotRequired[str | None]
+
+
+ROUTE_KIND = RecordKind(
+    "route",
+    RouteRecord,
+    key=("item_id", "checkpoint"),
+    nullable=frozenset({"gold", "predicted"}),
+    description="one routed query of a router stress suite (gold null for OOD)",
+)
