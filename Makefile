@@ -27,6 +27,7 @@ install: $(VENV)/.installed
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 test: install lint
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -1,7 +1,8 @@
 """The run configuration (`crma-eval run CONFIG.yaml`): YAML validated into pydantic models.
 
-Relative paths are resolved against the config file's folder. Each plugin may add its own options
-under `options.<plugin>`; the plugin validates them.
+Relative paths are resolved against the config file's folder. The `data` entries and the
+`options.<plugin>` sections belong to plugins: each is checked against the installed plugin that
+declares it (`Plugin.data`, `Plugin.options_model`), with errors naming file, line and field.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import glob
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crma_eval.naming import check_unique
 from crma_eval.yamlio import YamlDoc
+
+if TYPE_CHECKING:
+    from crma_eval.checkpoint import Checkpoint
 
 
 class _Strict(BaseModel):
@@ -52,7 +56,7 @@ class Arm(_Strict):
         None, description="only checkpoints trained under these conditions (None: all)"
     )
 
-    def applies_to(self, checkpoint: Any) -> bool:
+    def applies_to(self, checkpoint: Checkpoint) -> bool:
         """Whether this arm evaluates `checkpoint` (by its training condition)."""
         training = checkpoint.manifest.training
         return self.conditions is None or (
@@ -60,12 +64,39 @@ class Arm(_Strict):
         )
 
 
-class DataConfig(_Strict):
-    """Evaluation data: per-domain holdout text and QA sets, and a router stress suite."""
+class DataConfig(BaseModel):
+    """Evaluation data files, one entry per name a plugin reads (`Plugin.data`).
 
-    holdout: dict[str, Path] = Field(default_factory=dict)
-    qa: dict[str, Path] = Field(default_factory=dict)
-    router_suite: Path | None = None
+    An entry is one path (`file`) or a mapping domain -> path (`per_domain`); the built-ins read
+    `holdout` and `qa` (per domain) and `router_suite` (one file).
+    """
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, Path | dict[str, Path] | None] = Field(init=False)
+
+    def entries(self) -> dict[str, Path | dict[str, Path] | None]:
+        """Every data entry by name."""
+        return dict(self.__pydantic_extra__ or {})
+
+    def per_domain(self, name: str) -> dict[str, Path]:
+        """The domain -> path mapping of entry `name` (empty when the config has none)."""
+        value = self.entries().get(name)
+        return value if isinstance(value, dict) else {}
+
+    def file(self, name: str) -> Path | None:
+        """The single path of entry `name` (None when the config has none)."""
+        value = self.entries().get(name)
+        return value if isinstance(value, Path) else None
+
+    def paths(self) -> list[Path]:
+        """Every data file the config names, in config order."""
+        found: list[Path] = []
+        for value in self.entries().values():
+            if isinstance(value, Path):
+                found.append(value)
+            elif isinstance(value, dict):
+                found.extend(value.values())
+        return found
 
 
 class AnalysisConfig(_Strict):
@@ -122,18 +153,63 @@ def _resolve(base: Path, path: Path | None) -> Path | None:
     return None if path is None else (path if path.is_absolute() else base / path)
 
 
+def _resolve_data(doc: YamlDoc, data: DataConfig) -> None:
+    """Check each data entry against the plugins that read it; resolve its paths."""
+    from crma_eval.registry import data_entries
+
+    known = data_entries()
+    base = doc.path.parent
+    for name, value in data.entries().items():
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            problem = f"no installed plugin reads data entry {name!r} (known: {listed})"
+            raise doc.error(problem, ("data", name), field=f"data.{name}")
+        shape = "per_domain" if isinstance(value, dict) else "file"
+        if value is not None and shape != known[name]:
+            want = "a mapping domain -> path" if known[name] == "per_domain" else "one path"
+            raise doc.error(f"expected {want}", ("data", name), field=f"data.{name}")
+        if isinstance(value, dict):
+            setattr(data, name, {d: _resolve(base, p) for d, p in value.items()})
+        else:
+            setattr(data, name, _resolve(base, value))
+
+
+def _check_plugins(doc: YamlDoc, config: RunConfig) -> None:
+    """Every listed plugin is installed, and each `options.<plugin>` fits its options model."""
+    from crma_eval.registry import plugins
+
+    installed = plugins()
+    for i, name in enumerate(config.plugins):
+        if name not in installed:
+            known = ", ".join(installed) or "none"
+            problem = f"unknown plugin {name!r} (installed: {known}; see `crma-eval plugins`)"
+            raise doc.error(problem, ("plugins", i), field="plugins")
+    for name, raw in config.options.items():
+        plugin = installed.get(name)
+        if plugin is None:
+            known = ", ".join(installed) or "none"
+            raise doc.error(f"options for unknown plugin {name!r} (installed: {known})",
+                            ("options", name), field=f"options.{name}")  # fmt: skip
+        if plugin.options_model is not None:
+            try:
+                plugin.options_model.model_validate(raw or {})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ("options", name, *err["loc"])
+                msg = err["msg"].removeprefix("Value error, ")
+                raise doc.error(msg, loc, field=".".join(map(str, loc))) from None
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a run config; relative paths are taken from the config's folder."""
     doc = YamlDoc(path)
     config: RunConfig = doc.validate(RunConfig)
+    _check_plugins(doc, config)
     base = doc.path.parent
-    data = config.data
     config.checkpoints = [_resolve(base, p) for p in config.checkpoints]
     if config.checkpoint_glob and not Path(config.checkpoint_glob).is_absolute():
         config.checkpoint_glob = str(base / config.checkpoint_glob)
     config.out = _resolve(base, config.out)
-    data.holdout = {d: _resolve(base, p) for d, p in data.holdout.items()}
-    data.qa = {d: _resolve(base, p) for d, p in data.qa.items()}
-    data.router_suite = _resolve(base, data.router_suite)
+    _resolve_data(doc, config.data)
     config.source = doc.path
     return config

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,6 +19,10 @@ from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.registry import get_plugin
 from crma_eval.store import RunDir, file_sha256, write_json_atomic
 
+if TYPE_CHECKING:
+    from crma_eval.checkpoint import Checkpoint
+    from crma_eval.engine import EngineSession
+
 
 @dataclass
 class RunOutcome:
@@ -27,11 +32,9 @@ class RunOutcome:
     failures: list[UnitFailure] = field(default_factory=list)
 
 
-def _fingerprint(config: RunConfig, checkpoints: list[Any]) -> dict[str, Any]:
+def _fingerprint(config: RunConfig, checkpoints: list[Checkpoint]) -> dict[str, Any]:
     """Everything that changes collected answers; a resumed run must match it exactly."""
-    data_files = [*config.data.holdout.values(), *config.data.qa.values()]
-    if config.data.router_suite is not None:
-        data_files.append(config.data.router_suite)
+    data_files = config.data.paths()
     return {
         "config_hash": config.config_hash(),
         "checkpoints": {c.id: c.content_hash() for c in checkpoints},
@@ -64,7 +67,7 @@ def _collectors(config: RunConfig) -> dict[str, Collector]:
     return found
 
 
-def _load_checkpoints(config: RunConfig) -> list[Any]:
+def _load_checkpoints(config: RunConfig) -> list[Checkpoint]:
     from crma_eval.checkpoint import load_checkpoint
 
     paths = config.checkpoint_paths()
@@ -75,8 +78,10 @@ def _load_checkpoints(config: RunConfig) -> list[Any]:
     return [load_checkpoint(p) for p in paths]
 
 
-def _session_factory(config: RunConfig, checkpoints: list[Any]) -> Any:
-    def make() -> Any:
+def _session_factory(
+    config: RunConfig, checkpoints: list[Checkpoint]
+) -> Callable[[], EngineSession]:
+    def make() -> EngineSession:
         from crma_eval.engine import EngineSession
 
         base = config.base_model or checkpoints[0].base_model

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from crma_eval.errors import InputError
 
 if TYPE_CHECKING:
+    from crma_eval.checkpoint import Checkpoint
     from crma_eval.config import RunConfig
+    from crma_eval.engine import EngineSession
     from crma_eval.store import RunDir
 
 
@@ -39,12 +41,12 @@ class CollectContext:
     """What collectors share: config, loaded checkpoints, one lazily built engine session."""
 
     config: RunConfig
-    checkpoints: list[Any]
+    checkpoints: list[Checkpoint]
     run_dir: RunDir
-    session_factory: Callable[[], Any] | None = None
-    _session: Any = field(default=None, repr=False)
+    session_factory: Callable[[], EngineSession] | None = None
+    _session: EngineSession | None = field(default=None, repr=False)
 
-    def session(self) -> Any:
+    def session(self) -> EngineSession:
         """The engine session (base model loaded once), created on first use."""
         if self._session is None:
             if self.session_factory is None:
@@ -52,7 +54,7 @@ class CollectContext:
             self._session = self.session_factory()
         return self._session
 
-    def checkpoint(self, checkpoint_id: str) -> Any:
+    def checkpoint(self, checkpoint_id: str) -> Checkpoint:
         """The loaded checkpoint with this id."""
         for ckpt in self.checkpoints:
             if ckpt.id == checkpoint_id:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from peft import PeftModel
 from safetensors import safe_open
 from torch import nn
+
+if TYPE_CHECKING:
+    from crma_eval.checkpoint import Checkpoint
 
 LORA_KEY = re.compile(
     r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[^.]+)?\.weight$"
@@ -78,7 +81,7 @@ class AdapterBank:
         """The live model: the PeftModel once an adapter is loaded, else the base model."""
         return self.peft if self.peft is not None else self.base
 
-    def activate(self, checkpoint: Any, domain: str | None) -> str | None:
+    def activate(self, checkpoint: Checkpoint, domain: str | None) -> str | None:
         """Switch to `domain`'s adapter of `checkpoint` (None: adapters off); returns its name."""
         if domain is None:
             self.switch(None)
@@ -108,7 +111,7 @@ class AdapterBank:
         self._dirty = False
         self.active = name
 
-    def _load(self, checkpoint: Any, domain: str, folder: Path, key: str) -> str:
+    def _load(self, checkpoint: Checkpoint, domain: str, folder: Path, key: str) -> str:
         loc = ("adapters", domain)
         problem = adapter_misfit(self.base, folder)
         if problem is not None:

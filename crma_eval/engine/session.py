@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -22,6 +22,9 @@ from crma_eval.config import EngineConfig
 from crma_eval.engine import generation, loss
 from crma_eval.engine.adapters import AdapterBank
 from crma_eval.errors import InputError
+
+if TYPE_CHECKING:
+    from crma_eval.checkpoint import Checkpoint
 
 
 @contextmanager
@@ -90,7 +93,7 @@ class EngineSession:
         """How many adapters and CRMA states were loaded (each should be loaded once)."""
         return {"adapter_loads": self.adapters.loads, "crma_loads": self.crma_loads}
 
-    def activate(self, checkpoint: Any, domain: str | None, crma: bool) -> Active:
+    def activate(self, checkpoint: Checkpoint, domain: str | None, crma: bool) -> Active:
         """Use the adapter of `domain` (None: none) and, if `crma`, the checkpoint's CRMA.
 
         `checkpoint` None means the bare base model (then no domain and no CRMA).
@@ -106,7 +109,7 @@ class EngineSession:
         self.active = Active(ck_id, domain, self._crma_on is not None)
         return self.active
 
-    def _crma_of(self, checkpoint: Any) -> Any:
+    def _crma_of(self, checkpoint: Checkpoint) -> Any:
         spec = checkpoint.manifest.crma
         key = "|".join(
             (

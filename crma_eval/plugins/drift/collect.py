@@ -21,7 +21,7 @@ class DriftCollector:
 
     def units(self, ctx: CollectContext) -> list[Unit]:
         """Checkpoints after at least one phase × domains of their order that have holdout data."""
-        holdout = ctx.config.data.holdout
+        holdout = ctx.config.data.per_domain("holdout")
         return [
             Unit(self.plugin, ck.id, "-", domain)
             for ck in ctx.checkpoints
@@ -36,7 +36,7 @@ class DriftCollector:
         training = ck.manifest.training
         if training is None:
             raise ck.error("drift needs training: {condition, seed, phase} in the manifest")
-        path = ctx.config.data.holdout[unit.domain]
+        path = ctx.config.data.per_domain("holdout")[unit.domain]
         texts = read_holdout(path)
         trained = unit.domain in ck.trained_domains and ck.adapter_path(unit.domain) is not None
         session = ctx.session()

@@ -7,13 +7,16 @@ the arm asks for it and the checkpoint has one. Answers are scored by `crma_eval
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crma_eval.collect import CollectContext, Unit
 from crma_eval.collect.data import read_items
 from crma_eval.config import Arm
 from crma_eval.errors import InputError
 from crma_eval.scoring import parse_number, score
+
+if TYPE_CHECKING:
+    from crma_eval.checkpoint import Checkpoint
 
 
 def read_qa(path: Any) -> list[dict[str, Any]]:
@@ -33,7 +36,7 @@ def read_qa(path: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _usable(ck: Any, domain: str | None) -> str | None:
+def _usable(ck: Checkpoint, domain: str | None) -> str | None:
     """`domain` if the checkpoint has a trained adapter for it, else None (base)."""
     ok = domain is not None and domain in ck.trained_domains and ck.adapter_path(domain)
     return domain if ok else None
@@ -53,7 +56,7 @@ class QACollector:
             if every or ck.is_final
             for arm in ctx.config.arms
             if arm.applies_to(ck)
-            for domain in ctx.config.data.qa
+            for domain in ctx.config.data.per_domain("qa")
         ]
 
     def _plan(
@@ -73,7 +76,7 @@ class QACollector:
         ck = ctx.checkpoint(unit.checkpoint)
         arm = next(a for a in ctx.config.arms if a.name == unit.arm)
         gen = ctx.config.generation
-        items = read_qa(ctx.config.data.qa[unit.domain])
+        items = read_qa(ctx.config.data.per_domain("qa")[unit.domain])
         adapters, routed = self._plan(arm, ck, unit.domain, items, ctx)
         session = ctx.session()
         predictions: list[str] = [""] * len(items)

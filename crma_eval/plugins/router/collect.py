@@ -39,7 +39,7 @@ class RouterCollector:
 
     def units(self, ctx: CollectContext) -> list[Unit]:
         """Final checkpoints with a router (none without a router suite)."""
-        if ctx.config.data.router_suite is None:
+        if ctx.config.data.file("router_suite") is None:
             return []
         return [
             Unit(self.plugin, ck.id, "-", "suite")
@@ -50,7 +50,7 @@ class RouterCollector:
     def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
         """`route` records of every suite query at one checkpoint."""
         ck = ctx.checkpoint(unit.checkpoint)
-        items = read_suite(ctx.config.data.router_suite)
+        items = read_suite(ctx.config.data.file("router_suite"))
         router = ck.router
         routes = router.route(ctx.session().embed([it["query"] for it in items]))
         return [

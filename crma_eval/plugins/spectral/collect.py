@@ -11,11 +11,14 @@ from __future__ import annotations
 import csv
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crma_eval.collect import CollectContext, Unit
 from crma_eval.errors import InputError
 from crma_eval.records import SOURCE_COLUMNS, iter_records, validate_record
+
+if TYPE_CHECKING:
+    from crma_eval.checkpoint import Checkpoint
 
 CSV_REQUIRED = ("step", "phase", "module", "spectral_norm")
 
@@ -115,7 +118,7 @@ class SpectralCollector:
         ]
 
     @staticmethod
-    def _hidden_size(ck: Any, ctx: CollectContext) -> int:
+    def _hidden_size(ck: Checkpoint, ctx: CollectContext) -> int:
         base = ctx.config.base_model or ck.base_model
         try:
             return _hidden_size(base, ctx.config.engine.trust_remote_code)
