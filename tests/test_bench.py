@@ -168,17 +168,15 @@ def test_bad_tasks_fail_their_units_and_lose_nothing(workspace, monkeypatch):
 
 
 def test_bad_options_name_file_and_line(tmp_path):
+    # options.bench is checked when the run config loads, before any unit is planned.
     arms = "    arms:\n      - {name: base, checkpoint: none, crma: true, adapter: none}\n"
-    config = _config(tmp_path, "[tiny_mc]", arms=arms)
-    ctx = CollectContext(config, [], RunDir(tmp_path / "run"))
     with pytest.raises(InputError) as err:
-        BenchCollector().units(ctx)
-    assert err.value.path == str(config.source) and err.value.line == 12
+        _config(tmp_path, "[tiny_mc]", arms=arms)
+    assert err.value.path.endswith("run.yaml") and err.value.line == 12
     assert "crma: false" in err.value.problem
 
-    unknown = _config(tmp_path, "[tiny_mc]", arms="    flavour: 3\n")
     with pytest.raises(InputError) as err:
-        BenchCollector().units(CollectContext(unknown, [], RunDir(tmp_path / "run")))
+        _config(tmp_path, "[tiny_mc]", arms="    flavour: 3\n")
     assert err.value.line == 11 and err.value.field == "options.bench.flavour"
 
     needs_ckpt = _config(tmp_path, "[tiny_mc]", arms="    arms: [{name: after}]\n")
