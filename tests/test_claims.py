@@ -74,7 +74,8 @@ def test_interval_verdict_names_the_method_statsmodels_gives(kn: tuple[int, int]
     )
     w_low, w_high = proportion_confint(k, n, alpha=0.05, method="wilson")
     wilson_fits = all(
-        abs(100 * b - float(t)) <= 0.05 + 1e-9 for b, t in zip((w_low, w_high), printed)
+        abs(100 * b - float(t)) <= 0.05 + 1e-9
+        for b, t in zip((w_low, w_high), printed, strict=True)
     )
     if wilson_fits:
         assert outcome.verdict == "reproduced"
@@ -201,3 +202,16 @@ def test_bad_claims_files_name_file_and_line(text: str, line: int | None, fragme
     assert fragment in err.value.one_line()
     if line is not None:
         assert err.value.line == line and err.value.path and err.value.path.endswith(".yaml")
+
+
+@SETTINGS
+@given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wald_is_recognised_only_and_equals_statsmodels_normal(kn: tuple[int, int]) -> None:
+    from crma_eval.stats import PROPORTION_METHODS, proportion_ci
+
+    k, n = kn
+    low, high = proportion_ci(k, n, 0.95, "wald")
+    ref_low, ref_high = proportion_confint(k, n, alpha=0.05, method="normal")
+    assert "wald" not in PROPORTION_METHODS  # never offered as a report's interval
+    assert low == pytest.approx(max(ref_low, 0.0), abs=1e-12)
+    assert high == pytest.approx(1.0 if k == n else min(ref_high, 1.0), abs=1e-12)
