@@ -181,6 +181,20 @@ def gate(run_dir: Path, spec: Path, baseline: Path | None, as_json: bool) -> Non
     sys.exit(outcome.exit_code)
 
 
+@cli.command()
+@click.argument("claims_file", metavar="CLAIMS.yaml", type=click.Path(path_type=Path))
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+@click.option(
+    "--summary", type=click.Path(path_type=Path), default=None, help="Write a Markdown summary."
+)
+def claims(claims_file: Path, run_dir: Path | None, as_json: bool, summary: Path | None) -> None:
+    """Check printed numbers in CLAIMS.yaml (against RUN_DIR); exit 1 unless all reproduced."""
+    from crma_eval.claims.cli import run_claims
+
+    sys.exit(run_claims(claims_file, run_dir, as_json=as_json, summary=summary))
+
+
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_plugins(as_json: bool) -> None:

@@ -63,6 +63,13 @@ class YamlDoc:
             return None
         return _node_at(self.node, loc).start_mark.line + 1
 
+    def scalar_text(self, loc: Sequence[str | int]) -> str | None:
+        """The scalar at `loc` exactly as written (e.g. "99.50", "2e-16"); None if not a scalar."""
+        if self.node is None:
+            return None
+        node = _node_at(self.node, loc)
+        return node.value if isinstance(node, yaml.ScalarNode) else None
+
     def error(
         self, problem: str, loc: Sequence[str | int] = (), field: str | None = None
     ) -> InputError:

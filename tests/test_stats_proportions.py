@@ -96,7 +96,7 @@ def test_wilson_matches_its_closed_form() -> None:
         ((1, 4, 0.0), "confidence"),
         ((1, 4, 1.0), "confidence"),
         ((1, 4, float("nan")), "confidence"),
-        ((1, 4, 0.95, "wald"), "unknown proportion CI method 'wald'"),
+        ((1, 4, 0.95, "normal"), "unknown proportion CI method 'normal'"),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(args: tuple, message: str) -> None:

@@ -13,7 +13,7 @@ import math
 import numbers
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from crma_eval.blocks import KeyValues, Section, Table
+from crma_eval.claims import claims_section
 from crma_eval.figures import figure_style
 from crma_eval.naming import slug
 from crma_eval.plugins.base import Plugin
@@ -158,6 +159,12 @@ def _section_view(
     )
 
 
+def _extra_view(section: Section, used: set[str]) -> SectionView:
+    """A section that belongs to no plugin (Claims: crma_eval.claims) as the template sees it."""
+    html_id = _unique_id(section.id, used)
+    return SectionView(html_id, section.id, section.title, section.blocks, section.definitions)
+
+
 def _flatten(value: Any, prefix: str = "") -> list[list[Any]]:
     """Nested metadata as (dotted key, leaf) pairs; lists of scalars stay one leaf."""
     if isinstance(value, Mapping):
@@ -219,13 +226,20 @@ def definitions(entries: Mapping[str, Any], plugins: Mapping[str, Plugin]) -> li
     return list(pairs.items())
 
 
-def render_html(run_name: str, results: dict[str, Any], plugins: Mapping[str, Plugin]) -> str:
-    """The report's HTML for parsed results, with sections from the given plugins."""
+def render_html(
+    run_name: str,
+    results: dict[str, Any],
+    plugins: Mapping[str, Plugin],
+    extra: Sequence[Section] = (),
+) -> str:
+    """The report's HTML for parsed results, with sections from the given plugins, then `extra`
+    sections that are not a plugin's (e.g. Claims)."""
     used = set(RESERVED_IDS)
     sections = [
         _section_view(name, entry, plugins.get(name), results["metrics"], used)
         for name, entry in results["plugins"].items()
     ]
+    sections += [_extra_view(section, used) for section in extra]
     meta = results["meta"]
     template = _environment().get_template("report.html.j2")
     return template.render(
@@ -248,5 +262,6 @@ def render_report(run_dir: str | Path, *, plugins: Mapping[str, Plugin] | None =
     run_dir = Path(run_dir)
     results = load_results(run_dir)
     chosen = installed_plugins() if plugins is None else plugins
-    html = render_html(run_dir.resolve().name, results, chosen)
+    claims = claims_section(run_dir)  # from `crma-eval claims CLAIMS.yaml RUN_DIR`, if run
+    html = render_html(run_dir.resolve().name, results, chosen, [claims] if claims else [])
     return write_text_atomic(run_dir / "report.html", html)

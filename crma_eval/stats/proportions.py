@@ -11,12 +11,17 @@ from statsmodels.stats.proportion import proportion_confint
 from crma_eval.stats._validate import check_choice, check_confidence, check_count, clip_unit
 
 PROPORTION_METHODS: tuple[str, ...] = ("wilson", "clopper_pearson", "jeffreys", "agresti_coull")
+# Recognised only to name the method behind a printed interval (crma_eval.claims); never a report
+# default: the Wald interval undercovers badly near 0 and 1 and collapses to a point there.
+RECOGNISED_ONLY_METHODS: tuple[str, ...] = ("wald",)
+_ALL_METHODS = PROPORTION_METHODS + RECOGNISED_ONLY_METHODS
 
 _STATSMODELS_NAME = {
     "wilson": "wilson",
     "clopper_pearson": "beta",
     "jeffreys": "jeffreys",
     "agresti_coull": "agresti_coull",
+    "wald": "normal",
 }
 
 _LABEL = {
@@ -24,12 +29,13 @@ _LABEL = {
     "clopper_pearson": "Clopper–Pearson exact",
     "jeffreys": "Jeffreys",
     "agresti_coull": "Agresti–Coull",
+    "wald": "Wald",
 }
 
 
 def method_label(method: str) -> str:
     """Human-readable name of a proportion CI method, for printing beside the interval."""
-    return _LABEL[check_choice(method, "proportion CI method", PROPORTION_METHODS)]
+    return _LABEL[check_choice(method, "proportion CI method", _ALL_METHODS)]
 
 
 def proportion_ci(
@@ -38,9 +44,10 @@ def proportion_ci(
     """Two-sided CI for the proportion k/n, clipped to [0, 1].
 
     With k = 0 the lower limit is exactly 0.0 and with k = n the upper limit is exactly 1.0 for
-    every method (for Jeffreys this is the Brown–Cai–DasGupta boundary modification).
+    every method (for Jeffreys this is the Brown–Cai–DasGupta boundary modification). `method`
+    is one of PROPORTION_METHODS or "wald" (statsmodels "normal"; RECOGNISED_ONLY_METHODS).
     """
-    method = check_choice(method, "proportion CI method", PROPORTION_METHODS)
+    method = check_choice(method, "proportion CI method", _ALL_METHODS)
     k, n = check_count(k, "k"), check_count(n, "n")
     level = check_confidence(confidence)
     if n < 1:
