@@ -2,7 +2,8 @@
 
 An arm chooses the adapter per item: `oracle` (the item's own domain), `router` (the
 checkpoint's router picks; the choice is recorded as `routed_domain`) or `none`; CRMA is on when
-the arm asks for it and the checkpoint has one. Answers are scored by `crma_eval.scoring`.
+the arm asks for it and the checkpoint has one. Answers are scored by the configured scorers (`crma_eval.scorers`, run
+config section `scorers:`); `match` keeps the rule of `crma_eval.scoring.score` that matched.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from crma_eval.collect import CollectContext, Unit
 from crma_eval.collect.data import read_items
 from crma_eval.config import Arm
 from crma_eval.errors import InputError
+from crma_eval.scorers.apply import score_records
 from crma_eval.scoring import parse_number, score
 
 
@@ -98,6 +100,7 @@ class QACollector:
                     "arm": arm.name,
                     "domain": unit.domain,
                     "item_id": item["item_id"],
+                    "answer_type": item["answer_type"],
                     "correct": result.correct,
                     "question": item["question"],
                     "reference": item["reference"],
@@ -110,4 +113,5 @@ class QACollector:
                     "crma": crma_on,
                 }
             )
+        score_records(records, ctx.config.scorers)
         return records
