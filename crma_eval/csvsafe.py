@@ -61,7 +61,9 @@ def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, str
             reader = csv.reader(fh)
             rows = [(reader.line_num, row) for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"cannot read the CSV ({exc.__class__.__name__}: {exc})", path=path) from None
+        raise InputError(
+            f"cannot read the CSV ({exc.__class__.__name__}: {exc})", path=path
+        ) from None
     if not rows:
         raise InputError("empty CSV (no header)", path=path)
     header = [decode_cell(h).strip() for h in rows[0][1]]
@@ -69,6 +71,8 @@ def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, str
     for line, row in rows[1:]:
         if not any(cell.strip() for cell in row):
             continue
+        if len(row) > len(header):
+            raise InputError(f"{len(row)} cells, {len(header)} columns", path=path, line=line)
         cells = [decode_cell(c) for c in row] + [""] * (len(header) - len(row))
-        out.append((line, dict(zip(header, cells))))
+        out.append((line, dict(zip(header, cells, strict=True))))
     return header, out

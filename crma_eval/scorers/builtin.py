@@ -102,7 +102,9 @@ class RougeLScorer(Scorer):
 
     def score_one(self, item: Item) -> Verdict:
         """rougeL F-measure (target = reference, prediction = the answer)."""
-        return Verdict(float(self._scorer.score(item.reference, item.prediction)["rougeL"].fmeasure))
+        return Verdict(
+            float(self._scorer.score(item.reference, item.prediction)["rougeL"].fmeasure)
+        )
 
     def identity(self) -> dict[str, Any]:
         """Name, class and the rouge-score settings."""

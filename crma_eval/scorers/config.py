@@ -1,16 +1,16 @@
 """The `scorers:` section of a run config (or of the file given to `crma-eval rescore --config`).
 
-    scorers:
-      use: [exact, contains, numeric, token_f1, rouge_l]   # default scorers of every item
-      by_answer_type: {number: [numeric, exact]}            # overrides `use` per answer_type
-      by_domain: {law: [judge, token_f1]}                   # overrides both per domain
-      primary: {text: contains, number: numeric}           # or one name; keys: domain/answer_type
-      threshold: {token_f1: 0.5}                            # pass mark of graded scorers
-      options: {my_scorer: {...}}                           # options of other scorers
-      judge:
-        base_url: http://127.0.0.1:8000/v1
-        model: my-judge
-        api_key_env: JUDGE_API_KEY                          # the variable's name, never its value
+scorers:
+  use: [exact, contains, numeric, token_f1, rouge_l]   # default scorers of every item
+  by_answer_type: {number: [numeric, exact]}            # overrides `use` per answer_type
+  by_domain: {law: [judge, token_f1]}                   # overrides both per domain
+  primary: {text: contains, number: numeric}           # or one name; keys: domain/answer_type
+  threshold: {token_f1: 0.5}                            # pass mark of graded scorers
+  options: {my_scorer: {...}}                           # options of other scorers
+  judge:
+    base_url: http://127.0.0.1:8000/v1
+    model: my-judge
+    api_key_env: JUDGE_API_KEY                          # the variable's name, never its value
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 An arm chooses the adapter per item: `oracle` (the item's own domain), `router` (the
 checkpoint's router picks; the choice is recorded as `routed_domain`) or `none`; CRMA is on when
-the arm asks for it and the checkpoint has one. Answers are scored by the configured scorers (`crma_eval.scorers`, run
-config section `scorers:`); `match` keeps the rule of `crma_eval.scoring.score` that matched.
+the arm asks for it and the checkpoint has one. Answers are scored by the configured scorers
+(`crma_eval.scorers`, run config section `scorers:`); `match` keeps the rule of
+`crma_eval.scoring.score` that matched.
 """
 
 from __future__ import annotations
