@@ -166,13 +166,17 @@ class JudgeScorer(Scorer):
     def score(self, items: Sequence[Item]) -> list[Verdict]:
         """Cached verdicts, and the rest asked concurrently (max_concurrency at a time)."""
         out: list[Verdict | None] = [self._cached(item) for item in items]
-        todo = [i for i, v in enumerate(out) if v is None]
-        self.cache_hits += len(items) - len(todo)
+        self.cache_hits += sum(v is not None for v in out)
+        todo: dict[Path, list[int]] = {}  # one request per distinct (question, reference, answer)
+        for i, verdict in enumerate(out):
+            if verdict is None:
+                todo.setdefault(self.cache_path(items[i]), []).append(i)
         if todo:
             client = self._client()
             with ThreadPoolExecutor(max_workers=self.config.max_concurrency) as pool:
-                answers = list(pool.map(lambda i: self._ask(client, items[i]), todo))
+                answers = list(pool.map(lambda ix: self._ask(client, items[ix[0]]), todo.values()))
             self.requests += len(todo)
-            for i, verdict in zip(todo, answers, strict=True):
-                out[i] = verdict
+            for ix, verdict in zip(todo.values(), answers, strict=True):
+                for i in ix:
+                    out[i] = verdict
         return [v for v in out if v is not None]
