@@ -75,10 +75,8 @@ def test_judge_verdicts_malformed_429_timeout_and_cache(tmp_path, monkeypatch) -
 
 def test_missing_key_variable_is_bad_input(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
-    judge = make_scorer(
-        "judge", {"base_url": "http://127.0.0.1:9/v1", "model": "m", "api_key_env": "NO_SUCH_KEY_VAR",
-                  "cache_dir": str(tmp_path)},
-    )  # fmt: skip
+    options = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "cache_dir": str(tmp_path)}
+    judge = make_scorer("judge", options | {"api_key_env": "NO_SUCH_KEY_VAR"})
     with pytest.raises(InputError, match="NO_SUCH_KEY_VAR"):
         judge.score([Item("q", "r", "p")])
 
@@ -102,7 +100,7 @@ def _write_run(run_dir: Path) -> None:
                         "scores": {"exact": float(pred == ref)},
                         "verdicts": {"exact": pred == ref},
                     }
-                )  # fmt: skip
+                )
             )
     (run_dir / "records").mkdir(parents=True)
     (run_dir / "records" / "qa.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
