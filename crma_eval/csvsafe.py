@@ -69,7 +69,7 @@ def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, str
     header = [decode_cell(h).strip() for h in rows[0][1]]
     out = []
     for line, row in rows[1:]:
-        if not any(cell.strip() for cell in row):
+        if not row:  # an empty line (a row of empty cells is kept)
             continue
         if len(row) > len(header):
             raise InputError(f"{len(row)} cells, {len(header)} columns", path=path, line=line)

@@ -74,12 +74,16 @@ def point_kappas(matrix: np.ndarray) -> dict[str, Any]:
 
 
 def bootstrap(
-    stat: Callable[[np.ndarray], float], matrix: np.ndarray, confidence: float, seed: int
+    stat: Callable[[np.ndarray], float],
+    matrix: np.ndarray,
+    confidence: float,
+    seed: int,
+    resamples: int = BOOTSTRAP,
 ) -> dict[str, Any]:
     """{estimate, ci_low, ci_high, method}: `stat` and its percentile bootstrap over items."""
     rng = np.random.default_rng(seed)
     n = matrix.shape[1]
-    draws = np.array([stat(matrix[:, rng.integers(0, n, n)]) for _ in range(BOOTSTRAP)])
+    draws = np.array([stat(matrix[:, rng.integers(0, n, n)]) for _ in range(resamples)])
     draws = draws[~np.isnan(draws)]
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(draws, [tail, 100 - tail]) if len(draws) else (float("nan"),) * 2
@@ -87,19 +91,23 @@ def bootstrap(
         "estimate": stat(matrix),
         "ci_low": float(low),
         "ci_high": float(high),
-        "method": f"percentile bootstrap over items, {BOOTSTRAP} resamples, seed {seed}",
+        "method": f"percentile bootstrap over items, {resamples} resamples, seed {seed}",
     }
 
 
-def agreement_summary(matrix: np.ndarray, confidence: float, seed: int) -> dict[str, Any]:
+def agreement_summary(
+    matrix: np.ndarray, confidence: float, seed: int, resamples: int = BOOTSTRAP
+) -> dict[str, Any]:
     """Krippendorff's alpha, Cohen's kappa per rater pair and Fleiss' kappa, with intervals."""
-    out: dict[str, Any] = {"krippendorff_alpha": bootstrap(alpha, matrix, confidence, seed)}
+    out: dict[str, Any] = {
+        "krippendorff_alpha": bootstrap(alpha, matrix, confidence, seed, resamples)
+    }
     if matrix.shape[0] >= 2:
         out["cohen"] = {
             f"{a + 1}-{b + 1}": bootstrap(lambda m, a=a, b=b: cohen(m[a], m[b]), matrix,
-                                          confidence, seed)
+                                          confidence, seed, resamples)
             for a in range(len(matrix))
             for b in range(a + 1, len(matrix))
         }  # fmt: skip
-        out["fleiss"] = bootstrap(fleiss, matrix, confidence, seed)
+        out["fleiss"] = bootstrap(fleiss, matrix, confidence, seed, resamples)
     return out

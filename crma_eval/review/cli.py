@@ -74,12 +74,17 @@ def _echo(s: dict[str, Any]) -> None:
     default=0.95,
     show_default=True,
 )
+@click.option(
+    "--bootstrap", type=click.IntRange(100), default=1000, show_default=True, help="Resamples."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def import_cmd(run_dir: Path, csvs: tuple[Path, ...], confidence: float, as_json: bool) -> None:
+def import_cmd(
+    run_dir: Path, csvs: tuple[Path, ...], confidence: float, bootstrap: int, as_json: bool
+) -> None:
     """Read reviewers' sheets: alpha, kappas, scorers vs humans, corrected accuracy."""
     from crma_eval.review.summary import review_summary, summary_json
 
-    summary = review_summary(run_dir, list(csvs), confidence=confidence)
+    summary = review_summary(run_dir, list(csvs), confidence=confidence, resamples=bootstrap)
     if as_json:
         click.echo(summary_json(summary))
     else:

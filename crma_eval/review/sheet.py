@@ -131,6 +131,8 @@ def read_labels(run_dir: Path, csv_path: Path) -> tuple[dict[str, Any], dict[str
     key: dict[str, Any] | None = None
     labels: dict[str, float] = {}
     for line, row in rows:
+        if not any(cell.strip() for cell in row.values()):
+            continue  # blank rows a spreadsheet adds at the end
         rid = row["review_id"].strip()
         if key is None:
             path = key_path(run_dir, rid)

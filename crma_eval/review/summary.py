@@ -63,7 +63,11 @@ def _accuracy(key: dict[str, Any], items: list[str], human: np.ndarray, conf: fl
 
 
 def review_summary(
-    run_dir: Path, csv_paths: Sequence[Path], confidence: float = 0.95, ci_method: str = "wilson"
+    run_dir: Path,
+    csv_paths: Sequence[Path],
+    confidence: float = 0.95,
+    ci_method: str = "wilson",
+    resamples: int = 1000,
 ) -> dict[str, Any]:
     """Read every reviewer's sheet of one review and summarise; saved next to the key."""
     if not csv_paths:
@@ -77,7 +81,7 @@ def review_summary(
     items = sorted(key["items"])
     matrix = np.array([[labels[i] for i in items] for _, labels in reviews], dtype=float)
     human = majority(matrix)
-    agreement = agreement_summary(matrix, confidence, key["seed"])
+    agreement = agreement_summary(matrix, confidence, key["seed"], resamples)
     summary = {
         "review_id": key["review_id"],
         "n_items": len(items),
