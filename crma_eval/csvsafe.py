@@ -7,8 +7,9 @@ single quote gets one more. Reading removes exactly one leading quote from every
 with one, so `decode_cell(encode_cell(s)) == s` for every string `s`.
 
 Every cell is quoted (csv.QUOTE_ALL), so CR and LF inside a cell never split a row; files are
-UTF-8 with a byte-order mark (so spreadsheets detect the encoding) and are read back without
-newline translation, keeping a bare CR inside a cell exactly.
+UTF-8 (no byte-order mark, so plain csv readers see the header as written; one is accepted when
+reading, as spreadsheets add it) and are read back without newline translation, keeping a bare CR
+inside a cell exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from crma_eval.errors import InputError
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
-BOM = "\ufeff"
 
 
 def encode_cell(value: object) -> str:
@@ -38,12 +38,12 @@ def decode_cell(text: str) -> str:
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """The whole CSV document (BOM, header, rows), every cell encoded and quoted."""
+    """The whole CSV document (header, rows), every cell encoded and quoted."""
     buf = io.StringIO()
     writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow([encode_cell(h) for h in header])
     writer.writerows([encode_cell(c) for c in row] for row in rows)
-    return BOM + buf.getvalue()
+    return buf.getvalue()
 
 
 def write_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
