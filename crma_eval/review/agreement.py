@@ -95,6 +95,11 @@ def bootstrap(
     }
 
 
+def _pair(a: int, b: int) -> Callable[[np.ndarray], float]:
+    """Cohen's kappa of raters a and b, as a statistic of the matrix."""
+    return lambda m: cohen(m[a], m[b])
+
+
 def agreement_summary(
     matrix: np.ndarray, confidence: float, seed: int, resamples: int = BOOTSTRAP
 ) -> dict[str, Any]:
@@ -104,10 +109,9 @@ def agreement_summary(
     }
     if matrix.shape[0] >= 2:
         out["cohen"] = {
-            f"{a + 1}-{b + 1}": bootstrap(lambda m, a=a, b=b: cohen(m[a], m[b]), matrix,
-                                          confidence, seed, resamples)
+            f"{a + 1}-{b + 1}": bootstrap(_pair(a, b), matrix, confidence, seed, resamples)
             for a in range(len(matrix))
             for b in range(a + 1, len(matrix))
-        }  # fmt: skip
+        }
         out["fleiss"] = bootstrap(fleiss, matrix, confidence, seed, resamples)
     return out
