@@ -16,6 +16,8 @@ import click
 from crma_eval import __version__
 from crma_eval.errors import InputError
 from crma_eval.plugins.bench.gsm8k.cli import audit
+from crma_eval.review.cli import review
+from crma_eval.scorers.cli import rescore
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -215,6 +217,8 @@ def list_plugins(as_json: bool) -> None:
 
 
 cli.add_command(audit)
+cli.add_command(rescore)
+cli.add_command(review)
 
 
 def main(argv: list[str] | None = None) -> None:

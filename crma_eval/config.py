@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from crma_eval.naming import check_unique
+from crma_eval.scorers.config import ScorersConfig
 from crma_eval.yamlio import YamlDoc
 
 if TYPE_CHECKING:
@@ -127,6 +128,7 @@ class RunConfig(_Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    scorers: ScorersConfig = Field(default_factory=ScorersConfig)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     source: Path | None = Field(None, exclude=True)
 

@@ -55,6 +55,7 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
         rows.append(total)
         put_metrics(metrics, (PLUGIN, arm), _public(total))
     details = {"rows": rows, "routing": "misrouted" in counts.columns}
+    _add_scorers(qa, options, metrics, details)
     return AnalysisResult(metrics=metrics, details=details, methods=ci_methods(options))
 
 
@@ -62,3 +63,15 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     """The gateable stats of one row (misrouted counts included when known)."""
     keys = ("k", "n", "accuracy", "ci_low", "ci_high", "misrouted")
     return {k: row[k] for k in keys if k in row}
+
+
+def _add_scorers(
+    qa: pd.DataFrame, options: AnalyzeOptions, metrics: dict[str, float], details: dict[str, Any]
+) -> None:
+    """Scorers side by side (crma_eval.scorers.compare), when the records carry verdicts."""
+    from crma_eval.scorers.compare import compare_scorers
+
+    compared = compare_scorers(qa, options)
+    if compared is not None:
+        metrics.update(compared[0])
+        details["scorers"] = compared[1]

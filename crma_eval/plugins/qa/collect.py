@@ -2,7 +2,9 @@
 
 An arm chooses the adapter per item: `oracle` (the item's own domain), `router` (the
 checkpoint's router picks; the choice is recorded as `routed_domain`) or `none`; CRMA is on when
-the arm asks for it and the checkpoint has one. Answers are scored by `crma_eval.scoring`.
+the arm asks for it and the checkpoint has one. Answers are scored by the configured scorers
+(`crma_eval.scorers`, run config section `scorers:`); `match` keeps the rule of
+`crma_eval.scoring.score` that matched.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from crma_eval.collect import CollectContext, Unit
 from crma_eval.collect.data import read_items
 from crma_eval.config import Arm
 from crma_eval.errors import InputError
+from crma_eval.scorers.apply import score_records
 from crma_eval.scoring import parse_number, score
 
 if TYPE_CHECKING:
@@ -101,6 +104,7 @@ class QACollector:
                     "arm": arm.name,
                     "domain": unit.domain,
                     "item_id": item["item_id"],
+                    "answer_type": item["answer_type"],
                     "correct": result.correct,
                     "question": item["question"],
                     "reference": item["reference"],
@@ -113,4 +117,5 @@ class QACollector:
                     "crma": crma_on,
                 }
             )
+        score_records(records, ctx.config.scorers)
         return records

@@ -80,5 +80,13 @@ def qa_section(result: dict[str, Any]) -> Section:
         _table(rows, bool(result["details"].get("routing")), ci),
         _figure(rows, ci),
         Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
+        *_scorer_blocks(result, ci),
     ]
     return Section(id="qa", title="Domain QA accuracy", blocks=blocks)
+
+
+def _scorer_blocks(result: dict[str, Any], ci: str) -> list[Paragraph | Table]:
+    """Scorers side by side (crma_eval.scorers.section), when the analysis compared them."""
+    from crma_eval.scorers.section import scorer_blocks
+
+    return scorer_blocks(result["details"].get("scorers"), ci)

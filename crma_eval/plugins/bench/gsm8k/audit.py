@@ -2,16 +2,14 @@
 
 Export samples every (arm, document) on which the scorers (lm-eval filters such as strict-match,
 flexible-extract, crma-corrected) disagree, plus a seeded random share where they agree, into a
-CSV without scorer names, in shuffled order. The key (which item is which, each scorer's verdict,
-the seed) stays in RUN_DIR/audit/. Reviewed CSVs are read back strictly: every item exactly once,
-every label known.
+spreadsheet-safe CSV (crma_eval.csvsafe) without scorer names, in shuffled order. The key (which
+item is which, each scorer's verdict, the seed) stays in RUN_DIR/audit/. Reviewed CSVs are read
+back strictly: every item exactly once, every label known.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,10 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crma_eval.csvsafe import read_csv, write_csv
 from crma_eval.errors import InputError
 from crma_eval.records import load_records
+from crma_eval.review.agreement import majority, point_kappas
 from crma_eval.stats import paired_difference_ci, proportion_ci
-from crma_eval.store import RunDir, write_json_atomic, write_text_atomic
+from crma_eval.store import RunDir, write_json_atomic
 
 KEY_SCHEMA = "crma-eval/gsm8k-audit/1"
 STRICT, CORRECTED = "strict-match", "crma-corrected"
@@ -142,14 +142,20 @@ def export_audit(
             for _, r in chosen.iterrows()
         },
     }
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for _, r in chosen.iterrows():
-        texts = [_text(r["question"]), _text(r["target"]), _text(r["response"])]
-        writer.writerow([audit_id, r["item"], *texts, "", ""])
+    rows = [
+        [
+            audit_id,
+            r["item"],
+            _text(r["question"]),
+            _text(r["target"]),
+            _text(r["response"]),
+            "",
+            "",
+        ]
+        for _, r in chosen.iterrows()
+    ]
     write_json_atomic(key_path(run_dir, audit_id), key)
-    write_text_atomic(out_csv, buf.getvalue())
+    write_csv(out_csv, CSV_COLUMNS, rows)
     return key
 
 
@@ -177,22 +183,15 @@ def _read_key(run_dir: Path, audit_id: str, csv_path: Path, line: int) -> dict[s
 
 def read_review(run_dir: Path, csv_path: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """(audit key, item -> label 1/0) of one reviewed CSV; every item exactly once."""
-    try:
-        text = Path(csv_path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"cannot read the review CSV ({exc.__class__.__name__})", path=csv_path
-        ) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing_cols = {"audit_id", "item", "label"} - set(reader.fieldnames or ())
+    header, rows = read_csv(csv_path)
+    missing_cols = {"audit_id", "item", "label"} - set(header)
     if missing_cols:
         raise InputError(
             f"missing column(s) {', '.join(sorted(missing_cols))}", path=csv_path, line=1
         )
     key: dict[str, Any] | None = None
     labels: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         key = key or _read_key(run_dir, (row["audit_id"] or "").strip(), csv_path, line)
         if (row["audit_id"] or "").strip() != key["audit_id"]:
             raise InputError(
@@ -232,12 +231,6 @@ def read_review(run_dir: Path, csv_path: Path) -> tuple[dict[str, Any], dict[str
     return key, labels
 
 
-def _majority(matrix: np.ndarray) -> np.ndarray:
-    """Per item the reviewers' majority label (1/0), or -1 on a tie."""
-    mean = matrix.mean(axis=0)
-    return np.where(mean > 0.5, 1, np.where(mean < 0.5, 0, -1))
-
-
 def _agreement(
     key: dict[str, Any],
     items: list[str],
@@ -265,22 +258,6 @@ def _agreement(
             "ci_high": high,
         }
     return out
-
-
-def _kappas(matrix: np.ndarray) -> dict[str, Any]:
-    """Cohen's kappa for each pair of reviewers and Fleiss' kappa over all of them."""
-    from sklearn.metrics import cohen_kappa_score
-    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
-
-    if matrix.shape[0] < 2:
-        return {}
-    pairs = {
-        f"{a + 1}-{b + 1}": float(cohen_kappa_score(matrix[a], matrix[b]))
-        for a in range(len(matrix))
-        for b in range(a + 1, len(matrix))
-    }
-    table, _ = aggregate_raters(matrix.T, n_cat=2)
-    return {"cohen": pairs, "fleiss": float(fleiss_kappa(table, method="fleiss"))}
 
 
 def scorer_deltas(frame: pd.DataFrame, task: str, confidence: float) -> dict[str, Any]:
@@ -332,7 +309,7 @@ def review_audit(
             )
     items = sorted(key["items"])
     matrix = np.array([[labels[i] for i in items] for _, labels in reviews])
-    human = _majority(matrix)
+    human = majority(matrix)
     summary = {
         "audit_id": key["audit_id"],
         "task": key["task"],
@@ -345,7 +322,7 @@ def review_audit(
         "scorers": {
             s: _agreement(key, items, human, s, confidence, ci_method) for s in key["scorers"]
         },
-        "kappa": _kappas(matrix),
+        "kappa": point_kappas(matrix),
         "deltas": scorer_deltas(bench_frame(run_dir), key["task"], confidence),
     }
     write_json_atomic(review_path(run_dir, key["audit_id"]), summary)

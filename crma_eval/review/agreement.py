@@ -1,0 +1,117 @@
+"""Inter-rater agreement on binary labels: majority, Cohen's/Fleiss' kappa, Krippendorff's alpha.
+
+Matrices are raters × items with 1 (correct), 0 (incorrect) or NaN (not labelled). Kappas come
+from scikit-learn (Cohen) and statsmodels (Fleiss, items labelled by every rater); alpha from the
+`krippendorff` package (nominal level, missing labels allowed). Intervals: percentile bootstrap
+over items (numpy Generator, fixed seed).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+BOOTSTRAP = 1000
+
+
+def majority(matrix: np.ndarray) -> np.ndarray:
+    """Per item the raters' majority label 1/0, -1 on a tie, -2 when nobody labelled it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean = np.nanmean(matrix, axis=0)
+    out = np.where(mean > 0.5, 1, np.where(mean < 0.5, 0, -1))
+    return np.where(np.isnan(mean), -2, out)
+
+
+def cohen(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's kappa of two raters over items both labelled (NaN when undefined)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    both = ~(np.isnan(a) | np.isnan(b))
+    if both.sum() < 2:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(cohen_kappa_score(a[both].astype(int), b[both].astype(int)))
+
+
+def fleiss(matrix: np.ndarray) -> float:
+    """Fleiss' kappa over the items labelled by every rater (NaN when undefined)."""
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+    full = matrix[:, ~np.isnan(matrix).any(axis=0)]
+    if full.shape[1] < 2:
+        return float("nan")
+    table, _ = aggregate_raters(full.T.astype(int), n_cat=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(fleiss_kappa(table, method="fleiss"))
+
+
+def alpha(matrix: np.ndarray) -> float:
+    """Krippendorff's alpha (nominal) of the `krippendorff` package (NaN when undefined)."""
+    import krippendorff
+
+    values = matrix[:, (~np.isnan(matrix)).sum(axis=0) >= 2]
+    if values.shape[1] == 0 or len(np.unique(values[~np.isnan(values)])) < 2:
+        return float("nan")
+    return float(krippendorff.alpha(reliability_data=values, level_of_measurement="nominal"))
+
+
+def point_kappas(matrix: np.ndarray) -> dict[str, Any]:
+    """{"cohen": {"1-2": kappa, ...}, "fleiss": kappa}; {} with fewer than two raters."""
+    if matrix.shape[0] < 2:
+        return {}
+    pairs = {
+        f"{a + 1}-{b + 1}": cohen(matrix[a], matrix[b])
+        for a in range(len(matrix))
+        for b in range(a + 1, len(matrix))
+    }
+    return {"cohen": pairs, "fleiss": fleiss(matrix)}
+
+
+def bootstrap(
+    stat: Callable[[np.ndarray], float],
+    matrix: np.ndarray,
+    confidence: float,
+    seed: int,
+    resamples: int = BOOTSTRAP,
+) -> dict[str, Any]:
+    """{estimate, ci_low, ci_high, method}: `stat` and its percentile bootstrap over items."""
+    rng = np.random.default_rng(seed)
+    n = matrix.shape[1]
+    draws = np.array([stat(matrix[:, rng.integers(0, n, n)]) for _ in range(resamples)])
+    draws = draws[~np.isnan(draws)]
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(draws, [tail, 100 - tail]) if len(draws) else (float("nan"),) * 2
+    return {
+        "estimate": stat(matrix),
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "method": f"percentile bootstrap over items, {resamples} resamples, seed {seed}",
+    }
+
+
+def _pair(a: int, b: int) -> Callable[[np.ndarray], float]:
+    """Cohen's kappa of raters a and b, as a statistic of the matrix."""
+    return lambda m: cohen(m[a], m[b])
+
+
+def agreement_summary(
+    matrix: np.ndarray, confidence: float, seed: int, resamples: int = BOOTSTRAP
+) -> dict[str, Any]:
+    """Krippendorff's alpha, Cohen's kappa per rater pair and Fleiss' kappa, with intervals."""
+    out: dict[str, Any] = {
+        "krippendorff_alpha": bootstrap(alpha, matrix, confidence, seed, resamples)
+    }
+    if matrix.shape[0] >= 2:
+        out["cohen"] = {
+            f"{a + 1}-{b + 1}": bootstrap(_pair(a, b), matrix, confidence, seed, resamples)
+            for a in range(len(matrix))
+            for b in range(a + 1, len(matrix))
+        }
+        out["fleiss"] = bootstrap(fleiss, matrix, confidence, seed, resamples)
+    return out

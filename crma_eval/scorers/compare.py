@@ -1,0 +1,114 @@
+"""Scorers side by side (QA analysis): each scorer's accuracy per arm, pairwise agreement, and
+the items on which the scorers disagree. Pure pandas; reads the records' `verdicts`, `scores` and
+`abstained`.
+
+Accuracy of a scorer = passed / scored, over the records it scored and did not abstain on; the
+interval is the run's proportion CI. Agreement of two scorers = share of records, scored by both,
+on which their verdicts are equal.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+import pandas as pd
+
+from crma_eval.fmt import in_order, proportion, put_metrics
+from crma_eval.plugins.base import AnalyzeOptions
+
+MAX_SHOWN = 50
+TEXT_CHARS = 200
+
+
+def _maps(column: pd.Series | None, index: pd.Index) -> pd.DataFrame:
+    """A {name: value} record column as a frame (one column per name; absent = NaN)."""
+    if column is None:
+        return pd.DataFrame(index=index)
+    rows = [v if isinstance(v, dict) else {} for v in column]
+    return pd.DataFrame(rows, index=index)
+
+
+def _accuracy_rows(
+    qa: pd.DataFrame, verdicts: pd.DataFrame, scores: pd.DataFrame, abstained: pd.DataFrame,
+    options: AnalyzeOptions,
+) -> list[dict[str, Any]]:  # fmt: skip
+    rows = []
+    for arm in in_order(qa["arm"]):
+        mine = qa["arm"] == arm
+        for name in verdicts.columns:
+            passed = verdicts.loc[mine, name].dropna().astype(bool)
+            n_abstained = int(abstained[name].notna()[mine].sum()) if name in abstained else 0
+            row: dict[str, Any] = {"arm": arm, "scorer": name, "abstained": n_abstained}
+            if len(passed):
+                row |= proportion(int(passed.sum()), len(passed), options)
+                row["mean_score"] = float(scores.loc[mine, name].dropna().astype(float).mean())
+            else:
+                row |= {"k": 0, "n": 0}
+            rows.append(row)
+    return rows
+
+
+def _agreement(verdicts: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for a, b in combinations(verdicts.columns, 2):
+        both = verdicts[[a, b]].dropna()
+        n = len(both)
+        agree = int((both[a].astype(bool) == both[b].astype(bool)).sum())
+        out.append({"a": a, "b": b, "n": n, "agree": agree, "rate": agree / n if n else None})
+    return out
+
+
+def _short(value: Any) -> str:
+    text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    return text if len(text) <= TEXT_CHARS else text[: TEXT_CHARS - 1] + "…"
+
+
+def _disagreements(qa: pd.DataFrame, verdicts: pd.DataFrame) -> tuple[int, list[dict[str, Any]]]:
+    known = verdicts.notna()
+    passed = verdicts.where(known, False).astype(bool)
+    split = (passed & known).any(axis=1) & (~passed & known).any(axis=1)
+    shown = []
+    for i in qa.index[split][:MAX_SHOWN]:
+        row = qa.loc[i]
+        shown.append(
+            {
+                "arm": row["arm"],
+                "domain": row["domain"],
+                "item_id": row["item_id"],
+                "reference": _short(row.get("reference")),
+                "prediction": _short(row.get("prediction")),
+                "verdicts": {k: bool(v) for k, v in verdicts.loc[i].items() if known.loc[i, k]},
+            }
+        )
+    return int(split.sum()), shown
+
+
+def compare_scorers(
+    qa: pd.DataFrame, options: AnalyzeOptions
+) -> tuple[dict[str, float], dict[str, Any]] | None:
+    """(metrics `qa.<arm>.scorer.<name>.{k,n,accuracy,ci_low,ci_high,abstained}`, details);
+    None when the records carry no `verdicts`."""
+    if "verdicts" not in qa.columns:
+        return None
+    verdicts = _maps(qa["verdicts"], qa.index)
+    if verdicts.empty or not len(verdicts.columns):
+        return None
+    scores = _maps(qa.get("scores"), qa.index).reindex(columns=verdicts.columns)
+    abstained = _maps(qa.get("abstained"), qa.index)
+    rows = _accuracy_rows(qa, verdicts, scores, abstained, options)
+    metrics: dict[str, float] = {}
+    for row in rows:
+        stats = {k: row[k] for k in ("k", "n", "accuracy", "ci_low", "ci_high") if k in row}
+        put_metrics(metrics, ("qa", row["arm"], "scorer", row["scorer"]),
+                    stats | {"abstained": row["abstained"]})  # fmt: skip
+    n_split, shown = _disagreements(qa, verdicts)
+    primary = qa["primary"].dropna().unique().tolist() if "primary" in qa.columns else []
+    details = {
+        "names": list(verdicts.columns),
+        "primary": [str(p) for p in primary],
+        "rows": rows,
+        "agreement": _agreement(verdicts),
+        "disagreements": {"n": n_split, "shown": shown},
+    }
+    return metrics, details

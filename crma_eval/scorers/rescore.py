@@ -1,0 +1,109 @@
+"""`crma-eval rescore RUN_DIR --scorers NAME[,NAME...]`: re-score a run's QA records, no model.
+
+Reads RUN_DIR/records/qa.jsonl, adds (or refreshes) the named scorers' values in each record's
+`scores` while keeping every other scorer's earlier value, optionally changes the primary scorer,
+writes the file atomically, appends the scoring summary to RUN_DIR/scoring.json, then re-runs the
+analysis (results.json, with `scoring` in meta) and the report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crma_eval.errors import InputError
+from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.records import record_json
+from crma_eval.scorers.apply import score_records
+from crma_eval.scorers.config import ScorersConfig
+from crma_eval.store import RunDir, write_json_atomic, write_text_atomic
+from crma_eval.yamlio import YamlDoc
+
+KEPT_META = ("config_hash", "config", "failures")
+
+
+class _ScorersFile(BaseModel):
+    """A run config or a small file: only its `scorers:` section is read."""
+
+    model_config = ConfigDict(extra="ignore")
+    scorers: ScorersConfig = Field(default_factory=ScorersConfig)
+
+
+def load_scorers_config(path: str | Path | None) -> ScorersConfig:
+    """The `scorers:` section of a YAML file (defaults without a file); errors name the line."""
+    if path is None:
+        return ScorersConfig()
+    loaded: _ScorersFile = YamlDoc(path).validate(_ScorersFile)
+    return loaded.scorers
+
+
+def read_qa_records(path: Path) -> list[dict[str, Any]]:
+    """The qa records of one JSONL file, as written (InputError naming the line if not JSON)."""
+    if not path.exists():
+        raise InputError("no QA records (run the qa plugin first)", path=path)
+    records = []
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not JSON ({exc.msg})", path=path, line=line_no) from None
+        if not isinstance(record, dict) or "domain" not in record:
+            raise InputError("not a qa record", path=path, line=line_no, field="domain")
+        records.append(record)
+    return records
+
+
+def _previous(run: RunDir) -> tuple[AnalyzeOptions, dict[str, Any]]:
+    """Analysis options and the meta entries to keep, from the existing results.json."""
+    if not run.results_path.exists():
+        return AnalyzeOptions(), {}
+    meta = json.loads(run.results_path.read_text(encoding="utf-8")).get("meta", {})
+    opts = meta.get("options", {})
+    options = AnalyzeOptions(
+        opts.get("confidence", 0.95),
+        opts.get("ci_method", "wilson"),
+        opts.get("mcnemar_method", "exact"),
+        opts.get("seed", 0),
+    )
+    return options, {k: meta[k] for k in KEPT_META if k in meta}
+
+
+def rescore(
+    run_dir: str | Path,
+    names: Sequence[str],
+    primary: str | None = None,
+    config_path: str | Path | None = None,
+    report: bool = True,
+) -> dict[str, Any]:
+    """Re-score RUN_DIR's qa records with `names`; returns the scoring summary (JSON form)."""
+    from crma_eval.analyze import analyze_paths
+
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise InputError("run directory not found", path=run.path)
+    if not names:
+        raise InputError("name at least one scorer with --scorers")
+    config = load_scorers_config(config_path)
+    qa_path = run.records_dir / "qa.jsonl"
+    records = read_qa_records(qa_path)
+    summary = score_records(
+        records, config, names, primary, config_primary="primary" in config.model_fields_set
+    )
+    write_text_atomic(qa_path, "".join(record_json(r) + "\n" for r in records))
+    done = summary.to_dict() | {"rescored": list(names), "primary": primary}
+    history_path = run.path / "scoring.json"
+    history = json.loads(history_path.read_text("utf-8")) if history_path.exists() else []
+    write_json_atomic(history_path, [*history, done])
+    options, kept = _previous(run)
+    analyze_paths(run.record_files(), run.path, options, meta=kept | {"scoring": done})
+    if report:
+        from crma_eval.report.render import render_report
+
+        render_report(run.path)
+    return done

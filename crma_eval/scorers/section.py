@@ -1,0 +1,86 @@
+"""Report blocks of the scorer comparison (added to the QA section by plugins/qa/section.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crma_eval.blocks import Paragraph, Table
+from crma_eval.fmt import DASH, interval, pct
+
+
+def _accuracy_table(rows: list[dict[str, Any]], ci: str) -> Table:
+    body = [
+        [
+            r["arm"],
+            r["scorer"],
+            f"{r['k']}/{r['n']}",
+            pct(r["accuracy"]) if r["n"] else DASH,
+            interval(r["ci_low"], r["ci_high"]) if r["n"] else DASH,
+            f"{r['mean_score']:.3f}" if r["n"] else DASH,
+            r["abstained"],
+        ]
+        for r in rows
+    ]
+    return Table(
+        columns=["Arm", "Scorer", "Passed", "Accuracy", ci, "Mean score", "Abstained"],
+        rows=body,
+        caption="Accuracy by scorer",
+        notes=[
+            "Accuracy counts answers a scorer passed among those it scored; abstentions (e.g. a "
+            "judge reply that is not the required JSON) are left out and counted separately. "
+            "Graded scorers (token_f1, rouge_l) pass at their threshold (default 0.5)."
+        ],
+    )
+
+
+def _agreement_table(details: dict[str, Any]) -> Table:
+    names = details["names"]
+    pairs = {(p["a"], p["b"]): p for p in details["agreement"]}
+    pairs |= {(b, a): p for (a, b), p in pairs.items()}
+    rows = []
+    for a in names:
+        cells: list[Any] = [a]
+        for b in names:
+            p = pairs.get((a, b))
+            cells.append(DASH if p is None else f"{pct(p['rate'])} (n={p['n']})")
+        rows.append(cells)
+    return Table(
+        columns=["Scorer", *names],
+        rows=rows,
+        caption="Scorer agreement (share of answers both scored with the same verdict)",
+    )
+
+
+def _disagreement_table(details: dict[str, Any]) -> Table:
+    dis = details["disagreements"]
+    rows = [
+        [
+            d["arm"],
+            d["domain"],
+            d["item_id"],
+            d["reference"],
+            d["prediction"],
+            ", ".join(f"{k}={'pass' if v else 'fail'}" for k, v in d["verdicts"].items()),
+        ]
+        for d in dis["shown"]
+    ]
+    return Table(
+        columns=["Arm", "Domain", "Item", "Reference", "Prediction", "Verdicts"],
+        rows=rows,
+        caption=f"Answers on which the scorers disagree ({len(rows)} of {dis['n']} shown)",
+    )
+
+
+def scorer_blocks(details: dict[str, Any] | None, ci: str) -> list[Paragraph | Table]:
+    """Accuracy per scorer, the agreement matrix and the disagreeing answers ([] without data)."""
+    if not details:
+        return []
+    primary = ", ".join(details["primary"]) or "none recorded"
+    blocks: list[Paragraph | Table] = [
+        Paragraph(f"Scorers: {', '.join(details['names'])}; primary (decides correct): {primary}."),
+        _accuracy_table(details["rows"], ci),
+        _agreement_table(details),
+    ]
+    if details["disagreements"]["n"]:
+        blocks.append(_disagreement_table(details))
+    return blocks
