@@ -27,7 +27,7 @@ def test_any_string_survives_export_import(tmp_path_factory, cells) -> None:
     header = [f"c{i}" for i in range(len(cells))]
     write_csv(path, header, [cells, ["x"] * len(cells)])
     _, rows = read_csv(path)
-    assert [row for _, row in rows][0] == dict(zip(header, cells, strict=True))
+    assert next(row for _, row in rows) == dict(zip(header, cells, strict=True))
 
 
 def test_formula_cells_are_neutralised_in_the_file(tmp_path) -> None:
@@ -121,7 +121,7 @@ def test_unknown_label_is_bad_input(tmp_path) -> None:
     sheet = tmp_path / "s.csv"
     CliRunner().invoke(cli, ["review", "export", str(run_dir), "--out", str(sheet), "--n", "4"])
     _, rows = read_csv(sheet)
-    filled = [[*row.values()][:5] + ["maybe", ""] for _, row in rows]
+    filled = [[*[*row.values()][:5], "maybe", ""] for _, row in rows]
     write_csv(sheet, list(rows[0][1]), filled)
     result = CliRunner().invoke(cli, ["review", "import", str(run_dir), str(sheet)])
     assert result.exit_code == 2 and "field 'label'" in result.output
