@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
-    from crma_eval.blocks import Section
+    from crma_eval.blocks import Items, Section
 
 
 @dataclass
@@ -59,3 +61,13 @@ class Plugin:
     def report_section(self, result: dict[str, Any]) -> Section | None:
         """Build this plugin's report section from its results.json entry (details, methods)."""
         return None
+
+    def report_items(
+        self, records: Callable[[str], pd.DataFrame | None], result: dict[str, Any]
+    ) -> list[Items]:
+        """Drill-down lists (e.g. discordant items) from this run's records; none by default.
+
+        `records(kind)` returns RUN_DIR/records/<kind>.jsonl as a DataFrame (None when absent);
+        `result` is the plugin's results.json entry plus `report` (display options).
+        """
+        return []
