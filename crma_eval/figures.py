@@ -13,7 +13,18 @@ import matplotlib.pyplot as plt
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
 
-plt.rcParams.update({"svg.hashsalt": "crma-eval", "svg.fonttype": "none", "font.size": 9})
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
+# deficiency; the report's categorical palette (C0, C1, … in matplotlib).
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
+plt.rcParams.update(
+    {
+        "svg.hashsalt": "crma-eval",
+        "svg.fonttype": "none",
+        "font.size": 10,
+        "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
+    }
+)
 
 
 def new_figure(width: float = 6.0, height: float = 3.2) -> tuple[MplFigure, plt.Axes]:

@@ -74,7 +74,11 @@ def checkpoints(run_dir: Path) -> list[tuple[str, str]]:
         found = json.loads(path.read_text(encoding="utf-8")).get("checkpoints") or {}
     except (OSError, ValueError, AttributeError):
         return []
-    return [(str(scrub_path(k)), _short(v)) for k, v in found.items()] if isinstance(found, dict) else []
+    return (
+        [(str(scrub_path(k)), _short(v)) for k, v in found.items()]
+        if isinstance(found, dict)
+        else []
+    )
 
 
 def run_context(results: Mapping[str, Any], run_dir: Path, opts: Mapping[str, Any]) -> list[Any]:
@@ -133,6 +137,11 @@ def gate_status(run_dir: Path) -> dict[str, Any] | None:
         failure = case.find("failure")
         detail = (failure.get("message") if failure is not None else None) or ""
         outcomes.append(
-            {"rule": case.get("name", ""), "metric": "", "passed": failure is None, "detail": detail}
+            {
+                "rule": case.get("name", ""),
+                "metric": "",
+                "passed": failure is None,
+                "detail": detail,
+            }
         )
     return {"passed": all(o["passed"] for o in outcomes), "outcomes": outcomes}

@@ -208,7 +208,9 @@ class Exporter:
     def view(self, section_id: str, block: Any) -> BlockView:
         """The block's view: `<section>-<caption slug>` anchor, CSV/LaTeX or CSV files written."""
         kind = type(block).__name__.lower()
-        own = getattr(block, "id", "") or getattr(block, "caption", "") or getattr(block, "title", "")
+        own = (
+            getattr(block, "id", "") or getattr(block, "caption", "") or getattr(block, "title", "")
+        )
         if not isinstance(block, (Table, Figure, Items)):
             return BlockView(block, kind)
         anchor = _unique_id(f"{section_id}-{own or kind}", self.used)
@@ -227,7 +229,12 @@ class Exporter:
         cols, rows = table.columns, table.rows
         tex = latex_text(cols, rows, format_value, numeric, table.caption, anchor, table.total_row)
         return [
-            ("CSV", write_export(self.run_dir, "tables", f"{anchor}.csv", csv_text(cols, rows, format_value))),
+            (
+                "CSV",
+                write_export(
+                    self.run_dir, "tables", f"{anchor}.csv", csv_text(cols, rows, format_value)
+                ),
+            ),
             ("LaTeX", write_export(self.run_dir, "tables", f"{anchor}.tex", tex)),
         ]
 
@@ -295,7 +302,7 @@ def _flatten(value: Any, prefix: str = "") -> list[list[Any]]:
 
 
 def numeric_columns(table: Table) -> set[int]:
-    """Indexes of the columns whose non-empty cells are all numbers or numeric text (right-aligned)."""
+    """Indexes of the columns whose non-empty cells are all numbers or numeric text (right)."""
     found = set()
     for i in range(len(table.columns)):
         cells = [row[i] for row in table.rows if i < len(row) and row[i] not in (None, DASH)]
@@ -324,7 +331,8 @@ def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
 
 
 def nobreak_numbers(text: str) -> Markup:
-    """Escape text; keep short numeric text on one line, else wrap each space-separated token that holds a digit in a no-wrap span, so a
+    """Escape text; keep short numeric text on one line, else wrap each space-separated token
+    that holds a digit in a no-wrap span, so a
     number such as "5.76e-20" or "[1.2%, 3.4%]" never breaks inside itself (words still wrap)."""
     text = str(text)
     if len(text) <= 32 and any(c.isdigit() for c in text):

@@ -32,3 +32,9 @@ class AblationPlugin(Plugin):
     def report_section(self, result: dict[str, Any]) -> Section:
         """One table per pair of arms, with b and c and the test used."""
         return ablation_section(result)
+
+    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
+        """Drill-down lists from RUN_DIR/records (see Plugin.report_items)."""
+        from crma_eval.plugins.qa.items import ablation_items
+
+        return ablation_items(records, result)

@@ -33,3 +33,9 @@ class QAPlugin(Plugin):
     def report_section(self, result: dict[str, Any]) -> Section:
         """Headline numbers, table and figure from the stored details."""
         return qa_section(result)
+
+    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
+        """Drill-down lists from RUN_DIR/records (see Plugin.report_items)."""
+        from crma_eval.plugins.qa.items import qa_items
+
+        return qa_items(records, result)

@@ -33,3 +33,9 @@ class RouterPlugin(Plugin):
     def report_section(self, result: dict[str, Any]) -> Section:
         """Accuracy table, confusion matrix and coverage curve from the stored details."""
         return router_section(result)
+
+    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
+        """Drill-down lists from RUN_DIR/records (see Plugin.report_items)."""
+        from crma_eval.plugins.router.section import router_items
+
+        return router_items(records, result)
