@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from cycler import cycler
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure as MplFigure
@@ -22,7 +23,7 @@ plt.rcParams.update(
         "svg.hashsalt": "crma-eval",
         "svg.fonttype": "none",
         "font.size": 10,
-        "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO),
+        "axes.prop_cycle": cycler(color=OKABE_ITO),
     }
 )
 

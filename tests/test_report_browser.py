@@ -35,7 +35,9 @@ for (const el of document.querySelectorAll('body *')) {
     if (o === 'auto' || o === 'scroll' || o === 'hidden') { clipped = true; break; }
     p = p.parentElement;
   }
-  if (!clipped) bad.push(el.tagName + '.' + el.className + ' ' + Math.round(r.right) + ' ' + el.textContent.slice(0, 60) + ' in ' + el.parentElement.tagName + '.' + el.parentElement.className);
+  const where = el.parentElement.tagName + '.' + el.parentElement.className;
+  if (!clipped) bad.push(el.tagName + ' ' + Math.round(r.right) + ' ' + where
+                         + ' ' + el.textContent.slice(0, 60));
 }
 return [bad.slice(0, 10), document.documentElement.scrollWidth, width];
 """

@@ -66,7 +66,7 @@ def _arm_pair(rows: list[dict[str, Any]], opts: dict[str, Any]) -> tuple[str, st
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     wanted = (opts.get("proposed_arm"), opts.get("baseline_arm"))
     if all(a in arms for a in wanted):
-        return wanted[0], wanted[1]
+        return str(wanted[0]), str(wanted[1])
     return (arms[0], arms[1]) if len(arms) >= 2 else None
 
 

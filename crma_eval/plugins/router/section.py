@@ -129,7 +129,7 @@ def router_section(result: dict[str, Any]) -> Section:
         ],
         caption=f"Router ({ci})",
     )
-    blocks = [
+    blocks: list[Any] = [
         headline,
         _accuracy_table(details, ci, result.get("report", {})),
         _confusion_table(details["confusion"]),
