@@ -57,9 +57,8 @@ def main() -> int:
         seconds = time.perf_counter() - start
         size = path.stat().st_size
         items = sum(p.stat().st_size for p in (run / "items").glob("*.csv"))
-        print(
-            f"records: {len(recs):,} qa items, {N_DOMAINS} domains, {N_SEEDS} seeds, {len(ARMS)} arms"
-        )
+        shape = f"{N_DOMAINS} domains, {N_SEEDS} seeds, {len(ARMS)} arms"
+        print(f"records: {len(recs):,} qa items, {shape}")
         print(f"crma-eval report: {seconds:.2f} s (target ≤ 5 s)")
         print(f"report.html: {size / 1e6:.2f} MB (target ≤ 5 MB); item lists: {items / 1e6:.1f} MB")
         print("reproduce: .venv/bin/python benchmarks/bench_report.py")
