@@ -12,7 +12,15 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench clean browser
+
+# The report's browser test drives Debian's chromium through chromium-driver (nothing is downloaded
+# at test time). Installed when missing; CI runs as root (sudo is used when available otherwise).
+SUDO := $(shell [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null && echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+		chromium chromium-driver; }
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +37,7 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-test: install lint
+test: install lint browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: install
@@ -38,6 +46,7 @@ demo: install
 bench: install
 	$(PY) benchmarks/bench_analyze.py
 	$(PY) benchmarks/bench_engine.py
+	$(PY) benchmarks/bench_report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

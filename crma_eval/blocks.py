@@ -25,6 +25,8 @@ class Table:
     rows: list[list[Any]]
     caption: str = ""
     notes: list[str] = field(default_factory=list)
+    id: str = ""  # permalink anchor (and export file name); derived from the caption when empty
+    total_row: bool = False  # the last row is a summary (mean ± sd, totals): drawn set apart
 
 
 @dataclass
@@ -33,6 +35,8 @@ class Figure:
 
     svg: str
     caption: str = ""
+    alt: str = ""  # accessible name (what the figure shows); the caption when empty
+    id: str = ""  # permalink anchor; derived from the caption when empty
 
 
 @dataclass
@@ -44,10 +48,29 @@ class KeyValues:
 
 
 @dataclass
+class Items:
+    """A drill-down list of items (e.g. the discordant pairs of two arms).
+
+    The page shows the first `cap` rows in a collapsed, searchable list; the renderer writes every
+    row as RUN_DIR/items/<id>.csv and links it. Cells are plain values, escaped on output.
+    """
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    cap: int = 50
+    note: str = ""
+    id: str = ""
+
+
+Block = Paragraph | Table | Figure | KeyValues | Items
+
+
+@dataclass
 class Section:
     """One plugin's part of the report."""
 
     id: str
     title: str
-    blocks: list[Paragraph | Table | Figure | KeyValues] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
     definitions: list[tuple[str, str]] = field(default_factory=list)

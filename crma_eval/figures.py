@@ -14,16 +14,22 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import matplotlib
+from cycler import cycler
 from matplotlib.figure import Figure as MplFigure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour-vision
+# deficiency; the report's categorical palette (C0, C1, … in matplotlib).
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+
 STYLE: dict[str, object] = {
     "svg.hashsalt": "crma-eval",  # deterministic ids
     "svg.fonttype": "none",  # text stays text (searchable, small)
-    "font.size": 9,
+    "font.size": 10,
     "text.parse_math": False,  # names are data, never mathtext
+    "axes.prop_cycle": cycler(color=OKABE_ITO),
 }
 
 

@@ -211,7 +211,7 @@ def test_untrusted_strings_are_escaped(tmp_path: Path, payload: str) -> None:
     assert payload not in html
     assert payload.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;") in html
     page = parse(html)
-    assert "script" not in page.tags and "img" not in page.tags
+    assert page.tags.count("script") == 1 and "img" not in page.tags  # only our own inline script
     assert not [a for a in page.attrs if a[1].startswith("on")]
 
 
@@ -220,8 +220,10 @@ def test_no_network_references(tmp_path: Path) -> None:
     page = parse(html)
     refs = [v or "" for tag, k, v in page.attrs if k in ("src", "href", "xlink:href", "action")]
     assert refs, "expected internal links (table of contents)"
-    assert all(r.startswith("#") for r in refs), refs
-    assert not {"link", "script", "img", "iframe"} & set(page.tags)
+    local = ("#", "tables/", "items/")  # anchors and the exported files beside the report
+    assert all(r.startswith(local) and ".." not in r for r in refs), refs
+    assert not {"link", "img", "iframe"} & set(page.tags)
+    assert ("script", "src") not in {(t, k) for t, k, _ in page.attrs}
     assert "@import" not in html and "url(http" not in html
     assert "https://" not in html  # matplotlib's metadata (with its URLs) is stripped
 
@@ -229,7 +231,8 @@ def test_no_network_references(tmp_path: Path) -> None:
 def test_figure_svg_is_inlined(tmp_path: Path) -> None:
     html = render(tmp_path, results_doc())
     qa = html[html.index('<section id="qa"') : html.index('<section id="drift"')]
-    assert '<figure class="plot">\n<svg' in qa and "</svg>" in qa
+    assert '<figure class="plot" id="qa-accuracy_by_domain">' in qa and "</svg>" in qa
+    assert 'role="img" aria-label="Accuracy by domain"' in qa
 
 
 @pytest.mark.parametrize(
@@ -373,7 +376,8 @@ def test_plugin_error_leaves_old_report_and_no_temp_files(tmp_path: Path) -> Non
         render_report(run, plugins={"qa": Broken()})
     assert (run / "report.html").read_text() == "old report"
     render_report(run, plugins=FAKES)
-    assert sorted(p.name for p in run.iterdir()) == ["report.html", "results.json"]
+    assert sorted(p.name for p in run.iterdir()) == ["report.html", "results.json", "tables"]
+    assert not [p for p in run.rglob("*") if p.name.startswith(".")]
 
 
 def test_real_plugins_render_and_gate(tmp_path: Path) -> None:
@@ -404,8 +408,9 @@ def test_real_plugins_render_and_gate(tmp_path: Path) -> None:
     plugins = ["qa", "ablation", "drift", "router", "spectral"]  # the plugins' report order
     assert page.sections == ["overview", *plugins, "definitions", "provenance"]
     assert "not installed" not in html and "no report content" not in html
-    assert payload not in html and "script" not in page.tags
-    assert all(v.startswith("#") for _, k, v in page.attrs if k in ("src", "href") and v)
+    assert payload not in html and page.tags.count("script") == 1
+    links = [v for _, k, v in page.attrs if k in ("src", "href") and v]
+    assert all(v.startswith(("#", "tables/", "items/")) for v in links)
 
     spec = write_spec_file(
         tmp_path,

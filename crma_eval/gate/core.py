@@ -18,7 +18,7 @@ from crma_eval.gate.output import junit_xml, summary_markdown
 from crma_eval.gate.paired import RunRecords, paired_evidence
 from crma_eval.gate.spec import Rule, load_spec, spec_error
 from crma_eval.results import load_results
-from crma_eval.store import write_text_atomic
+from crma_eval.store import write_json_atomic, write_text_atomic
 from crma_eval.values import missing
 
 DROP_TOLERANCE = 1e-12
@@ -123,4 +123,16 @@ def run_gate(
     report = GateReport(run_dir, spec_path, baseline_dir, outcomes)
     report.junit_path = write_text_atomic(run_dir / "junit.xml", junit_xml(report))
     report.summary_path = write_text_atomic(run_dir / "summary.md", summary_markdown(report))
+    write_json_atomic(run_dir / "gate.json", gate_json(report))  # read by the report's CI banner
     return report
+
+
+def gate_json(report: GateReport) -> dict[str, Any]:
+    """RUN_DIR/gate.json: {"passed": bool, "spec": file name, "baseline": run name or null,
+    "outcomes": [Outcome.to_dict(), ...]} (no absolute paths)."""
+    return {
+        "passed": report.passed,
+        "spec": report.spec_path.name,
+        "baseline": None if report.baseline_dir is None else report.baseline_dir.resolve().name,
+        "outcomes": [o.to_dict() for o in report.outcomes],
+    }

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from pydantic import ConfigDict, Field
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
     from pydantic import BaseModel
 
-    from crma_eval.blocks import Section
+    from crma_eval.blocks import Items, Section
 
 # The pydantic configuration every record schema uses: unknown extra fields are kept, numbers
 # given where text belongs become text, NaN/inf are refused.
@@ -129,3 +131,13 @@ class Plugin:
     def pairing(self, metric: str) -> PairSpec | None:
         """How `metric` (one of this plugin's) pairs item by item between runs; None: it doesn't."""
         return None
+
+    def report_items(
+        self, records: Callable[[str], pd.DataFrame | None], result: dict[str, Any]
+    ) -> list[Items]:
+        """Drill-down lists (e.g. discordant items) from this run's records; none by default.
+
+        `records(kind)` returns RUN_DIR/records/<kind>.jsonl as a DataFrame (None when absent);
+        `result` is the plugin's results.json entry plus `report` (display options).
+        """
+        return []

@@ -12,21 +12,24 @@ import json
 import math
 import numbers
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from crma_eval.blocks import KeyValues, Section, Table
+from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
 from crma_eval.claims import claims_section
 from crma_eval.figures import figure_style
 from crma_eval.naming import slug
 from crma_eval.plugins.base import Plugin
 from crma_eval.registry import plugins as installed_plugins
+from crma_eval.report.context import display_options, gate_status, run_context, scrub_path
+from crma_eval.report.exports import csv_text, latex_text, write_export
+from crma_eval.report.svg import safe_svg
 from crma_eval.results import load_results
 from crma_eval.store import write_text_atomic
 
@@ -34,12 +37,9 @@ TEMPLATES = Path(__file__).with_name("templates")
 DASH = "—"
 RESERVED_IDS = ("overview", "contents", "definitions", "provenance")
 
+# Numeric text a plugin pre-formatted ("+1.47%", "0.912 ± 0.01", "45/50", "[93.0%, 99.5%]").
+_NUMERIC = re.compile(r"^[\s\d.,:/%±+\-−–×eE\[\]()pp]+$")
 _P_HINT = re.compile(r"(?<![a-z0-9])p(?:[-_ ]?values?|_\w+)?(?![a-z0-9])", re.IGNORECASE)
-_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
-# Elements that run code, embed documents, or (animation) can rewrite an href after our check.
-_UNSAFE_TAGS = {"script", "foreignObject", "iframe", "object", "embed", "handler", "listener"}
-_UNSAFE_TAGS |= {"set", "animate", "animateMotion", "animateTransform", "discard"}
-_SAFE_HREFS = ("#", "data:image/png;", "data:image/jpeg;")
 
 
 def is_number(value: Any) -> bool:
@@ -80,32 +80,15 @@ def format_value(value: Any, hint: str = "") -> str:
     return str(value)
 
 
-def _svg_is_self_contained(root: ET.Element) -> bool:
-    for elem in root.iter():
-        if elem.tag.rsplit("}", 1)[-1] in _UNSAFE_TAGS:
-            return False
-        for name, value in elem.attrib.items():
-            local = name.rsplit("}", 1)[-1].lower()
-            if local.startswith("on") or (local == "href" and not value.startswith(_SAFE_HREFS)):
-                return False
-            if "url(" in value.replace("url(#", ""):
-                return False
-        if elem.text and ("@import" in elem.text or "url(" in elem.text.replace("url(#", "")):
-            return False
-    return True
+@dataclass
+class BlockView:
+    """One block as the template sees it: its anchor, export links and numeric columns."""
 
-
-def safe_svg(svg: str) -> Markup:
-    """Mark a matplotlib SVG safe for inlining, after checking it has no script, event handler or
-    external reference (metadata with namespace URLs is dropped); otherwise a visible notice."""
-    svg = _METADATA.sub("", svg.strip(), count=1)
-    try:
-        ok = svg.startswith("<svg") and _svg_is_self_contained(ET.fromstring(svg))
-    except ET.ParseError:
-        ok = False
-    if not ok:
-        return Markup('<p class="notice">Figure omitted: not a self-contained SVG.</p>')
-    return Markup(svg)
+    block: Any
+    kind: str
+    anchor: str = ""
+    links: list[tuple[str, str]] = field(default_factory=list)
+    numeric: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -115,7 +98,7 @@ class SectionView:
     html_id: str
     name: str
     title: str
-    blocks: list[Any] = field(default_factory=list)
+    blocks: list[BlockView] = field(default_factory=list)
     definitions: list[tuple[str, str]] = field(default_factory=list)
     notice: str = ""
     metrics: list[tuple[str, Any]] = field(default_factory=list)
@@ -123,11 +106,16 @@ class SectionView:
     @property
     def headline(self) -> KeyValues | None:
         """The section's first KeyValues block: its headline numbers for the overview."""
-        return next((b for b in self.blocks if isinstance(b, KeyValues)), None)
+        return next((v.block for v in self.blocks if isinstance(v.block, KeyValues)), None)
+
+    @property
+    def first_items(self) -> BlockView | None:
+        """The section's first drill-down list (linked from its overview card)."""
+        return next((v for v in self.blocks if isinstance(v.block, Items)), None)
 
 
 def _unique_id(wanted: str, used: set[str]) -> str:
-    base = slug(wanted).lower()
+    base = slug(wanted).lower().strip("_-")[:60] or "block"
     html_id, n = base, 1
     while html_id in used:
         n += 1
@@ -136,37 +124,105 @@ def _unique_id(wanted: str, used: set[str]) -> str:
     return html_id
 
 
+class Exporter:
+    """Gives every block its anchor and writes its files under RUN_DIR (tables/, items/)."""
+
+    def __init__(self, run_dir: Path | None, used: set[str]) -> None:
+        self.run_dir = run_dir
+        self.used = used
+
+    def view(self, section_id: str, block: Any) -> BlockView:
+        """The block's view: `<section>-<caption slug>` anchor, CSV/LaTeX or CSV files written."""
+        kind = type(block).__name__.lower()
+        own = (
+            getattr(block, "id", "") or getattr(block, "caption", "") or getattr(block, "title", "")
+        )
+        if not isinstance(block, (Table, Figure, Items)):
+            return BlockView(block, kind)
+        anchor = _unique_id(f"{section_id}-{own or kind}", self.used)
+        view = BlockView(block, kind, anchor)
+        if isinstance(block, Table):
+            view.numeric = numeric_columns(block)
+            view.links = self._table_files(block, anchor, view.numeric)
+        elif isinstance(block, Items) and self.run_dir is not None:
+            text = csv_text(block.columns, block.rows, format_value)
+            view.links = [("CSV", write_export(self.run_dir, "items", f"{anchor}.csv", text))]
+        return view
+
+    def _table_files(self, table: Table, anchor: str, numeric: set[int]) -> list[tuple[str, str]]:
+        if self.run_dir is None:
+            return []
+        cols, rows = table.columns, table.rows
+        tex = latex_text(cols, rows, format_value, numeric, table.caption, anchor, table.total_row)
+        return [
+            (
+                "CSV",
+                write_export(
+                    self.run_dir, "tables", f"{anchor}.csv", csv_text(cols, rows, format_value)
+                ),
+            ),
+            ("LaTeX", write_export(self.run_dir, "tables", f"{anchor}.tex", tex)),
+        ]
+
+
+class Records:
+    """RUN_DIR/records/<kind>.jsonl as DataFrames, read on first use (already validated by
+    analyze, so read with pandas directly: fast enough for 10^5 items)."""
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self.folder = None if run_dir is None else run_dir / "records"
+        self._frames: dict[str, pd.DataFrame | None] = {}
+
+    def get(self, kind: str) -> pd.DataFrame | None:
+        """The records of one kind, or None when the run has none."""
+        if kind not in self._frames:
+            path = None if self.folder is None else self.folder / f"{kind}.jsonl"
+            ok = path is not None and path.is_file() and path.stat().st_size > 0
+            self._frames[kind] = pd.read_json(path, lines=True, dtype=False) if ok else None
+        return self._frames[kind]
+
+
 def _section_view(
-    name: str, entry: dict[str, Any], plugin: Plugin | None, metrics: dict[str, Any], used: set[str]
+    name: str,
+    entry: dict[str, Any],
+    plugin: Plugin | None,
+    metrics: dict[str, Any],
+    ctx: tuple[Exporter, Records, dict[str, Any]],
 ) -> SectionView:
+    exporter, records, options = ctx
     own = sorted((k, v) for k, v in metrics.items() if k.split(".", 1)[0] == name)
     if plugin is None:
         notice = f"Plugin “{name}” is not installed, so its section cannot be drawn."
-        return SectionView(_unique_id(name, used), name, name, notice=notice, metrics=own)
+        return SectionView(_unique_id(name, exporter.used), name, name, notice=notice, metrics=own)
+    entry = {**entry, "report": options}
     with figure_style():
         section: Section | None = plugin.report_section(entry)
     if section is None:
         notice = "This plugin has no report content for this run."
         title = getattr(plugin, "title", name)
-        return SectionView(_unique_id(name, used), name, title, notice=notice, metrics=own)
+        return SectionView(_unique_id(name, exporter.used), name, title, notice=notice, metrics=own)
+    html_id = _unique_id(section.id or name, exporter.used)
+    blocks = [*section.blocks, *plugin.report_items(records.get, entry)]
     return SectionView(
-        _unique_id(section.id or name, used),
+        html_id,
         name,
         section.title,
-        list(section.blocks),
+        [exporter.view(html_id, b) for b in blocks],
         list(section.definitions),
         metrics=own,
     )
 
 
-def _extra_view(section: Section, used: set[str]) -> SectionView:
+def _extra_view(section: Section, exporter: Exporter) -> SectionView:
     """A section that belongs to no plugin (Claims: crma_eval.claims) as the template sees it."""
-    html_id = _unique_id(section.id, used)
-    return SectionView(html_id, section.id, section.title, section.blocks, section.definitions)
+    html_id = _unique_id(section.id, exporter.used)
+    blocks = [exporter.view(html_id, b) for b in section.blocks]
+    return SectionView(html_id, section.id, section.title, blocks, list(section.definitions))
 
 
 def _flatten(value: Any, prefix: str = "") -> list[list[Any]]:
-    """Nested metadata as (dotted key, leaf) pairs; lists of scalars stay one leaf."""
+    """Nested metadata as (dotted key, leaf) pairs; lists of scalars stay one leaf; absolute
+    machine paths are reduced to their file name."""
     if isinstance(value, Mapping):
         pairs: list[list[Any]] = []
         for key, sub in value.items():
@@ -174,15 +230,17 @@ def _flatten(value: Any, prefix: str = "") -> list[list[Any]]:
         return pairs
     if isinstance(value, list) and any(isinstance(v, (Mapping, list)) for v in value):
         return [[prefix, json.dumps(value, ensure_ascii=False)]]
-    return [[prefix, value]]
+    if isinstance(value, list):
+        return [[prefix, [scrub_path(v) for v in value]]]
+    return [[prefix, scrub_path(value)]]
 
 
 def numeric_columns(table: Table) -> set[int]:
-    """Indexes of the columns whose non-empty cells are all numbers (right-aligned)."""
+    """Indexes of the columns whose non-empty cells are all numbers or numeric text (right)."""
     found = set()
     for i in range(len(table.columns)):
-        cells = [row[i] for row in table.rows if i < len(row) and row[i] is not None]
-        if cells and all(is_number(c) for c in cells):
+        cells = [row[i] for row in table.rows if i < len(row) and row[i] not in (None, DASH)]
+        if cells and all(is_number(c) or (isinstance(c, str) and _NUMERIC.match(c)) for c in cells):
             found.add(i)
     return found
 
@@ -194,10 +252,30 @@ def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
     tables = [
         ("Versions", Table(["package", "version"], _flatten(meta.get("versions", {})))),
         ("Methods", Table(["setting", "method"], _flatten(meta.get("methods", {})))),
-        ("Inputs", Table(["path", "sha256"], [[i.get("path"), i.get("sha256")] for i in inputs])),
+        (
+            "Inputs",
+            Table(
+                ["file", "sha256"],
+                [[scrub_path(i.get("path")), i.get("sha256")] for i in inputs],
+            ),
+        ),
         ("Run", Table(["field", "value"], _flatten(rest))),
     ]
     return [(title, table) for title, table in tables if table.rows]
+
+
+def nobreak_numbers(text: str) -> Markup:
+    """Escape text; keep short numeric text on one line, else wrap each space-separated token
+    that holds a digit in a no-wrap span, so a
+    number such as "5.76e-20" or "[1.2%, 3.4%]" never breaks inside itself (words still wrap)."""
+    text = str(text)
+    if len(text) <= 32 and any(c.isdigit() for c in text):
+        return Markup('<span class="nw">{}</span>').format(text)
+    parts = [
+        Markup('<span class="nw">{}</span>').format(t) if any(c.isdigit() for c in t) else escape(t)
+        for t in text.split(" ")
+    ]
+    return Markup(" ").join(parts)
 
 
 def _environment() -> Environment:
@@ -211,7 +289,7 @@ def _environment() -> Environment:
     env.filters["fmt"] = format_value
     env.filters["svg"] = safe_svg
     env.filters["numeric_columns"] = numeric_columns
-    env.filters["block_kind"] = lambda block: type(block).__name__.lower()
+    env.filters["tokens"] = nobreak_numbers
     env.tests["number"] = is_number
     return env
 
@@ -230,22 +308,30 @@ def render_html(
     run_name: str,
     results: dict[str, Any],
     plugins: Mapping[str, Plugin],
+    run_dir: Path | None = None,
     extra: Sequence[Section] = (),
 ) -> str:
     """The report's HTML for parsed results, with sections from the given plugins, then `extra`
-    sections that are not a plugin's (e.g. Claims)."""
-    used = set(RESERVED_IDS)
+    sections that are not a plugin's (e.g. Claims).
+
+    With `run_dir`, tables and drill-down lists are also written under it (tables/, items/) and
+    linked, drill-down lists are read from RUN_DIR/records and the gate's outcome is shown.
+    """
+    exporter = Exporter(run_dir, set(RESERVED_IDS))
+    meta = results["meta"]
+    options = display_options(meta)
+    ctx = (exporter, Records(run_dir), options)
     sections = [
-        _section_view(name, entry, plugins.get(name), results["metrics"], used)
+        _section_view(name, entry, plugins.get(name), results["metrics"], ctx)
         for name, entry in results["plugins"].items()
     ]
-    sections += [_extra_view(section, used) for section in extra]
-    meta = results["meta"]
+    sections += [_extra_view(section, exporter) for section in extra]
     template = _environment().get_template("report.html.j2")
     return template.render(
         run_name=run_name,
         meta=meta,
-        versions=_flatten(meta.get("versions", {})),
+        context=run_context(results, run_dir or Path("."), options),
+        gate=None if run_dir is None else gate_status(run_dir),
         provenance=provenance(meta),
         n_metrics=len(results["metrics"]),
         sections=sections,
@@ -257,11 +343,13 @@ def render_report(run_dir: str | Path, *, plugins: Mapping[str, Plugin] | None =
     """(Re)render RUN_DIR/report.html from RUN_DIR/results.json; returns the report's path.
 
     `plugins` defaults to the installed plugins (crma_eval.registry); the report is written to a
-    temp file and renamed, so a failure leaves an existing report untouched.
+    temp file and renamed, so a failure leaves an existing report untouched. Tables are exported
+    to RUN_DIR/tables/ (CSV, LaTeX) and complete drill-down lists to RUN_DIR/items/ (CSV).
     """
     run_dir = Path(run_dir)
     results = load_results(run_dir)
     chosen = installed_plugins() if plugins is None else plugins
     claims = claims_section(run_dir)  # from `crma-eval claims CLAIMS.yaml RUN_DIR`, if run
-    html = render_html(run_dir.resolve().name, results, chosen, [claims] if claims else [])
+    extra = [claims] if claims else []
+    html = render_html(run_dir.resolve().name, results, chosen, run_dir, extra)
     return write_text_atomic(run_dir / "report.html", html)

@@ -23,9 +23,12 @@ class AblationPlugin(Plugin):
         (
             "McNemar test (paired arms)",
             "Pairs are matched on item_id (+ domain); unmatched items are an error, never "
-            "dropped. b = items right under the first arm only, c = right under the second arm "
-            "only; tables always show b and c. Exact two-sided binomial test of b ~ Bin(b + c, ½) "
-            "by default; mid-p and chi-square with continuity correction on request.",
+            "dropped. The discordant counts are printed as 'only A right' (items right under the "
+            "first arm only) and 'only B right' (right under the second arm only); the test uses "
+            "only these. Exact two-sided binomial test of 'only A right' ~ Bin(discordant, ½) by "
+            "default; mid-p and chi-square with continuity correction on request. The test "
+            "statistic is min(only A right, only B right) for the exact and mid-p tests (as "
+            "statsmodels) and (|only A − only B| − 1)² / discordant for the chi-square test.",
         ),
     )
 
@@ -45,3 +48,9 @@ class AblationPlugin(Plugin):
         from crma_eval.plugins.ablation.section import ablation_section
 
         return ablation_section(result)
+
+    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
+        """Drill-down lists from RUN_DIR/records (see Plugin.report_items)."""
+        from crma_eval.plugins.qa.items import ablation_items
+
+        return ablation_items(records, result)

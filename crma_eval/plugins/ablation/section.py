@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.blocks import KeyValues, Paragraph, Section, Table
+from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
+from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import num, pct, pvalue
 
 TEST_LABEL = {
@@ -37,22 +38,50 @@ def _pair_table(pair: dict[str, Any], test: str, level: str) -> Table:
         "n",
         f"acc {a}",
         f"acc {b}",
-        f"diff (a − b) [{level} CI]",
-        "b",
-        "c",
-        "statistic",
+        f"difference (pp) [{level} CI]",
+        f"only {a} right",
+        f"only {b} right",
+        "test statistic",
         "p",
         "p (Holm)",
     ]
     rows = [_cells(d["domain"], d, True) for d in pair["domains"]]
     rows.append(_cells("all domains", pair["overall"], False))
     notes = [
-        f"b = items {a} got right and {b} got wrong; c = items {a} got wrong and {b} got right.",
+        f"difference = accuracy {a} − accuracy {b}; 'only {a} right' / 'only {b} right' are the "
+        "discordant items (the only ones the test uses; listed below).",
+        "Test statistic: min of the two discordant counts for the exact/mid-p tests; "
+        "(|difference of counts| − 1)² / discordant for the chi-square test.",
         f"p: {test} on the discordant pairs (b, c); Holm adjustment across this pair's domains.",
         "Difference interval: Newcombe's paired square-and-add of Wilson intervals.",
     ]
     return Table(
-        columns=columns, rows=rows, caption=f"{a} vs {b} (paired on the same items)", notes=notes
+        columns=columns,
+        rows=rows,
+        caption=f"{a} vs {b} (paired on the same items)",
+        notes=notes,
+        id=f"ablation-{a}-vs-{b}",
+        total_row=True,
+    )
+
+
+def _forest(pair: dict[str, Any], level: str) -> Figure:
+    """Forest plot of the paired differences (pp) per domain and overall, with their intervals."""
+    rows = [*pair["domains"], {**pair["overall"], "domain": "all domains"}]
+    fig, ax = new_figure(width=5.5, height=max(1.8, 0.32 * len(rows) + 0.9))
+    for i, r in enumerate(reversed(rows)):
+        overall = i == 0
+        ax.plot([100 * r["diff_ci_low"], 100 * r["diff_ci_high"]], [i, i], color="0.25")
+        ax.plot([100 * r["diff"]], [i], "D" if overall else "o", color="C0" if overall else "C1")
+    ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle="--")
+    ax.set_yticks(range(len(rows)), [str(r["domain"]) for r in reversed(rows)])
+    ax.set_xlabel(f"accuracy {pair['a']} − {pair['b']} (percentage points)")
+    return Figure(
+        svg=svg_of(fig),
+        caption=f"{pair['a']} − {pair['b']}: paired difference per domain with its {level} "
+        "Newcombe interval (diamond: all domains)",
+        alt=f"Forest plot of the accuracy difference {pair['a']} minus {pair['b']} by domain",
+        id=f"ablation-forest-{pair['a']}-{pair['b']}",
     )
 
 
@@ -61,7 +90,9 @@ def _headline(pairs: list[dict[str, Any]], test: str) -> KeyValues:
     for pair in pairs:
         row = pair["overall"]
         text = (
-            f"{pct(row['acc_a'])} vs {pct(row['acc_b'])}, b = {row['b']}, c = {row['c']}, "
+            f"{pct(row['acc_a'])} vs {pct(row['acc_b'])} (n = {row['n']}), "
+            f"Δ {100 * row['diff']:+.1f} pp [{100 * row['diff_ci_low']:+.1f}, "
+            f"{100 * row['diff_ci_high']:+.1f}] (Newcombe), discordant {row['b']}/{row['c']}, "
             f"p = {pvalue(row['pvalue'])}"
         )
         items.append((f"{pair['a']} vs {pair['b']}", text))
@@ -80,5 +111,6 @@ def ablation_section(result: dict[str, Any]) -> Section:
         )
     ]
     blocks.insert(0, _headline(result["details"]["pairs"], test))
-    blocks += [_pair_table(pair, test, level) for pair in result["details"]["pairs"]]
+    for pair in result["details"]["pairs"]:
+        blocks += [_pair_table(pair, test, level), _forest(pair, level)]
     return Section(id="ablation", title="Paired ablation (McNemar)", blocks=blocks)

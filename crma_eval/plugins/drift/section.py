@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import Normalize
 
 from crma_eval.blocks import Figure, KeyValues, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import DASH, missing, num, pvalue, signed
+from crma_eval.report.context import display, ordered
 
 
 def _mean_std(summary: dict[str, Any], digits: int, unit: str = "") -> str:
@@ -16,118 +19,204 @@ def _mean_std(summary: dict[str, Any], digits: int, unit: str = "") -> str:
     return f"{signed(summary['mean'], digits, unit)} ± {std}"
 
 
-def _seed_table(details: dict[str, Any]) -> Table:
-    conds = details["conditions"]
-    advs = details["advantages"][::2]  # one direction per pair: earlier condition over later
+def _conditions(details: dict[str, Any], opts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conditions in the configured order (e.g. NAIVE, FROZEN, MODULAR)."""
+    conds = {c["condition"]: c for c in details["conditions"]}
+    return [conds[name] for name in ordered(opts, list(conds))]
+
+
+def _advantage(details: dict[str, Any], opts: dict[str, Any]) -> dict[str, Any] | None:
+    """The proposed condition's advantage over its baseline (paper's sign), if both ran."""
+    want = (opts.get("proposed"), opts.get("baseline"))
+    return next((a for a in details["advantages"] if (a["a"], a["b"]) == want), None)
+
+
+def _seed_table(details: dict[str, Any], opts: dict[str, Any]) -> Table:
+    conds, adv = _conditions(details, opts), _advantage(details, opts)
     seeds = sorted({s["seed"] for c in conds for s in c["seeds"]})
+    name = display(opts, opts.get("proposed"))[:3]
     columns = [
         "Seed",
-        *(f"{c['condition']} drift" for c in conds),
-        *(f"{c['condition']} holdout" for c in conds),
-        *(f"{a['a']} over {a['b']} advantage" for a in advs),
+        *(f"{display(opts, c['condition'])} drift (%)" for c in conds),
+        *(f"{display(opts, c['condition'])} final holdout (nats/token)" for c in conds),
     ]
+    if adv is not None:
+        columns.append(f"{name} advantage (%)")
     rows = []
     for seed in seeds:
-        drift = [
-            next((signed(s["drift"], 2, "%") for s in c["seeds"] if s["seed"] == seed), DASH)
-            for c in conds
-        ]
-        hold = [
-            next((f"{s['holdout']:.4f}" for s in c["seeds"] if s["seed"] == seed), DASH)
-            for c in conds
-        ]
-        adv = [next((signed(v, 2, "%") for s, v in a["seeds"] if s == seed), DASH) for a in advs]
-        rows.append([seed, *drift, *hold, *adv])
-    rows.append(
-        [
-            f"{len(seeds)}-seed mean ± std",
-            *(_mean_std(c["drift"], 2, "%") for c in conds),
-            *(f"{c['holdout']['mean']:.4f} ± {num(c['holdout']['std'], 2)}" for c in conds),
-            *(_mean_std(a["summary"], 2, "%") for a in advs),
-        ]
-    )
+        row: list[Any] = [seed]
+        row += [_at(c["seeds"], seed, "drift", lambda v: signed(v, 2, "%")) for c in conds]
+        row += [_at(c["seeds"], seed, "holdout", lambda v: f"{v:.4f}") for c in conds]
+        if adv is not None:
+            row.append(next((signed(v, 2, "%") for s, v in adv["seeds"] if s == seed), DASH))
+        rows.append(row)
+    total: list[Any] = [f"mean ± sd (n = {len(seeds)})"]
+    total += [_mean_std(c["drift"], 2, "%") for c in conds]
+    total += [f"{c['holdout']['mean']:.4f} ± {num(c['holdout']['std'], 2)}" for c in conds]
+    if adv is not None:
+        total.append(_mean_std(adv["summary"], 2, "%"))
+    rows.append(total)
+    notes = ["sd: sample standard deviation (ddof = 1) across seeds; n = number of seeds."]
+    if adv is not None:
+        base, prop = display(opts, adv["b"]), display(opts, adv["a"])
+        notes.append(
+            f"{name} advantage = (holdout {base} − holdout {prop}) / holdout {base} × 100 %: "
+            f"positive means {prop} ends with the lower holdout loss (the paper's sign)."
+        )
     return Table(
-        columns=columns,
-        rows=rows,
-        caption="Per-seed results",
-        notes=["std: sample standard deviation (ddof = 1) across seeds."],
+        columns,
+        rows,
+        "Per-seed drift, final holdout and advantage",
+        notes,
+        id="drift-per-seed",
+        total_row=True,
     )
 
 
-def _domain_table(details: dict[str, Any]) -> Table:
-    conds = details["conditions"]
+def _at(seeds: list[dict[str, Any]], seed: Any, key: str, fmt: Any) -> str:
+    return next((fmt(s[key]) for s in seeds if s["seed"] == seed), DASH)
+
+
+def _domain_table(details: dict[str, Any], opts: dict[str, Any]) -> Table:
+    conds = _conditions(details, opts)
     domains = list(dict.fromkeys(d["domain"] for c in conds for d in c["domains"]))
     rows = []
     for c in conds:
         mean = {d["domain"]: d["mean"] for d in c["domains"]}
-        rows.append([c["condition"], *(signed(mean.get(d), 2, "%") for d in domains)])
+        rows.append(
+            [display(opts, c["condition"]), *(signed(mean.get(d), 2, "%") for d in domains)]
+        )
     return Table(
-        columns=["Condition", *domains],
+        columns=["Condition", *(f"{d} (%)" for d in domains)],
         rows=rows,
         caption="Drift per domain (mean over seeds; the last-trained domain has none)",
+        id="drift-per-domain",
     )
 
 
-def _heatmap(cond: dict[str, Any]) -> Figure:
-    labels = cond["matrix"]["domains"]
-    loss = np.array(
-        [[np.nan if v is None else v for v in row] for row in cond["matrix"]["loss"]], dtype=float
-    )
+def _loss(cond: dict[str, Any]) -> np.ndarray:
+    rows = cond["matrix"]["loss"]
+    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
+
+
+def _heatmaps(details: dict[str, Any], opts: dict[str, Any]) -> Figure:
+    """One panel per condition, side by side, on one shared colour scale."""
+    conds = _conditions(details, opts)
+    losses = [_loss(c) for c in conds]
+    finite = np.concatenate([m[np.isfinite(m)] for m in losses])
+    norm = Normalize(vmin=float(finite.min()), vmax=float(finite.max()))
+    labels = conds[0]["matrix"]["domains"]
     size = len(labels)
-    fig, ax = new_figure(width=1.2 + 0.55 * size, height=1.0 + 0.5 * size)
-    image = ax.imshow(np.ma.masked_invalid(loss), cmap="viridis", aspect="auto")
-    fig.colorbar(image, ax=ax, shrink=0.8)
-    ax.set_xticks(range(size), labels, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(size), [str(p + 1) for p in range(size)], fontsize=7)
-    ax.set_xlabel("evaluated domain")
-    ax.set_ylabel("after phase")
-    if size <= 8:
-        for (i, j), value in np.ndenumerate(loss):
-            if not np.isnan(value):
-                bright = image.norm(value) > 0.6  # viridis is light at the top of its range
-                ax.text(
-                    j,
-                    i,
-                    f"{value:.3f}",
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    color="black" if bright else "white",
-                )
+    panel = 0.9 + 0.42 * size
+    fig, axes = plt.subplots(
+        1,
+        len(conds),
+        figsize=(0.9 + panel * len(conds), 1.2 + 0.42 * size),
+        layout="constrained",
+        squeeze=False,
+    )
+    for ax, cond, loss in zip(axes[0], conds, losses, strict=True):
+        image = ax.imshow(np.ma.masked_invalid(loss), cmap="viridis", norm=norm, aspect="auto")
+        ax.set_title(display(opts, cond["condition"]))
+        ax.set_xticks(range(size), labels, rotation=45, ha="right")
+        ax.set_yticks(range(size), [str(p + 1) for p in range(size)])
+        ax.set_xlabel("evaluated domain")
+        if size <= 6:
+            for (i, j), value in np.ndenumerate(loss):
+                if not np.isnan(value):
+                    ax.text(
+                        j,
+                        i,
+                        f"{value:.3f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="black" if norm(value) > 0.6 else "white",
+                    )
+    axes[0][0].set_ylabel("after phase")
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.85, label="holdout loss (nats/token)")
+    n = len(conds[0]["seeds"])
     return Figure(
         svg=svg_of(fig),
-        caption=f"{cond['condition']}: holdout loss L(p, d), "
-        f"mean over {len(cond['seeds'])} seed(s)",
+        caption=f"Holdout loss L(p, d) after phase p on domain d, mean over {n} seed(s); all "
+        "panels share one colour scale",
+        alt="Heatmaps of holdout loss by training phase and evaluated domain, one per condition",
+        id="drift-heatmaps",
     )
 
 
-def _drift_chart(details: dict[str, Any]) -> Figure:
-    conds = details["conditions"]
-    fig, ax = new_figure(width=1.5 + 1.1 * len(conds))
-    xs = np.arange(len(conds))
-    means = [c["drift"]["mean"] for c in conds]
-    stds = [0.0 if missing(c["drift"]["std"]) else c["drift"]["std"] for c in conds]
-    ax.bar(xs, means, yerr=stds, capsize=3, color="#9ecae1", edgecolor="#3182bd")
-    for x, c in zip(xs, conds, strict=True):
-        ax.scatter(
-            [x] * len(c["seeds"]), [s["drift"] for s in c["seeds"]], color="black", s=10, zorder=3
-        )
-    ax.axhline(0, color="grey", linewidth=0.8)
-    ax.set_xticks(xs, [c["condition"] for c in conds])
-    ax.set_ylabel("drift (%)")
+def _drift_chart(details: dict[str, Any], opts: dict[str, Any]) -> Figure:
+    """Drift per seed and condition; a zoomed second panel when one condition dwarfs the rest."""
+    conds = _conditions(details, opts)
+    size = [max(abs(s["drift"]) for s in c["seeds"]) for c in conds]
+    big = max(size)
+    small = [c for c, m in zip(conds, size, strict=True) if m < big / 5]
+    panels = [conds, small] if small and len(small) < len(conds) else [conds]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.2 * len(panels) + 0.6, 3.0), layout="constrained", squeeze=False
+    )
+    for ax, shown in zip(axes[0], panels, strict=True):
+        for x, c in enumerate(shown):
+            values = [s["drift"] for s in c["seeds"]]
+            color = f"C{conds.index(c)}"
+            ax.bar(x, c["drift"]["mean"], color=color, alpha=0.35, width=0.6)
+            ax.scatter(
+                [x] * len(values),
+                values,
+                color=color,
+                s=16,
+                zorder=3,
+                edgecolor="black",
+                linewidth=0.4,
+            )
+        ax.axhline(0, color="0.4", linewidth=0.8)
+        ax.set_xticks(range(len(shown)), [display(opts, c["condition"]) for c in shown])
+        ax.set_ylabel("drift (%)")
+    if len(panels) == 2:
+        axes[0][0].set_title("all conditions")
+        axes[0][1].set_title("zoomed: small drift")
     return Figure(
         svg=svg_of(fig),
-        caption="Drift per condition: bar = mean, whisker = std, dots = individual seeds",
+        caption="Drift per condition: bar = mean over seeds, dots = individual seeds"
+        + (
+            "; the right panel zooms in on the conditions with small drift"
+            if len(panels) == 2
+            else ""
+        ),
+        alt="Loss-relative drift per condition and seed",
+        id="drift-per-condition",
     )
 
 
-def _tests_table(details: dict[str, Any]) -> Table:
+def _advantage_chart(adv: dict[str, Any], opts: dict[str, Any]) -> Figure:
+    """The proposed condition's advantage per seed, with the mean."""
+    seeds = [s for s, _ in adv["seeds"]]
+    values = [v for _, v in adv["seeds"]]
+    fig, ax = new_figure(width=4.2, height=2.6)
+    ax.bar(range(len(seeds)), values, color="C2", width=0.6)
+    ax.axhline(adv["summary"]["mean"], color="black", linestyle="--", linewidth=1, label="mean")
+    ax.axhline(0, color="0.4", linewidth=0.8)
+    ax.set_xticks(range(len(seeds)), [str(s) for s in seeds])
+    ax.set_xlabel("seed")
+    ax.set_ylabel("advantage (%)")
+    ax.legend()
+    prop, base = display(opts, adv["a"]), display(opts, adv["b"])
+    return Figure(
+        svg=svg_of(fig),
+        caption=f"Advantage of {prop} over {base} per seed: (holdout {base} − holdout {prop}) / "
+        f"holdout {base} × 100 %",
+        alt=f"Bar chart of the advantage of {prop} over {base} for each seed",
+        id="drift-advantage",
+    )
+
+
+def _tests_table(details: dict[str, Any], opts: dict[str, Any]) -> Table:
     rows = []
     for t in details["tests"][::2]:  # one direction per pair: earlier condition first
         w, p = t["welch"], t["permutation"]
         rows.append(
             [
-                f"{t['a']} vs {t['b']}",
+                f"{display(opts, t['a'])} vs {display(opts, t['b'])}",
                 signed(p["statistic"], 2, " pp"),
                 num(w["statistic"]),
                 DASH if missing(w["df"]) else f"{w['df']:.2f}",
@@ -140,7 +229,7 @@ def _tests_table(details: dict[str, Any]) -> Table:
         )
     columns = [
         "Comparison (drift)",
-        "mean difference",
+        "mean difference (pp)",
         "Welch t",
         "df",
         "Welch p",
@@ -154,29 +243,39 @@ def _tests_table(details: dict[str, Any]) -> Table:
         "so a p equal to its floor is as strong as the test can be.",
         "Welch's t needs at least 2 seeds per condition.",
     ]
+    notes.append(
+        "Welch t: the t statistic of Welch's unequal-variance test; df: its degrees of freedom."
+    )
     return Table(
-        columns=columns, rows=rows, caption="Between-condition tests on per-seed drift", notes=notes
+        columns, rows, "Between-condition tests on per-seed drift", notes, id="drift-tests"
     )
 
 
-def _headline(details: dict[str, Any]) -> KeyValues:
+def _headline(details: dict[str, Any], opts: dict[str, Any]) -> KeyValues:
     items = [
-        (f"{c['condition']} drift", f"{_mean_std(c['drift'], 2, '%')} ({c['drift']['n']} seeds)")
-        for c in details["conditions"]
+        (
+            f"{display(opts, c['condition'])} drift",
+            f"{_mean_std(c['drift'], 2, '%')} (n = {c['drift']['n']} seeds)",
+        )
+        for c in _conditions(details, opts)
     ]
-    return KeyValues(items=items, caption="Loss-relative drift (mean ± sample std across seeds)")
+    return KeyValues(items=items, caption="Loss-relative drift (mean ± sample sd across seeds)")
 
 
 def drift_section(result: dict[str, Any]) -> Section:
-    """The per-seed table (as in the paper), heatmaps, the drift chart and the tests table."""
-    details = result["details"]
+    """The paper's per-seed table, drift per domain, drift and advantage charts, shared-scale
+    heatmaps and the tests table."""
+    details, opts = result["details"], result.get("report", {})
+    adv = _advantage(details, opts)
     blocks: list[Any] = [
-        _headline(details),
-        _seed_table(details),
-        _domain_table(details),
-        _drift_chart(details),
+        _headline(details, opts),
+        _seed_table(details, opts),
+        _domain_table(details, opts),
+        _drift_chart(details, opts),
     ]
-    blocks += [_heatmap(c) for c in details["conditions"]]
+    if adv is not None:
+        blocks.append(_advantage_chart(adv, opts))
+    blocks.append(_heatmaps(details, opts))
     if details["tests"]:
-        blocks.append(_tests_table(details))
+        blocks.append(_tests_table(details, opts))
     return Section(id="drift", title="Forgetting (loss-relative drift)", blocks=blocks)

@@ -67,3 +67,9 @@ class QAPlugin(Plugin):
         if match["domain"]:
             select["domain"] = match["domain"]
         return PairSpec("qa", select, ("domain", "item_id", "seed"), "correct")
+
+    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
+        """Drill-down lists from RUN_DIR/records (see Plugin.report_items)."""
+        from crma_eval.plugins.qa.items import qa_items
+
+        return qa_items(records, result)

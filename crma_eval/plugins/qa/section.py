@@ -9,6 +9,7 @@ import numpy as np
 from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import DASH, ci_caption, interval, missing, pct
+from crma_eval.report.context import display
 
 OVERALL = "all domains"
 
@@ -60,6 +61,47 @@ def _figure(rows: list[dict[str, Any]], ci: str) -> Figure:
     return Figure(svg=svg_of(fig), caption=f"Accuracy per domain; whiskers: {ci}")
 
 
+def _arm_pair(rows: list[dict[str, Any]], opts: dict[str, Any]) -> tuple[str, str] | None:
+    """(proposed arm, baseline arm) from the display options, else the first two arms."""
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    wanted = (opts.get("proposed_arm"), opts.get("baseline_arm"))
+    if all(a in arms for a in wanted):
+        return str(wanted[0]), str(wanted[1])
+    return (arms[0], arms[1]) if len(arms) >= 2 else None
+
+
+def _side_by_side(rows: list[dict[str, Any]], pair: tuple[str, str], opts: dict[str, Any]) -> Table:
+    """The paper's per-domain table: k/n and accuracy of both arms, difference, totals row."""
+    cell = {(r["arm"], r["domain"]): r for r in rows}
+    domains = [d for d in dict.fromkeys(r["domain"] for r in rows) if d is not None]
+    names = [display(opts, a) for a in pair]
+    body = []
+    for domain in [*domains, None]:
+        got = [cell.get((arm, domain)) for arm in pair]
+        line: list[Any] = [OVERALL if domain is None else domain]
+        for r in got:
+            line += [DASH, DASH] if r is None else [f"{r['k']}/{r['n']}", pct(r["accuracy"])]
+        ok = all(r is not None for r in got)
+        diff = 100 * (got[0]["accuracy"] - got[1]["accuracy"]) if ok else None  # type: ignore[index]
+        line.append(DASH if diff is None else f"{diff:+.1f} pp")
+        body.append(line)
+    return Table(
+        columns=[
+            "Domain",
+            f"{names[0]} k/n",
+            f"{names[0]} accuracy",
+            f"{names[1]} k/n",
+            f"{names[1]} accuracy",
+            f"difference ({names[0]} − {names[1]})",
+        ],
+        rows=body,
+        caption=f"Per-domain accuracy {names[0]} and {names[1]} (k correct of n)",
+        notes=["Paired test of the difference: see the paired ablation section."],
+        id="qa-side-by-side",
+        total_row=True,
+    )
+
+
 def qa_section(result: dict[str, Any]) -> Section:
     """Headline accuracy per arm, the per-domain table and a bar chart."""
     rows = result["details"]["rows"]
@@ -68,15 +110,19 @@ def qa_section(result: dict[str, Any]) -> Section:
     headline = KeyValues(
         items=[
             (
-                r["arm"],
+                display(result.get("report", {}), r["arm"]),
                 f"{r['k']}/{r['n']} = {pct(r['accuracy'])} {interval(r['ci_low'], r['ci_high'])}",
             )
             for r in totals
         ],
-        caption=f"Overall accuracy ({ci})",
+        caption=f"Overall accuracy, k/n = correct of answered ({ci})",
     )
-    blocks = [
-        headline,
+    opts = result.get("report", {})
+    pair = _arm_pair(rows, opts)
+    blocks: list[Any] = [headline]
+    if pair is not None:
+        blocks.append(_side_by_side(rows, pair, opts))
+    blocks += [
         _table(rows, bool(result["details"].get("routing")), ci),
         _figure(rows, ci),
         Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),

@@ -46,3 +46,9 @@ class RouterPlugin(Plugin):
         from crma_eval.plugins.router.section import router_section
 
         return router_section(result)
+
+    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
+        """Drill-down lists from RUN_DIR/records (see Plugin.report_items)."""
+        from crma_eval.plugins.router.section import router_items
+
+        return router_items(records, result)

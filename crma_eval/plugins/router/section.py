@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from crma_eval.blocks import Figure, KeyValues, Section, Table
+import numpy as np
+import pandas as pd
+
+from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import ci_caption, interval, num, pct
+from crma_eval.report.context import display
 
 DEFINITIONS = [
     (
@@ -27,10 +32,10 @@ DEFINITIONS = [
 ]
 
 
-def _accuracy_table(details: dict[str, Any], ci: str) -> Table:
+def _accuracy_table(details: dict[str, Any], ci: str, result_opts: dict[str, Any]) -> Table:
     rows = [
         [
-            r["category"],
+            display(result_opts, r["category"]),
             f"{r['k']}/{r['n']}",
             pct(r["accuracy"]),
             interval(r["ci_low"], r["ci_high"]),
@@ -51,6 +56,40 @@ def _confusion_table(confusion: dict[str, Any]) -> Table:
         columns=["gold \\ predicted", *labels],
         rows=rows,
         caption="Confusion matrix ('(none)': no gold domain / router abstained)",
+    )
+
+
+def _confusion_figure(confusion: dict[str, Any]) -> Figure:
+    """The confusion matrix shaded by row share (each gold label's queries sum to 100 %)."""
+    labels = [str(x) for x in confusion["labels"]]
+    counts = np.asarray(confusion["counts"], dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    size = len(labels)
+    fig, ax = new_figure(width=2.2 + 0.6 * size, height=1.6 + 0.5 * size)
+    image = ax.imshow(share * 100, cmap="Blues", vmin=0, vmax=100)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="% of the gold label's queries")
+    for (i, j), value in np.ndenumerate(counts):
+        if size <= 12:
+            dark = share[i, j] > 0.55
+            ax.text(
+                j,
+                i,
+                f"{value:.0f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if dark else "black",
+            )
+    ax.set_xticks(range(size), labels, rotation=45, ha="right")
+    ax.set_yticks(range(size), labels)
+    ax.set_xlabel("predicted (router's choice)")
+    ax.set_ylabel("gold domain")
+    return Figure(
+        svg=svg_of(fig),
+        caption="Confusion matrix: counts, shaded by share of each gold label's queries "
+        "('(none)': no gold domain / router abstained)",
+        alt="Router confusion matrix of gold domain against predicted domain",
     )
 
 
@@ -77,6 +116,7 @@ def router_section(result: dict[str, Any]) -> Section:
     """Headline numbers, accuracy per category, confusion matrix and coverage curve."""
     details = result["details"]
     ci = ci_caption(result["methods"])
+    n_gold = sum(r["n"] for r in details["rows"] if r["category"] != "ood")
     headline = KeyValues(
         items=[
             (
@@ -84,15 +124,64 @@ def router_section(result: dict[str, Any]) -> Section:
                 f"{pct(details['overall']['accuracy'])} "
                 f"{interval(details['overall']['ci_low'], details['overall']['ci_high'])}",
             ),
-            ("macro F1", num(details["macro_f1"], 3)),
-            ("OOD AUROC", num(details["auroc"], 3)),
+            ("macro F1", f"{num(details['macro_f1'], 3)} (n = {n_gold} with a gold domain)"),
+            ("OOD AUROC", f"{num(details['auroc'], 3)} (n = {details['overall']['n']} queries)"),
         ],
         caption=f"Router ({ci})",
     )
-    blocks = [
+    blocks: list[Any] = [
         headline,
-        _accuracy_table(details, ci),
+        _accuracy_table(details, ci, result.get("report", {})),
         _confusion_table(details["confusion"]),
+        _confusion_figure(details["confusion"]),
         _curve(details["curve"]),
     ]
     return Section(id="router", title="Router stress test", blocks=blocks, definitions=DEFINITIONS)
+
+
+def router_items(
+    records: Callable[[str], pd.DataFrame | None], result: dict[str, Any]
+) -> list[Items]:
+    """Misrouted queries, abstentions and routed OOD queries, with the router's scores."""
+    routes = records("route")
+    if routes is None:
+        return []
+    opts = result.get("report", {})
+    gold, pred = routes["gold"].where(routes["gold"].notna(), None), routes["predicted"]
+    wrong = routes[(gold.fillna("") != pred.where(pred.notna(), None).fillna(""))]
+    query = (
+        wrong["query"] if "query" in wrong else pd.Series([None] * len(wrong), index=wrong.index)
+    )
+    rows = [
+        [
+            "abstained"
+            if p is None or p != p
+            else ("routed OOD query" if g is None or g != g else "misrouted"),
+            display(opts, c),
+            i,
+            g,
+            p,
+            float(sc),
+            q,
+        ]
+        for i, c, g, p, sc, q in zip(
+            wrong["item_id"],
+            wrong["category"],
+            wrong["gold"],
+            wrong["predicted"],
+            wrong["score"],
+            query,
+            strict=True,
+        )
+    ]
+    return [
+        Items(
+            "Misrouted, abstained and falsely routed queries",
+            ["outcome", "category", "item", "gold", "predicted", "score", "query"],
+            rows,
+            note="Abstained: no adapter chosen although the query has a gold domain; routed "
+            "OOD query: an adapter chosen for a query without one; misrouted: another domain's "
+            "adapter.",
+            id="router-errors",
+        )
+    ]

@@ -1,0 +1,147 @@
+"""What the report's header and CI banner say about a run, and the display options of sections.
+
+Display options come from results.json `meta.report` (or `meta.options.report`), written from a
+run config's `options.report`: {proposed, baseline, proposed_arm, baseline_arm, order,
+display_names}. Defaults follow the CRMA paper: MODULAR is proposed, FROZEN its baseline; the arm
+with CRMA is proposed, the arm without it the baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_NAMES = {
+    "naive": "NAIVE",
+    "frozen": "FROZEN",
+    "modular": "MODULAR",
+    "with_crma": "with CRMA",
+    "without_crma": "without CRMA",
+    "in_domain": "in-domain",
+    "boundary": "boundary",
+    "ambiguous": "ambiguous",
+    "ood": "out-of-distribution",
+    "perturbed": "perturbed",
+}
+DEFAULTS: dict[str, Any] = {
+    "proposed": "modular",
+    "baseline": "frozen",
+    "proposed_arm": "with_crma",
+    "baseline_arm": "without_crma",
+    "order": ["naive", "frozen", "modular", "with_crma", "without_crma"],
+}
+_ABSOLUTE = re.compile(r"^(/|[A-Za-z]:[\\/]|~[\\/])")
+
+
+def display_options(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The merged display options: defaults, then the run's `meta.report` (or options.report)."""
+    given = meta.get("report") or (meta.get("options") or {}).get("report") or {}
+    names = {**DEFAULT_NAMES, **dict(given.get("display_names") or {})}
+    return {**DEFAULTS, **{k: v for k, v in given.items() if k != "display_names"}, "names": names}
+
+
+def display(options: Mapping[str, Any], label: Any) -> str:
+    """A label's display name (e.g. 'modular' -> 'MODULAR'); unknown labels unchanged."""
+    return str(options.get("names", DEFAULT_NAMES).get(label, label))
+
+
+def ordered(options: Mapping[str, Any], labels: list[Any]) -> list[Any]:
+    """Labels in the configured order (unlisted ones after, in their given order)."""
+    rank = {name: i for i, name in enumerate(options.get("order", []))}
+    return sorted(labels, key=lambda x: (rank.get(x, len(rank)), labels.index(x)))
+
+
+def scrub_path(value: Any) -> Any:
+    """An absolute machine path reduced to its last component (others unchanged)."""
+    if isinstance(value, str) and _ABSOLUTE.match(value):
+        return Path(value.replace("\\", "/")).name or value
+    return value
+
+
+def _short(digest: Any) -> str:
+    text = str(digest or "")
+    return text.split(":", 1)[-1][:12]
+
+
+def checkpoints(run_dir: Path) -> list[tuple[str, str]]:
+    """(checkpoint id, short content hash) from RUN_DIR/run.json, if the run collected."""
+    path = run_dir / "run.json"
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")).get("checkpoints") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    return (
+        [(str(scrub_path(k)), _short(v)) for k, v in found.items()]
+        if isinstance(found, dict)
+        else []
+    )
+
+
+def run_context(results: Mapping[str, Any], run_dir: Path, opts: Mapping[str, Any]) -> list[Any]:
+    """(label, value) pairs for the header: config name, model, domain order, conditions, arms,
+    seeds, item counts per record kind and checkpoints with short content hashes."""
+    meta, plugins = results["meta"], results["plugins"]
+    items: list[tuple[str, str]] = []
+    if meta.get("name"):
+        items.append(("config", str(meta["name"])))
+    if meta.get("model"):
+        items.append(("model", str(scrub_path(meta["model"]))))
+    drift = (plugins.get("drift") or {}).get("details") or {}
+    conds = drift.get("conditions") or []
+    if conds:
+        domains = (conds[0].get("matrix") or {}).get("domains") or []
+        if domains:
+            items.append(("domain order", " → ".join(map(str, domains))))
+        names = ordered(opts, [c["condition"] for c in conds])
+        items.append(("conditions", ", ".join(display(opts, n) for n in names)))
+    qa_rows = ((plugins.get("qa") or {}).get("details") or {}).get("rows") or []
+    arms = list(dict.fromkeys(r["arm"] for r in qa_rows))
+    if arms:
+        items.append(("arms", ", ".join(display(opts, a) for a in ordered(opts, arms))))
+    if meta.get("seeds"):
+        items.append(("seeds", ", ".join(map(str, meta["seeds"]))))
+    counts = meta.get("record_counts") or {}
+    if counts:
+        items.append(("records", ", ".join(f"{k}: {v:,}" for k, v in counts.items())))
+    marks = checkpoints(run_dir)
+    if marks:
+        items.append(("checkpoints", ", ".join(f"{c} ({h})" for c, h in marks)))
+    return items
+
+
+def gate_status(run_dir: Path) -> dict[str, Any] | None:
+    """The last gate's outcome: RUN_DIR/gate.json, else RUN_DIR/junit.xml; None if gate never ran.
+
+    Returns {"passed": bool, "outcomes": [{"rule", "metric", "passed", "detail"}, ...]}.
+    """
+    gate = run_dir / "gate.json"
+    if gate.is_file():
+        try:
+            data = json.loads(gate.read_text(encoding="utf-8"))
+            return {"passed": bool(data["passed"]), "outcomes": list(data["outcomes"])}
+        except (ValueError, KeyError, TypeError):
+            return {"passed": False, "outcomes": [], "error": "gate.json is unreadable"}
+    junit = run_dir / "junit.xml"
+    if not junit.is_file():
+        return None
+    try:
+        root = ET.parse(junit).getroot()
+    except ET.ParseError:
+        return {"passed": False, "outcomes": [], "error": "junit.xml is unreadable"}
+    outcomes = []
+    for case in root.iter("testcase"):
+        failure = case.find("failure")
+        detail = (failure.get("message") if failure is not None else None) or ""
+        outcomes.append(
+            {
+                "rule": case.get("name", ""),
+                "metric": "",
+                "passed": failure is None,
+                "detail": detail,
+            }
+        )
+    return {"passed": all(o["passed"] for o in outcomes), "outcomes": outcomes}

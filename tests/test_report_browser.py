@@ -1,0 +1,155 @@
+"""The report in a real browser: Debian's chromium through chromium-driver (selenium), headless.
+
+Opens a report of small synthetic records and a large synthetic one at 1400×900 and 390×844 and
+asserts: no console errors, no network requests, no element wider than the viewport outside a
+scroll container, unique ids (inline SVGs included), every figure named. Needs `make browser`
+(CI installs it): a missing browser is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from recordgen import loss_matrix, qa_arm, route, write
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from crma_eval.analyze import analyze_paths
+from crma_eval.report.render import render_report
+
+SIZES = [(1400, 900), (390, 844)]
+# Elements whose right edge passes the viewport, not inside an element that scrolls or clips.
+OVERFLOW_JS = """
+const width = document.documentElement.clientWidth, bad = [];
+for (const el of document.querySelectorAll('body *')) {
+  const r = el.getBoundingClientRect();
+  if (r.width === 0 || (r.right <= width + 1 && r.left >= -1)) continue;
+  let p = el.parentElement, clipped = false;
+  while (p && p !== document.body) {
+    const o = getComputedStyle(p).overflowX;
+    if (o === 'auto' || o === 'scroll' || o === 'hidden') { clipped = true; break; }
+    p = p.parentElement;
+  }
+  const where = el.parentElement.tagName + '.' + el.parentElement.className;
+  if (!clipped) bad.push(el.tagName + ' ' + Math.round(r.right) + ' ' + where
+                         + ' ' + el.textContent.slice(0, 60));
+}
+return [bad.slice(0, 10), document.documentElement.scrollWidth, width];
+"""
+IDS_JS = """
+const seen = {}, dup = [];
+for (const el of document.querySelectorAll('[id]')) {
+  if (seen[el.id]) dup.push(el.id); seen[el.id] = true;
+}
+const unnamed = [...document.querySelectorAll('figure svg')].filter(
+  s => s.getAttribute('role') !== 'img' || !(s.getAttribute('aria-label') || '').trim());
+const figs = document.querySelectorAll('figure svg').length;
+return [dup.slice(0, 10), unnamed.length, figs];
+"""
+
+
+def _driver(profile: Path) -> webdriver.Chrome:
+    binary, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert binary and driver, "chromium and chromium-driver are missing: run `make browser`"
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+    ):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(options=opts, service=Service(executable_path=driver))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    with tempfile.TemporaryDirectory(prefix="crma-chromium-") as profile:
+        drv = _driver(Path(profile))
+        try:
+            yield drv
+        finally:
+            drv.quit()
+
+
+def _records(n_domains: int, n_items: int, seeds: int) -> list[dict[str, Any]]:
+    domains = [f"domain_{i:02d}" for i in range(n_domains)]
+    records: list[dict[str, Any]] = []
+    for j, domain in enumerate(domains):
+        for arm, mod in (("with_crma", 5), ("without_crma", 2)):
+            outcomes = [(i + j) % mod != 0 for i in range(n_items)]
+            records += qa_arm(
+                arm,
+                domain,
+                outcomes,
+                question="What is " + "x" * 120,
+                reference="1",
+                prediction="2",
+            )
+    order = domains[: min(4, n_domains)]
+    for condition, factor in (("naive", 1.6), ("frozen", 1.004), ("modular", 1.001)):
+        for seed in range(seeds):
+            size = len(order)
+            matrix = [
+                [1.0 + 0.01 * seed if p == d else (factor if d < p else 2.0) for d in range(size)]
+                for p in range(size)
+            ]
+            records += loss_matrix(condition, seed, order, matrix)
+    for i in range(40):
+        gold = domains[i % len(domains)]
+        records.append(route(f"r{i}", "in_domain", gold, gold if i % 4 else domains[0], 0.9))
+        records.append(route(f"o{i}", "ood", None, None if i % 3 else gold, 0.2 + i / 100))
+    return records
+
+
+@pytest.fixture(scope="module", params=["small", "large"])
+def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    small = request.param == "small"
+    folder = tmp_path_factory.mktemp(request.param)
+    records = _records(3, 20, 3) if small else _records(24, 150, 5)
+    run = folder / "run"
+    analyze_paths([write(folder / "in.jsonl", records)], run)
+    return render_report(run)
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_report_in_chromium(
+    browser: webdriver.Chrome, report: Path, width: int, height: int
+) -> None:
+    browser.set_window_rect(0, 0, width, height)
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500},
+    )
+    browser.get_log("performance")
+    browser.get(report.as_uri())
+    assert browser.execute_script("return document.readyState") == "complete"
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
+    requests = [
+        e["message"]
+        for e in browser.get_log("performance")
+        if "Network.requestWillBeSent" in e["message"]
+    ]
+    assert all(report.as_uri() in m or '"url":"data:' in m for m in requests), requests[:3]
+    bad, scroll_width, client = browser.execute_script(OVERFLOW_JS)
+    assert bad == [] and scroll_width <= client, (bad, scroll_width, client)
+    duplicates, unnamed, n_figures = browser.execute_script(IDS_JS)
+    assert duplicates == [] and unnamed == 0 and n_figures >= 3
+    # the drill-down works: open the first list and filter it with the inline script
+    browser.execute_script("document.querySelector('details.items').open = true")
+    box = browser.find_element("css selector", "details.items input.item-filter")
+    assert box.is_displayed()
