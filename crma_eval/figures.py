@@ -46,6 +46,12 @@ def new_figure(width: float = 6.0, height: float = 3.2) -> tuple[MplFigure, Axes
     return fig, fig.subplots()
 
 
+def new_panels(n: int, width: float, height: float) -> tuple[MplFigure, list[Axes]]:
+    """A fresh figure with `n` side-by-side axes (panels sharing one row), outside pyplot."""
+    fig = MplFigure(figsize=(width, height), layout="constrained")
+    return fig, list(fig.subplots(1, n, squeeze=False)[0])
+
+
 def svg_of(fig: MplFigure) -> str:
     """Render a figure to an SVG string (without the XML prolog)."""
     buf = io.StringIO()

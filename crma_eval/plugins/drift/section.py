@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import Normalize
 
 from crma_eval.blocks import Figure, KeyValues, Section, Table
-from crma_eval.figures import new_figure, svg_of
+from crma_eval.figures import new_figure, new_panels, svg_of
 from crma_eval.fmt import DASH, missing, num, pvalue, signed
 from crma_eval.report.context import display, ordered
 
@@ -108,14 +107,8 @@ def _heatmaps(details: dict[str, Any], opts: dict[str, Any]) -> Figure:
     labels = conds[0]["matrix"]["domains"]
     size = len(labels)
     panel = 0.9 + 0.42 * size
-    fig, axes = plt.subplots(
-        1,
-        len(conds),
-        figsize=(0.9 + panel * len(conds), 1.2 + 0.42 * size),
-        layout="constrained",
-        squeeze=False,
-    )
-    for ax, cond, loss in zip(axes[0], conds, losses, strict=True):
+    fig, axes = new_panels(len(conds), 0.9 + panel * len(conds), 1.2 + 0.42 * size)
+    for ax, cond, loss in zip(axes, conds, losses, strict=True):
         image = ax.imshow(np.ma.masked_invalid(loss), cmap="viridis", norm=norm, aspect="auto")
         ax.set_title(display(opts, cond["condition"]))
         ax.set_xticks(range(size), labels, rotation=45, ha="right")
@@ -133,8 +126,8 @@ def _heatmaps(details: dict[str, Any], opts: dict[str, Any]) -> Figure:
                         fontsize=7,
                         color="black" if norm(value) > 0.6 else "white",
                     )
-    axes[0][0].set_ylabel("after phase")
-    fig.colorbar(image, ax=list(axes[0]), shrink=0.85, label="holdout loss (nats/token)")
+    axes[0].set_ylabel("after phase")
+    fig.colorbar(image, ax=axes, shrink=0.85, label="holdout loss (nats/token)")
     n = len(conds[0]["seeds"])
     return Figure(
         svg=svg_of(fig),
@@ -152,10 +145,8 @@ def _drift_chart(details: dict[str, Any], opts: dict[str, Any]) -> Figure:
     big = max(size)
     small = [c for c, m in zip(conds, size, strict=True) if m < big / 5]
     panels = [conds, small] if small and len(small) < len(conds) else [conds]
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(3.2 * len(panels) + 0.6, 3.0), layout="constrained", squeeze=False
-    )
-    for ax, shown in zip(axes[0], panels, strict=True):
+    fig, axes = new_panels(len(panels), 3.2 * len(panels) + 0.6, 3.0)
+    for ax, shown in zip(axes, panels, strict=True):
         for x, c in enumerate(shown):
             values = [s["drift"] for s in c["seeds"]]
             color = f"C{conds.index(c)}"
@@ -173,8 +164,8 @@ def _drift_chart(details: dict[str, Any], opts: dict[str, Any]) -> Figure:
         ax.set_xticks(range(len(shown)), [display(opts, c["condition"]) for c in shown])
         ax.set_ylabel("drift (%)")
     if len(panels) == 2:
-        axes[0][0].set_title("all conditions")
-        axes[0][1].set_title("zoomed: small drift")
+        axes[0].set_title("all conditions")
+        axes[1].set_title("zoomed: small drift")
     return Figure(
         svg=svg_of(fig),
         caption="Drift per condition: bar = mean over seeds, dots = individual seeds"
