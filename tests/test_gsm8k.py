@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from fractions import Fraction
 
 import pytest
 from _bench_fixtures import GSM8K_YAML, REPO, gsm8k_docs, tiny_model, write_gsm8k_task
@@ -179,7 +180,7 @@ def test_answers_compare_numerically(a: str | None, b: str | None, equal: bool) 
 
 
 def test_parse_number_reads_first_number() -> None:
-    assert str(parse_number("$1,250.50 a month")) == "1250.50"
+    assert parse_number("$1,250.50 a month") == Fraction(2501, 2)
     assert parse_number("none") is None
 
 
