@@ -74,9 +74,8 @@ _WRAPPER = re.compile(
     r"\\(?:text|textrm|textbf|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}"
 )
 _FRAC = re.compile(r"\\[dt]?frac\s*(?:\{([^{}]*)\}|(\d))\s*(?:\{([^{}]*)\}|(\d))")
-_PLAIN_NUMBER = re.compile(r"\s*-?(?:\d[\d,]*(?:\.\d+)?|\.\d+)\s*")
+_PLAIN_NUMBER = re.compile(r"\s*-?[$€£¥]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)\s*")
 _REWRITES = [
-    (re.compile(r"(?<=\d)[\u00a0\u2007\u2009\u202f](?=\d{3}(?!\d))"), ","),
     (re.compile(r"[\u00a0\u2007\u2009\u202f]"), " "),
     (re.compile(r"[’′]"), "'"),
     (re.compile(r"[−–—](?=\s?[$€£¥]?\.?\d)"), "-"),
@@ -147,12 +146,12 @@ def _base_value(match: re.Match[str]) -> Fraction | None:
         return int(match["whole"]) + Fraction(top, bottom)
     decimals = match["dec"] or match["lead"] or ""
     whole = _digits(match["int"]) if match["int"] else 0
-    value = whole + (Fraction(int(decimals[1:]), 10 ** (len(decimals) - 1)) if decimals else 0)
-    if match["den"] is not None:
-        if int(match["den"]) == 0:
-            return None
-        value /= int(match["den"])
-    return Fraction(value)
+    value = Fraction(whole)
+    if decimals:
+        value += Fraction(int(decimals[1:]), 10 ** (len(decimals) - 1))
+    if match["den"] is None:
+        return value
+    return None if int(match["den"]) == 0 else value / int(match["den"])
 
 
 def _value(match: re.Match[str]) -> Fraction | None:
