@@ -38,13 +38,18 @@ __all__ = [
     "read_number_words",
 ]
 
+_ATTRIBUTIVE = (
+    r"(?:dollar|euro|pound|cent|gram|kilogram|liter|litre|meter|metre|mile|ounce|foot|inch"
+    r"|gallon|yard|acre|second|minute|hour|day|week|month|year|page|piece|pack|box|person)"
+)
 _SEPARATED = r"\d{{1,3}}(?:{sep}\d{{3}})+(?!\d)"
 _INTEGER = "|".join(
     (
         _SEPARATED.format(sep=",") + r"(?!,\d)",
         _SEPARATED.format(sep="'") + r"(?!'\d)",
-        # space groups only where nothing suggests two numbers ("5 100ml", "2 500-gram", "2 1/2")
-        _SEPARATED.format(sep=" ") + r"(?![^\W\d_]|[ ]?\d|\s*[/-])",
+        # space groups only where nothing suggests two numbers: "5 100ml", "2 500-gram", "2 1/2",
+        # and a singular unit used attributively ("3 100 dollar bills", "4 250 gram bags")
+        _SEPARATED.format(sep=" ") + rf"(?![^\W\d_]|[ ]?\d|\s*[/-]|[ ]+{_ATTRIBUTIVE}\b)",
         r"\d+",
     )
 )

@@ -62,6 +62,7 @@ def test_extractor_reads_each_form_of_each_kind(row: dict) -> None:
         ("$7 and 5 cents", Fraction(705, 100)),
         ("3 pounds 20 pence", Fraction(16, 5)),
         ("$7.50", Fraction(15, 2)),
+        ("$1,250.50 a month", Fraction(2501, 2)),
         ("-$15", Fraction(-15)),
         ("$-15", Fraction(-15)),
         ("25%", Fraction(25)),
@@ -70,6 +71,8 @@ def test_extractor_reads_each_form_of_each_kind(row: dict) -> None:
         ("50 cents", Fraction(50)),  # a subunit alone keeps its number: the question's unit decides
         ("5 100ml bottles", Fraction(5)),  # a unit glued to the next group: not a digit group
         ("2 500-gram bags", Fraction(2)),
+        ("3 100 dollar bills", Fraction(3)),  # a singular unit used attributively
+        ("12 500 people", Fraction(12500)),
         ("5 thousandths", Fraction(5)),
     ],
 )
@@ -129,6 +132,12 @@ def test_canonical_text(value: Fraction, text: str) -> None:
     ("a", "b", "equal"),
     [
         ("3.50", "3.5", True),
+        ("1,250.00", "1250", True),
+        ("#### 1,250", "$1250", True),
+        ("0.75", "3/4", True),
+        ("-4", "4", False),
+        ("1250", "1251", False),
+        ("no number", "no number", False),
         ("$3.50", "3.5", True),
         ("0.1", ".1", True),
         ("2 1/2", "2.5", True),
