@@ -42,7 +42,7 @@ _ATTRIBUTIVE = (
     r"(?:dollar|euro|pound|cent|gram|kilogram|liter|litre|meter|metre|mile|ounce|foot|inch"
     r"|gallon|yard|acre|second|minute|hour|day|week|month|year|page|piece|pack|box|person)"
 )
-_SEPARATED = r"\d{{1,3}}(?:{sep}\d{{3}})+(?!\d)"
+_SEPARATED = r"\d{{1,3}}(?:{sep}\d{{3}}){{1,8}}(?!\d)"
 _INTEGER = "|".join(
     (
         _SEPARATED.format(sep=",") + r"(?!,\d)",
