@@ -4,20 +4,20 @@ Pure Python (no torch). Normalisation lower-cases, applies NFKC, drops punctuati
 articles a/an/the, and collapses whitespace, keeping decimal points and thousands separators
 inside numbers. A text answer is correct when the normalised reference equals the normalised
 prediction or appears in it as a whole-word phrase; a number answer is correct when the first
-number in the prediction equals the reference (relative tolerance 1e-6).
+number in the prediction equals the reference exactly, both read by crma_eval.numbers.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from crma_eval.numbers import parse_number
+
 ARTICLES = frozenset({"a", "an", "the"})
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W_]+")
-_NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?|[-+]?\.\d+")
 
 AnswerType = Literal["text", "number"]
 
@@ -36,17 +36,6 @@ def normalise(text: str) -> str:
     return " ".join(t for t in tokens if t not in ARTICLES)
 
 
-def parse_number(text: str) -> float | None:
-    """The first number in `text` (commas as thousands separators), or None."""
-    match = _NUMBER.search(unicodedata.normalize("NFKC", text))
-    if match is None:
-        return None
-    try:
-        return float(match.group().replace(",", ""))
-    except ValueError:
-        return None
-
-
 def exact_match(prediction: str, reference: str) -> bool:
     """Normalised prediction equals normalised reference."""
     return normalise(prediction) == normalise(reference)
@@ -59,12 +48,12 @@ def contains(prediction: str, reference: str) -> bool:
 
 
 def numeric_match(prediction: str, reference: str) -> bool:
-    """The first number of the prediction equals the reference number (rel. tolerance 1e-6)."""
+    """The first number of the prediction equals the reference number (exact, crma_eval.numbers)."""
     want = parse_number(reference)
     if want is None:
         raise ValueError(f"reference {reference!r} is not a number")
     got = parse_number(prediction)
-    return got is not None and math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-12)
+    return got is not None and got == want
 
 
 def score(prediction: str, reference: str, answer_type: AnswerType = "text") -> Score:

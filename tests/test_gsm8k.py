@@ -9,7 +9,7 @@ from _bench_fixtures import GSM8K_YAML, REPO, gsm8k_docs, tiny_model, write_gsm8
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from crma_eval.plugins.bench.gsm8k import answers_equal, extract_final_answer, parse_number
+from crma_eval.plugins.bench.gsm8k import extract_final_answer
 
 # Each case is a different habit of fine-tuned models (text -> expected canonical answer).
 HABITS = [
@@ -161,28 +161,6 @@ def test_text_without_numbers_gives_none(text: str) -> None:
     assert extract_final_answer(text) is None
 
 
-@pytest.mark.parametrize(
-    ("a", "b", "equal"),
-    [
-        ("1,250.00", "1250", True),
-        ("#### 1,250", "$1250", True),
-        ("3.5", "3.50", True),
-        ("-4", "4", False),
-        ("0.75", "3/4", True),
-        ("1250", "1251", False),
-        (None, "1", False),
-        ("no number", "no number", False),
-    ],
-)
-def test_answers_compare_numerically(a: str | None, b: str | None, equal: bool) -> None:
-    assert answers_equal(a, b) is equal
-
-
-def test_parse_number_reads_first_number() -> None:
-    assert str(parse_number("$1,250.50 a month")) == "1250.50"
-    assert parse_number("none") is None
-
-
 # --- the filter inside lm-eval -------------------------------------------------------------------
 
 
@@ -294,3 +272,56 @@ def test_filter_runs_on_a_real_model_through_hflm(lm_eval_api, tmp_path) -> None
     for sample in ours.values():
         expected = extract_final_answer(sample["resps"][0][0]) or "[invalid]"
         assert sample["filtered_resps"][0] == expected
+
+
+def test_corrected_pipeline_reads_mixed_numbers_and_canonical_targets(
+    lm_eval_api, tmp_path
+) -> None:
+    lm_base, _, simple_evaluate, task_manager = lm_eval_api
+    # (gold as GSM8K writes it, what the model wrote, corrected right?, strict-match right?)
+    cases = [
+        ("#### 2", "Each batch needs 1/3 cup, so she needs 2 2/3 cups.", 0.0, 0.0),
+        ("#### 4", "#### 4 1/2", 0.0, 1.0),  # lm-eval's strict regex stops at the space
+        ("#### 3.50", "#### 3.5", 1.0, 0.0),  # targets pass through the canonical form too
+        ("#### 3.5", "The answer is $3.50.", 1.0, 0.0),
+        ("#### $3.50", "The answer is 3.5 dollars.", 1.0, 0.0),
+        ("#### 1,250", "The answer is 1 250 apples.", 1.0, 0.0),
+        ("#### 0.5", "The answer is .5", 1.0, 0.0),
+        ("#### 2", "The answer is 2-1/2 cups.", 0.0, 0.0),  # ambiguous: no answer
+    ]
+    docs = [
+        {"question": f"Question number {i}: how much?", "answer": f"Worked.\n{gold}"}
+        for i, (gold, _, _, _) in enumerate(cases)
+    ]
+    answers = {d["question"]: c[1] for d, c in zip(docs, cases, strict=True)}
+    write_gsm8k_task(tmp_path, "gsm8k_forms", docs)
+    result = simple_evaluate(
+        model=_scripted(lm_base, answers),
+        tasks=["gsm8k_forms"],
+        task_manager=task_manager(include_path=str(tmp_path), include_defaults=False),
+        log_samples=True,
+        bootstrap_iters=0,
+    )
+    by_filter = _per_filter(result["samples"]["gsm8k_forms"])
+    ours, strict = by_filter["crma-corrected"], by_filter["strict-match"]
+    assert [ours[i]["filtered_resps"][0] for i in range(len(cases))] == [
+        "8/3",
+        "4.5",
+        "3.5",
+        "3.5",
+        "3.5",
+        "1250",
+        "0.5",
+        "[invalid]",
+    ]
+    assert [ours[i]["exact_match"] for i in range(len(cases))] == [c[2] for c in cases]
+    assert [strict[i]["exact_match"] for i in range(len(cases))] == [c[3] for c in cases]
+    assert result["results"]["gsm8k_forms"]["exact_match,crma-corrected"] == pytest.approx(5 / 8)
+
+
+def test_canonical_answer_casts_targets_like_predictions() -> None:
+    from crma_eval.plugins.bench.gsm8k.filter import CanonicalAnswer
+
+    assert CanonicalAnswer("Worked.\n#### 3.50") == CanonicalAnswer("$3.5") == "3.5"
+    assert CanonicalAnswer(CanonicalAnswer("#### 1,250")) == "1250"  # idempotent
+    assert CanonicalAnswer("no number") == "no number"  # never equals the fallback

@@ -8,17 +8,20 @@ explicit answer mark to the least, and returns None instead of guessing when the
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from crma_eval.numbers import (
+    NumberSpan,
+    canonical,
+    find_numbers,
+    normalise,
+    parse_number,
+    read_number_words,
+)
+from crma_eval.numbers import numbers_equal as answers_equal
 
 __all__ = ["answers_equal", "extract_final_answer", "parse_number"]
 
-# A number token: optional sign and currency (either order), thousands separators, decimals, and
-# a simple fraction. A sign directly after a letter or digit is an operator ("5-3"), not a sign.
-_NUMBER = re.compile(
-    r"(?<![\w.])(?P<neg>-)?(?:[$€£¥]\s?)?(?P<neg2>-)?"
-    r"(?P<int>\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?P<frac>\.\d+)?"
-    r"(?:\s*/\s*(?P<den>\d+)(?!\d|\.\d))?"
-)
 _STOP = re.compile(r"<\|im_end\|>|<\|endoftext\|>|<\|eot_id\|>|<end_of_turn>|</s>")
 _QUESTION = re.compile(
     r"^[ \t>#*]*(?:Question|Q|Problem|Human|User|Instruction)\s*\d*\s*[:.]", re.I | re.M
@@ -58,115 +61,50 @@ _NON_ANSWER = re.compile(
     r"|cannot|can't)",
     re.I,
 )
-_BARE_LINE = re.compile(
-    r"^\s*(?:[$€£¥]\s?)?-?[\d,]+(?:\.\d+)?\s*%?\s*(?:[A-Za-z]+\.?\s*){0,2}[.!]?\s*$"
-)
-_LATEX = [
-    (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"\1/\2"),
-    (re.compile(r"\\(?:text|mathrm|textbf|mathbf|mbox)\s*\{([^{}]*)\}"), r"\1"),
-    (re.compile(r"\{,\}"), ","),
-    (re.compile(r"\\[,!;: ]"), ""),
-    (re.compile(r"\\([$%])"), r"\1"),
-    (re.compile(r"\\(?:times|cdot)"), "*"),
-    (re.compile(r"\\left|\\right|\\[()\[\]]"), " "),
-]
+_BARE_REST = re.compile(r"\s*(?:[A-Za-z]+\.?\s*){0,2}[.!]?\s*")
 _CLEAN = [
     (re.compile(r"<<[^<>]*>>"), ""),
-    (re.compile(r"(?<=\d)[\u2009\u202f](?=\d{3}(?!\d))"), ","),
     (re.compile(r"\*\*|__|`"), ""),
-    (re.compile(r"[−–—](?=\s?[$€£¥]?\d)"), "-"),
-    (re.compile(r"[\u00a0\u2009\u202f]"), " "),
 ]
-_UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen"
-    " sixteen seventeen eighteen nineteen"
-)
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
-_WORDS = {w: i for i, w in enumerate(_UNITS.split())}
-_WORDS.update({w: 10 * i for i, w in enumerate(_TENS.split(), 2)})
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 
 
-def _canonical(value: Decimal) -> str:
-    """Plain decimal text without exponent, trailing zeros or a negative zero ("1250", "3.5")."""
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
+class _Ambiguous(Exception):
+    """The number the text points at is written ambiguously: the extractor abstains."""
 
 
-def _token_value(match: re.Match[str]) -> Decimal | None:
-    """Numeric value of one `_NUMBER` match (None for a zero denominator)."""
-    number = Decimal(match["int"].replace(",", "") + (match["frac"] or ""))
-    if match["den"] is not None:
-        if int(match["den"]) == 0:
-            return None
-        number = (number / Decimal(match["den"])).quantize(Decimal("1e-10"))
-    return -number if (match["neg"] or match["neg2"]) else number
+def _value(span: NumberSpan) -> Fraction:
+    """The span's value; raises _Ambiguous where the reader abstains."""
+    if span.value is None:
+        raise _Ambiguous
+    return span.value
 
 
-def _numbers(text: str) -> list[tuple[re.Match[str], Decimal]]:
-    """Every number token of the text with its value, left to right."""
-    found = []
-    for match in _NUMBER.finditer(text):
-        value = _token_value(match)
-        if value is not None:
-            found.append((match, value))
-    return found
-
-
-def parse_number(text: str | None) -> Decimal | None:
-    """Value of the first number written in `text` ("$1,250.00" -> 1250), else None."""
-    if text is None:
-        return None
-    found = _numbers(_normalise(str(text)))
-    return found[0][1] if found else None
-
-
-def _word_number(text: str) -> Decimal | None:
-    """Value of a number written in words at the start of text ("twenty-five" -> 25)."""
-    total = current = 0
-    seen = False
-    for word in re.findall(r"[a-z]+", text.lower().split(".")[0])[:8]:
-        if word in _WORDS:
-            current += _WORDS[word]
-        elif word in _SCALES and seen:
-            current = max(current, 1) * _SCALES[word]
-            if _SCALES[word] > 100:
-                total, current = total + current, 0
-        elif word == "and" and seen:
-            continue
-        else:
-            break
-        seen = True
-    return Decimal(total + current) if seen else None
-
-
-def _window_number(window: str) -> Decimal | None:
+def _window_number(window: str) -> Fraction | None:
     """The number a cue points at: the first in its sentence, or a stated expression's result."""
     window = window.lstrip(" \t\n:=")
     end = _SENTENCE_END.search(window)
     sentence = window[: end.start()] if end else window
     if _NON_ANSWER.match(sentence):
         return None
-    found = _numbers(sentence)
+    found = find_numbers(sentence)
     if not found:
-        return _word_number(sentence)
-    first, value = found[0]
-    if _OPERATOR_NEXT.match(sentence[first.end() :]) and "=" in sentence[first.end() :]:
-        after = _numbers(sentence[sentence.rindex("=") + 1 :])
+        return read_number_words(sentence)
+    rest = sentence[found[0].end :]
+    if _OPERATOR_NEXT.match(rest) and "=" in rest:
+        after = find_numbers(sentence[sentence.rindex("=") + 1 :])
         if after:
-            return after[0][1]
-    return value
+            return _value(after[0])
+    return _value(found[0])
 
 
 def _normalise(text: str) -> str:
-    """Cut at end-of-turn markers and rewrite LaTeX and markdown into plain text."""
+    """Cut at end-of-turn markers, drop calculator notes and markdown, rewrite number writing."""
     stop = _STOP.search(text)
     if stop:
         text = text[: stop.start()]
-    for pattern, repl in _CLEAN + _LATEX:
+    for pattern, repl in _CLEAN:
         text = pattern.sub(repl, text)
-    return text
+    return normalise(text)
 
 
 def _answer_body(text: str) -> str:
@@ -181,7 +119,7 @@ def _answer_body(text: str) -> str:
     return text[: following.start()] if following else text
 
 
-def _boxed(body: str) -> Decimal | None:
+def _boxed(body: str) -> Fraction | None:
     """Number in the last \\boxed{...} that holds one (braces balanced)."""
     for match in reversed(list(_BOXED.finditer(body))):
         depth, pos = 1, match.end()
@@ -194,7 +132,7 @@ def _boxed(body: str) -> Decimal | None:
     return None
 
 
-def _last_cue(body: str, cue: re.Pattern[str]) -> tuple[bool, Decimal | None]:
+def _last_cue(body: str, cue: re.Pattern[str]) -> tuple[bool, Fraction | None]:
     """(cue present, number of the last cue that points at one)."""
     matches = list(cue.finditer(body))
     for match in reversed(matches):
@@ -204,33 +142,33 @@ def _last_cue(body: str, cue: re.Pattern[str]) -> tuple[bool, Decimal | None]:
     return bool(matches), None
 
 
-def _hashes(body: str) -> Decimal | None:
+def _hashes(body: str) -> Fraction | None:
     """Number on the last `#### ...` line that holds one."""
     for line in reversed(_HASHES.findall(body)):
-        found = _numbers(line)
+        found = find_numbers(line)
         if found:
-            return found[0][1]
+            return _value(found[0])
     return None
 
 
-def _bare_first_line(body: str) -> Decimal | None:
+def _bare_first_line(body: str) -> Fraction | None:
     """A first line that is only a number (with currency, percent or a unit word)."""
     lines = [line for line in body.splitlines() if line.strip()]
-    if lines and _BARE_LINE.match(lines[0]):
-        found = _numbers(lines[0])
-        return found[0][1] if found else None
-    return None
+    found = find_numbers(lines[0]) if lines else []
+    if not found or lines[0][: found[0].start].strip():
+        return None
+    return _value(found[0]) if _BARE_REST.fullmatch(lines[0][found[0].end :]) else None
 
 
 def _sentences(body: str) -> list[str]:
     """The sentences of the text that contain a number, without trailing explanations."""
-    parts = [p for p in _SENTENCE_END.split(body) if _numbers(p)]
+    parts = [p for p in _SENTENCE_END.split(body) if find_numbers(p)]
     while len(parts) > 1 and _EXPLANATION.match(parts[-1]):
         parts.pop()
     return parts
 
 
-def _concluding_number(body: str) -> Decimal | None:
+def _concluding_number(body: str) -> Fraction | None:
     """The number the last numeric sentence concludes with, unless the text ends with a question.
 
     Parenthetical asides are skipped. Within that sentence: the number after a conclusion cue
@@ -245,12 +183,12 @@ def _concluding_number(body: str) -> Decimal | None:
     last = sentences[-1]
     _, value = _last_cue(last, _CONCLUSION)
     if value is None and "=" in last:
-        found = _numbers(last[last.rindex("=") + 1 :])
-        value = found[0][1] if found else None
-    return value if value is not None else _numbers(last)[-1][1]
+        found = find_numbers(last[last.rindex("=") + 1 :])
+        value = _value(found[0]) if found else None
+    return value if value is not None else _value(find_numbers(last)[-1])
 
 
-def _extract_value(text: str) -> Decimal | None:
+def _extract_value(text: str) -> Fraction | None:
     """The final answer's value, trying answer marks from the most to the least explicit."""
     body = _answer_body(_normalise(text))
     for explicit in (_boxed, _hashes):
@@ -270,17 +208,16 @@ def _extract_value(text: str) -> Decimal | None:
 
 
 def extract_final_answer(text: str | None) -> str | None:
-    """Final numeric answer of free text as a canonical string ("1250", "3.5", "-4"), or None."""
+    """Final numeric answer of free text as a canonical string ("1250", "3.5", "-4"), or None.
+
+    Numbers are read by crma_eval.numbers (exact); None where the text gives no answer or the
+    answer it points at is written ambiguously ("2-1/2", "1,5"). Canonical form: see
+    crma_eval.numbers.canonical ("8/3" for a value without a finite decimal).
+    """
     if not text or not isinstance(text, str):
         return None
     try:
         value = _extract_value(text)
-    except InvalidOperation:
+    except _Ambiguous:
         return None
-    return None if value is None else _canonical(value)
-
-
-def answers_equal(a: str | None, b: str | None) -> bool:
-    """True when both texts state the same number (1,250.00 == 1250); False if either has none."""
-    left, right = parse_number(a), parse_number(b)
-    return left is not None and right is not None and left == right
+    return None if value is None else canonical(value)
