@@ -1,4 +1,4 @@
-"""What `pip install` of a third-party package leaves behind, written into a folder on PYTHONPATH."""
+"""What `pip install` of a third-party package leaves behind, in a folder on PYTHONPATH."""
 
 from __future__ import annotations
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from fakedist import cli, install
 
 PLUGIN = """
 from crma_eval.plugins.base import AnalysisResult, Plugin
@@ -24,34 +23,16 @@ class CountPlugin(Plugin):
 """
 
 
-def install_fake_distribution(site: Path) -> None:
-    """What `pip install` of a package declaring a crma_eval.plugins entry point leaves behind."""
-    (site / "third_party_count.py").write_text(PLUGIN)
-    info = site / "third_party_count-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: third-party-count\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
-        "[crma_eval.plugins]\ncount = third_party_count:CountPlugin\n"
-    )
-
-
 def test_third_party_plugin_is_listed_analyzed_and_reported(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    site.mkdir()
-    install_fake_distribution(site)
+    entry = "[crma_eval.plugins]\ncount = third_party_count:CountPlugin\n"
+    env = install(tmp_path / "site", "third_party_count", PLUGIN, entry)
     records = tmp_path / "qa.jsonl"
     rows = [{"kind": "qa", "arm": "a", "domain": "d", "item_id": str(i), "correct": True}
             for i in range(3)]  # fmt: skip
     records.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    env = {**os.environ, "PYTHONPATH": str(site)}
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "crma_eval", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-
-    listed = json.loads(cli("plugins", "--json").stdout)
+    listed = json.loads(cli(env, "plugins", "--json").stdout)
     assert "count" in {p["name"] for p in listed}
-    assert cli("analyze", str(records), "--out", str(tmp_path / "run")).returncode == 0
+    assert cli(env, "analyze", str(records), "--out", str(tmp_path / "run")).returncode == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["metrics"]["count.all.n"] == 3
     html = (tmp_path / "run" / "report.html").read_text()
