@@ -92,6 +92,9 @@ class RunConfig(_Strict):
         default_factory=lambda: [Arm(name="with_crma"), Arm(name="without_crma", crma=False)]
     )
     qa_checkpoints: Literal["final", "all"] = "final"
+    limit: int | None = Field(
+        None, ge=1, description="at most this many QA items / holdout texts per domain (setup)"
+    )
     engine: EngineConfig = Field(default_factory=EngineConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -126,7 +129,7 @@ def load_config(path: str | Path) -> RunConfig:
     """Read and validate a run config; relative paths are taken from the config's folder."""
     doc = YamlDoc(path)
     config: RunConfig = doc.validate(RunConfig)
-    base = doc.path.parent
+    base = doc.path.parent.resolve()  # absolute: the same config resumes from any folder
     data = config.data
     config.checkpoints = [_resolve(base, p) for p in config.checkpoints]
     if config.checkpoint_glob and not Path(config.checkpoint_glob).is_absolute():

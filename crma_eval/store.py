@@ -26,7 +26,7 @@ from crma_eval.errors import InputError
 from crma_eval.records import record_json, validate_record
 
 RESULTS_SCHEMA = "crma-eval/results/1"
-__all__ = ["RESULTS_SCHEMA", "RunDir", "write_json_atomic", "write_text_atomic"]
+__all__ = ["RESULTS_SCHEMA", "RunDir", "json_text", "write_json_atomic", "write_text_atomic"]
 
 
 def file_sha256(path: str | Path) -> str:
@@ -51,10 +51,14 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def json_text(obj: Any) -> str:
+    """Strict, indented JSON text (NaN/inf -> null) with a final newline."""
+    return json.dumps(_json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
 def write_json_atomic(path: str | Path, obj: Any) -> Path:
     """Write strict JSON (NaN -> null) atomically."""
-    text = json.dumps(_json_safe(obj), indent=2, ensure_ascii=False, allow_nan=False)
-    return write_text_atomic(path, text + "\n")
+    return write_text_atomic(path, json_text(obj))
 
 
 FRESH_OUT = "nothing was changed; use a fresh --out"
@@ -236,16 +240,23 @@ class RunDir:
         sizes = {n: (self.records_dir / n).stat().st_size if (self.records_dir / n).exists() else 0
                  for n in data}  # fmt: skip
         write_json_atomic(self.pending_path, {"unit": unit, "sizes": sizes})
-        offsets = {n: _fsync_append(self.records_dir / n, b) for n, b in data.items()}
-        entry = {
-            "unit": unit,
-            "offsets": offsets,
-            "sha256": {n: hashlib.sha256(b).hexdigest() for n, b in data.items()},
-            "n_records": sum(map(len, by_kind.values())),
-            "fp": fp,
-        }
-        entry.update(info, time=time.time())
-        _fsync_append(self.ledger_path, (json.dumps(entry) + "\n").encode("utf-8"))
+        ledger_size = self.ledger_path.stat().st_size if self.ledger_path.exists() else 0
+        try:
+            offsets = {n: _fsync_append(self.records_dir / n, b) for n, b in data.items()}
+            entry = {
+                "unit": unit,
+                "offsets": offsets,
+                "sha256": {n: hashlib.sha256(b).hexdigest() for n, b in data.items()},
+                "n_records": sum(map(len, by_kind.values())),
+                "fp": fp,
+            }
+            entry.update(info, time=time.time())
+            _fsync_append(self.ledger_path, (json.dumps(entry) + "\n").encode("utf-8"))
+        except Exception:  # e.g. a full disk: undo the half-written unit before going on
+            if self.ledger_path.exists():
+                os.truncate(self.ledger_path, ledger_size)
+            self._roll_back_pending(set())
+            raise
         self.pending_path.unlink()
         return entry["n_records"]
 
