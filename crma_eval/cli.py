@@ -131,6 +131,24 @@ def run(config: Path, out: Path | None, quiet: bool, limit: int | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--checkpoints",
+    "patterns",
+    multiple=True,
+    help="Checkpoint folder or glob (repeatable); domains are read from their manifests.",
+)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("."), show_default=True)
+@click.option("--name", default=None, help="Run name (report title) [the --out folder's name].")
+def init(patterns: tuple[str, ...], out: Path, name: str | None) -> None:
+    """Write a commented run config, a gate spec and data templates for your checkpoints."""
+    from crma_eval.init import CONFIG_NAME, init_project
+
+    for path in init_project(list(patterns), out, name):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: fill the data templates, then  crma-eval run {out / CONFIG_NAME} --limit 5")
+
+
+@cli.command()
 @click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--out",
