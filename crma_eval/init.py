@@ -123,7 +123,7 @@ def _data_files(domains: list[str]) -> dict[str, str]:
                 },
             ]
         )
-    suite = [
+    suite: list[dict[str, Any]] = [
         {"item_id": f"in-{d}", "query": f"An example {d} query", "category": "in_domain", "gold": d}
         for d in domains
     ]

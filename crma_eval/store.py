@@ -258,7 +258,7 @@ class RunDir:
             self._roll_back_pending(set())
             raise
         self.pending_path.unlink()
-        return entry["n_records"]
+        return sum(map(len, by_kind.values()))
 
     def drop_units(self, units: set[str]) -> None:
         """Remove the records and ledger entries of `units` (to recompute them), atomically.
