@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -13,16 +14,13 @@ from typing import Any
 import pandas as pd
 
 from crma_eval import __version__
+from crma_eval.atomicio import FULL_DISK, no_space
+from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.registry import plugins as installed_plugins
 from crma_eval.results import RESULTS_SCHEMA
-from crma_eval.store import (
-    RunDir,
-    file_sha256,
-    write_json_atomic,
-    write_text_atomic,
-)
+from crma_eval.store import RunDir, file_sha256, json_text
 
 VERSIONED = (
     "torch", "transformers", "peft", "lm_eval", "datasets", "numpy", "pandas", "scipy",
@@ -53,16 +51,30 @@ def analyze_frames(
     frames: dict[str, pd.DataFrame],
     options: AnalyzeOptions,
     plugins: dict[str, Plugin] | None = None,
+    partial: bool = False,
 ) -> dict[str, Any]:
-    """Run every plugin whose record kinds are present; return the results.json document."""
+    """Run every plugin whose record kinds are present; return the results.json document.
+
+    partial: a plugin whose analysis raises InputError is listed in meta.failures
+    ({stage: analyze, plugin, unit: None, problem}) and the others still count; otherwise the
+    InputError propagates.
+    """
     plugins = installed_plugins() if plugins is None else plugins
     metrics: dict[str, float] = {}
     entries: dict[str, Any] = {}
     methods: dict[str, dict[str, str]] = {}
+    failures: list[dict[str, Any]] = []
     for name, plugin in plugins.items():
         if not any(kind in frames for kind in plugin.kinds):
             continue
-        result = plugin.analyze(frames, options)
+        try:
+            result = plugin.analyze(frames, options)
+        except InputError as exc:
+            if not partial:
+                raise
+            problem = exc.one_line()
+            failures.append({"unit": None, "problem": problem, "plugin": name, "stage": "analyze"})
+            continue
         if result is None:
             continue
         metrics.update(result.metrics)
@@ -73,6 +85,7 @@ def analyze_frames(
         "metrics": dict(sorted(metrics.items())),
         "plugins": entries,
         "meta": {
+            "failures": failures,
             "versions": versions(),
             "methods": methods,
             "seeds": _seeds(frames),
@@ -103,17 +116,41 @@ def _kind_text(frame: pd.DataFrame, raw: dict[str, list[bytes]]) -> str:
     return "".join(chunks)
 
 
-def _copy_records(frames: dict[str, pd.DataFrame], run: RunDir) -> None:
-    """Write the analysed records into records/<kind>.jsonl (for drill-down and gates).
-
-    Copies of kinds that this analysis did not see are removed: records/ must match results.json.
-    """
+def _record_copies(frames: dict[str, pd.DataFrame], run: RunDir) -> dict[Path, str]:
+    """The analysed records as records/<kind>.jsonl texts (for drill-down and gates)."""
     raw: dict[str, list[bytes]] = {}
-    for kind, frame in frames.items():
-        write_text_atomic(run.records_dir / f"{kind}.jsonl", _kind_text(frame, raw))
-    for path in run.record_files():
-        if path.stem not in frames:
-            path.unlink()
+    return {run.records_dir / f"{k}.jsonl": _kind_text(f, raw) for k, f in frames.items()}
+
+
+def _stage(path: Path, text: str) -> Path:
+    """Write `text` to a hidden temp file beside `path` (fsynced); a full disk names `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.staged")
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in FULL_DISK:
+            raise no_space(path) from None
+        raise
+    return tmp
+
+
+def write_all(files: dict[Path, str]) -> None:
+    """Stage every file, then rename them all: if any write fails, no target has changed."""
+    staged: dict[Path, Path] = {}
+    try:
+        for path, text in files.items():
+            staged[path] = _stage(path, text)
+    except BaseException:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+    for path, tmp in staged.items():
+        os.replace(tmp, path)
 
 
 def analyze_paths(
@@ -121,19 +158,31 @@ def analyze_paths(
     out_dir: str | Path,
     options: AnalyzeOptions | None = None,
     meta: dict[str, Any] | None = None,
+    partial: bool = False,
 ) -> Path:
-    """Analyze record files into OUT_DIR/results.json; nothing is written if any input is bad."""
+    """Analyze record files into OUT_DIR/results.json (+ records/ copies of the inputs).
+
+    Every output is staged first and renamed only when all were written, so bad input, a failing
+    record copy or a full disk (InputError naming the file) leaves earlier outputs intact.
+    partial: see `analyze_frames`; failures already in meta["failures"] are kept first.
+    """
     started = time.perf_counter()
     options = options or AnalyzeOptions()
     frames = load_records(paths)
-    results = analyze_frames(frames, options)
+    results = analyze_frames(frames, options, partial=partial)
     run = RunDir(out_dir)
     resolved = {p.resolve() for p in run.record_files()}
-    if {Path(p).resolve() for p in paths} != resolved:
-        _copy_records(frames, run.ensure())
-    results["meta"].update(meta or {})
+    copies = {} if {Path(p).resolve() for p in paths} == resolved else _record_copies(frames, run)
+    meta = dict(meta or {})
+    failures = [*meta.pop("failures", []), *results["meta"]["failures"]]
+    results["meta"].update(meta, failures=failures)
     results["meta"]["inputs"] = [{"path": str(p), "sha256": file_sha256(p)} for p in paths]
     results["meta"]["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results["meta"]["wall_time_s"] = round(time.perf_counter() - started, 3)
     results["meta"]["argv"] = sys.argv[1:]
-    return write_json_atomic(run.results_path, results)
+    write_all({**copies, run.results_path: json_text(results)})
+    if copies:  # records/ must match results.json: drop copies of kinds not analysed now
+        for path in run.record_files():
+            if path not in copies:
+                path.unlink()
+    return run.results_path

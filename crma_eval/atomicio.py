@@ -5,12 +5,22 @@ A reader never sees a half-written file, and a failure leaves the previous file 
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+
+from crma_eval.errors import InputError
+
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+
+def no_space(path: str | Path) -> InputError:
+    """The bad-input error (exit 2) of a full disk or quota, naming the file being written."""
+    return InputError("no space left on device; free some space and rerun", path=path)
 
 
 def _umask() -> int:
@@ -32,8 +42,10 @@ def atomic_open(path: str | Path) -> Iterator[TextIO]:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+            raise no_space(path) from None
         raise
 
 

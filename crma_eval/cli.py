@@ -29,14 +29,26 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            click.echo(f"crma-eval: error: {exc.one_line()}", err=True)
+            _error(exc.one_line())
             ctx.exit(EXIT_BAD_INPUT)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except OSError as exc:
+            from crma_eval.atomicio import FULL_DISK, no_space
+
+            if exc.errno not in FULL_DISK:
+                raise
+            _error(no_space(exc.filename or "?").one_line())
+            ctx.exit(EXIT_BAD_INPUT)
         except Exception:
             traceback.print_exc()
             click.echo("crma-eval: internal error (a bug): please report it", err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def _error(message: str) -> None:
+    """One line on stderr, whatever newlines the message holds (greppable CI logs)."""
+    click.echo("crma-eval: error: " + " ".join(message.split()), err=True)
 
 
 def _hush_libraries() -> None:
@@ -86,24 +98,56 @@ def demo(out: Path, small: bool, quiet: bool) -> None:
     default=None,
     help="Run directory [config's out, else reports/NAME].",
 )
-@click.option("--quiet", is_flag=True, help="No progress output.")
-def run(config: Path, out: Path | None, quiet: bool) -> None:
-    """Collect + analyze + report for the checkpoints and data named in CONFIG.yaml."""
+@click.option("--quiet", is_flag=True, help="No progress output (failures are still listed).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most N QA items / holdout texts per domain (overrides the config's `limit`).",
+)
+def run(config: Path, out: Path | None, quiet: bool, limit: int | None) -> None:
+    """Collect + analyze + report for the checkpoints and data named in CONFIG.yaml.
+
+    Exit 2 when any unit or plugin failed: results and report are still written for the rest.
+    """
     if quiet:
         _hush_libraries()
     from crma_eval.config import load_config
-    from crma_eval.run import run_config
+    from crma_eval.run import headline_metrics, run_config
 
     cfg = load_config(config)
     out = out or cfg.out or Path("reports") / cfg.name
-    outcome = run_config(cfg, out, quiet=quiet)
-    click.echo(f"results: {outcome.run_dir.results_path}")
-    click.echo(f"report:  {outcome.run_dir.report_path}")
+    outcome = run_config(cfg, out, quiet=quiet, limit=limit)
+    for failure in outcome.failures:
+        _error(failure.one_line())
+    for name, value in headline_metrics(outcome.metrics):
+        click.echo(f"{name:<48} {'n/a' if value is None else format(value, '.4g')}")
+    if outcome.wrote_results:
+        click.echo(f"results: {outcome.run_dir.results_path}")
+    if outcome.wrote_report:
+        click.echo(f"report:  {outcome.run_dir.report_path}")
     if outcome.failures:
-        click.echo(
-            f"crma-eval: error: {len(outcome.failures)} unit(s) failed (see above)", err=True
-        )
+        done = "results for the rest" if outcome.wrote_results else "no results"
+        _error(f"{len(outcome.failures)} unit(s)/plugin(s) failed (listed above); {done}")
         sys.exit(EXIT_BAD_INPUT)
+
+
+@cli.command()
+@click.option(
+    "--checkpoints",
+    "patterns",
+    multiple=True,
+    help="Checkpoint folder or glob (repeatable); domains are read from their manifests.",
+)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("."), show_default=True)
+@click.option("--name", default=None, help="Run name (report title) [the --out folder's name].")
+def init(patterns: tuple[str, ...], out: Path, name: str | None) -> None:
+    """Write a commented run config, a gate spec and data templates for your checkpoints."""
+    from crma_eval.init import CONFIG_NAME, init_project
+
+    for path in init_project(list(patterns), out, name):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: fill the data templates, then  crma-eval run {out / CONFIG_NAME} --limit 5")
 
 
 @cli.command()
@@ -145,8 +189,11 @@ def analyze(
 
     if not 0 < confidence < 1:
         raise click.BadParameter("must be between 0 and 1", param_hint="--confidence")
+    from crma_eval.store import RunDir
+
     options = AnalyzeOptions(confidence, ci_method, mcnemar_method)
-    path = analyze_paths(list(records), out, options)
+    with RunDir(out).locked():
+        path = analyze_paths(list(records), out, options)
     if report:
         from crma_eval.report.render import render_report
 

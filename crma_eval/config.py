@@ -124,6 +124,9 @@ class RunConfig(_Strict):
         default_factory=lambda: [Arm(name="with_crma"), Arm(name="without_crma", crma=False)]
     )
     qa_checkpoints: Literal["final", "all"] = "final"
+    limit: int | None = Field(
+        None, ge=1, description="at most this many QA items / holdout texts per domain (setup)"
+    )
     engine: EngineConfig = Field(default_factory=EngineConfig)
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     data: DataConfig = Field(default_factory=DataConfig)
@@ -207,7 +210,7 @@ def load_config(path: str | Path) -> RunConfig:
     doc = YamlDoc(path)
     config: RunConfig = doc.validate(RunConfig)
     _check_plugins(doc, config)
-    base = doc.path.parent
+    base = doc.path.parent.resolve()  # absolute: the same config resumes from any folder
     config.checkpoints = [_resolve(base, p) for p in config.checkpoints]
     if config.checkpoint_glob and not Path(config.checkpoint_glob).is_absolute():
         config.checkpoint_glob = str(base / config.checkpoint_glob)

@@ -1,23 +1,42 @@
-"""`crma-eval run`: collect -> analyze -> report for real checkpoints, resumable via the ledger."""
+"""`crma-eval run`: collect -> analyze -> report for real checkpoints, resumable via the ledger.
+
+The run directory is locked for the whole run, checked to be one of ours before anything is
+written, and collected unit by unit (a unit is kept on resume while its input fingerprint is
+unchanged). Units and plugins that fail on bad input are listed; the rest still give results.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crma_eval.analyze import analyze_paths, versions
-from crma_eval.collect import CollectContext, Collector, UnitFailure, load_collector, run_units
+from crma_eval.collect import (
+    CollectContext,
+    Collector,
+    UnitFailure,
+    load_collector,
+    plan_units,
+    run_units,
+)
+from crma_eval.collect.fingerprint import base_model_fingerprint, data_hash
 from crma_eval.config import RunConfig
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.registry import get_plugin
-from crma_eval.store import RunDir, file_sha256, write_json_atomic
+from crma_eval.store import RunDir, write_json_atomic
+from crma_eval.yamlio import YamlDoc
+
+RUN_SCHEMA = "crma-eval/run/2"
 
 if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
@@ -26,42 +45,52 @@ if TYPE_CHECKING:
 
 @dataclass
 class RunOutcome:
-    """What a run produced: where, and which units failed on bad input."""
+    """What a run produced: where, which units/plugins failed, which files were written."""
 
     run_dir: RunDir
     failures: list[UnitFailure] = field(default_factory=list)
+    wrote_results: bool = False
+    wrote_report: bool = False
+    metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _fingerprint(config: RunConfig, checkpoints: list[Checkpoint]) -> dict[str, Any]:
-    """Everything that changes collected answers; a resumed run must match it exactly."""
-    data_files = config.data.paths()
+def _provenance(config: RunConfig, checkpoints: list[Checkpoint]) -> dict[str, Any]:
+    """run.json: the inputs of this run by absolute path and content hash (for people; the
+    per-unit fingerprints in the ledger decide what is recomputed)."""
+    files = config.data.paths()
+    bases = {config.base_model} if config.base_model else {c.base_model for c in checkpoints}
     return {
+        "schema": RUN_SCHEMA,
+        "name": config.name,
+        "config": str(Path(config.source).resolve()) if config.source else None,
         "config_hash": config.config_hash(),
+        "base_models": {str(b): base_model_fingerprint(str(b)) for b in sorted(map(str, bases))},
         "checkpoints": {c.id: c.content_hash() for c in checkpoints},
-        "data": {str(p): file_sha256(p) for p in data_files if Path(p).is_file()},
+        "data": {str(Path(p).resolve()): data_hash(p) for p in files},
         "versions": versions(),
     }
 
 
-def _check_resume(run: RunDir, fingerprint: dict[str, Any]) -> None:
-    """Refuse to resume into a run directory made from other inputs (its records would mix)."""
-    path = run.path / "run.json"
-    if path.exists():
-        previous = json.loads(path.read_text(encoding="utf-8"))
-        if previous != fingerprint and run.completed_units():
-            changed = sorted(k for k in fingerprint if previous.get(k) != fingerprint[k])
-            raise InputError(
-                f"run directory holds results of different inputs ({', '.join(changed)} changed);"
-                " use a fresh --out",
-                path=path,
-            )
-    write_json_atomic(path, fingerprint)
+def _plugin_line(config: RunConfig, index: int) -> int | None:
+    if config.source is None or not Path(config.source).exists():
+        return None
+    return YamlDoc(config.source).line_of(("plugins", index))
 
 
 def _collectors(config: RunConfig) -> dict[str, Collector]:
+    """The collectors of the configured plugins; an unknown plugin names its config line."""
     found = {}
-    for name in config.plugins:
-        plugin = get_plugin(name)
+    for index, name in enumerate(config.plugins):
+        try:
+            plugin = get_plugin(name)
+        except InputError as exc:
+            line = _plugin_line(config, index)
+            raise InputError(
+                f"{exc.problem}; fix the name or install the plugin",
+                path=config.source,
+                line=line,
+                field=f"plugins.{index}",
+            ) from None
         if plugin.collector:
             found[name] = load_collector(plugin.collector)
     return found
@@ -90,34 +119,113 @@ def _session_factory(
     return make
 
 
-def run_config(config: RunConfig, out: Path, quiet: bool = False) -> RunOutcome:
-    """Collect every unit not yet done, then analyze and render the report."""
+@contextmanager
+def output_to_log(path: Path) -> Iterator[TextIO]:
+    """Send everything written to file descriptors 1 and 2 (library logging, warnings, tqdm,
+    subprocesses such as git) to `path`; yields a handle on the original stderr for progress."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    terminal = os.fdopen(os.dup(saved[2]), "w", encoding="utf-8", errors="replace")
+    try:
+        with path.open("a", encoding="utf-8") as log:
+            for fd in saved:
+                os.dup2(log.fileno(), fd)
+            try:
+                yield terminal
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                for fd, copy in saved.items():
+                    os.dup2(copy, fd)
+    finally:
+        for copy in saved.values():
+            os.close(copy)
+        terminal.close()
+
+
+def _collect(
+    config: RunConfig, checkpoints: list[Any], run: RunDir, quiet: bool
+) -> list[UnitFailure]:
+    """Run every unit not yet done (library output to RUN_DIR/logs/collect.log)."""
+    collectors = _collectors(config)
+    ctx = CollectContext(config, checkpoints, run, _session_factory(config, checkpoints))
+    plan, failures = plan_units(collectors, ctx)
+    if not plan and not failures:
+        raise InputError(
+            "nothing to collect: no configured plugin has units for these checkpoints and data;"
+            " check `plugins`, `data` and the checkpoints' manifests",
+            path=config.source,
+        )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with output_to_log(run.logs_dir / "collect.log") as terminal:
+        console = Console(file=terminal, quiet=quiet)
+        with Progress(*columns, TimeElapsedColumn(), console=console, disable=quiet) as progress:
+            task = progress.add_task("collect", total=len(plan))
+
+            def show(key: str, done: int, total: int) -> None:
+                progress.update(task, description=f"collect {key}", completed=done - 1)
+
+            failures = run_units(collectors, ctx, on_progress=show)
+            progress.update(task, description="collect done", completed=len(plan))
+    return failures
+
+
+def run_config(
+    config: RunConfig, out: Path, quiet: bool = False, limit: int | None = None
+) -> RunOutcome:
+    """Collect every unit not yet done, then analyze and render the report.
+
+    Raises InputError (exit 2, nothing lost) when OUT is in use by another process, is not a run
+    directory of ours, or nothing can be collected. `limit` overrides the config's `limit`.
+    """
     from crma_eval.report.render import render_report
 
-    console = Console(stderr=True, quiet=quiet)
-    run = RunDir(out).ensure()
-    checkpoints = _load_checkpoints(config)
-    _check_resume(run, _fingerprint(config, checkpoints))
-    ctx = CollectContext(config, checkpoints, run, _session_factory(config, checkpoints))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeElapsedColumn(), console=console, disable=quiet) as progress:
-        task = progress.add_task("collect", total=None)
-
-        def show(key: str, done: int, total: int) -> None:
-            progress.update(task, description=f"collect {key}", completed=done - 1, total=total)
-
-        failures = run_units(_collectors(config), ctx, on_progress=show)
-        progress.update(task, description="collect done", completed=progress.tasks[0].total)
-    for failure in failures:
-        console.print(f"[yellow]unit failed[/]: {failure.unit}: {failure.problem}")
-    a = config.analysis
-    options = AnalyzeOptions(a.confidence, a.ci_method, a.mcnemar_method, a.seed, config.options)
-    meta = {
-        "config_hash": config.config_hash(),
-        "config": str(config.source) if config.source else None,
-        "failures": [f.__dict__ for f in failures],
-    }
-    if run.record_files():
-        analyze_paths(run.record_files(), run.path, options, meta=meta)
+    if limit is not None:
+        config.limit = limit
+    with RunDir(out).locked() as run:
+        run.recover()
+        checkpoints = _load_checkpoints(config)
+        run.ensure()
+        write_json_atomic(run.path / "run.json", _provenance(config, checkpoints))
+        outcome = RunOutcome(run, _collect(config, checkpoints, run, quiet))
+        if not run.record_files():
+            return outcome
+        a = config.analysis
+        options = AnalyzeOptions(
+            a.confidence, a.ci_method, a.mcnemar_method, a.seed, config.options
+        )
+        meta = {
+            "name": config.name,
+            "config_hash": config.config_hash(),
+            "config": str(Path(config.source).resolve()) if config.source else None,
+            "failures": [f.__dict__ for f in outcome.failures],
+        }
+        path = analyze_paths(run.record_files(), run.path, options, meta=meta, partial=True)
+        outcome.wrote_results = True
+        results = _read_results(path)
+        outcome.metrics = results["metrics"]
+        outcome.failures = [UnitFailure(**f) for f in results["meta"]["failures"]]
         render_report(run.path)
-    return RunOutcome(run, failures)
+        outcome.wrote_report = True
+    return outcome
+
+
+def _read_results(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+HEADLINE = ("accuracy", "pvalue", "max_dev")
+
+
+def headline_metrics(metrics: dict[str, Any], limit: int = 20) -> list[tuple[str, Any]]:
+    """The metrics worth a glance after a run: accuracies, test p-values, mean drift, the largest
+    spectral deviation (at most `limit`, in results.json order)."""
+    chosen = [
+        (name, value)
+        for name, value in metrics.items()
+        if name.rsplit(".", 1)[-1] in HEADLINE or name.endswith(".drift.mean")
+    ]
+    return chosen[:limit]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,64 @@ def test_analyze_defaults_to_reports_analysis(
     result = CliRunner().invoke(cli, ["analyze", str(records), "--no-report"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "reports" / "analysis" / "results.json").exists()
+
+
+def test_analyze_failing_midway_leaves_every_earlier_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from crma_eval import analyze
+
+    out = tmp_path / "run"
+    good = write_jsonl(tmp_path / "good.jsonl", QA)
+    assert CliRunner().invoke(cli, ["analyze", str(good), "--out", str(out)]).exit_code == 0
+    before = {p: p.read_bytes() for p in [out / "results.json", out / "records" / "qa.jsonl"]}
+    fewer = write_jsonl(tmp_path / "fewer.jsonl", QA[:10])
+    real = analyze._stage
+
+    def full(path: Path, text: str) -> Path:  # records copy staged, then results.json fails
+        if path.name == "results.json":
+            raise analyze.no_space(path)
+        return real(path, text)
+
+    monkeypatch.setattr(analyze, "_stage", full)
+    result = CliRunner().invoke(cli, ["analyze", str(fewer), "--out", str(out)])
+    assert result.exit_code == 2
+    assert f"{out / 'results.json'}: no space left on device" in result.output
+    assert {p: p.read_bytes() for p in before} == before
+    assert not list(out.rglob("*.staged"))
+    monkeypatch.undo()
+
+    def enospc(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", enospc)
+    result = CliRunner().invoke(cli, ["analyze", str(fewer), "--out", str(out)])
+    assert result.exit_code == 2 and "no space left on device" in result.output
+    assert "internal error" not in result.output
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_init_writes_a_config_that_loads_for_the_checkpoints(tmp_path: Path) -> None:
+    import tinymodel as tm
+    import yaml
+
+    from crma_eval.config import load_config
+
+    world = tm.world()
+    pattern = str(world.root / "modular-p*")
+    args = ["init", "--checkpoints", pattern, "--out", str(tmp_path / "proj"), "--name", "mine"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    cfg = load_config(tmp_path / "proj" / "crma-eval.yaml")
+    assert cfg.name == "mine"
+    assert sorted(p.resolve() for p in cfg.checkpoint_paths()) == sorted(
+        p.resolve() for k, p in world.checkpoints.items() if k.startswith("modular")
+    )
+    assert sorted(cfg.data.qa) == sorted(cfg.data.holdout) == sorted(tm.DOMAINS)
+    assert all(p.is_file() for p in [*cfg.data.qa.values(), *cfg.data.holdout.values()])
+    gates = yaml.safe_load((tmp_path / "proj" / "gates.yaml").read_text())
+    assert gates["gates"][0]["metric"] == "qa.with_crma.accuracy"
+    again = CliRunner().invoke(cli, args)  # never overwrites
+    assert again.exit_code == 2 and "exists already" in again.output

@@ -82,10 +82,31 @@ def load_collector(path: str) -> Collector:
 
 @dataclass
 class UnitFailure:
-    """A unit that failed on bad input; the rest of the run went on."""
+    """A unit (or a whole plugin's plan, unit None) that failed on bad input; the rest went on."""
 
-    unit: str
+    unit: str | None
     problem: str
+    plugin: str | None = None
+    stage: str = "collect"
+
+    def one_line(self) -> str:
+        """`<stage> <plugin or unit>: <problem>` on one line (newlines folded)."""
+        where = self.unit or f"plugin {self.plugin}"
+        return " ".join(f"{self.stage} {where}: {self.problem}".split())
+
+
+def plan_units(
+    collectors: dict[str, Collector], ctx: CollectContext
+) -> tuple[list[tuple[str, Unit]], list[UnitFailure]]:
+    """Every (plugin, unit) of the run; a plugin whose plan fails on bad input is a failure."""
+    plan: list[tuple[str, Unit]] = []
+    failures: list[UnitFailure] = []
+    for name, collector in collectors.items():
+        try:
+            plan += [(name, unit) for unit in collector.units(ctx)]
+        except InputError as exc:
+            failures.append(UnitFailure(None, exc.one_line(), plugin=name))
+    return plan, failures
 
 
 def run_units(
@@ -93,20 +114,32 @@ def run_units(
     ctx: CollectContext,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[UnitFailure]:
-    """Run every unit not yet in the ledger; bad input in one unit is recorded, not fatal."""
+    """Run every unit whose records are not in the ledger with its current fingerprint.
+
+    A completed unit whose inputs changed (fingerprint differs) has its records dropped and is
+    recomputed; units no longer planned keep their records. Bad input in one unit is recorded as
+    a failure, not fatal. Raises InputError when the run directory is not one of ours.
+    """
+    from crma_eval.collect.fingerprint import unit_fingerprint
+
     ctx.run_dir.recover()
-    done = ctx.run_dir.completed_units()
-    plan = [(name, unit) for name, c in collectors.items() for unit in c.units(ctx)]
-    failures: list[UnitFailure] = []
+    plan, failures = plan_units(collectors, ctx)
+    fps: dict[str, str] = {}
+    for name, unit in plan:
+        try:
+            fps[unit.key] = unit_fingerprint(collectors[name], unit, ctx)
+        except InputError as exc:
+            failures.append(UnitFailure(unit.key, exc.one_line(), plugin=name))
+    done = ctx.run_dir.fingerprints()
+    ctx.run_dir.drop_units({key for key, fp in fps.items() if key in done and done[key] != fp})
     for i, (name, unit) in enumerate(plan, start=1):
         if on_progress is not None:
             on_progress(unit.key, i, len(plan))
-        if unit.key in done:
+        if unit.key not in fps or done.get(unit.key) == fps[unit.key]:
             continue
         try:
             records = collectors[name].run(unit, ctx)
+            ctx.run_dir.commit_unit(unit.key, records, fp=fps[unit.key], plugin=unit.plugin)
         except InputError as exc:
-            failures.append(UnitFailure(unit.key, exc.one_line()))
-            continue
-        ctx.run_dir.commit_unit(unit.key, records, plugin=unit.plugin)
+            failures.append(UnitFailure(unit.key, exc.one_line(), plugin=name))
     return failures

@@ -11,6 +11,7 @@ from typing import Any
 
 from crma_eval.collect import CollectContext, Unit
 from crma_eval.collect.data import read_holdout
+from crma_eval.collect.fingerprint import data_hash
 from crma_eval.errors import InputError
 
 
@@ -30,6 +31,13 @@ class DriftCollector:
             if domain in holdout
         ]
 
+    def fingerprint_inputs(self, unit: Unit, ctx: CollectContext) -> dict[str, Any]:
+        """What a unit depends on beyond its checkpoint: its holdout file and the limit."""
+        return {
+            "holdout": data_hash(ctx.config.data.per_domain("holdout")[unit.domain]),
+            "limit": ctx.config.limit,
+        }
+
     def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
         """The holdout loss of `unit.domain` at `unit.checkpoint`."""
         ck = ctx.checkpoint(unit.checkpoint)
@@ -37,7 +45,7 @@ class DriftCollector:
         if training is None:
             raise ck.error("drift needs training: {condition, seed, phase} in the manifest")
         path = ctx.config.data.per_domain("holdout")[unit.domain]
-        texts = read_holdout(path)
+        texts = read_holdout(path)[: ctx.config.limit]
         trained = unit.domain in ck.trained_domains and ck.adapter_path(unit.domain) is not None
         session = ctx.session()
         active = session.activate(ck, unit.domain if trained else None, crma=True)

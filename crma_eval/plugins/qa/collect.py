@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from crma_eval.collect import CollectContext, Unit
 from crma_eval.collect.data import read_items
+from crma_eval.collect.fingerprint import data_hash
 from crma_eval.config import Arm
 from crma_eval.errors import InputError
 from crma_eval.scorers.apply import score_records
@@ -62,6 +63,16 @@ class QACollector:
             for domain in ctx.config.data.per_domain("qa")
         ]
 
+    def fingerprint_inputs(self, unit: Unit, ctx: CollectContext) -> dict[str, Any]:
+        """What a unit depends on beyond its checkpoint: QA file, arm, generation, limit."""
+        arm = next(a for a in ctx.config.arms if a.name == unit.arm)
+        return {
+            "qa": data_hash(ctx.config.data.per_domain("qa")[unit.domain]),
+            "arm": arm.model_dump(mode="json"),
+            "generation": ctx.config.generation.model_dump(mode="json"),
+            "limit": ctx.config.limit,
+        }
+
     def _plan(
         self, arm: Arm, ck: Any, domain: str, items: list[dict[str, Any]], ctx: CollectContext
     ) -> tuple[list[str | None], list[str | None]]:
@@ -79,7 +90,7 @@ class QACollector:
         ck = ctx.checkpoint(unit.checkpoint)
         arm = next(a for a in ctx.config.arms if a.name == unit.arm)
         gen = ctx.config.generation
-        items = read_qa(ctx.config.data.per_domain("qa")[unit.domain])
+        items = read_qa(ctx.config.data.per_domain("qa")[unit.domain])[: ctx.config.limit]
         adapters, routed = self._plan(arm, ck, unit.domain, items, ctx)
         session = ctx.session()
         predictions: list[str] = [""] * len(items)

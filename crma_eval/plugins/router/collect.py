@@ -6,6 +6,7 @@ from typing import Any
 
 from crma_eval.collect import CollectContext, Unit
 from crma_eval.collect.data import read_items
+from crma_eval.collect.fingerprint import data_hash
 from crma_eval.errors import InputError
 from crma_eval.plugins.router.records import ROUTE_CATEGORIES
 
@@ -46,6 +47,10 @@ class RouterCollector:
             for ck in ctx.checkpoints
             if ck.is_final and ck.manifest.router is not None
         ]
+
+    def fingerprint_inputs(self, unit: Unit, ctx: CollectContext) -> dict[str, Any]:
+        """What a unit depends on beyond its checkpoint: the router suite."""
+        return {"router_suite": data_hash(ctx.config.data.file("router_suite"))}
 
     def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
         """`route` records of every suite query at one checkpoint."""

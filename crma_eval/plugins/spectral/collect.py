@@ -94,6 +94,10 @@ class SpectralCollector:
         ]
         return units
 
+    def fingerprint_inputs(self, unit: Unit, ctx: CollectContext) -> dict[str, Any]:
+        """Nothing beyond the checkpoint (its content hash covers the log and the weights)."""
+        return {}
+
     def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
         """Spectral records of one checkpoint's log or weights."""
         ck = ctx.checkpoint(unit.checkpoint)

@@ -1,0 +1,154 @@
+"""`crma-eval init`: a commented run config, a gate spec and data templates for your checkpoints.
+
+Domains come from the checkpoints' manifests (`domain_order`), CRMA arms and the spectral plugin
+only when a checkpoint ships a CRMA module, the router plugin only when one ships a router.
+Existing files are never overwritten.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from crma_eval.atomicio import write_text_atomic
+from crma_eval.errors import InputError
+
+PLACEHOLDER_DOMAINS = ("domain_a", "domain_b")
+CONFIG_NAME = "crma-eval.yaml"
+GATES_NAME = "gates.yaml"
+
+
+def _checkpoints(patterns: list[str]) -> list[Any]:
+    from crma_eval.checkpoint import load_checkpoint
+
+    paths: list[str] = []
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern))
+        if not found:
+            raise InputError(f"no checkpoint matches {pattern!r}", field="--checkpoints")
+        paths += found
+    return [load_checkpoint(p) for p in dict.fromkeys(paths)]
+
+
+def _rel(path: Path, out: Path) -> str:
+    return os.path.relpath(path.resolve(), out.resolve())
+
+
+def _config_text(name: str, checkpoints: list[Any], out: Path, domains: list[str]) -> str:
+    has_crma = any(c.manifest.crma is not None for c in checkpoints) or not checkpoints
+    has_router = any(c.manifest.router is not None for c in checkpoints) or not checkpoints
+    plugins = ["drift", "qa", *(["ablation"] if has_crma else [])]
+    plugins += [*(["router"] if has_router else []), *(["spectral"] if has_crma else [])]
+    if checkpoints:
+        listed = "\n".join(f"  - {json.dumps(_rel(c.path, out))}" for c in checkpoints)
+        ck_lines = (
+            f"checkpoints:            # checkpoint folders (crma_checkpoint.yaml inside)\n{listed}"
+        )
+    else:
+        ck_lines = 'checkpoint_glob: "checkpoints/*"   # or checkpoints: [path, ...]'
+    conditions = sorted({c.manifest.training.condition for c in checkpoints if c.manifest.training})
+    arms = ["  - {name: with_crma, crma: true, adapter: oracle}       # oracle | router | none"]
+    if has_crma:
+        arms.append("  - {name: without_crma, crma: false, adapter: oracle}   # the CRMA ablation")
+    holdout = "\n".join(f"    {d}: data/holdout/{d}.jsonl" for d in domains)
+    qa = "\n".join(f"    {d}: data/qa/{d}.jsonl" for d in domains)
+    return f"""# crma-eval run config, written by `crma-eval init`. Run it with:
+#   crma-eval run {CONFIG_NAME} --limit 5     # a quick first pass, then without --limit
+# Relative paths are taken from this file's folder. Adding arms, plugins or checkpoints later
+# and running again into the same `out` keeps every unit already collected.
+name: {json.dumps(name)}                 # the report's title
+out: reports/{name}          # the run directory (or --out)
+{ck_lines}
+# training conditions found in the manifests: {", ".join(conditions) or "none"}
+base_model: null             # null: each manifest's base_model; a local folder or hub id overrides
+plugins: {json.dumps(plugins)}
+arms:                        # QA arms, evaluated on the final checkpoints
+{chr(10).join(arms)}
+# limit: 20                  # at most N QA items / holdout texts per domain (setup runs)
+engine: {{device: cpu, dtype: float32, batch_size: 8, max_length: 512}}
+generation:
+  {{max_new_tokens: 32, stop: ["\\n"], prompt_template: "Question: {{question}}\\nAnswer:"}}
+data:                        # replace the templates' example rows with your data
+  holdout:                   # JSONL {{"text": ...}}: text the model has not trained on, per domain
+{holdout}
+  qa:                        # JSONL {{item_id, question, reference[, answer_type: text|number]}}
+{qa}
+  router_suite: data/router_suite.jsonl   # JSONL {{item_id, query, category, gold}}
+analysis: {{confidence: 0.95, ci_method: wilson, mcnemar_method: exact, seed: 0}}
+"""
+
+
+def _gates_text(name: str, has_crma: bool) -> str:
+    spectral = (
+        '  - name: CRMA mixing matrices keep spectral norm 1\n    metric: "spectral.*.max_dev"\n'
+        "    max: 1.0e-6\n"
+        if has_crma
+        else ""
+    )
+    return f"""# Gates for {name}:
+#   crma-eval gate reports/{name} --spec {GATES_NAME} [--baseline OLD_RUN_DIR]
+gates:
+  - name: QA accuracy with CRMA
+    metric: qa.with_crma.accuracy
+    min: 0.5                      # set your own floor
+{spectral}  # Needs --baseline OLD_RUN_DIR; fails only on a significant drop (paired McNemar test):
+  # - name: no significant QA drop against the baseline run
+  #   compare: qa.with_crma.accuracy
+  #   max_drop: 0.02
+  #   alpha: 0.05
+"""
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
+def _data_files(domains: list[str]) -> dict[str, str]:
+    files = {}
+    for d in domains:
+        files[f"data/holdout/{d}.jsonl"] = _jsonl(
+            [{"text": f"An example {d} passage the model was not trained on."}] * 2
+        )
+        files[f"data/qa/{d}.jsonl"] = _jsonl(
+            [
+                {"item_id": f"{d}-1", "question": f"An example {d} question?", "reference": "yes"},
+                {
+                    "item_id": f"{d}-2",
+                    "question": "What is 2 + 3?",
+                    "reference": "5",
+                    "answer_type": "number",
+                },
+            ]
+        )
+    suite: list[dict[str, Any]] = [
+        {"item_id": f"in-{d}", "query": f"An example {d} query", "category": "in_domain", "gold": d}
+        for d in domains
+    ]
+    suite.append({"item_id": "ood-1", "query": "Tell me a joke", "category": "ood", "gold": None})
+    files["data/router_suite.jsonl"] = _jsonl(suite)
+    return files
+
+
+def init_project(patterns: list[str], out: Path, name: str | None = None) -> list[Path]:
+    """Write CONFIG_NAME, GATES_NAME and data templates under `out`; returns the files written.
+
+    Raises InputError (nothing written) when a pattern matches no checkpoint, a manifest is
+    invalid, or any target file exists already.
+    """
+    checkpoints = _checkpoints(patterns)
+    domains = list(dict.fromkeys(d for c in checkpoints for d in c.manifest.domain_order))
+    domains = domains or list(PLACEHOLDER_DOMAINS)
+    name = name or out.resolve().name or "run"
+    has_crma = any(c.manifest.crma is not None for c in checkpoints) or not checkpoints
+    files = {
+        CONFIG_NAME: _config_text(name, checkpoints, out, domains),
+        GATES_NAME: _gates_text(name, has_crma),
+        **_data_files(domains),
+    }
+    for rel in files:
+        if (out / rel).exists():
+            raise InputError("exists already; remove it or choose another --out", path=out / rel)
+    return [write_text_atomic(out / rel, text) for rel, text in files.items()]
