@@ -70,7 +70,7 @@ class Collector(Protocol):
         ...
 
     def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
-        """Records (DESIGN.md kinds, each with `kind`) of one unit."""
+        """Records (each with a declared `kind`, docs/records.md) of one unit."""
         ...
 
 

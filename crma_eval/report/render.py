@@ -24,10 +24,11 @@ from markupsafe import Markup, escape
 from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
 from crma_eval.claims import claims_section
 from crma_eval.figures import figure_style
+from crma_eval.labels import display_options
 from crma_eval.naming import slug
 from crma_eval.plugins.base import Plugin
 from crma_eval.registry import plugins as installed_plugins
-from crma_eval.report.context import display_options, gate_status, run_context, scrub_path
+from crma_eval.report.context import gate_status, run_context, scrub_path
 from crma_eval.report.exports import csv_text, latex_text, write_export
 from crma_eval.report.svg import safe_svg
 from crma_eval.results import load_results

@@ -1,6 +1,6 @@
 """Confidence intervals for one binomial proportion (k successes of n), wrapping statsmodels.
 
-Wilson score is the default (DESIGN.md); the method label is meant to be printed beside every
+Wilson score is the default (docs/results.md); the method label is meant to be printed beside every
 interval so a reader always knows which interval they are looking at.
 """
 

@@ -2,7 +2,7 @@
 
 Each unit activates its arm's weights in the engine session (base loaded once, adapters and CRMA
 switched in place), runs lm-eval with per-sample logging and turns the samples into bench records.
-Results are cached under a key of everything that changes an answer (DESIGN.md quality bars).
+Results are cached under a key of everything that changes an answer (docs/results.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from matplotlib.colors import Normalize
 from crma_eval.blocks import Figure, KeyValues, Section, Table
 from crma_eval.figures import new_figure, new_panels, svg_of
 from crma_eval.fmt import DASH, missing, num, pvalue, signed
-from crma_eval.report.context import display, ordered
+from crma_eval.labels import display, ordered
 
 
 def _mean_std(summary: dict[str, Any], digits: int, unit: str = "") -> str:

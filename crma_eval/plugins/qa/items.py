@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from crma_eval.blocks import Items
-from crma_eval.report.context import display
+from crma_eval.labels import display
 
 TEXT = ("question", "reference", "prediction")
 PAIR_KEYS = ("domain", "item_id", "seed", "checkpoint")

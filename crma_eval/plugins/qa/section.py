@@ -9,7 +9,7 @@ import numpy as np
 from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import DASH, ci_caption, interval, missing, pct
-from crma_eval.report.context import display
+from crma_eval.labels import display
 
 OVERALL = "all domains"
 

@@ -11,7 +11,7 @@ import pandas as pd
 from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import ci_caption, interval, num, pct
-from crma_eval.report.context import display
+from crma_eval.labels import display
 
 DEFINITIONS = [
     (

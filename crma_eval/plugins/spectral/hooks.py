@@ -2,7 +2,7 @@
 
 `log_spectral` works with any CRMA implementation that has `mixing_matrices()`; the
 `SpectralLogCallback` calls it from a transformers Trainer. The log is JSON Lines in the record
-format of DESIGN.md, ready to be named as `logs.spectral` in a checkpoint manifest.
+format of docs/records.md, ready to be named as `logs.spectral` in a checkpoint manifest.
 """
 
 from __future__ import annotations
