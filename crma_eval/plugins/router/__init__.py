@@ -19,16 +19,16 @@ class RouterPlugin(Plugin):
 
     name: ClassVar[str] = "router"
     title: ClassVar[str] = "Router stress test"
-    kinds: ClassVar[tuple[str, ...]] = ("route",)
+    kinds: ClassVar[tuple[str, ...]] = ("route", "qa")
     order: ClassVar[int] = 50
     collector: ClassVar[str | None] = "crma_eval.plugins.router.collect:RouterCollector"
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
     ) -> AnalysisResult | None:
-        """Routing numbers; None without route records."""
+        """Routing numbers (the oracle gap also reads `qa`); None without route records."""
         route = frames.get("route")
-        return None if route is None or route.empty else analyze_router(route, options)
+        return None if route is None or route.empty else analyze_router(frames, options)
 
     def report_section(self, result: dict[str, Any]) -> Section:
         """Accuracy table, confusion matrix and coverage curve from the stored details."""
