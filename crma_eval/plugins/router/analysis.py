@@ -63,7 +63,9 @@ def _top_domain(route: pd.DataFrame) -> pd.Series:
     top = effective_prediction(route)
     if "scores" not in route.columns:
         return top
-    best = route["scores"].map(lambda s: max(s, key=s.get) if isinstance(s, dict) and s else None)
+    best = route["scores"].map(
+        lambda s: max(s.items(), key=lambda kv: kv[1])[0] if isinstance(s, dict) and s else None
+    )
     return top.where(top.notna(), best)
 
 
@@ -140,9 +142,9 @@ def _oracle_gap(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> dic
         return {"note": "no qa records"}
     settings = options.extra.get(PLUGIN) or {}
     routed = settings.get("routed_arm") or default_routed_arm(qa)
-    oracle = settings.get("oracle_arm", "oracle")
+    oracle = str(settings.get("oracle_arm", "oracle"))
     arms = set(qa["arm"])
-    if routed not in arms or oracle not in arms:
+    if routed is None or routed not in arms or oracle not in arms:
         return {
             "note": f"needs a routed arm ({routed or 'none found'}) and an oracle arm ({oracle}) "
             "among the qa arms; set options.router.routed_arm / oracle_arm"
@@ -181,7 +183,9 @@ def analyze_router(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> 
     calibration = _calibration(route, correct)
     if calibration is not None:
         put_metrics(metrics, (PLUGIN, "calibration"), {"ece": calibration["ece"]})
-    selective = rm.risk_coverage(score[in_dist], correct.to_numpy()[in_dist]) if in_dist.any() else None
+    selective = (
+        rm.risk_coverage(score[in_dist], correct.to_numpy()[in_dist]) if in_dist.any() else None
+    )
     if selective is not None:
         put_metrics(metrics, (PLUGIN, "selective"), {"aurc": selective["aurc"]})
     target = float((options.extra.get(PLUGIN) or {}).get("target_ood_fpr", DEFAULT_TARGET_OOD_FPR))

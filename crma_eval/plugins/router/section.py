@@ -7,6 +7,7 @@ from typing import Any
 from crma_eval.blocks import Figure, KeyValues, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import ci_caption, interval, num, pct
+from crma_eval.plugins.router import section_stress
 
 DEFINITIONS = [
     (
@@ -94,5 +95,7 @@ def router_section(result: dict[str, Any]) -> Section:
         _accuracy_table(details, ci),
         _confusion_table(details["confusion"]),
         _curve(details["curve"]),
+        *section_stress.stress_blocks(details, result["methods"]),
     ]
-    return Section(id="router", title="Router stress test", blocks=blocks, definitions=DEFINITIONS)
+    definitions = [*DEFINITIONS, *section_stress.DEFINITIONS]
+    return Section(id="router", title="Router stress test", blocks=blocks, definitions=definitions)
