@@ -77,6 +77,8 @@ class RouteRecord(TypedDict):
     score: float
     margin: NotRequired[float | None]
     scores: NotRequired[dict[str, float] | None]
+    confidence: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
+    acceptable: NotRequired[list[str] | None]
     query: NotRequired[str | None]
     checkpoint: NotRequired[str | None]
 
