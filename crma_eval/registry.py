@@ -16,6 +16,7 @@ from crma_eval.plugins.base import Plugin
 
 PLUGIN_GROUP = "crma_eval.plugins"
 CRMA_MODULE_GROUP = "crma_eval.crma_modules"
+ROUTER_GROUP = "crma_eval.routers"
 
 
 def _entry_points(group: str) -> dict[str, EntryPoint]:
@@ -56,3 +57,18 @@ def crma_module(name: str) -> Any:
         known = ", ".join(sorted(eps)) or "none"
         raise InputError(f"unknown CRMA module implementation {name!r} (installed: {known})")
     return eps[name].load()
+
+
+def router_class(name: str) -> Any:
+    """The router class registered as `name` (group crma_eval.routers) or named
+    `package.module:Class`; unknown or unloadable names are bad input (exit 2)."""
+    eps = _entry_points(ROUTER_GROUP)
+    if name in eps:
+        return eps[name].load()
+    if ":" not in name:
+        known = ", ".join(sorted(eps)) or "none"
+        raise InputError(f"unknown router implementation {name!r} (installed: {known})")
+    try:
+        return EntryPoint(name=name, value=name, group=ROUTER_GROUP).load()
+    except (ImportError, AttributeError) as exc:
+        raise InputError(f"cannot load router implementation {name!r}: {exc}") from None
