@@ -33,7 +33,8 @@ def domain_overlap(embeddings: dict[str, np.ndarray]) -> dict[str, Any]:
     rows = {d: _unit(np.asarray(embeddings[d], dtype=np.float64)) for d in domains}
     centroids = _unit(np.stack([rows[d].mean(axis=0) for d in domains]))
     similarity = centroids @ centroids.T
-    per_domain, pairs = [], []
+    per_domain: list[dict[str, Any]] = []
+    pairs: list[dict[str, Any]] = []
     for i, d in enumerate(domains):
         sims = rows[d] @ centroids.T
         rival_sims = np.delete(sims, i, axis=1)
