@@ -263,6 +263,29 @@ def list_plugins(as_json: bool) -> None:
         click.echo(f"{row['name']:<10} {kinds:<10} {steps:<16} {row['title']}")
 
 
+@cli.command("router-suite")
+@click.option("--qa", "qa", multiple=True, required=True, help="DOMAIN=FILE (QA JSONL); repeat.")
+@click.option("--holdout", multiple=True, help="DOMAIN=FILE of held-out questions; repeat.")
+@click.option("--ood", multiple=True, type=click.Path(path_type=Path), help="More OOD JSONL.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Suite JSONL.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-per-category", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="Print domain overlap.")
+def router_suite(
+    qa: tuple[str, ...],
+    holdout: tuple[str, ...],
+    ood: tuple[Path, ...],
+    out: Path,
+    seed: int,
+    n_per_category: int,
+    checkpoint: Path | None,
+) -> None:
+    """Write a router stress suite from the user's domains (see README, Router stress testing)."""
+    from crma_eval.plugins.router.suite_cli import router_suite_command
+
+    router_suite_command(qa, holdout, ood, out, seed, n_per_category, checkpoint)
+
+
 cli.add_command(audit)
 cli.add_command(rescore)
 cli.add_command(review)

@@ -19,6 +19,7 @@ from crma_eval.plugins.base import Plugin, RecordKind
 
 PLUGIN_GROUP = "crma_eval.plugins"
 CRMA_MODULE_GROUP = "crma_eval.crma_modules"
+ROUTER_GROUP = "crma_eval.routers"
 
 
 def _entry_points(group: str) -> dict[str, EntryPoint]:
@@ -101,3 +102,9 @@ def crma_module(name: str) -> Any:
     """The CRMA module implementation named `name`: an entry point of group
     crma_eval.crma_modules, or `package.module:Class`."""
     return load_object(CRMA_MODULE_GROUP, name, "CRMA module implementation")
+
+
+def router_class(name: str) -> Any:
+    """The router implementation named `name`: an entry point of group crma_eval.routers, or
+    `package.module:Class`; unknown or unloadable names are bad input (exit 2)."""
+    return load_object(ROUTER_GROUP, name, "router implementation")

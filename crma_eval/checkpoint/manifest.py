@@ -21,7 +21,7 @@ from crma_eval.store import file_sha256, write_text_atomic
 from crma_eval.yamlio import YamlDoc
 
 if TYPE_CHECKING:
-    from crma_eval.checkpoint.router import CentroidRouter
+    from crma_eval.checkpoint.router import Router
 
 MANIFEST_NAME = "crma_checkpoint.yaml"
 FORMAT = "crma-checkpoint/1"
@@ -42,8 +42,10 @@ class CrmaSpec(_Strict):
 
 
 class RouterSpec(_Strict):
-    """The adapter router: encoder kind and centroid weights."""
+    """The adapter router: implementation (entry point in crma_eval.routers or
+    package.module:Class), encoder kind and weights file."""
 
+    implementation: str = Field("centroid", min_length=1)
     encoder: Literal["base_mean_pool"] = "base_mean_pool"
     weights: str
 
@@ -217,14 +219,19 @@ class Checkpoint:
         return hash_files(files)
 
     @cached_property
-    def router(self) -> CentroidRouter:
-        """The checkpoint's centroid router (loaded on first use)."""
-        from crma_eval.checkpoint.router import CentroidRouter
+    def router(self) -> Router:
+        """The checkpoint's router, of the manifest's `router.implementation` (loaded on first
+        use)."""
+        from crma_eval.registry import router_class
 
-        if self.router_path is None:
+        if self.router_path is None or self.manifest.router is None:
             raise self.error("checkpoint has no router", ("router",))
         try:
-            return CentroidRouter.load(self.router_path)
+            cls = router_class(self.manifest.router.implementation)
+        except InputError as exc:
+            raise self.error(exc.problem, ("router", "implementation")) from None
+        try:
+            return cls.load(self.router_path)
         except InputError as exc:
             raise self.error(f"router weights: {exc.problem}", ("router", "weights")) from None
 

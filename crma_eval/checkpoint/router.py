@@ -1,8 +1,17 @@
-"""Centroid router: one unit-norm centroid per domain; a query goes to the most similar centroid.
+"""Routers: the interface every router implements, and the built-in centroid router.
 
-Stored as safetensors: tensor `centroids` [n_domains, hidden], metadata `domains` (JSON list) and
-optionally `threshold` (minimum cosine to answer; below it the router abstains, predicted None).
-Pure numpy, so it can be built and inspected without torch.
+A router is registered in the entry-point group `crma_eval.routers` (the centroid router as
+`centroid`) or named as `package.module:Class` in the manifest's `router.implementation`. It
+implements the `Router` protocol: `load(path)` reads the file the manifest's `router.weights`
+names, `domains` lists the domains it can pick, and `route(embeddings)` turns the encoder's
+embeddings [n, hidden] (mean-pooled last hidden state of the bare base model) into one `Route`
+per row.
+
+Centroid router: one unit-norm centroid per domain; a query goes to the most similar centroid.
+Stored as safetensors: tensor `centroids` [n_domains, hidden], metadata `domains` (JSON list),
+optionally `threshold` (cosine cut-off: a query whose best cosine is below it is routed to no
+adapter, predicted None) and `temperature` (softmax temperature of the confidence, fitted on a
+calibration split). Pure numpy, so it can be built and inspected without torch.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from safetensors import safe_open
@@ -27,19 +37,66 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Route:
-    """One routing decision: chosen domain (None = abstain), its cosine, gap to runner-up."""
+    """One routing decision: chosen domain (None = abstain), its score (higher = more
+    in-distribution; the centroid router's best cosine), gap to the runner-up, every domain's
+    score, and the confidence in [0, 1] that the chosen (best) domain is right (None if the
+    router has none)."""
 
     predicted: str | None
     score: float
     margin: float | None
     scores: dict[str, float]
+    confidence: float | None = None
+
+
+@runtime_checkable
+class Router(Protocol):
+    """What the harness needs from a router (see the module docstring)."""
+
+    domains: list[str]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Router:
+        """Read the router from its file; bad content raises InputError naming the file."""
+        ...
+
+    def route(self, embeddings: np.ndarray) -> list[Route]:
+        """One Route per row of embeddings [n, hidden]."""
+        ...
+
+
+def softmax_confidence(sims: np.ndarray, temperature: float) -> np.ndarray:
+    """Largest softmax(sims / temperature) probability per row of sims [n, n_domains]."""
+    z = sims / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return np.asarray(p.max(axis=1) / p.sum(axis=1))
+
+
+def fit_temperature(sims: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature T minimising the mean negative log-likelihood of softmax(sims / T) at the
+    true labels (temperature scaling, Guo et al. 2017), by scipy's bounded scalar search over
+    log T in [log 1e-4, log 10]. sims: [n, n_domains]; labels: int [n] column indices."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import logsumexp
+
+    def nll(log_t: float) -> float:
+        z = sims / np.exp(log_t)
+        return float(np.mean(logsumexp(z, axis=1) - z[np.arange(len(labels)), labels]))
+
+    res = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(10.0)), method="bounded")
+    return float(np.exp(res.x))
 
 
 class CentroidRouter:
     """Cosine-similarity classifier over per-domain centroids."""
 
     def __init__(
-        self, centroids: np.ndarray, domains: list[str], threshold: float | None = None
+        self,
+        centroids: np.ndarray,
+        domains: list[str],
+        threshold: float | None = None,
+        temperature: float | None = None,
     ) -> None:
         centroids = np.asarray(centroids, dtype=np.float64)
         if centroids.ndim != 2 or centroids.shape[0] != len(domains) or not domains:
@@ -49,6 +106,9 @@ class CentroidRouter:
         self.centroids = l2_normalise(centroids)
         self.domains = list(domains)
         self.threshold = threshold
+        if temperature is not None and not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.temperature = temperature
 
     @classmethod
     def build(
@@ -59,11 +119,31 @@ class CentroidRouter:
         centroids = np.stack([l2_normalise(embeddings[d]).mean(axis=0) for d in domains])
         return cls(centroids, domains, threshold)
 
+    def similarities(self, embeddings: np.ndarray) -> np.ndarray:
+        """Cosine of each embedding row [n, hidden] to each centroid: [n, n_domains]."""
+        return l2_normalise(np.atleast_2d(embeddings)) @ self.centroids.T
+
+    def calibrate(self, embeddings: dict[str, np.ndarray]) -> CentroidRouter:
+        """This router with its temperature fitted on a calibration split (domain -> [n_i,
+        hidden] embeddings of texts not used to build the centroids)."""
+        sims = np.concatenate([self.similarities(e) for e in embeddings.values()])
+        labels = np.concatenate(
+            [np.full(len(e), self.domains.index(d)) for d, e in embeddings.items()]
+        )
+        temperature = fit_temperature(sims, labels)
+        return CentroidRouter(self.centroids, self.domains, self.threshold, temperature)
+
     def route(self, embeddings: np.ndarray) -> list[Route]:
-        """Route each embedding row [n, hidden]: max-cosine domain, score, margin, all scores."""
-        sims = l2_normalise(np.atleast_2d(embeddings)) @ self.centroids.T
+        """Route each embedding row [n, hidden]: max-cosine domain, score, margin, all scores,
+        and (with a temperature) the softmax confidence of the best domain."""
+        sims = self.similarities(embeddings)
+        confidence = (
+            softmax_confidence(sims, self.temperature)
+            if self.temperature is not None
+            else [None] * len(sims)
+        )
         routes = []
-        for row in sims:
+        for row, conf in zip(sims, confidence, strict=True):
             order = np.argsort(-row, kind="stable")
             best = float(row[order[0]])
             margin = float(best - row[order[1]]) if len(order) > 1 else None
@@ -74,6 +154,7 @@ class CentroidRouter:
                     score=best,
                     margin=margin,
                     scores={d: float(s) for d, s in zip(self.domains, row, strict=True)},
+                    confidence=None if conf is None else float(conf),
                 )
             )
         return routes
@@ -83,6 +164,8 @@ class CentroidRouter:
         metadata = {"domains": json.dumps(self.domains)}
         if self.threshold is not None:
             metadata["threshold"] = repr(float(self.threshold))
+        if self.temperature is not None:
+            metadata["temperature"] = repr(float(self.temperature))
         save_file({"centroids": self.centroids.astype(np.float32)}, str(path), metadata=metadata)
         return Path(path)
 
@@ -102,6 +185,7 @@ class CentroidRouter:
         try:
             domains = json.loads(metadata["domains"])
             threshold = float(metadata["threshold"]) if "threshold" in metadata else None
-            return cls(centroids, domains, threshold)
+            temperature = float(metadata["temperature"]) if "temperature" in metadata else None
+            return cls(centroids, domains, threshold, temperature)
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(f"bad router metadata ({exc})", path=path, field="domains") from None

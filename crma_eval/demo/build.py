@@ -33,7 +33,14 @@ from transformers.utils import logging as hf_logging
 
 from crma_eval.checkpoint.router import CentroidRouter
 from crma_eval.config import load_config
-from crma_eval.demo.domains import QA_PROMPT, CorpusFiles, DemoCorpus, all_text, generate
+from crma_eval.demo.domains import (
+    QA_PROMPT,
+    CorpusFiles,
+    DemoCorpus,
+    all_text,
+    domain_queries,
+    generate,
+)
 from crma_eval.demo.domains import write_corpus as write_data
 from crma_eval.demo.tasks import DemoTasks, write_tasks
 from crma_eval.demo.tinymodel import encode, save_base, tiny_llama, train_tokenizer
@@ -41,7 +48,8 @@ from crma_eval.demo.trainer import CONDITIONS, RunSpec, TrainSettings, pretrain,
 from crma_eval.engine import EngineSession
 
 DATA_SEED = 0
-ROUTER_QUANTILE = 0.01  # threshold = this quantile of train texts' cosine to their own centroid
+ROUTER_QUANTILE = 0.05  # threshold = this quantile of calibration queries' best cosine
+CALIBRATION_PER_DOMAIN = 40
 SETTINGS: dict[str, TrainSettings] = {
     "full": TrainSettings(pretrain_steps=300, phase_steps=60),
     "small": TrainSettings(pretrain_steps=40, phase_steps=8, batch_size=16),
@@ -90,19 +98,24 @@ def build_base(corpus: DemoCorpus, settings: TrainSettings, folder: Path) -> Pat
 def build_routers(corpus: DemoCorpus, base: Path, folder: Path) -> dict[int, Path]:
     """Per phase, a centroid router over the trained domains (base-model embeddings of train text).
 
-    The abstention threshold is the ROUTER_QUANTILE quantile of the trained domains' train-text
-    cosines to their own centroid, so it comes from the data.
+    Calibration split: fresh in-vocabulary queries of each trained domain (not in the suite).
+    The softmax temperature is fitted on it, and the threshold (cosine cut-off below which a
+    query goes to no adapter) is the ROUTER_QUANTILE quantile of its best cosines, so about
+    that share of in-domain queries abstain.
     """
     session = EngineSession(str(base))
     embeddings = {name: session.embed(d.train) for name, d in corpus.domains.items()}
+    queries = domain_queries(corpus.domains, corpus.seed, CALIBRATION_PER_DOMAIN, "calibration")
+    calibration = {name: session.embed(q) for name, q in queries.items()}
     folder.mkdir(parents=True, exist_ok=True)
     routers = {}
     for phase in range(1, len(embeddings) + 1):
-        trained = {name: embeddings[name] for name in list(embeddings)[:phase]}
-        centroids = CentroidRouter.build(trained).centroids
-        own = np.concatenate([emb @ c for emb, c in zip(trained.values(), centroids, strict=True)])
-        threshold = float(np.quantile(own, ROUTER_QUANTILE))
-        router = CentroidRouter(centroids, list(trained), threshold)
+        trained = list(embeddings)[:phase]
+        router = CentroidRouter.build({n: embeddings[n] for n in trained})
+        if phase > 1:
+            router = router.calibrate({n: calibration[n] for n in trained})
+        best = np.concatenate([router.similarities(calibration[n]).max(axis=1) for n in trained])
+        router.threshold = float(np.quantile(best, ROUTER_QUANTILE))
         routers[phase] = router.save(folder / f"phase{phase}.safetensors")
     return routers
 
@@ -219,7 +232,11 @@ def write_run_config(
             "qa": {d: rel(p) for d, p in data.qa.items()},
             "router_suite": rel(data.router_suite),
         },
-        "options": {"bench": bench_options(out, tasks, after)},
+        "options": {
+            "bench": bench_options(out, tasks, after),
+            # The oracle gap joins the routed arm with CRMA-on oracle routing on MODULAR.
+            "router": {"routed_arm": "routed", "oracle_arm": "with_crma"},
+        },
     }
     path = out / "demo.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")

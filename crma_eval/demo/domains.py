@@ -8,7 +8,7 @@ grammar, so a domain is recognisable only by its vocabulary:
 * train text: every fact stated in three of four sentence templates plus one QA line;
 * holdout text: every fact stated in its fourth, held-out template;
 * QA items ask facts of the train text;
-* the router stress suite mixes vocabularies (see `router_suite` for the category rules).
+* the router stress suite comes from the generic generator (see `router_suite`).
 """
 
 from __future__ import annotations
@@ -239,59 +239,38 @@ def _query(domain: DomainData, rng: random.Random) -> str:
     )
 
 
-def _mention(domain: DomainData, rng: random.Random) -> str:
-    return f"the {SPECS[domain.name].noun} {rng.choice(domain.entities)}"
-
-
 def _ood(rng: random.Random) -> str:
     made_up = rng.choice(OOD_SYLLABLES) + rng.choice(OOD_SYLLABLES)
     words = rng.sample(OOD_WORDS, 2)
     return f"what is the {words[0]} of the {words[1]} {made_up} ?"
 
 
-def _perturb(query: str, rng: random.Random) -> str:
-    """Typos (one dropped and one swapped character) or the words shuffled."""
-    words = query.split()
-    if rng.random() < 0.5:
-        rng.shuffle(words)
-        return " ".join(words)
-    long = [i for i, w in enumerate(words) if len(w) > 3]
-    for i, typo in zip(rng.sample(long, min(2, len(long))), ("drop", "swap"), strict=False):
-        w, j = words[i], rng.randrange(len(words[i]) - 1)
-        words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :] if typo == "swap" else w[:j] + w[j + 1 :]
-    return " ".join(words)
+def domain_queries(
+    domains: dict[str, DomainData], seed: int, per_domain: int, purpose: str
+) -> dict[str, list[str]]:
+    """Per domain, `per_domain` queries in its vocabulary, drawn for `purpose` (the suite's
+    held-out questions and the router's calibration split use different purposes)."""
+    rng = _rng(seed, "queries", purpose)
+    return {name: [_query(d, rng) for _ in range(per_domain)] for name, d in domains.items()}
 
 
 def router_suite(
     domains: dict[str, DomainData], seed: int, per_domain: int
 ) -> list[dict[str, Any]]:
-    """Router stress items {item_id, query, category, gold}.
+    """The router stress suite, made by the generic generator (crma_eval.plugins.router.suite):
+    QA questions for boundary splices, fresh in-vocabulary queries as held-out in-domain
+    questions, and OOD queries from the shipped set plus made-up words of no domain."""
+    from crma_eval.plugins.router.suite import OOD_FILE, build_suite, read_texts
 
-    in_domain: a query in one domain's vocabulary. boundary: a query of domain A followed by a
-    two-word mention of domain B (A's words outnumber B's; gold A). ambiguous: one two-word
-    mention of A and one of B (equal mix); gold is the domain mentioned FIRST. ood: words of no
-    domain; gold null. perturbed: an in-domain query with typos or shuffled words; gold its domain.
-    """
     rng = _rng(seed, "router")
-    names = list(domains)
-    items: list[dict[str, Any]] = []
-
-    def add(category: str, query: str, gold: str | None) -> None:
-        n = sum(item["category"] == category for item in items)
-        items.append(
-            {"item_id": f"{category}-{n:03d}", "query": query, "category": category, "gold": gold}
-        )
-
-    for name in names:
-        a = domains[name]
-        for _ in range(per_domain):
-            b = domains[rng.choice([n for n in names if n != name])]
-            add("in_domain", _query(a, rng), name)
-            add("boundary", f"{_query(a, rng)} and {_mention(b, rng)}", name)
-            add("ambiguous", f"{_mention(a, rng)} or {_mention(b, rng)} ?", name)
-            add("perturbed", _perturb(_query(a, rng), rng), name)
-            add("ood", _ood(rng), None)
-    return items
+    made_up = [_ood(rng) for _ in range(per_domain * len(domains))]
+    return build_suite(
+        qa={name: [item["question"] for item in d.qa] for name, d in domains.items()},
+        holdout=domain_queries(domains, seed, 4 * per_domain, "suite"),
+        ood=read_texts(OOD_FILE) + made_up,
+        seed=seed,
+        n_per_category=per_domain * len(domains),
+    )
 
 
 def generate(seed: int = 0, size: str = "full") -> DemoCorpus:

@@ -57,6 +57,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     if p is not None:
         lines.append(f"McNemar exact, with vs without CRMA: p = {p:.3g}")
     lines.append(f"Router accuracy (all categories): {_fmt(m, 'router.overall.accuracy', '.1%')}")
+    lines.append(f"Router accuracy (in-domain): {_fmt(m, 'router.in_domain.accuracy', '.1%')}")
     lines.append(f"Max |sigma_max - 1| of CRMA mixing: {_fmt(m, 'spectral.all.max_dev', '.2e')}")
     confidence = results.get("meta", {}).get("options", {}).get("confidence", 0.95)
     return lines + bench_lines(m, confidence)

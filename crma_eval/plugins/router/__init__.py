@@ -25,7 +25,7 @@ class RouterPlugin(Plugin):
     name: ClassVar[str] = "router"
     title: ClassVar[str] = "Router stress test"
     record_kinds: ClassVar[tuple[RecordKind, ...]] = (ROUTE_KIND,)
-    kinds: ClassVar[tuple[str, ...]] = ("route",)
+    kinds: ClassVar[tuple[str, ...]] = ("route", "qa")
     order: ClassVar[int] = 50
     collector: ClassVar[str | None] = "crma_eval.plugins.router.collect:RouterCollector"
     data: ClassVar[dict[str, DataShape]] = {"router_suite": "file"}
@@ -33,13 +33,13 @@ class RouterPlugin(Plugin):
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
     ) -> AnalysisResult | None:
-        """Routing numbers; None without route records."""
+        """Routing numbers (the oracle gap also reads `qa`); None without route records."""
         route = frames.get("route")
         if route is None or route.empty:
             return None
         from crma_eval.plugins.router.analysis import analyze_router
 
-        return analyze_router(route, options)
+        return analyze_router(frames, options)
 
     def report_section(self, result: dict[str, Any]) -> Section:
         """Accuracy table, confusion matrix and coverage curve from the stored details."""

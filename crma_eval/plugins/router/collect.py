@@ -12,7 +12,8 @@ from crma_eval.plugins.router.records import ROUTE_CATEGORIES
 
 
 def read_suite(path: Any) -> list[dict[str, Any]]:
-    """Router suite items {item_id, query, category, gold (domain or null)} of one JSONL file."""
+    """Router suite items {item_id, query, category, gold (domain or null), optional acceptable
+    (domains that also count as right)} of one JSONL file."""
     items = read_items(path, ("query", "category"))
     for item in items:
         if item["category"] not in ROUTE_CATEGORIES:
@@ -29,6 +30,20 @@ def read_suite(path: Any) -> list[dict[str, Any]]:
         if item["gold"] is not None and not isinstance(item["gold"], str):
             raise InputError(
                 "must be a domain name or null", path=path, line=item["_line"], field="gold"
+            )
+        acceptable = item.get("acceptable")
+        if acceptable is not None and not (
+            isinstance(acceptable, list) and all(isinstance(d, str) for d in acceptable)
+        ):
+            raise InputError(
+                "must be a list of domain names", path=path, line=item["_line"], field="acceptable"
+            )
+        if item["category"] == "ood" and (item["gold"] is not None or acceptable):
+            raise InputError(
+                "an ood query has gold null and no acceptable domains",
+                path=path,
+                line=item["_line"],
+                field="gold",
             )
     return items
 
@@ -68,6 +83,8 @@ class RouterCollector:
                 "score": route.score,
                 "margin": route.margin,
                 "scores": route.scores,
+                "confidence": route.confidence,
+                "acceptable": item.get("acceptable"),
                 "query": item["query"],
                 "checkpoint": ck.id,
             }

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
 from crma_eval.plugins.base import RECORD_CONFIG, Name, RecordKind
@@ -23,6 +24,8 @@ class RouteRecord(TypedDict):
     score: float
     margin: NotRequired[float | None]
     scores: NotRequired[dict[str, float] | None]
+    confidence: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
+    acceptable: NotRequired[list[str] | None]
     query: NotRequired[str | None]
     checkpoint: NotRequired[str | None]
 

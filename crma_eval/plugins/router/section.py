@@ -12,6 +12,7 @@ from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import ci_caption, interval, num, pct
 from crma_eval.labels import display
+from crma_eval.plugins.router import section_stress
 
 DEFINITIONS = [
     (
@@ -135,8 +136,10 @@ def router_section(result: dict[str, Any]) -> Section:
         _confusion_table(details["confusion"]),
         _confusion_figure(details["confusion"]),
         _curve(details["curve"]),
+        *section_stress.stress_blocks(details, result["methods"]),
     ]
-    return Section(id="router", title="Router stress test", blocks=blocks, definitions=DEFINITIONS)
+    definitions = [*DEFINITIONS, *section_stress.DEFINITIONS]
+    return Section(id="router", title="Router stress test", blocks=blocks, definitions=definitions)
 
 
 def router_items(
