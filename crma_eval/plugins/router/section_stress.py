@@ -8,7 +8,7 @@ from typing import Any
 from crma_eval.blocks import Figure, KeyValues, Paragraph, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import DASH, num, pct, pvalue
-from crma_eval.records import missing
+from crma_eval.values import missing
 
 DEFINITIONS = [
     (
