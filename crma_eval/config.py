@@ -188,7 +188,7 @@ def _check_plugins(doc: YamlDoc, config: RunConfig) -> None:
         if name not in installed:
             known = ", ".join(installed) or "none"
             problem = f"unknown plugin {name!r} (installed: {known}; see `crma-eval plugins`)"
-            raise doc.error(problem, ("plugins", i), field="plugins")
+            raise doc.error(problem, ("plugins", i), field=f"plugins.{i}")
     for name, raw in config.options.items():
         plugin = installed.get(name)
         if plugin is None:

@@ -149,5 +149,7 @@ class FakeCheckpoint:
     def adapter_path(self, domain: str) -> Path | None:
         return Path("adapters") / domain if domain in self.domains else None
 
-    def content_hash(self, part: str) -> str:
+    def content_hash(self, part: str | None = None) -> str:
+        if part is None:  # the whole checkpoint
+            return self.adapter_hash + "c" * 64
         return self.adapter_hash if part.startswith("adapter:") else "c" * 64
