@@ -14,6 +14,7 @@ import pandas as pd
 
 from crma_eval import __version__
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
+from crma_eval.record_formats import is_plain_jsonl
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.registry import plugins as installed_plugins
 from crma_eval.store import (
@@ -87,14 +88,15 @@ def analyze_frames(
     }
 
 
-def _kind_text(frame: pd.DataFrame, raw: dict[str, list[bytes]]) -> str:
-    """One kind's records as JSON Lines: JSONL lines byte for byte, Parquet rows re-encoded.
+def _kind_text(frame: pd.DataFrame, raw: dict[str, list[bytes]], verbatim: bool) -> str:
+    """One kind's records as JSON Lines: plain JSONL lines byte for byte (when `verbatim`),
+    rows of other formats (CSV, JSON arrays, gzip, Parquet) re-encoded.
 
     Copying the source lines keeps every value exactly (full float precision) and is fast.
     """
     chunks: list[str] = []
     for path, group in frame.groupby("_file", sort=False):
-        if str(path).endswith(".parquet"):
+        if not (verbatim and is_plain_jsonl(Path(str(path)))):
             rows = group.drop(columns=list(SOURCE_COLUMNS)).to_dict("records")
             chunks.extend(record_json(r) + "\n" for r in rows)
             continue
@@ -103,14 +105,14 @@ def _kind_text(frame: pd.DataFrame, raw: dict[str, list[bytes]]) -> str:
     return "".join(chunks)
 
 
-def _copy_records(frames: dict[str, pd.DataFrame], run: RunDir) -> None:
+def _copy_records(frames: dict[str, pd.DataFrame], run: RunDir, verbatim: bool = True) -> None:
     """Write the analysed records into records/<kind>.jsonl (for drill-down and gates).
 
     Copies of kinds that this analysis did not see are removed: records/ must match results.json.
     """
     raw: dict[str, list[bytes]] = {}
     for kind, frame in frames.items():
-        write_text_atomic(run.records_dir / f"{kind}.jsonl", _kind_text(frame, raw))
+        write_text_atomic(run.records_dir / f"{kind}.jsonl", _kind_text(frame, raw, verbatim))
     for path in run.record_files():
         if path.stem not in frames:
             path.unlink()
@@ -121,16 +123,20 @@ def analyze_paths(
     out_dir: str | Path,
     options: AnalyzeOptions | None = None,
     meta: dict[str, Any] | None = None,
+    kind: str | None = None,
 ) -> Path:
-    """Analyze record files into OUT_DIR/results.json; nothing is written if any input is bad."""
+    """Analyze record files into OUT_DIR/results.json; nothing is written if any input is bad.
+
+    `kind` names the record kind of files without a `kind` column.
+    """
     started = time.perf_counter()
     options = options or AnalyzeOptions()
-    frames = load_records(paths)
+    frames = load_records(paths, kind)
     results = analyze_frames(frames, options)
     run = RunDir(out_dir)
     resolved = {p.resolve() for p in run.record_files()}
     if {Path(p).resolve() for p in paths} != resolved:
-        _copy_records(frames, run.ensure())
+        _copy_records(frames, run.ensure(), verbatim=kind is None)
     results["meta"].update(meta or {})
     results["meta"]["inputs"] = [{"path": str(p), "sha256": file_sha256(p)} for p in paths]
     results["meta"]["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")

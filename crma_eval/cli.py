@@ -126,6 +126,11 @@ def run(config: Path, out: Path | None, quiet: bool) -> None:
     default="exact",
     show_default=True,
 )
+@click.option(
+    "--kind",
+    default=None,
+    help="Record kind of files without a `kind` column (qa, loss, route, spectral, bench).",
+)
 @click.option("--report/--no-report", default=True, show_default=True, help="Render report.html.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def analyze(
@@ -134,17 +139,18 @@ def analyze(
     confidence: float,
     ci_method: str,
     mcnemar_method: str,
+    kind: str | None,
     report: bool,
     as_json: bool,
 ) -> None:
-    """Analyze record files (JSON Lines or Parquet; kinds detected per record) into OUT."""
+    """Analyze record files (JSON Lines, JSON arrays, CSV/TSV, Parquet; `.gz` too) into OUT."""
     from crma_eval.analyze import analyze_paths
     from crma_eval.plugins.base import AnalyzeOptions
 
     if not 0 < confidence < 1:
         raise click.BadParameter("must be between 0 and 1", param_hint="--confidence")
     options = AnalyzeOptions(confidence, ci_method, mcnemar_method)
-    path = analyze_paths(list(records), out, options)
+    path = analyze_paths(list(records), out, options, kind=kind)
     if report:
         from crma_eval.report.render import render_report
 

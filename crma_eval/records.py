@@ -1,8 +1,11 @@
-"""Record schemas of DESIGN.md, and readers/writers for JSON Lines and Parquet.
+"""Record schemas of DESIGN.md, and readers/writers for record files.
 
-Every record carries `kind`; unknown extra fields are kept. Validation errors name file and line
-(for Parquet, the 1-based row). Records are returned as one pandas DataFrame per kind, with the
-source location in the columns `_file` and `_line`.
+Readers take JSON Lines, JSON arrays, CSV/TSV and Parquet (`crma_eval.record_formats`). Every
+record carries `kind` (or the caller names it for files without one); unknown extra fields are
+kept. Numbers refuse booleans (`"loss": true` is an error), booleans take true/false or 1/0, and
+NaN/inf are "not finite". Validation errors name file and line (for JSON arrays and Parquet, the
+1-based record). Records are returned as one pandas DataFrame per kind, with the source location
+in the columns `_file` and `_line`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 from typing_extensions import NotRequired, TypedDict
 
 from crma_eval.atomicio import atomic_open
 from crma_eval.errors import InputError
+from crma_eval.record_formats import file_format, is_json_array, read_bytes, tabular_rows
 
 KINDS: tuple[str, ...] = ("qa", "loss", "route", "spectral", "bench")
 ROUTE_CATEGORIES: tuple[str, ...] = ("in_domain", "boundary", "ambiguous", "ood", "perturbed")
@@ -28,7 +33,33 @@ SOURCE_COLUMNS: tuple[str, str] = ("_file", "_line")
 # millions of records, and they yield plain dicts that keep unknown extra fields.
 _CONFIG = ConfigDict(extra="allow", coerce_numbers_to_str=True, allow_inf_nan=False)
 Name = Annotated[str, Field(min_length=1)]
-NonNeg = Annotated[float, Field(ge=0)]
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _no_bool(value: Any) -> Any:
+    """Refuse booleans where a number belongs (pydantic's lax mode reads true as 1)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_not_bool", "expected a number, got a boolean")
+    return value
+
+
+def _bool01(value: Any) -> bool:
+    """true/false, 1/0 (numbers, or text from CSV cells) as a boolean; anything else refused."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOL_TEXT:
+        return _BOOL_TEXT[value.strip().lower()]
+    raise PydanticCustomError(
+        "bool01", "expected true/false or 1/0, got {value!r}", {"value": value}
+    )
+
+
+Num = Annotated[float, BeforeValidator(_no_bool)]
+Int = Annotated[int, BeforeValidator(_no_bool)]
+NonNeg = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
+Bool01 = Annotated[bool, BeforeValidator(_bool01)]
 
 
 class QARecord(TypedDict):
@@ -39,13 +70,13 @@ class QARecord(TypedDict):
     arm: Name
     domain: Name
     item_id: Name
-    correct: StrictBool
+    correct: Bool01
     question: NotRequired[str | None]
     reference: NotRequired[str | None]
     prediction: NotRequired[str | None]
-    score: NotRequired[float | None]
+    score: NotRequired[Num | None]
     routed_domain: NotRequired[str | None]
-    seed: NotRequired[int | None]
+    seed: NotRequired[Int | None]
     checkpoint: NotRequired[str | None]
     rater: NotRequired[str | None]
 
@@ -56,11 +87,11 @@ class LossRecord(TypedDict):
     __pydantic_config__ = _CONFIG  # type: ignore[misc]
     kind: Literal["loss"]
     condition: Name
-    seed: int
-    after_phase: Annotated[int, Field(ge=1)]
+    seed: Int
+    after_phase: Annotated[Int, Field(ge=1)]
     domain: Name
     loss: NonNeg
-    n_tokens: Annotated[int, Field(ge=1)]
+    n_tokens: Annotated[Int, Field(ge=1)]
     domain_order: NotRequired[list[str] | None]
     checkpoint: NotRequired[str | None]
 
@@ -74,9 +105,9 @@ class RouteRecord(TypedDict):
     category: Literal["in_domain", "boundary", "ambiguous", "ood", "perturbed"]
     gold: str | None
     predicted: str | None
-    score: float
-    margin: NotRequired[float | None]
-    scores: NotRequired[dict[str, float] | None]
+    score: Num
+    margin: NotRequired[Num | None]
+    scores: NotRequired[dict[str, Num] | None]
     query: NotRequired[str | None]
     checkpoint: NotRequired[str | None]
 
@@ -86,13 +117,13 @@ class SpectralRecord(TypedDict):
 
     __pydantic_config__ = _CONFIG  # type: ignore[misc]
     kind: Literal["spectral"]
-    step: Annotated[int, Field(ge=0)]
+    step: Annotated[Int, Field(ge=0)]
     phase: Name
     module: Name
     spectral_norm: NonNeg
     row_sum_err: NotRequired[NonNeg | None]
     col_sum_err: NotRequired[NonNeg | None]
-    min_entry: NotRequired[float | None]
+    min_entry: NotRequired[Num | None]
     checkpoint: NotRequired[str | None]
 
 
@@ -105,7 +136,7 @@ class BenchRecord(TypedDict):
     arm: Name
     doc_id: Name
     metric: Name
-    value: float
+    value: Num
     filter: NotRequired[str | None]
     doc_hash: NotRequired[str | None]
     prediction: NotRequired[str | None]
@@ -158,7 +189,10 @@ def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputErro
         problem = "malformed JSON: " + err["msg"].removeprefix("Invalid JSON: ")
         return InputError(problem, path=path, line=line)
     if err["type"] == "union_tag_not_found":
-        return InputError("missing", path=path, line=line, field="kind")
+        return InputError(
+            "missing (add a kind column, or name the kind with --kind)",
+            path=path, line=line, field="kind",
+        )  # fmt: skip
     if err["type"] == "union_tag_invalid":
         kind = err["input"].get("kind")
         problem = f"unknown record kind {kind!r} (expected one of {', '.join(KINDS)})"
@@ -166,7 +200,10 @@ def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputErro
     if err["type"] in {"model_type", "dict_type", "model_attributes_type"}:
         return InputError("expected a JSON object", path=path, line=line)
     field = ".".join(str(p) for p in err["loc"][1:]) or None
-    msg = "missing" if err["type"] == "missing" else err["msg"]
+    if err["type"] == "finite_number":
+        msg = f"not finite ({err['input']!r})"
+    else:
+        msg = "missing" if err["type"] == "missing" else err["msg"]
     return InputError(msg, path=path, line=line, field=field)
 
 
@@ -178,59 +215,68 @@ def validate_record(obj: Any, *, path: str | Path, line: int) -> dict[str, Any]:
         raise _input_error(exc, path, line) from None
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a record file", path=path) from None
-    if b"\x00" in raw[:8192]:
-        raise InputError("binary file, expected JSON Lines text", path=path)
-    return raw
+def _with_kind(obj: Any, kind: str | None) -> Any:
+    """The record with `kind` filled in when it has none and the caller named one."""
+    if kind is not None and isinstance(obj, dict) and missing(obj.get("kind")):
+        return {**obj, "kind": kind}
+    return obj
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _iter_jsonl(path: Path, raw: bytes, kind: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
     validate = _RECORD.validate_json
     seen = False
-    for lineno, line in enumerate(_read_bytes(path).splitlines(), start=1):
+    for lineno, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
         seen = True
         try:
             yield lineno, validate(line)
         except ValidationError as exc:
-            raise _input_error(exc, path, lineno) from None
+            if kind is None or exc.errors()[0]["type"] != "union_tag_not_found":
+                raise _input_error(exc, path, lineno) from None
+            obj = json.loads(line)  # valid JSON without a kind: take the named one
+            yield lineno, validate_record(_with_kind(obj, kind), path=path, line=lineno)
     if not seen:
         raise InputError("empty record file", path=path)
 
 
-def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def _tabular_record(obj: Any, kind: str | None, path: Path, line: int) -> dict[str, Any]:
+    """Validate one table row: empty cells (None, NaN) are absent; an empty required number is
+    reported as not finite (Parquet and pandas store NaN as null)."""
+    obj = _with_kind(obj, kind)
+    if not isinstance(obj, dict):
+        return validate_record(obj, path=path, line=line)
+    row_kind = obj.get("kind")
+    clean = {k: v for k, v in obj.items() if _keep(row_kind, k, missing(v))}
     try:
-        table = pq.read_table(path)
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"unreadable Parquet file: {exc}", path=path) from None
-    if table.num_rows == 0:
-        raise InputError("empty record file", path=path)
-    for row, obj in enumerate(table.to_pylist(), start=1):
-        kind = obj.get("kind")
-        clean = {k: v for k, v in obj.items() if _keep(kind, k, v is None)}
-        yield row, validate_record(clean, path=path, line=row)
+        return _RECORD.validate_python(clean)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        name = str(err["loc"][-1]) if err["loc"] else ""
+        if err["type"] == "missing" and name in obj:
+            problem = "empty: not finite or missing (NaN/null)"
+            raise InputError(problem, path=path, line=line, field=name) from None
+        raise _input_error(exc, path, line) from None
 
 
-def _located(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, validated record) of one JSON Lines or Parquet file (line = row for Parquet)."""
-    return _iter_parquet(path) if path.suffix == ".parquet" else _iter_jsonl(path)
+def _located(path: Path, kind: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(location, validated record) of one record file (location = file line, or the 1-based
+    record number for JSON arrays and Parquet)."""
+    fmt = file_format(path)
+    raw = None if fmt in ("parquet", "csv", "tsv") else read_bytes(path)
+    if raw is not None and not (fmt == "json" and is_json_array(raw)):
+        yield from _iter_jsonl(path, raw, kind)
+        return
+    for line, obj in tabular_rows(path, fmt, raw):
+        yield line, _tabular_record(obj, kind, path, line)
 
 
-def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield validated records of one file, each with its source in `_file` and `_line`."""
-    for line, record in _located(Path(path)):
+def iter_records(path: str | Path, kind: str | None = None) -> Iterator[dict[str, Any]]:
+    """Yield validated records of one file, each with its source in `_file` and `_line`.
+
+    `kind` is given to records that have none (files without a kind column).
+    """
+    for line, record in _located(Path(path), kind):
         record["_file"] = str(path)
         record["_line"] = line
         yield record
@@ -247,26 +293,30 @@ def check_duplicates(kind: str, frame: pd.DataFrame) -> None:
         raise InputError(f"duplicate {kind} record ({key})", path=row["_file"], line=row["_line"])
 
 
-def load_records(paths: Iterable[str | Path]) -> dict[str, pd.DataFrame]:
+def load_records(paths: Iterable[str | Path], kind: str | None = None) -> dict[str, pd.DataFrame]:
     """Read and validate record files: one DataFrame per kind present; duplicates rejected.
 
     Each frame has the source location of every record in the columns `_file` and `_line`.
+    `kind` is given to records without one; an unknown kind is an InputError.
     """
+    if kind is not None and kind not in SCHEMAS:
+        raise InputError(
+            f"unknown record kind {kind!r} (expected one of {', '.join(KINDS)})", field="--kind"
+        )
     rows: dict[str, list[dict[str, Any]]] = {}
     where: dict[str, tuple[list[str], list[int]]] = {}
     for path in paths:
-        for line, record in _located(Path(path)):
-            kind = record["kind"]
-            rows.setdefault(kind, []).append(record)
-            files, lines = where.setdefault(kind, ([], []))
+        for line, record in _located(Path(path), kind):
+            rows.setdefault(record["kind"], []).append(record)
+            files, lines = where.setdefault(record["kind"], ([], []))
             files.append(str(path))
             lines.append(line)
     frames: dict[str, pd.DataFrame] = {}
-    for kind, records in rows.items():
+    for name, records in rows.items():
         frame = pd.DataFrame.from_records(records)
-        frame["_file"], frame["_line"] = where[kind]
-        check_duplicates(kind, frame)
-        frames[kind] = frame
+        frame["_file"], frame["_line"] = where[name]
+        check_duplicates(name, frame)
+        frames[name] = frame
     return frames
 
 
