@@ -150,7 +150,7 @@ SCHEMAS: dict[str, type] = {
     "spectral": SpectralRecord,
     "bench": BenchRecord,
 }
-_RECORD = TypeAdapter(
+_RECORD: TypeAdapter[Any] = TypeAdapter(
     Annotated[
         QARecord | LossRecord | RouteRecord | SpectralRecord | BenchRecord,
         Field(discriminator="kind"),

@@ -6,6 +6,7 @@ Built-in plugins are registered in pyproject.toml exactly as a third party would
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
@@ -49,10 +50,46 @@ def get_plugin(name: str) -> Plugin:
         raise InputError(f"unknown plugin {name!r} (installed: {known})") from None
 
 
+CRMA_PROTOCOL = ("load", "attach", "bypass", "mixing_matrices")
+
+
+def _import_object(spec: str) -> Any:
+    """The object named by `package.module:Class`; InputError when it cannot be imported."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr or not all(p.isidentifier() for p in module_name.split(".")):
+        raise InputError(f"CRMA implementation {spec!r} is not of the form package.module:Class")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except ImportError as exc:
+        raise InputError(
+            f"cannot import CRMA implementation {spec!r} ({exc}); install its package"
+        ) from None
+    except AttributeError:
+        raise InputError(f"module {module_name!r} has no {attr!r} (CRMA implementation)") from None
+    return obj
+
+
 def crma_module(name: str) -> Any:
-    """The CRMA module implementation registered under `name` (group crma_eval.crma_modules)."""
+    """The CRMA module class named `name`: an entry point of group crma_eval.crma_modules, or
+    `package.module:Class` of an installed package. The class must implement the CRMA protocol
+    (methods load, attach, bypass, mixing_matrices); anything else is an InputError."""
     eps = _entry_points(CRMA_MODULE_GROUP)
-    if name not in eps:
+    if ":" in name:
+        cls = _import_object(name)
+    elif name in eps:
+        cls = eps[name].load()
+    else:
         known = ", ".join(sorted(eps)) or "none"
-        raise InputError(f"unknown CRMA module implementation {name!r} (installed: {known})")
-    return eps[name].load()
+        raise InputError(
+            f"unknown CRMA module implementation {name!r} (installed: {known}; or name a class"
+            " as package.module:Class)"
+        )
+    lacking = [m for m in CRMA_PROTOCOL if not callable(getattr(cls, m, None))]
+    if not isinstance(cls, type) or lacking:
+        raise InputError(
+            f"CRMA implementation {name!r} is not a CRMA module class (needs methods"
+            f" {', '.join(CRMA_PROTOCOL)})"
+        )
+    return cls
