@@ -52,7 +52,7 @@ def _bool01(value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in _BOOL_TEXT:
         return _BOOL_TEXT[value.strip().lower()]
     raise PydanticCustomError(
-        "bool01", "expected true/false or 1/0, got {value!r}", {"value": value}
+        "bool01", "expected true/false or 1/0, got {value}", {"value": repr(value)[:40]}
     )
 
 

@@ -106,8 +106,11 @@ class CentroidRouter:
         try:
             domains = json.loads(metadata["domains"])
             if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
-                raise ValueError("metadata 'domains' must be a JSON list of names")
+                raise ValueError("'domains' must be a JSON list of names")
             threshold = float(metadata["threshold"]) if "threshold" in metadata else None
-            return cls(centroids, domains, threshold)
         except (KeyError, ValueError, TypeError) as exc:
-            raise InputError(f"bad router file ({exc})", path=path) from None
+            raise InputError(f"bad router metadata ({exc})", path=path, field="domains") from None
+        try:
+            return cls(centroids, domains, threshold)
+        except ValueError as exc:
+            raise InputError(f"bad router weights ({exc})", path=path, field="centroids") from None
