@@ -222,6 +222,14 @@ def _with_kind(obj: Any, kind: str | None) -> Any:
     return obj
 
 
+def _kind_absent(exc: ValidationError) -> bool:
+    """Whether a record failed only for having no kind (absent or null)."""
+    err = exc.errors(include_url=False)[0]
+    if err["type"] == "union_tag_not_found":
+        return True
+    return err["type"] == "union_tag_invalid" and err["input"].get("kind") is None
+
+
 def _iter_jsonl(path: Path, raw: bytes, kind: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
     validate = _RECORD.validate_json
     seen = False
@@ -232,7 +240,7 @@ def _iter_jsonl(path: Path, raw: bytes, kind: str | None) -> Iterator[tuple[int,
         try:
             yield lineno, validate(line)
         except ValidationError as exc:
-            if kind is None or exc.errors()[0]["type"] != "union_tag_not_found":
+            if kind is None or not _kind_absent(exc):
                 raise _input_error(exc, path, lineno) from None
             obj = json.loads(line)  # valid JSON without a kind: take the named one
             yield lineno, validate_record(_with_kind(obj, kind), path=path, line=lineno)
