@@ -101,3 +101,15 @@ def test_spectral_log_phase_numbers_become_domain_names(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="phase '3'") as info:
         read_spectral_log(path, ["a", "b"])
     assert info.value.line == 3 and info.value.field == "phase"
+
+
+def test_bench_arm_with_crma_on_checkpoint_without_crma(tmp_path: Path, plain_ckpt: Path) -> None:
+    from crma_eval.plugins.bench.collect import BenchCollector
+
+    arms = [{"name": "after", "checkpoint": "final", "crma": True, "adapter": "last"}]
+    body = {"checkpoints": [str(plain_ckpt)], "options": {"bench": {"tasks": ["t"], "arms": arms}}}
+    path = _config(tmp_path, body)
+    ctx = CollectContext(load_config(path), [load_checkpoint(plain_ckpt)], run_dir=None)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="asks for CRMA") as info:
+        BenchCollector().units(ctx)
+    assert info.value.line == _line(path, "crma: true")
