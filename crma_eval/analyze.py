@@ -17,6 +17,7 @@ from crma_eval import __version__
 from crma_eval.atomicio import FULL_DISK, no_space
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
+from crma_eval.record_formats import is_plain_jsonl
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.registry import plugins as installed_plugins
 from crma_eval.results import RESULTS_SCHEMA
@@ -100,14 +101,15 @@ def analyze_frames(
     }
 
 
-def _kind_text(frame: pd.DataFrame, raw: dict[str, list[bytes]]) -> str:
-    """One kind's records as JSON Lines: JSONL lines byte for byte, Parquet rows re-encoded.
+def _kind_text(frame: pd.DataFrame, raw: dict[str, list[bytes]], verbatim: bool) -> str:
+    """One kind's records as JSON Lines: plain JSONL lines byte for byte (when `verbatim`),
+    rows of other formats (CSV, JSON arrays, gzip, Parquet) re-encoded.
 
     Copying the source lines keeps every value exactly (full float precision) and is fast.
     """
     chunks: list[str] = []
     for path, group in frame.groupby("_file", sort=False):
-        if str(path).endswith(".parquet"):
+        if not (verbatim and is_plain_jsonl(Path(str(path)))):
             rows = group.drop(columns=list(SOURCE_COLUMNS)).to_dict("records")
             chunks.extend(record_json(r) + "\n" for r in rows)
             continue
@@ -116,10 +118,12 @@ def _kind_text(frame: pd.DataFrame, raw: dict[str, list[bytes]]) -> str:
     return "".join(chunks)
 
 
-def _record_copies(frames: dict[str, pd.DataFrame], run: RunDir) -> dict[Path, str]:
+def _record_copies(
+    frames: dict[str, pd.DataFrame], run: RunDir, verbatim: bool = True
+) -> dict[Path, str]:
     """The analysed records as records/<kind>.jsonl texts (for drill-down and gates)."""
     raw: dict[str, list[bytes]] = {}
-    return {run.records_dir / f"{k}.jsonl": _kind_text(f, raw) for k, f in frames.items()}
+    return {run.records_dir / f"{k}.jsonl": _kind_text(f, raw, verbatim) for k, f in frames.items()}
 
 
 def _stage(path: Path, text: str) -> Path:
@@ -159,20 +163,26 @@ def analyze_paths(
     options: AnalyzeOptions | None = None,
     meta: dict[str, Any] | None = None,
     partial: bool = False,
+    kind: str | None = None,
 ) -> Path:
     """Analyze record files into OUT_DIR/results.json (+ records/ copies of the inputs).
 
     Every output is staged first and renamed only when all were written, so bad input, a failing
     record copy or a full disk (InputError naming the file) leaves earlier outputs intact.
     partial: see `analyze_frames`; failures already in meta["failures"] are kept first.
+    kind: the record kind of files without a `kind` column.
     """
     started = time.perf_counter()
     options = options or AnalyzeOptions()
-    frames = load_records(paths)
+    frames = load_records(paths, kind)
     results = analyze_frames(frames, options, partial=partial)
     run = RunDir(out_dir)
     resolved = {p.resolve() for p in run.record_files()}
-    copies = {} if {Path(p).resolve() for p in paths} == resolved else _record_copies(frames, run)
+    copies = (
+        {}
+        if {Path(p).resolve() for p in paths} == resolved
+        else _record_copies(frames, run, kind is None)
+    )
     meta = dict(meta or {})
     failures = [*meta.pop("failures", []), *results["meta"]["failures"]]
     results["meta"].update(meta, failures=failures)

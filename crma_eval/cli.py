@@ -172,6 +172,11 @@ def init(patterns: tuple[str, ...], out: Path, name: str | None) -> None:
     default="exact",
     show_default=True,
 )
+@click.option(
+    "--kind",
+    default=None,
+    help="Record kind of files without a `kind` column (qa, loss, route, spectral, bench).",
+)
 @click.option("--report/--no-report", default=True, show_default=True, help="Render report.html.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def analyze(
@@ -180,10 +185,11 @@ def analyze(
     confidence: float,
     ci_method: str,
     mcnemar_method: str,
+    kind: str | None,
     report: bool,
     as_json: bool,
 ) -> None:
-    """Analyze record files (JSON Lines or Parquet; kinds detected per record) into OUT."""
+    """Analyze record files (JSON Lines, JSON arrays, CSV/TSV, Parquet; `.gz` too) into OUT."""
     from crma_eval.analyze import analyze_paths
     from crma_eval.plugins.base import AnalyzeOptions
 
@@ -193,7 +199,7 @@ def analyze(
 
     options = AnalyzeOptions(confidence, ci_method, mcnemar_method)
     with RunDir(out).locked():
-        path = analyze_paths(list(records), out, options)
+        path = analyze_paths(list(records), out, options, kind=kind)
     if report:
         from crma_eval.report.render import render_report
 

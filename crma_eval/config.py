@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from crma_eval.errors import InputError
 from crma_eval.naming import check_unique
 from crma_eval.scorers.config import ScorersConfig
 from crma_eval.yamlio import YamlDoc
@@ -141,6 +142,37 @@ class RunConfig(_Strict):
         check_unique([a.name for a in arms], "arm")
         return arms
 
+    @field_validator("generation")
+    @classmethod
+    def _room_for_prompt(cls, generation: GenerationConfig, info: ValidationInfo) -> Any:
+        engine = info.data.get("engine")
+        if engine is not None and generation.max_new_tokens >= engine.max_length:
+            raise ValueError(
+                f"max_new_tokens ({generation.max_new_tokens}) must be smaller than "
+                f"engine.max_length ({engine.max_length}), which also holds the prompt"
+            )
+        return generation
+
+    def error(self, problem: str, loc: tuple[str | int, ...] = ()) -> InputError:
+        """An InputError naming the config file and the line of `loc` (when read from a file)."""
+        field = ".".join(map(str, loc)) or None
+        if self.source is None or not Path(self.source).is_file():
+            return InputError(problem, path=self.source, field=field)
+        return YamlDoc(self.source).error(problem, loc, field=field)
+
+    def check_arms(self, checkpoints: list[Any]) -> None:
+        """Refuse an arm with `crma: true` on a checkpoint it applies to that has no `crma:`
+        block (it would silently run without CRMA): InputError on the arm's config line."""
+        for index, arm in enumerate(self.arms):
+            lacking = [c for c in checkpoints if arm.applies_to(c) and c.manifest.crma is None]
+            if arm.crma and lacking:
+                raise self.error(
+                    f"arm {arm.name!r} has crma: true but checkpoint {lacking[0].id} has no crma:"
+                    f" block ({lacking[0].manifest_path}); set crma: false or limit the arm with"
+                    " conditions:",
+                    ("arms", index, "crma"),
+                )
+
     def checkpoint_paths(self) -> list[Path]:
         """Listed checkpoints plus those matched by `checkpoint_glob`, without repeats."""
         paths = list(self.checkpoints)
@@ -156,6 +188,19 @@ class RunConfig(_Strict):
 
 def _resolve(base: Path, path: Path | None) -> Path | None:
     return None if path is None else (path if path.is_absolute() else base / path)
+
+
+def _base_model(doc: YamlDoc, value: str | None) -> str | None:
+    """A relative base_model naming an existing path is taken from the config's folder; a
+    `./` or `../` path that does not exist is an error; anything else is a hub id."""
+    if value is None or Path(value).is_absolute():
+        return value
+    local = doc.path.parent / value
+    if local.exists():
+        return str(local.resolve())
+    if value.startswith(("./", "../", ".\\", "..\\")):
+        raise doc.error(f"base model folder {local} not found", ("base_model",), "base_model")
+    return value
 
 
 def _resolve_data(doc: YamlDoc, data: DataConfig) -> None:
@@ -215,6 +260,7 @@ def load_config(path: str | Path) -> RunConfig:
     if config.checkpoint_glob and not Path(config.checkpoint_glob).is_absolute():
         config.checkpoint_glob = str(base / config.checkpoint_glob)
     config.out = _resolve(base, config.out)
+    config.base_model = _base_model(doc, config.base_model)
     _resolve_data(doc, config.data)
     config.source = doc.path
     return config

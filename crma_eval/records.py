@@ -1,9 +1,12 @@
-"""Readers/writers of record files (JSON Lines and Parquet), validated against the record kinds
-that installed plugins declare (`Plugin.record_kinds`, see crma_eval.plugins.base.RecordKind).
+"""Readers/writers of record files, validated against the record kinds that installed plugins
+declare (`Plugin.record_kinds`, see crma_eval.plugins.base.RecordKind; docs/records.md).
 
-Every record carries `kind`; unknown extra fields are kept. Validation errors name file and line
-(for Parquet, the 1-based row). Records are returned as one pandas DataFrame per kind, with the
-source location in the columns `_file` and `_line`.
+Readers take JSON Lines, JSON arrays, CSV/TSV and Parquet (`crma_eval.record_formats`). Every
+record carries `kind` (or the caller names it for files without one); unknown extra fields are
+kept. Numbers refuse booleans (`"loss": true` is an error), booleans take true/false or 1/0, and
+NaN/inf are "not finite". Validation errors name file and line (for JSON arrays and Parquet, the
+1-based record). Records are returned as one pandas DataFrame per kind, with the source location
+in the columns `_file` and `_line`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from crma_eval.atomicio import atomic_open
 from crma_eval.errors import InputError
+from crma_eval.record_formats import file_format, is_json_array, read_bytes, tabular_rows
 from crma_eval.registry import record_kinds
 from crma_eval.values import missing
 
@@ -52,7 +56,10 @@ def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputErro
         problem = "malformed JSON: " + err["msg"].removeprefix("Invalid JSON: ")
         return InputError(problem, path=path, line=line)
     if err["type"] == "union_tag_not_found":
-        return InputError("missing", path=path, line=line, field="kind")
+        return InputError(
+            "missing (add a kind column, or name the kind with --kind)",
+            path=path, line=line, field="kind",
+        )  # fmt: skip
     if err["type"] == "union_tag_invalid":
         kind = err["input"].get("kind")
         known = ", ".join(kind_names())
@@ -61,7 +68,10 @@ def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputErro
     if err["type"] in {"model_type", "dict_type", "model_attributes_type"}:
         return InputError("expected a JSON object", path=path, line=line)
     field = ".".join(str(p) for p in err["loc"][1:]) or None
-    msg = "missing" if err["type"] == "missing" else err["msg"]
+    if err["type"] == "finite_number":
+        msg = f"not finite ({err['input']!r})"
+    else:
+        msg = "missing" if err["type"] == "missing" else err["msg"]
     return InputError(msg, path=path, line=line, field=field)
 
 
@@ -73,59 +83,76 @@ def validate_record(obj: Any, *, path: str | Path, line: int) -> dict[str, Any]:
         raise _input_error(exc, path, line) from None
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a record file", path=path) from None
-    if b"\x00" in raw[:8192]:
-        raise InputError("binary file, expected JSON Lines text", path=path)
-    return raw
+def _with_kind(obj: Any, kind: str | None) -> Any:
+    """The record with `kind` filled in when it has none and the caller named one."""
+    if kind is not None and isinstance(obj, dict) and missing(obj.get("kind")):
+        return {**obj, "kind": kind}
+    return obj
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _kind_absent(exc: ValidationError) -> bool:
+    """Whether a record failed only for having no kind (absent or null)."""
+    err = exc.errors(include_url=False)[0]
+    if err["type"] == "union_tag_not_found":
+        return True
+    return err["type"] == "union_tag_invalid" and err["input"].get("kind") is None
+
+
+def _iter_jsonl(path: Path, raw: bytes, kind: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
     validate = _adapter().validate_json
     seen = False
-    for lineno, line in enumerate(_read_bytes(path).splitlines(), start=1):
+    for lineno, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
         seen = True
         try:
             yield lineno, validate(line)
         except ValidationError as exc:
-            raise _input_error(exc, path, lineno) from None
+            if kind is None or not _kind_absent(exc):
+                raise _input_error(exc, path, lineno) from None
+            obj = json.loads(line)  # valid JSON without a kind: take the named one
+            yield lineno, validate_record(_with_kind(obj, kind), path=path, line=lineno)
     if not seen:
         raise InputError("empty record file", path=path)
 
 
-def _iter_parquet(path: Path) -> Iterator[tuple[int, Any]]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+def _tabular_record(obj: Any, kind: str | None, path: Path, line: int) -> dict[str, Any]:
+    """Validate one table row: empty cells (None, NaN) are absent; an empty required number is
+    reported as not finite (Parquet and pandas store NaN as null)."""
+    obj = _with_kind(obj, kind)
+    if not isinstance(obj, dict):
+        return validate_record(obj, path=path, line=line)
+    row_kind = obj.get("kind")
+    clean = {k: v for k, v in obj.items() if _keep(row_kind, k, missing(v))}
     try:
-        table = pq.read_table(path)
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"unreadable Parquet file: {exc}", path=path) from None
-    if table.num_rows == 0:
-        raise InputError("empty record file", path=path)
-    for row, obj in enumerate(table.to_pylist(), start=1):
-        kind = obj.get("kind")
-        clean = {k: v for k, v in obj.items() if _keep(kind, k, v is None)}
-        yield row, validate_record(clean, path=path, line=row)
+        return _adapter().validate_python(clean)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        name = str(err["loc"][-1]) if err["loc"] else ""
+        if err["type"] == "missing" and name in obj:
+            problem = "empty: not finite or missing (NaN/null)"
+            raise InputError(problem, path=path, line=line, field=name) from None
+        raise _input_error(exc, path, line) from None
 
 
-def _located(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line, validated record) of one JSON Lines or Parquet file (line = row for Parquet)."""
-    return _iter_parquet(path) if path.suffix == ".parquet" else _iter_jsonl(path)
+def _located(path: Path, kind: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(location, validated record) of one record file (location = file line, or the 1-based
+    record number for JSON arrays and Parquet)."""
+    fmt = file_format(path)
+    raw = None if fmt in ("parquet", "csv", "tsv") else read_bytes(path)
+    if raw is not None and not (fmt == "json" and is_json_array(raw)):
+        yield from _iter_jsonl(path, raw, kind)
+        return
+    for line, obj in tabular_rows(path, fmt, raw):
+        yield line, _tabular_record(obj, kind, path, line)
 
 
-def iter_records(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield validated records of one file, each with its source in `_file` and `_line`."""
-    for line, record in _located(Path(path)):
+def iter_records(path: str | Path, kind: str | None = None) -> Iterator[dict[str, Any]]:
+    """Yield validated records of one file, each with its source in `_file` and `_line`.
+
+    `kind` is given to records that have none (files without a kind column).
+    """
+    for line, record in _located(Path(path), kind):
         record["_file"] = str(path)
         record["_line"] = line
         yield record
@@ -142,26 +169,30 @@ def check_duplicates(kind: str, frame: pd.DataFrame) -> None:
         raise InputError(f"duplicate {kind} record ({key})", path=row["_file"], line=row["_line"])
 
 
-def load_records(paths: Iterable[str | Path]) -> dict[str, pd.DataFrame]:
+def load_records(paths: Iterable[str | Path], kind: str | None = None) -> dict[str, pd.DataFrame]:
     """Read and validate record files: one DataFrame per kind present; duplicates rejected.
 
     Each frame has the source location of every record in the columns `_file` and `_line`.
+    `kind` is given to records without one; an unknown kind is an InputError.
     """
+    if kind is not None and kind not in record_kinds():
+        known = ", ".join(kind_names())
+        raise InputError(f"unknown record kind {kind!r} (installed plugins declare: {known})",
+                         field="--kind")  # fmt: skip
     rows: dict[str, list[dict[str, Any]]] = {}
     where: dict[str, tuple[list[str], list[int]]] = {}
     for path in paths:
-        for line, record in _located(Path(path)):
-            kind = record["kind"]
-            rows.setdefault(kind, []).append(record)
-            files, lines = where.setdefault(kind, ([], []))
+        for line, record in _located(Path(path), kind):
+            rows.setdefault(record["kind"], []).append(record)
+            files, lines = where.setdefault(record["kind"], ([], []))
             files.append(str(path))
             lines.append(line)
     frames: dict[str, pd.DataFrame] = {}
-    for kind, records in rows.items():
+    for name, records in rows.items():
         frame = pd.DataFrame.from_records(records)
-        frame["_file"], frame["_line"] = where[kind]
-        check_duplicates(kind, frame)
-        frames[kind] = frame
+        frame["_file"], frame["_line"] = where[name]
+        check_duplicates(name, frame)
+        frames[name] = frame
     return frames
 
 

@@ -89,7 +89,7 @@ def load_object(group: str, name: str, what: str) -> Any:
     if name in eps:
         return eps[name].load()
     module_name, sep, attr = name.partition(":")
-    if sep and module_name and attr:
+    if sep and attr and module_name and all(p.isidentifier() for p in module_name.split(".")):
         try:
             return getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
@@ -98,10 +98,22 @@ def load_object(group: str, name: str, what: str) -> Any:
     raise InputError(f"unknown {what} {name!r} (installed: {known}; or give package.module:Class)")
 
 
+CRMA_PROTOCOL = ("load", "attach", "bypass", "mixing_matrices")
+
+
 def crma_module(name: str) -> Any:
-    """The CRMA module implementation named `name`: an entry point of group
-    crma_eval.crma_modules, or `package.module:Class`."""
-    return load_object(CRMA_MODULE_GROUP, name, "CRMA module implementation")
+    """The CRMA module class named `name`: an entry point of group crma_eval.crma_modules, or
+    `package.module:Class` of an installed package. The class must implement the CRMA protocol
+    (methods load, attach, bypass, mixing_matrices), so an untrusted manifest cannot name an
+    arbitrary callable; anything else is an InputError."""
+    cls = load_object(CRMA_MODULE_GROUP, name, "CRMA module implementation")
+    lacking = [m for m in CRMA_PROTOCOL if not callable(getattr(cls, m, None))]
+    if not isinstance(cls, type) or lacking:
+        raise InputError(
+            f"CRMA implementation {name!r} is not a CRMA module class (needs methods"
+            f" {', '.join(CRMA_PROTOCOL)})"
+        )
+    return cls
 
 
 def router_class(name: str) -> Any:

@@ -324,7 +324,8 @@ def test_real_engine_session_with_a_lora_checkpoint(tmp_path):
         },
     )
     write_mc_task(tmp_path / "tasks", "tiny_mc", n_docs=8)
-    config = _config(tmp_path, "[tiny_mc]")
+    lora_only = ARMS.replace("final, crma: true", "final, crma: false")  # no crma: block
+    config = _config(tmp_path, "[tiny_mc]", lora_only)
     checkpoint = load_checkpoint(tmp_path / "ckpt")
     session = EngineSession(str(base_dir), config.engine)
     run_dir = RunDir(tmp_path / "run").ensure()

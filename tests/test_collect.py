@@ -322,5 +322,5 @@ def test_malformed_csv_log_is_bad_input(tmp_path: Path) -> None:
     big = "x" * 200_000
     path.write_text(f'step,phase,module,spectral_norm\n1,a,m,1.0\n2,a,m,"{big}"\n')
     with pytest.raises(InputError, match="malformed CSV") as info:
-        read_spectral_log(path)
+        read_spectral_log(path, ["a", "b"])
     assert info.value.path == str(path) and info.value.line == 3

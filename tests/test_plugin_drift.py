@@ -101,7 +101,7 @@ def test_domain_order_from_option(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="domain_order is needed") as err:
         DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
     assert err.value.field == "domain_order" and err.value.line == 1
-    options = AnalyzeOptions(extra={"domain_order": list(ORDER)})
+    options = AnalyzeOptions(extra={"drift": {"domain_order": list(ORDER)}})
     metrics = DriftPlugin().analyze(frames(tmp_path, records), options).metrics
     assert metrics["drift.naive.seed_2.drift"] == pytest.approx(_drift(_matrix("naive", 2)))
 

@@ -175,6 +175,15 @@ class Checkpoint:
         rel = self.manifest.adapters.get(domain)
         return None if rel is None else self.inside(rel, ("adapters", domain))
 
+    def adapter_file(self, domain: str, name: str) -> Path:
+        """A file of `domain`'s adapter folder, resolved: a symlink pointing out of the
+        checkpoint is an InputError on the `adapters.<domain>` line."""
+        folder = self.adapter_path(domain)
+        if folder is None:
+            raise self.error(f"no adapter for domain {domain!r}", ("adapters",))
+        rel = (folder / name).relative_to(self.path)
+        return self.inside(str(rel), ("adapters", domain))
+
     @property
     def crma_path(self) -> Path | None:
         """The CRMA weights file (None without CRMA)."""
@@ -197,8 +206,10 @@ class Checkpoint:
 
     def _files(self, part: str) -> list[Path] | None:
         if part.startswith("adapter:"):
-            folder = self.adapter_path(part.partition(":")[2])
-            return None if folder is None else [folder / name for name in ADAPTER_FILES]
+            domain = part.partition(":")[2]
+            if self.adapter_path(domain) is None:
+                return None
+            return [self.adapter_file(domain, name) for name in ADAPTER_FILES]
         if part in ("crma", "router"):
             path = self.crma_path if part == "crma" else self.router_path
             return None if path is None else [path]
@@ -250,11 +261,28 @@ class Checkpoint:
             module = cls(hidden_size=hidden_size, **spec.config)
         except (TypeError, ValueError) as exc:
             raise self.error(f"cannot build CRMA module: {exc}", ("crma", "config")) from None
+        self.check_finite(self.crma_path, ("crma", "weights"))
         try:
             module.load(self.crma_path)
         except Exception as exc:  # any loader failure is bad input, reported on the manifest line
             raise self.error(f"cannot load CRMA weights: {exc}", ("crma", "weights")) from None
         return module
+
+    def check_finite(self, path: Path | None, loc: tuple[str | int, ...]) -> None:
+        """InputError on the manifest line `loc` when a tensor of `path` holds NaN or inf
+        (imports torch; called where weights are loaded)."""
+        from crma_eval.checkpoint.weights import first_nonfinite
+
+        if path is None:
+            return
+        try:
+            name = first_nonfinite(path)
+        except Exception as exc:  # safetensors raises its own error types for bad files
+            raise self.error(
+                f"{path.name} is not a readable safetensors file ({exc})", loc
+            ) from None
+        if name is not None:
+            raise self.error(f"{path.name}: tensor {name!r} holds NaN or inf values", loc)
 
     def check_files(self) -> None:
         """Check every referenced file exists, stays inside and is safetensors (not pickle)."""
@@ -269,13 +297,20 @@ class Checkpoint:
             raise self.error(f"spectral log {log.name} not found", ("logs", "spectral"))
 
     def _check_adapter(self, domain: str) -> None:
+        from crma_eval.checkpoint.adapter_config import AdapterConfigError, read_adapter_config
+
         folder = self.adapter_path(domain)
         loc = ("adapters", domain)
         if folder is None or not folder.is_dir():
             raise self.error(f"adapter folder {self.manifest.adapters[domain]!r} not found", loc)
-        if not (folder / ADAPTER_FILES[0]).is_file():
+        config, weights = (self.adapter_file(domain, name) for name in ADAPTER_FILES)
+        if not config.is_file():
             raise self.error(f"adapter folder has no {ADAPTER_FILES[0]}", loc)
-        self._check_safetensors(folder / ADAPTER_FILES[1], loc)
+        try:
+            read_adapter_config(config)
+        except AdapterConfigError as exc:
+            raise self.error(str(exc), loc) from None
+        self._check_safetensors(weights, loc)
 
     def _check_safetensors(self, path: Path, loc: tuple[str | int, ...]) -> None:
         pickles = [path] if path.suffix in PICKLE_SUFFIXES else []
@@ -302,6 +337,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     manifest_path = path / MANIFEST_NAME if path.is_dir() else path
     if not manifest_path.is_file():
         raise InputError(f"checkpoint manifest {MANIFEST_NAME} not found", path=manifest_path)
+    if (
+        manifest_path.is_symlink()
+        and manifest_path.resolve().parent != manifest_path.parent.resolve()
+    ):
+        raise InputError("manifest is a symlink out of the checkpoint folder", path=manifest_path)
     doc = YamlDoc(manifest_path)
     checkpoint = Checkpoint(doc, doc.validate(Manifest))
     checkpoint.check_files()

@@ -103,6 +103,10 @@ class CentroidRouter:
             raise ValueError(f"centroids {centroids.shape} do not match {len(domains)} domains")
         if len(set(domains)) != len(domains):
             raise ValueError(f"repeated domains {domains}")
+        if not np.isfinite(centroids).all():
+            raise ValueError("centroids hold NaN or inf values")
+        if threshold is not None and not np.isfinite(threshold):
+            raise ValueError(f"threshold {threshold} is not finite")
         self.centroids = l2_normalise(centroids)
         self.domains = list(domains)
         self.threshold = threshold
@@ -184,8 +188,13 @@ class CentroidRouter:
             raise InputError(f"not a readable safetensors file ({exc})", path=path) from None
         try:
             domains = json.loads(metadata["domains"])
+            if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+                raise ValueError("'domains' must be a JSON list of names")
             threshold = float(metadata["threshold"]) if "threshold" in metadata else None
             temperature = float(metadata["temperature"]) if "temperature" in metadata else None
-            return cls(centroids, domains, threshold, temperature)
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(f"bad router metadata ({exc})", path=path, field="domains") from None
+        try:
+            return cls(centroids, domains, threshold, temperature)
+        except ValueError as exc:
+            raise InputError(f"bad router weights ({exc})", path=path, field="centroids") from None

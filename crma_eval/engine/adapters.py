@@ -7,7 +7,6 @@ line rather than a PEFT traceback or a half-injected model.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +14,12 @@ from typing import TYPE_CHECKING
 from peft import PeftModel
 from safetensors import safe_open
 from torch import nn
+
+from crma_eval.checkpoint.adapter_config import (
+    AdapterConfigError,
+    read_adapter_config,
+    targets_missing,
+)
 
 if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
@@ -24,25 +29,17 @@ LORA_KEY = re.compile(
 )
 
 
-def _target_found(target: str, names: set[str]) -> bool:
-    return any(n == target or n.endswith("." + target) for n in names)
-
-
 def adapter_misfit(base: nn.Module, folder: Path) -> str | None:
-    """Why the adapter in `folder` does not fit `base` (absent targets, shape mismatch), or None."""
+    """Why the adapter in `folder` does not fit `base` (bad config, absent targets, shape
+    mismatch), or None. The config is validated as untrusted (`read_adapter_config`)."""
     try:
-        config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return f"unreadable adapter_config.json ({exc})"
+        config = read_adapter_config(folder / "adapter_config.json")
+    except AdapterConfigError as exc:
+        return str(exc)
     modules = dict(base.named_modules())
-    targets = config.get("target_modules") or []
-    if isinstance(targets, str):
-        if not any(re.fullmatch(targets, n) for n in modules):
-            return f"target_modules pattern {targets!r} matches no module of the base model"
-    else:
-        missing = [t for t in targets if not _target_found(t, set(modules))]
-        if missing:
-            return f"target modules {missing} not found in the base model"
+    problem = targets_missing(config, set(modules))
+    if problem is not None:
+        return problem
     with safe_open(str(folder / "adapter_model.safetensors"), framework="numpy") as fh:
         for key in fh.keys():  # noqa: SIM118 (safe_open is not a dict)
             match = LORA_KEY.match(key)
@@ -116,6 +113,7 @@ class AdapterBank:
         problem = adapter_misfit(self.base, folder)
         if problem is not None:
             raise checkpoint.error(problem, loc)
+        checkpoint.check_finite(checkpoint.adapter_file(domain, "adapter_model.safetensors"), loc)
         name = f"adapter_{len(self.names)}_{key[:12]}"
         try:
             if self.peft is None:

@@ -96,14 +96,19 @@ class EngineSession:
     def activate(self, checkpoint: Checkpoint, domain: str | None, crma: bool) -> Active:
         """Use the adapter of `domain` (None: none) and, if `crma`, the checkpoint's CRMA.
 
-        `checkpoint` None means the bare base model (then no domain and no CRMA).
+        `checkpoint` None means the bare base model (then no domain and no CRMA). Asking for CRMA
+        on a checkpoint without a `crma:` block is an InputError (never silently CRMA-off).
         """
         if checkpoint is None and (domain is not None or crma):
             raise ValueError("the base model alone has no adapter or CRMA to activate")
+        if crma and checkpoint.manifest.crma is None:
+            raise checkpoint.error(
+                "CRMA asked for (an arm with crma: true) but the checkpoint has no crma: block",
+                ("crma",),
+            )
         with _quiet_loading():
             self.adapters.activate(checkpoint, domain)
-        use_crma = crma and checkpoint is not None and checkpoint.manifest.crma is not None
-        self._crma_on = self._crma_of(checkpoint) if use_crma else None
+        self._crma_on = self._crma_of(checkpoint) if crma else None
         self._bypass_all_but(self._crma_on)
         ck_id = checkpoint.id if checkpoint is not None else None
         self.active = Active(ck_id, domain, self._crma_on is not None)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,9 +26,36 @@ if TYPE_CHECKING:
 # The pydantic configuration every record schema uses: unknown extra fields are kept, numbers
 # given where text belongs become text, NaN/inf are refused.
 RECORD_CONFIG = ConfigDict(extra="allow", coerce_numbers_to_str=True, allow_inf_nan=False)
-# Field types record schemas share: non-empty text, and a finite number >= 0.
+_BOOL_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _no_bool(value: Any) -> Any:
+    """Refuse booleans where a number belongs (pydantic's lax mode reads true as 1)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_not_bool", "expected a number, got a boolean")
+    return value
+
+
+def _bool01(value: Any) -> bool:
+    """true/false, 1/0 (numbers, or text from CSV cells) as a boolean; anything else refused."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _BOOL_TEXT:
+        return _BOOL_TEXT[value.strip().lower()]
+    raise PydanticCustomError(
+        "bool01", "expected true/false or 1/0, got {value}", {"value": repr(value)[:40]}
+    )
+
+
+# Field types record schemas share: non-empty text; finite numbers that refuse booleans; a
+# finite number >= 0; a boolean that also reads 0/1 (CSV cells, data frames).
 Name = Annotated[str, Field(min_length=1)]
-NonNeg = Annotated[float, Field(ge=0)]
+Num = Annotated[float, BeforeValidator(_no_bool)]
+Int = Annotated[int, BeforeValidator(_no_bool)]
+NonNeg = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
+Bool01 = Annotated[bool, BeforeValidator(_bool01)]
 
 
 @dataclass(frozen=True)

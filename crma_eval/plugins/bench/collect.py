@@ -64,6 +64,13 @@ class BenchCollector:
         for index, arm in enumerate(opts.arms):
             ckpt = resolve_checkpoint(ctx.config, arm, index, ctx.checkpoints)
             resolve_adapter(ctx.config, arm, index, ckpt)
+            if arm.crma and ckpt is not None and ckpt.manifest.crma is None:
+                raise option_error(
+                    ctx.config,
+                    f"arm {arm.name!r} asks for CRMA but checkpoint {ckpt.id} has no crma: block"
+                    f" ({ckpt.manifest_path}); set crma: false",
+                    ("arms", index, "crma"),
+                )
             ckpt_id = NO_CHECKPOINT if ckpt is None else ckpt.id
             units += [Unit(PLUGIN, ckpt_id, arm.name, task) for task in opts.tasks]
         return units

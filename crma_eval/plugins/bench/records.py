@@ -6,7 +6,7 @@ from typing import Literal
 
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Name, RecordKind
+from crma_eval.plugins.base import RECORD_CONFIG, Name, Num, RecordKind
 
 
 class BenchRecord(TypedDict):
@@ -18,7 +18,7 @@ class BenchRecord(TypedDict):
     arm: Name
     doc_id: Name
     metric: Name
-    value: float
+    value: Num
     filter: NotRequired[str | None]
     doc_hash: NotRequired[str | None]
     prediction: NotRequired[str | None]

@@ -112,7 +112,7 @@ def _permutation_method(tests: list[dict[str, Any]]) -> str:
 
 def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     """Loss-relative drift, final holdout and learning advantage per condition (docs/results.md)."""
-    runs = seed_runs(loss, options.extra.get("domain_order"))
+    runs = seed_runs(loss, (options.extra.get("drift") or {}).get("domain_order"))
     check_seeds(loss, runs)
     names = in_order(pd.Series([r.condition for r in runs]))
     by_cond = {

@@ -48,7 +48,8 @@ class DriftCollector:
         texts = read_holdout(path)[: ctx.config.limit]
         trained = unit.domain in ck.trained_domains and ck.adapter_path(unit.domain) is not None
         session = ctx.session()
-        active = session.activate(ck, unit.domain if trained else None, crma=True)
+        crma = ck.manifest.crma is not None  # the checkpoint as trained
+        active = session.activate(ck, unit.domain if trained else None, crma=crma)
         loss, n_tokens = session.holdout_loss(texts)
         if n_tokens == 0:
             raise InputError(

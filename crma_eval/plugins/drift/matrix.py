@@ -51,14 +51,14 @@ def domain_orders(loss: pd.DataFrame, option: Any) -> dict[tuple[str, int], tupl
     if option is not None:
         order = _as_order(option)
         if order is None:
-            raise InputError("the domain_order option must be a list of domain names")
+            raise InputError("options.drift.domain_order must be a list of domain names")
         _check_order(order)
         return {key: order for key in groups.groups}
     values = loss["domain_order"].map(_as_order) if "domain_order" in loss.columns else None
     if values is None or values.isna().all():
         raise InputError(
             "domain_order is needed to know which domain was trained in which phase: add it to "
-            "the loss records or pass the domain_order option",
+            "the loss records (or, in a run config, set options.drift.domain_order)",
             field="domain_order",
             **where(loss.iloc[0]),
         )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Name, NonNeg, RecordKind
+from crma_eval.plugins.base import RECORD_CONFIG, Int, Name, NonNeg, RecordKind
 
 
 class LossRecord(TypedDict):
@@ -16,11 +16,11 @@ class LossRecord(TypedDict):
     __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
     kind: Literal["loss"]
     condition: Name
-    seed: int
-    after_phase: Annotated[int, Field(ge=1)]
+    seed: Int
+    after_phase: Annotated[Int, Field(ge=1)]
     domain: Name
     loss: NonNeg
-    n_tokens: Annotated[int, Field(ge=1)]
+    n_tokens: Annotated[Int, Field(ge=1)]
     domain_order: NotRequired[list[str] | None]
     checkpoint: NotRequired[str | None]
 

@@ -52,12 +52,14 @@ class QACollector:
     plugin = "qa"
 
     def units(self, ctx: CollectContext) -> list[Unit]:
-        """Chosen checkpoints × arms × QA domains."""
+        """Chosen checkpoints × arms × QA domains (an arm asking for CRMA on a checkpoint
+        without it is an InputError on the arm's config line)."""
         every = ctx.config.qa_checkpoints == "all"
+        chosen = [ck for ck in ctx.checkpoints if every or ck.is_final]
+        ctx.config.check_arms(chosen)
         return [
             Unit(self.plugin, ck.id, arm.name, domain)
-            for ck in ctx.checkpoints
-            if every or ck.is_final
+            for ck in chosen
             for arm in ctx.config.arms
             if arm.applies_to(ck)
             for domain in ctx.config.data.per_domain("qa")

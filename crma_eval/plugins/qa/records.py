@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import StrictBool
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Name, RecordKind
+from crma_eval.plugins.base import RECORD_CONFIG, Bool01, Int, Name, Num, RecordKind
 
 
 class QARecord(TypedDict):
@@ -18,13 +17,13 @@ class QARecord(TypedDict):
     arm: Name
     domain: Name
     item_id: Name
-    correct: StrictBool
+    correct: Bool01
     question: NotRequired[str | None]
     reference: NotRequired[str | None]
     prediction: NotRequired[str | None]
-    score: NotRequired[float | None]
+    score: NotRequired[Num | None]
     routed_domain: NotRequired[str | None]
-    seed: NotRequired[int | None]
+    seed: NotRequired[Int | None]
     checkpoint: NotRequired[str | None]
     rater: NotRequired[str | None]
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Name, RecordKind
+from crma_eval.plugins.base import RECORD_CONFIG, Name, Num, RecordKind
 
 ROUTE_CATEGORIES: tuple[str, ...] = ("in_domain", "boundary", "ambiguous", "ood", "perturbed")
 
@@ -21,10 +21,10 @@ class RouteRecord(TypedDict):
     category: Literal["in_domain", "boundary", "ambiguous", "ood", "perturbed"]
     gold: str | None
     predicted: str | None
-    score: float
-    margin: NotRequired[float | None]
-    scores: NotRequired[dict[str, float] | None]
-    confidence: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
+    score: Num
+    margin: NotRequired[Num | None]
+    scores: NotRequired[dict[str, Num] | None]
+    confidence: NotRequired[Annotated[Num, Field(ge=0, le=1)] | None]
     acceptable: NotRequired[list[str] | None]
     query: NotRequired[str | None]
     checkpoint: NotRequired[str | None]

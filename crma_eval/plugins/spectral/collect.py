@@ -2,6 +2,9 @@
 
 Log records come from `logs.spectral` (JSONL spectral records, or CSV with columns
 step,phase,module,spectral_norm[,row_sum_err,col_sum_err,min_entry]) and carry `source: log`.
+A log's `phase` may be a domain name or a phase number (1 = the first domain of the manifest's
+`domain_order`, 0 = before training); numbers are mapped to names, so `phase` is always the
+domain trained in that phase (`initial` before any).
 The checkpoint's own mixing matrices are rebuilt from its CRMA weights and measured in float64
 (`source: checkpoint`, step = the manifest's training step or 0, phase = last trained domain).
 """
@@ -23,7 +26,27 @@ if TYPE_CHECKING:
 CSV_REQUIRED = ("step", "phase", "module", "spectral_norm")
 
 
-def _read_csv(path: Path) -> list[dict[str, Any]]:
+INITIAL = "initial"
+
+
+def phase_name(value: str, domain_order: list[str], path: Path, line: int) -> str:
+    """The domain name of a log phase: a name of `domain_order` (or `initial`) as is, a phase
+    number k as the k-th domain (0: `initial`); anything else is an InputError."""
+    if value in domain_order or value == INITIAL:
+        return value
+    text = value.strip()
+    if text.isdigit() and int(text) <= len(domain_order):
+        return domain_order[int(text) - 1] if int(text) else INITIAL
+    raise InputError(
+        f"phase {value!r} is neither a domain of domain_order {domain_order} nor a phase number"
+        f" 0-{len(domain_order)}",
+        path=path,
+        line=line,
+        field="phase",
+    )
+
+
+def _read_csv(path: Path) -> list[tuple[int, dict[str, Any]]]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
@@ -38,14 +61,11 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
     records = []
     for line, row in rows:
         clean = {k: v for k, v in row.items() if k and v not in (None, "")}
-        records.append(validate_record({**clean, "kind": "spectral"}, path=path, line=line))
+        records.append((line, validate_record({**clean, "kind": "spectral"}, path=path, line=line)))
     return records
 
 
-def read_spectral_log(path: Path) -> list[dict[str, Any]]:
-    """Validated spectral records of a JSONL or CSV training log (errors name file and line)."""
-    if path.suffix == ".csv":
-        return _read_csv(path)
+def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     records = []
     for record in iter_records(path):
         if record["kind"] != "spectral":
@@ -54,8 +74,18 @@ def read_spectral_log(path: Path) -> list[dict[str, Any]]:
                 path=path,
                 line=record["_line"],
             )
-        records.append({k: v for k, v in record.items() if k not in SOURCE_COLUMNS})
+        clean = {k: v for k, v in record.items() if k not in SOURCE_COLUMNS}
+        records.append((record["_line"], clean))
     return records
+
+
+def read_spectral_log(path: Path, domain_order: list[str]) -> list[dict[str, Any]]:
+    """Validated spectral records of a JSONL or CSV training log, `phase` as a domain name of
+    `domain_order` (errors name file and line)."""
+    rows = _read_csv(path) if path.suffix == ".csv" else _read_jsonl(path)
+    return [
+        {**r, "phase": phase_name(str(r["phase"]), domain_order, path, line)} for line, r in rows
+    ]
 
 
 @cache
@@ -102,7 +132,7 @@ class SpectralCollector:
         """Spectral records of one checkpoint's log or weights."""
         ck = ctx.checkpoint(unit.checkpoint)
         if unit.domain == "log":
-            rows = read_spectral_log(ck.spectral_log_path)
+            rows = read_spectral_log(ck.spectral_log_path, ck.manifest.domain_order)
             return [{**r, "checkpoint": ck.id, "source": "log"} for r in rows]
         from crma_eval.checkpoint.sinkhorn import mixing_stats
 
@@ -112,7 +142,7 @@ class SpectralCollector:
             {
                 "kind": "spectral",
                 "step": step or 0,
-                "phase": ck.last_domain or "initial",
+                "phase": ck.last_domain or INITIAL,
                 "module": name,
                 **mixing_stats(matrix),
                 "checkpoint": ck.id,

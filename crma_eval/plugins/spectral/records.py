@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Name, NonNeg, RecordKind
+from crma_eval.plugins.base import RECORD_CONFIG, Int, Name, NonNeg, Num, RecordKind
 
 
 class SpectralRecord(TypedDict):
@@ -15,13 +15,13 @@ class SpectralRecord(TypedDict):
 
     __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
     kind: Literal["spectral"]
-    step: Annotated[int, Field(ge=0)]
+    step: Annotated[Int, Field(ge=0)]
     phase: Name
     module: Name
     spectral_norm: NonNeg
     row_sum_err: NotRequired[NonNeg | None]
     col_sum_err: NotRequired[NonNeg | None]
-    min_entry: NotRequired[float | None]
+    min_entry: NotRequired[Num | None]
     checkpoint: NotRequired[str | None]
 
 
