@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crma_eval.analyze import analyze_paths, versions
+from crma_eval.checkpoint.basemodel import base_model_fingerprint
 from crma_eval.collect import (
     CollectContext,
     Collector,
@@ -28,7 +29,7 @@ from crma_eval.collect import (
     plan_units,
     run_units,
 )
-from crma_eval.collect.fingerprint import base_model_fingerprint, data_hash
+from crma_eval.collect.fingerprint import data_hash
 from crma_eval.config import RunConfig
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions

@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,19 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _sha256_of_version(path: str, size: int, mtime_ns: int) -> str:
+    return file_sha256(path)
+
+
+def cached_sha256(path: str | Path) -> str:
+    """file_sha256, cached per process: size and mtime in the key make a rewritten file hash
+    anew (checkpoint content hashes and unit fingerprints read the same files many times)."""
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    return _sha256_of_version(str(resolved), stat.st_size, stat.st_mtime_ns)
 
 
 def _json_safe(value: Any) -> Any:

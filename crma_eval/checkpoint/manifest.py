@@ -8,7 +8,7 @@ are rejected. All problems are InputErrors naming the manifest file and line.
 from __future__ import annotations
 
 import hashlib
-from functools import cached_property, lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from safetensors import safe_open
 
 from crma_eval.errors import InputError
-from crma_eval.store import file_sha256, write_text_atomic
+from crma_eval.store import cached_sha256, write_text_atomic
 from crma_eval.yamlio import YamlDoc
 
 if TYPE_CHECKING:
@@ -90,19 +90,12 @@ class Manifest(_Strict):
         return self
 
 
-@lru_cache(maxsize=4096)
-def _file_hash(path: str, size: int, mtime_ns: int) -> str:
-    """file_sha256, cached: size and mtime in the key make a rewritten file hash anew."""
-    return file_sha256(path)
-
-
 def hash_files(paths: list[Path]) -> str:
     """sha256 over the names and contents of files (cached by path, size and mtime)."""
     digest = hashlib.sha256()
     for path in paths:
-        stat = path.stat()
         digest.update(path.name.encode() + b"\0")
-        digest.update(_file_hash(str(path.resolve()), stat.st_size, stat.st_mtime_ns).encode())
+        digest.update(cached_sha256(path).encode())
     return digest.hexdigest()
 
 

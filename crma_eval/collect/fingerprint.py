@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crma_eval.store import file_sha256
+from crma_eval.checkpoint.basemodel import base_model_fingerprint
+from crma_eval.store import cached_sha256
 
 if TYPE_CHECKING:
     from crma_eval.collect import CollectContext, Collector, Unit
@@ -26,35 +26,7 @@ def data_hash(path: str | Path | None) -> str | None:
     """sha256 of a data file by content ("missing" when absent; None when not configured)."""
     if path is None:
         return None
-    resolved = Path(path).resolve()
-    return _hash_cached(resolved, *_stat(resolved)) if resolved.is_file() else "missing"
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns
-
-
-@cache
-def _hash_cached(path: Path, size: int, mtime_ns: int) -> str:
-    return file_sha256(path)
-
-
-def base_model_fingerprint(name_or_path: str | None) -> dict[str, Any] | None:
-    """Content hash of a local base model folder (every file, by relative path and sha256).
-
-    A hub id is kept as the id (its resolved revision is the checkpoint loader's business).
-    """
-    if name_or_path is None:
-        return None
-    root = Path(name_or_path)
-    if not root.is_dir():
-        return {"hub_id": str(name_or_path)}
-    root = root.resolve()
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(root)}\0{data_hash(path)}\n".encode())
-    return {"sha256": digest.hexdigest()}
+    return cached_sha256(path) if Path(path).is_file() else "missing"
 
 
 def default_inputs(ctx: CollectContext) -> dict[str, Any]:
@@ -88,7 +60,7 @@ def unit_fingerprint(collector: Collector, unit: Unit, ctx: CollectContext) -> s
         "engine": config.engine.model_dump(mode="json"),
         "options": config.options.get(unit.plugin),
         "checkpoint": ck.content_hash() if ck is not None else None,
-        "base_model": base_model_fingerprint(None if base is None else str(base)),
+        "base_model": None if base is None else base_model_fingerprint(str(base)),
         "inputs": hook(unit, ctx) if hook is not None else default_inputs(ctx),
     }
     text = json.dumps(parts, sort_keys=True, default=str)
