@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import time
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from crma_eval import __version__
 from crma_eval.atomicio import FULL_DISK, no_space
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
@@ -22,22 +19,7 @@ from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.registry import plugins as installed_plugins
 from crma_eval.results import RESULTS_SCHEMA
 from crma_eval.store import RunDir, file_sha256, json_text
-
-VERSIONED = (
-    "torch", "transformers", "peft", "lm_eval", "datasets", "numpy", "pandas", "scipy",
-    "statsmodels", "scikit-learn", "pydantic",
-)  # fmt: skip
-
-
-def versions() -> dict[str, str | None]:
-    """Versions that can change a number (read from metadata: importing torch is not needed)."""
-    found: dict[str, str | None] = {"crma_eval": __version__, "python": platform.python_version()}
-    for name in VERSIONED:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+from crma_eval.versions import versions
 
 
 def _seeds(frames: dict[str, pd.DataFrame]) -> list[Any]:

@@ -6,12 +6,13 @@ A reader never sees a half-written file, and a failure leaves the previous file 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from crma_eval.errors import InputError
 
@@ -54,3 +55,9 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     with atomic_open(path) as fh:
         fh.write(text)
     return Path(path)
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write rows as JSON Lines (nulls kept, unlike records.write_records), atomically."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from crma_eval.analyze import analyze_paths, versions
+from crma_eval.analyze import analyze_paths
 from crma_eval.checkpoint.basemodel import base_model_fingerprint
 from crma_eval.collect import (
     CollectContext,
@@ -35,6 +35,7 @@ from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.registry import get_plugin
 from crma_eval.store import RunDir, write_json_atomic
+from crma_eval.versions import versions
 from crma_eval.yamlio import YamlDoc
 
 RUN_SCHEMA = "crma-eval/run/2"

@@ -6,7 +6,6 @@ Nothing is downloaded: the tokenizer is trained here with `tokenizers`, the mode
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -14,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+from crma_eval.atomicio import write_jsonl
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -43,12 +44,6 @@ def tiny_model() -> tuple[Any, Any]:
     model = tiny_llama(tokenizer, hidden=32, max_positions=512, tie=False).eval()
     model.pristine_embeddings = model.get_input_embeddings().weight.detach().clone()
     return model, tokenizer
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def write_mc_task(folder: Path, name: str, n_docs: int = 10) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from crma_eval.atomicio import write_jsonl
 from crma_eval.cli import cli
 
 QA = [
@@ -19,11 +20,6 @@ QA = [
     for dom in ("med", "law")
     for i in range(12)
 ]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def crma_eval(*args: str) -> subprocess.CompletedProcess[str]:

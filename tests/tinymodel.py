@@ -8,7 +8,6 @@ non-zero weights so that switching adapters visibly changes the logits.
 from __future__ import annotations
 
 import functools
-import json
 import shutil
 import tempfile
 from collections.abc import Collection
@@ -21,6 +20,7 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
+from crma_eval.atomicio import write_jsonl
 from crma_eval.checkpoint import write_manifest
 from crma_eval.checkpoint.router import CentroidRouter
 from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
@@ -194,12 +194,6 @@ def world() -> World:
             )
             checkpoints[f"{condition}-seed0-phase{phase}"] = folder
     return World(root, base, checkpoints)
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """Write rows as JSON Lines."""
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def write_data(

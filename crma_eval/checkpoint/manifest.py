@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from crma_eval.checkpoint.router import Router
 
 MANIFEST_NAME = "crma_checkpoint.yaml"
-FORMAT = "crma-checkpoint/1"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 

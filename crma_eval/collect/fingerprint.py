@@ -46,7 +46,7 @@ def unit_fingerprint(collector: Collector, unit: Unit, ctx: CollectContext) -> s
     Parts: the unit key, library versions, engine settings, the plugin's options, the
     checkpoint's content hash, the base model's content hash, and the collector's own inputs.
     """
-    from crma_eval.analyze import versions
+    from crma_eval.versions import versions
 
     config = ctx.config
     known = {ck.id: ck for ck in ctx.checkpoints}

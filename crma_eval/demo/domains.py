@@ -13,13 +13,12 @@ grammar, so a domain is recognisable only by its vocabulary:
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crma_eval.atomicio import write_text_atomic
+from crma_eval.atomicio import write_jsonl
 
 DOMAINS: tuple[str, ...] = ("medical", "legal", "finance", "code", "science")
 QA_PROMPT = "Question: {question}\nAnswer:"
@@ -297,11 +296,6 @@ class CorpusFiles:
     holdout: dict[str, Path]
     qa: dict[str, Path]
     router_suite: Path
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    """Write rows as JSON Lines (nulls kept, unlike records.write_records), atomically."""
-    return write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def write_corpus(corpus: DemoCorpus, folder: str | Path) -> CorpusFiles:

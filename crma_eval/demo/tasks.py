@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from crma_eval.demo.domains import QA_PROMPT, QUESTION, SPECS, DemoCorpus, write_jsonl
+from crma_eval.atomicio import write_jsonl
+from crma_eval.demo.domains import QA_PROMPT, QUESTION, SPECS, DemoCorpus
 
 MC_TASK = "demo_facts_mc"
 ARITH_TASK = "demo_arith_gsm8k"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from crma_eval.checkpoint.basemodel import base_model_fingerprint
 from crma_eval.collect import CollectContext, Unit
 from crma_eval.errors import InputError
 from crma_eval.plugins.bench.lmeval import (
@@ -34,18 +34,11 @@ from crma_eval.plugins.bench.options import (
     resolve_checkpoint,
 )
 from crma_eval.records import iter_records, write_records
+from crma_eval.versions import versions
 
 PLUGIN = "bench"
 CACHE_SCHEMA = "crma-eval/bench-cache/1"
-VERSIONED = ("crma-eval", "lm_eval", "transformers", "torch", "peft", "datasets")
 NO_CHECKPOINT = "none"
-
-
-def _version(package: str) -> str | None:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
 
 
 def default_cache_dir() -> Path:
@@ -127,15 +120,9 @@ def _base_model(ctx: CollectContext, ckpt: Any) -> str | None:
     return str(ctx.checkpoints[0].base_model) if ctx.checkpoints else None
 
 
-def base_fingerprint(base: str | None) -> Any:
-    """A hub id as is; a local folder with each file's name, size and mtime, so a base model
-    rebuilt in place (same path, new weights) gets a new cache key without hashing its weights."""
-    if base is None or not Path(base).is_dir():
-        return base
-    root = Path(base)
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    stats = [(str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    return {"path": base, "files": stats}
+def _base_identity(base: str | None) -> str | None:
+    """The base model's content identity (crma_eval.checkpoint.basemodel), None without one."""
+    return None if base is None else base_model_fingerprint(base)
 
 
 def cache_key(
@@ -152,8 +139,8 @@ def cache_key(
     has_crma = ckpt is not None and arm.crma and ckpt.manifest.crma is not None
     parts = {
         "schema": CACHE_SCHEMA,
-        "versions": {p: _version(p) for p in VERSIONED},
-        "base_model": base_fingerprint(_base_model(ctx, ckpt)),
+        "versions": versions(),
+        "base_model": _base_identity(_base_model(ctx, ckpt)),
         "adapter": None if domain is None else ckpt.content_hash(f"adapter:{domain}"),
         "crma": ckpt.content_hash("crma") if has_crma else None,
         "engine": ctx.config.engine.model_dump(mode="json"),

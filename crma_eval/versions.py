@@ -1,0 +1,25 @@
+"""Versions of the libraries that can change a number (results.json meta, run fingerprints and
+cache keys), read from package metadata so that nothing heavy is imported."""
+
+from __future__ import annotations
+
+import platform
+from importlib.metadata import PackageNotFoundError, version
+
+from crma_eval import __version__
+
+VERSIONED = (
+    "torch", "transformers", "peft", "lm_eval", "datasets", "numpy", "pandas", "scipy",
+    "statsmodels", "scikit-learn", "pydantic",
+)  # fmt: skip
+
+
+def versions() -> dict[str, str | None]:
+    """crma_eval, Python and every VERSIONED package's version (None when not installed)."""
+    found: dict[str, str | None] = {"crma_eval": __version__, "python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
