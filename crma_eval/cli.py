@@ -257,16 +257,25 @@ def list_plugins(as_json: bool) -> None:
     from crma_eval.registry import plugins
 
     rows = [
-        {"name": name, "title": p.title, "kinds": list(p.kinds), "collects": bool(p.collector)}
+        {
+            "name": name,
+            "title": p.title,
+            "kinds": list(p.kinds),
+            "declares": [k.name for k in p.record_kinds],
+            "collects": bool(p.collector),
+            "data": dict(p.data),
+            "options": p.options_model is not None,
+        }
         for name, p in plugins().items()
     ]
     if as_json:
         _echo_json(rows)
         return
+    click.echo(f"{'plugin':<10} {'reads':<10} {'declares':<10} {'steps':<16} title")
     for row in rows:
-        kinds = ",".join(row["kinds"])
+        kinds, declares = ",".join(row["kinds"]), ",".join(row["declares"]) or "-"
         steps = "collect+analyze" if row["collects"] else "analyze"
-        click.echo(f"{row['name']:<10} {kinds:<10} {steps:<16} {row['title']}")
+        click.echo(f"{row['name']:<10} {kinds:<10} {declares:<10} {steps:<16} {row['title']}")
 
 
 @cli.command("router-suite")
