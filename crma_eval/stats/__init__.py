@@ -11,7 +11,17 @@ from crma_eval.stats.groups import (
     ranges_disjoint,
     welch_t,
 )
-from crma_eval.stats.multiplicity import holm
+from crma_eval.stats.clustered import (
+    CLUSTERED_METHOD,
+    SIGN_FLIP_METHOD,
+    ClusteredProportion,
+    SignFlipResult,
+    cluster_se,
+    clustered_proportion,
+    sign_flip_test,
+    wilson_interval,
+)
+from crma_eval.stats.multiplicity import benjamini_hochberg, holm
 from crma_eval.stats.paired import (
     MCNEMAR_METHODS,
     McNemarResult,
@@ -24,6 +34,15 @@ from crma_eval.stats.permutation import ALTERNATIVES, PermutationResult, permuta
 from crma_eval.stats.proportions import PROPORTION_METHODS, method_label, proportion_ci
 
 __all__ = [
+    "CLUSTERED_METHOD",
+    "SIGN_FLIP_METHOD",
+    "ClusteredProportion",
+    "SignFlipResult",
+    "benjamini_hochberg",
+    "cluster_se",
+    "clustered_proportion",
+    "sign_flip_test",
+    "wilson_interval",
     "ALTERNATIVES",
     "MCNEMAR_METHODS",
     "PROPORTION_METHODS",

@@ -13,19 +13,38 @@ from crma_eval.fmt import DASH, ci_caption, interval, missing, pct
 OVERALL = "all domains"
 
 
+METHOD_LABEL = {
+    "wilson-clustered-cr1": "Wilson on effective n (item-clustered CR1)",
+}
+
+
+def _label(row: dict[str, Any]) -> str:
+    arm = row["arm"] if row.get("condition") is None else f"{row['arm']} ({row['condition']})"
+    return str(arm)
+
+
 def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
+    repeated = any("n_items" in r for r in rows)
     columns = ["Arm", "Domain", "Correct", "Accuracy", ci]
+    if repeated:
+        columns += ["items", "answers", "interval method"]
     if routing:
         columns.append("Misrouted")
     body = []
     for row in rows:
         cells = [
-            row["arm"],
+            _label(row),
             OVERALL if row["domain"] is None else row["domain"],
             f"{row['k']}/{row['n']}",
             pct(row["accuracy"]),
             interval(row["ci_low"], row["ci_high"]),
         ]
+        if repeated:
+            cells += [
+                row.get("n_items", row["n"]),
+                row.get("n_observations", row["n"]),
+                METHOD_LABEL.get(row["method"], row["method"]),
+            ]
         if routing:
             cells.append(DASH if "misrouted" not in row else f"{row['misrouted']}/{row['routed']}")
         body.append(cells)
@@ -36,17 +55,61 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
             "a routed_domain). A routing failure sends the query to the wrong adapter and looks "
             "like forgetting even though nothing was forgotten."
         )
+    if repeated:
+        notes.append(
+            "Items answered several times (seeds or checkpoints) are repeated measures: the pooled "
+            "accuracy's interval is Wilson's on the effective n = answers / design effect, the "
+            "design effect from the item-clustered (CR1) standard error (Miller 2024, "
+            "arXiv 2411.00640)."
+        )
     return Table(columns=columns, rows=body, caption="QA accuracy by arm and domain", notes=notes)
+
+
+def _replicates(rows: list[dict[str, Any]]) -> Table | None:
+    """Per-seed (or per-checkpoint) accuracy of repeated-measures rows and their mean ± std."""
+    body = []
+    for row in rows:
+        column = row.get("replicate")
+        if column is None:
+            continue
+        domain = OVERALL if row["domain"] is None else row["domain"]
+        for rep in row["replicates"]:
+            body.append(
+                [
+                    _label(row),
+                    domain,
+                    f"{column} {rep[column]}",
+                    f"{rep['k']}/{rep['n']}",
+                    pct(rep["accuracy"]),
+                    interval(rep["ci_low"], rep["ci_high"]),
+                ]
+            )
+        summary = row["replicate_summary"]
+        spread = DASH if missing(summary["std"]) else f"± {pct(summary['std'])}"
+        body.append(
+            [
+                _label(row),
+                domain,
+                f"mean of {summary['n']}",
+                "",
+                pct(summary["mean"]),
+                f"{spread} (sample std)",
+            ]
+        )
+    if not body:
+        return None
+    columns = ["Arm", "Domain", "Replicate", "Correct", "Accuracy", "interval / spread"]
+    return Table(columns=columns, rows=body, caption="QA accuracy per seed (repeated measures)")
 
 
 def _figure(rows: list[dict[str, Any]], ci: str) -> Figure:
     per_domain = [r for r in rows if r["domain"] is not None]
-    arms = list(dict.fromkeys(r["arm"] for r in per_domain))
+    arms = list(dict.fromkeys(_label(r) for r in per_domain))
     domains = list(dict.fromkeys(r["domain"] for r in per_domain))
     fig, ax = new_figure(width=max(4.0, 0.9 * len(domains) * max(1, len(arms)) ** 0.5 + 2))
     width = 0.8 / len(arms)
     for i, arm in enumerate(arms):
-        mine = {r["domain"]: r for r in per_domain if r["arm"] == arm}
+        mine = {r["domain"]: r for r in per_domain if _label(r) == arm}
         xs = [j + (i - (len(arms) - 1) / 2) * width for j, d in enumerate(domains) if d in mine]
         got = [mine[d] for d in domains if d in mine]
         acc = np.array([100 * r["accuracy"] for r in got])
@@ -68,7 +131,7 @@ def qa_section(result: dict[str, Any]) -> Section:
     headline = KeyValues(
         items=[
             (
-                r["arm"],
+                _label(r),
                 f"{r['k']}/{r['n']} = {pct(r['accuracy'])} {interval(r['ci_low'], r['ci_high'])}",
             )
             for r in totals
@@ -78,6 +141,7 @@ def qa_section(result: dict[str, Any]) -> Section:
     blocks = [
         headline,
         _table(rows, bool(result["details"].get("routing")), ci),
+        *([t] if (t := _replicates(rows)) is not None else []),
         _figure(rows, ci),
         Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
     ]

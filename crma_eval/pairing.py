@@ -1,0 +1,146 @@
+"""One pairing rule for every paired comparison (ablation arms, bench arms, gate --baseline).
+
+Two sides (record frames) are matched on every key both sides carry. When the sides carry
+different checkpoint ids, the checkpoint cannot match, so they are paired on the remaining keys
+(e.g. domain, item_id, seed) provided those identify one record on each side. A key that does
+not identify one record per side, or a record without a partner, is an InputError (exit 2) that
+says why; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from crma_eval.errors import InputError
+
+CHECKPOINT = "checkpoint"
+MAX_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Matched values: `frame` has the key columns plus `x` (left) and `y` (right), left order."""
+
+    frame: pd.DataFrame
+    keys: list[str]
+    note: str
+
+
+def plain(value: Any) -> Any:
+    """A key part that compares equal across files (NaN -> None, 1.0 -> 1, other -> str)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, (int, str)) else str(value)
+
+
+def _carried(frame: pd.DataFrame, key: str) -> bool:
+    return key in frame.columns and bool(frame[key].notna().any())
+
+
+def _key_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({k: frame[k].map(plain).astype(object) for k in keys}, index=frame.index)
+
+
+def _describe(keys: list[str], row: Any) -> str:
+    return ", ".join(f"{k}={v}" for k, v in zip(keys, row, strict=True))
+
+
+def _location(frame: pd.DataFrame, index: Any) -> dict[str, Any]:
+    if "_file" in frame.columns and "_line" in frame.columns:
+        return {"path": frame.at[index, "_file"], "line": int(frame.at[index, "_line"])}
+    return {}
+
+
+def _check_unique(frame: pd.DataFrame, keyed: pd.DataFrame, keys: list[str], side: str) -> None:
+    dup = keyed.duplicated(keep="first")
+    if dup.any():
+        first = dup[dup].index[0]
+        raise InputError(
+            f"pairing is ambiguous: {side} has several records for "
+            f"({_describe(keys, keyed.loc[first])}); add the field that tells them apart "
+            "(e.g. seed or checkpoint) or select one of them",
+            **_location(frame, first),
+        )
+
+
+def pairing_keys(left: pd.DataFrame, right: pd.DataFrame, candidates: list[str]) -> list[str]:
+    """The candidate keys both sides carry; the checkpoint is dropped when the sides' ids differ."""
+    keys = [k for k in candidates if _carried(left, k) and _carried(right, k)]
+    if CHECKPOINT in keys:
+        ids = [set(side[CHECKPOINT].dropna().map(plain)) for side in (left, right)]
+        if ids[0] != ids[1]:
+            keys.remove(CHECKPOINT)
+    return keys
+
+
+def pair(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    value: str,
+    candidates: list[str],
+    names: tuple[str, str] = ("left", "right"),
+) -> Paired:
+    """Match left and right rows on `pairing_keys`; values of column `value` become x and y.
+
+    Raises InputError when a key matches several records on one side (ambiguous) or a record has
+    no partner on the other side (the message names the side, the key and the record's file/line).
+    """
+    keys = pairing_keys(left, right, candidates)
+    keyed = [_key_frame(side, keys) for side in (left, right)]
+    for side, frame, name in zip(keyed, (left, right), names, strict=True):
+        _check_unique(frame, side, keys, name)
+    index = [pd.MultiIndex.from_frame(k) if len(keys) > 1 else pd.Index(k[keys[0]]) for k in keyed]
+    for i, (mine, other) in enumerate(((0, 1), (1, 0))):
+        lonely = ~index[mine].isin(index[other])
+        if lonely.any():
+            frame = (left, right)[mine]
+            first = frame.index[lonely.argmax()]
+            raise InputError(
+                f"{names[mine]} has ({_describe(keys, keyed[mine].loc[first])}) with no match in "
+                f"{names[other]}; {int(lonely.sum())} unmatched record(s). Paired sides must "
+                f"answer the same items (matched on {', '.join(keys)})",
+                **_location(frame, first),
+            )
+    y = pd.Series(right[value].to_numpy(), index=index[1]).reindex(index[0])
+    out = keyed[0].reset_index(drop=True)
+    out["x"] = left[value].to_numpy()
+    out["y"] = y.to_numpy()
+    dropped = [k for k in candidates if k not in keys and _carried(left, k) and _carried(right, k)]
+    note = f"matched on {', '.join(keys)}"
+    if dropped:
+        note += f" (sides carry different {', '.join(dropped)} ids)"
+    return Paired(out, keys, note)
+
+
+def item_clusters(frame: pd.DataFrame) -> pd.Series:
+    """The unit of analysis of each record: its item, (domain, item_id), as one integer label."""
+    return frame.groupby(["domain", "item_id"], sort=False).ngroup()
+
+
+def repeats_items(frame: pd.DataFrame) -> bool:
+    """True when some item (domain, item_id) has several records (seeds, checkpoints)."""
+    return bool(frame.duplicated(["domain", "item_id"]).any())
+
+
+def conditions(frame: pd.DataFrame) -> list[Any]:
+    """Training conditions to keep apart: [None] unless records carry more than one condition."""
+    if "condition" not in frame.columns:
+        return [None]
+    found = list(pd.unique(frame["condition"].astype(object).where(frame["condition"].notna())))
+    return found if len(found) > 1 else [None]
+
+
+def of_condition(frame: pd.DataFrame, condition: Any) -> pd.DataFrame:
+    """The records of one condition (all records for None; NaN condition matches a None value)."""
+    if condition is None and "condition" not in frame.columns:
+        return frame
+    if condition is None:
+        many = len(conditions(frame)) > 1
+        return frame[frame["condition"].isna()] if many else frame
+    return frame[frame["condition"] == condition]
