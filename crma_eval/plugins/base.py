@@ -23,11 +23,14 @@ class AnalysisResult:
     metrics: flat dotted names (`<plugin>.<arm|condition>[.<domain>].<stat>`) to numbers; gates
     address these. details: JSON-serialisable tables for the report. methods: the statistical
     methods used (e.g. {"ci": "wilson", "test": "mcnemar-exact"}), copied into results.json meta.
+    skipped: why a plugin that had records produced no result (results.json
+    `plugins.<name>.skipped`, printed on stderr and in the report); None when it has one.
     """
 
     metrics: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     methods: dict[str, str] = field(default_factory=dict)
+    skipped: str | None = None
 
 
 @dataclass(frozen=True)

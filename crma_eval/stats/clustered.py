@@ -137,12 +137,15 @@ def sign_flip_test(
     statistic = float(d.mean())
     if nonzero.size == 0:
         return SignFlipResult(statistic, 1.0, True, 1, d.size)
+    if nonzero.size == 1:  # two sign vectors; scipy needs two or more observations
+        side = {"two-sided": 1.0, "greater": 0.5 if nonzero[0] > 0 else 1.0}
+        pvalue = side.get(alternative, 0.5 if nonzero[0] < 0 else 1.0)
+        return SignFlipResult(statistic, pvalue, True, 2, d.size)
     exact = nonzero.size <= max_exact_items
     res = stats.permutation_test(
         (nonzero,),
         np.sum,
         permutation_type="samples",
-        vectorized=False if nonzero.size == 1 else None,
         n_resamples=np.inf if exact else check_count(n_resamples, "n_resamples"),
         alternative=alternative,
         rng=np.random.default_rng(check_count(seed, "seed")),
