@@ -134,6 +134,8 @@ def _tests_table(details: dict[str, Any]) -> Table:
                 pvalue(w["pvalue"]),
                 pvalue(p["pvalue"]),
                 pvalue(p["floor"]),
+                pvalue(p.get("pvalue_greater")),
+                pvalue(p.get("pvalue_less")),
                 "exact" if p["exact"] else f"Monte Carlo ({p['n_permutations']})",
                 "yes" if t["disjoint"] else "no",
             ]
@@ -146,12 +148,16 @@ def _tests_table(details: dict[str, Any]) -> Table:
         "Welch p",
         "permutation p",
         "floor",
+        "p (a > b)",
+        "p (a < b)",
         "permutation",
         "ranges disjoint",
     ]
     notes = [
-        "Permutation p is two-sided; 'floor' is the smallest p attainable with these seeds, "
-        "so a p equal to its floor is as strong as the test can be.",
+        "Permutation p is two-sided (twice the smaller one-sided p); p (a > b) and p (a < b) are "
+        "the one-sided p-values of the same exact test (metrics `.permutation.pvalue_greater` / "
+        "`.pvalue_less`). 'floor' is the smallest two-sided p attainable with these seeds, so a "
+        "p equal to its floor is as strong as the test can be.",
         "Welch's t needs at least 2 seeds per condition.",
     ]
     return Table(
