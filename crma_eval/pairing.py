@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crma_eval.errors import InputError
@@ -43,8 +44,20 @@ def _carried(frame: pd.DataFrame, key: str) -> bool:
     return key in frame.columns and bool(frame[key].notna().any())
 
 
+def _normalised(column: pd.Series) -> pd.Series:
+    """A key column that compares equal across files: integral floats as integers, text as text."""
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype(object)
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.dropna()
+        if values.empty or bool((values == values.round()).all()):
+            return column.astype("Int64").astype(object).where(column.notna(), None)
+        return column.astype(object)
+    return column.astype(object).where(column.notna(), None)
+
+
 def _key_frame(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    return pd.DataFrame({k: frame[k].map(plain).astype(object) for k in keys}, index=frame.index)
+    return pd.DataFrame({k: _normalised(frame[k]) for k in keys}, index=frame.index)
 
 
 def _describe(keys: list[str], row: Any) -> str:
@@ -57,10 +70,20 @@ def _location(frame: pd.DataFrame, index: Any) -> dict[str, Any]:
     return {}
 
 
-def _check_unique(frame: pd.DataFrame, keyed: pd.DataFrame, keys: list[str], side: str) -> None:
-    dup = keyed.duplicated(keep="first")
+def _codes(left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> tuple[Any, Any, Any]:
+    """Normalised key frames of both sides and one integer code per distinct key (both sides)."""
+    keyed = [_key_frame(side, keys) for side in (left, right)]
+    both = pd.concat(keyed, ignore_index=True)
+    codes = both.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    return keyed, codes[: len(left)], codes[len(left) :]
+
+
+def _check_unique(
+    frame: pd.DataFrame, keyed: pd.DataFrame, codes: Any, keys: list[str], side: str
+) -> None:
+    dup = pd.Series(codes).duplicated(keep="first").to_numpy()
     if dup.any():
-        first = dup[dup].index[0]
+        first = frame.index[int(dup.argmax())]
         raise InputError(
             f"pairing is ambiguous: {side} has several records for "
             f"({_describe(keys, keyed.loc[first])}); add the field that tells them apart "
@@ -73,7 +96,7 @@ def pairing_keys(left: pd.DataFrame, right: pd.DataFrame, candidates: list[str])
     """The candidate keys both sides carry; the checkpoint is dropped when the sides' ids differ."""
     keys = [k for k in candidates if _carried(left, k) and _carried(right, k)]
     if CHECKPOINT in keys:
-        ids = [set(side[CHECKPOINT].dropna().map(plain)) for side in (left, right)]
+        ids = [set(_normalised(side[CHECKPOINT]).dropna()) for side in (left, right)]
         if ids[0] != ids[1]:
             keys.remove(CHECKPOINT)
     return keys
@@ -86,31 +109,48 @@ def pair(
     candidates: list[str],
     names: tuple[str, str] = ("left", "right"),
 ) -> Paired:
+    """Match left and right on `pairing_keys`; InputError as `pair_shared`, and when disjoint."""
+    matched = pair_shared(left, right, value, candidates, names, disjoint_ok=False)
+    assert matched is not None  # disjoint sides raise: every record lacks a partner
+    return matched
+
+
+def pair_shared(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    value: str,
+    candidates: list[str],
+    names: tuple[str, str] = ("left", "right"),
+    disjoint_ok: bool = True,
+) -> Paired | None:
     """Match left and right rows on `pairing_keys`; values of column `value` become x and y.
 
     Raises InputError when a key matches several records on one side (ambiguous) or a record has
     no partner on the other side (the message names the side, the key and the record's file/line).
+    With `disjoint_ok`, sides sharing no key at all are unrelated: None, not an error.
     """
     keys = pairing_keys(left, right, candidates)
-    keyed = [_key_frame(side, keys) for side in (left, right)]
-    for side, frame, name in zip(keyed, (left, right), names, strict=True):
-        _check_unique(frame, side, keys, name)
-    index = [pd.MultiIndex.from_frame(k) if len(keys) > 1 else pd.Index(k[keys[0]]) for k in keyed]
-    for i, (mine, other) in enumerate(((0, 1), (1, 0))):
-        lonely = ~index[mine].isin(index[other])
+    keyed, *codes = _codes(left, right, keys)
+    if disjoint_ok and not np.isin(codes[0], codes[1]).any():
+        return None
+    for frame, side, code, name in zip((left, right), keyed, codes, names, strict=True):
+        _check_unique(frame, side, code, keys, name)
+    for mine, other in ((0, 1), (1, 0)):
+        lonely = ~np.isin(codes[mine], codes[other])
         if lonely.any():
             frame = (left, right)[mine]
-            first = frame.index[lonely.argmax()]
+            first = frame.index[int(lonely.argmax())]
             raise InputError(
                 f"{names[mine]} has ({_describe(keys, keyed[mine].loc[first])}) with no match in "
                 f"{names[other]}; {int(lonely.sum())} unmatched record(s). Paired sides must "
                 f"answer the same items (matched on {', '.join(keys)})",
                 **_location(frame, first),
             )
-    y = pd.Series(right[value].to_numpy(), index=index[1]).reindex(index[0])
+    position = np.empty(int(codes[1].max()) + 1 if codes[1].size else 0, dtype=np.int64)
+    position[codes[1]] = np.arange(codes[1].size)
     out = keyed[0].reset_index(drop=True)
     out["x"] = left[value].to_numpy()
-    out["y"] = y.to_numpy()
+    out["y"] = right[value].to_numpy()[position[codes[0]]]
     dropped = [k for k in candidates if k not in keys and _carried(left, k) and _carried(right, k)]
     note = f"matched on {', '.join(keys)}"
     if dropped:
@@ -118,14 +158,27 @@ def pair(
     return Paired(out, keys, note)
 
 
+ITEM = "_item"
+
+
 def item_clusters(frame: pd.DataFrame) -> pd.Series:
-    """The unit of analysis of each record: its item, (domain, item_id), as one integer label."""
+    """The unit of analysis of each record: its item, (domain, item_id), as one integer label.
+
+    Uses the precomputed `_item` column when the frame has one (see `with_items`).
+    """
+    if ITEM in frame.columns:
+        return frame[ITEM]
     return frame.groupby(["domain", "item_id"], sort=False).ngroup()
+
+
+def with_items(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with an `_item` column of integer item labels, computed once for many groups."""
+    return frame.assign(**{ITEM: item_clusters(frame).to_numpy()})
 
 
 def repeats_items(frame: pd.DataFrame) -> bool:
     """True when some item (domain, item_id) has several records (seeds, checkpoints)."""
-    return bool(frame.duplicated(["domain", "item_id"]).any())
+    return bool(item_clusters(frame).duplicated().any())
 
 
 def conditions(frame: pd.DataFrame) -> list[Any]:

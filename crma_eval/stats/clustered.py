@@ -33,8 +33,9 @@ class ClusteredProportion:
     """Pooled accuracy of repeated binary observations with an item-clustered interval.
 
     se: cluster-robust (CR1) standard error of the pooled mean, as statsmodels OLS y ~ 1 with
-    cov_type="cluster" (small-sample factor G/(G-1) * (N-1)/(N-K), K = 1). design_effect: se^2 over the
-    independent-observations variance p(1-p)/N, at least 1; n_effective = N / design_effect.
+    cov_type="cluster" (small-sample factor G/(G-1) * (N-1)/(N-K), K = 1).
+    design_effect: se^2 over the independent-observations variance p(1-p)/N, at least 1;
+    n_effective = N / design_effect.
     The interval is Wilson's score interval on n_effective (inside [0, 1] by construction).
     """
 

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from crma_eval.fmt import in_order, put_metrics
-from crma_eval.pairing import conditions, item_clusters, of_condition, pair, pairing_keys, plain
+from crma_eval.pairing import conditions, item_clusters, of_condition, pair_shared, with_items
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.stats import (
     SIGN_FLIP_METHOD,
@@ -90,7 +90,7 @@ def clustered_difference(
 def _comparison(aligned: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
     x, y = aligned["x"].to_numpy(bool), aligned["y"].to_numpy(bool)
     items = item_clusters(aligned).to_numpy()
-    repeated = np.unique(items).size < items.size
+    repeated = bool(pd.Series(items).duplicated().any())
     found = clustered_difference(x, y, items, options) if repeated else _independent(x, y, options)
     return {"n": int(x.size), **found, "acc_a": float(x.mean()), "acc_b": float(y.mean())}
 
@@ -111,13 +111,6 @@ def _pair(aligned: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
     return {"overall": overall, "domains": domains}
 
 
-def _overlap(left: pd.DataFrame, right: pd.DataFrame) -> bool:
-    """Whether two arms share any item on the pairing keys (arms on disjoint items are not paired)."""
-    keys = pairing_keys(left, right, KEYS)
-    tuples = [set(map(tuple, side[keys].map(plain).to_numpy().tolist())) for side in (left, right)]
-    return bool(tuples[0] & tuples[1])
-
-
 def _compare_arms(
     qa: pd.DataFrame, condition: Any, options: AnalyzeOptions
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -128,11 +121,12 @@ def _compare_arms(
     pairs, paired_arms = [], set()
     for i, a in enumerate(arms):
         for b in arms[i + 1 :]:
-            if not _overlap(by_arm[a], by_arm[b]):
+            names = (f"arm {a!r}", f"arm {b!r}")
+            matched = pair_shared(by_arm[a], by_arm[b], "correct", KEYS, names)
+            if matched is None:
                 continue
-            matched = pair(by_arm[a], by_arm[b], "correct", KEYS, (f"arm {a!r}", f"arm {b!r}"))
             head = {"a": a, "b": b, "condition": condition, "pairing": matched.note}
-            pairs.append(head | _pair(matched.frame, options))
+            pairs.append(head | _pair(with_items(matched.frame), options))
             paired_arms |= {a, b}
     return pairs, [a for a in arms if a not in paired_arms]
 

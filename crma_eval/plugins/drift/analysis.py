@@ -114,10 +114,7 @@ def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list
         put_metrics(
             metrics,
             (PLUGIN, label, "permutation"),
-            {
-                k: perm[k]
-                for k in ("pvalue", "pvalue_greater", "pvalue_less", "floor", "exact")
-            },
+            {k: perm[k] for k in ("pvalue", "pvalue_greater", "pvalue_less", "floor", "exact")},
         )
         put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"]})
 

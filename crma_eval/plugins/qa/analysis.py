@@ -12,7 +12,13 @@ from typing import Any
 import pandas as pd
 
 from crma_eval.fmt import ci_methods, in_order, proportion, put_metrics
-from crma_eval.pairing import conditions, item_clusters, of_condition, repeats_items
+from crma_eval.pairing import (
+    conditions,
+    item_clusters,
+    of_condition,
+    repeats_items,
+    with_items,
+)
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.stats import CLUSTERED_METHOD, clustered_proportion, group_summary
 
@@ -33,7 +39,7 @@ def _routing(qa: pd.DataFrame) -> pd.DataFrame:
 
 
 def accuracy(rows: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
-    """k, n, accuracy and interval of one group: plain CI if items are independent, else clustered."""
+    """k, n, accuracy and interval of one group: plain CI for independent items, else clustered."""
     correct = rows["correct"].astype(bool)
     k, n = int(correct.sum()), int(correct.size)
     if not repeats_items(rows):
@@ -98,7 +104,7 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     `.n_items`, `.n_observations`, `.design_effect`, `.n_effective`, per replicate
     `.seed_<s>.<stat>` and across replicates `.seeds.{mean,std,n}` (see README).
     """
-    frame = qa.assign(correct=qa["correct"].astype(bool))
+    frame = with_items(qa.assign(correct=qa["correct"].astype(bool)))
     if "routed_domain" in qa.columns:
         frame = frame.join(_routing(qa))
     conds = conditions(frame)

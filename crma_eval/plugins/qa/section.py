@@ -138,10 +138,11 @@ def qa_section(result: dict[str, Any]) -> Section:
         ],
         caption=f"Overall accuracy ({ci})",
     )
-    blocks = [
+    replicates = _replicates(rows)
+    blocks: list[Any] = [
         headline,
         _table(rows, bool(result["details"].get("routing")), ci),
-        *([t] if (t := _replicates(rows)) is not None else []),
+        *([replicates] if replicates is not None else []),
         _figure(rows, ci),
         Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
     ]
