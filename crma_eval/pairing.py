@@ -92,6 +92,38 @@ def _check_unique(
         )
 
 
+def _check_matched(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    keyed: list[pd.DataFrame],
+    codes: list[Any],
+    keys: list[str],
+    names: tuple[str, str],
+) -> None:
+    """InputError listing (up to MAX_EXAMPLES per side) the records without a partner."""
+    parts: list[str] = []
+    located: dict[str, Any] = {}
+    for mine, other in ((0, 1), (1, 0)):
+        lonely = np.flatnonzero(~np.isin(codes[mine], codes[other]))
+        if lonely.size == 0:
+            continue
+        frame = (left, right)[mine]
+        shown = [frame.index[i] for i in lonely[:MAX_EXAMPLES]]
+        examples = "; ".join(f"({_describe(keys, keyed[mine].loc[i])})" for i in shown)
+        more = f" and {lonely.size - MAX_EXAMPLES} more" if lonely.size > MAX_EXAMPLES else ""
+        parts.append(
+            f"{names[mine]} has {examples}{more} with no match in {names[other]} "
+            f"({lonely.size} unmatched record(s))"
+        )
+        located = located or _location(frame, shown[0])
+    if parts:
+        raise InputError(
+            "; ".join(parts) + f". Paired sides must answer the same items (matched on "
+            f"{', '.join(keys)})",
+            **located,
+        )
+
+
 def pairing_keys(left: pd.DataFrame, right: pd.DataFrame, candidates: list[str]) -> list[str]:
     """The candidate keys both sides carry; the checkpoint is dropped when the sides' ids differ."""
     keys = [k for k in candidates if _carried(left, k) and _carried(right, k)]
@@ -135,17 +167,7 @@ def pair_shared(
         return None
     for frame, side, code, name in zip((left, right), keyed, codes, names, strict=True):
         _check_unique(frame, side, code, keys, name)
-    for mine, other in ((0, 1), (1, 0)):
-        lonely = ~np.isin(codes[mine], codes[other])
-        if lonely.any():
-            frame = (left, right)[mine]
-            first = frame.index[int(lonely.argmax())]
-            raise InputError(
-                f"{names[mine]} has ({_describe(keys, keyed[mine].loc[first])}) with no match in "
-                f"{names[other]}; {int(lonely.sum())} unmatched record(s). Paired sides must "
-                f"answer the same items (matched on {', '.join(keys)})",
-                **_location(frame, first),
-            )
+    _check_matched(left, right, keyed, codes, keys, names)
     position = np.empty(int(codes[1].max()) + 1 if codes[1].size else 0, dtype=np.int64)
     position[codes[1]] = np.arange(codes[1].size)
     out = keyed[0].reset_index(drop=True)
