@@ -17,6 +17,23 @@ TEST_LABEL = {
 }
 
 
+DEFINITIONS = [
+    ("McNemar exact", "two-sided binomial test of b ~ Bin(b + c, 1/2) (as statsmodels)"),
+    ("McNemar mid-p", "exact p minus the probability of the observed b (Fagerland et al. 2013)"),
+    ("McNemar chi-square", "continuity-corrected chi-square, 1 df; b = c gives 0 and p = 1 (R)"),
+    ("Newcombe interval", "paired square-and-add of Wilson intervals (Newcombe 1998, method 10)"),
+    (
+        "sign-flip permutation",
+        "item-level test for repeated items: per-item mean difference, all 2^n sign flips "
+        "enumerated (n <= 20 items with a difference), else 100,000 seeded Monte Carlo flips",
+    ),
+    ("clustered difference interval", "mean difference ± z × CR1 item-clustered SE, in [−1, 1]"),
+    ("Holm", "family-wise error control over the domains of one pair of arms"),
+    ("Benjamini–Hochberg", "false discovery rate control over the same family"),
+    ("pairing", "every key both arms carry; checkpoint dropped when the arms' ids differ"),
+]
+
+
 def _test_label(methods: str) -> str:
     return "; ".join(TEST_LABEL.get(m, m) for m in methods.split("; "))
 
@@ -107,4 +124,6 @@ def ablation_section(result: dict[str, Any]) -> Section:
     ]
     blocks.insert(0, _headline(result["details"]["pairs"], test))
     blocks += [_pair_table(pair, test, level) for pair in result["details"]["pairs"]]
-    return Section(id="ablation", title="Paired ablation (McNemar)", blocks=blocks)
+    return Section(
+        id="ablation", title="Paired ablation (McNemar)", blocks=blocks, definitions=DEFINITIONS
+    )

@@ -185,4 +185,20 @@ def drift_section(result: dict[str, Any]) -> Section:
     blocks += [_heatmap(c) for c in details["conditions"]]
     if details["tests"]:
         blocks.append(_tests_table(details))
-    return Section(id="drift", title="Forgetting (loss-relative drift)", blocks=blocks)
+    definitions = [
+        ("drift", "(L(T, d) − L(d, d)) / L(d, d) × 100, mean over d < T, per seed"),
+        ("learning advantage", "(holdout(b) − holdout(a)) / holdout(b) × 100, seed by seed"),
+        ("std", "sample standard deviation (ddof = 1) across seeds"),
+        ("Welch t", "unequal-variance t-test on per-seed drift (scipy)"),
+        (
+            "permutation p",
+            "exact two-sample permutation test on per-seed drift: two-sided (2 × smaller "
+            "one-sided) and one-sided greater / less",
+        ),
+    ]
+    return Section(
+        id="drift",
+        title="Forgetting (loss-relative drift)",
+        blocks=blocks,
+        definitions=definitions,
+    )

@@ -11,6 +11,22 @@ from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import DASH, ci_caption, interval, missing, pct
 
 OVERALL = "all domains"
+DEFINITIONS = [
+    ("Wilson score interval", "interval for k correct of n independent answers (statsmodels)"),
+    (
+        "repeated measures",
+        "an item (domain, item_id) answered under several seeds or checkpoints; the item, not "
+        "the answer, is the unit of analysis",
+    ),
+    (
+        "item-clustered interval (wilson-clustered-cr1)",
+        "Wilson's interval on the effective n = answers / design effect; design effect = "
+        "CR1 cluster-robust variance (clusters = items, as statsmodels OLS cov_type='cluster') "
+        "over p(1-p)/answers, at least 1 (Miller 2024, arXiv 2411.00640)",
+    ),
+    ("per-seed rows", "accuracy of each seed alone; mean ± sample std (ddof=1) across seeds"),
+    ("condition", "training condition from the checkpoint manifest; never pooled"),
+]
 
 
 METHOD_LABEL = {
@@ -146,4 +162,4 @@ def qa_section(result: dict[str, Any]) -> Section:
         _figure(rows, ci),
         Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
     ]
-    return Section(id="qa", title="Domain QA accuracy", blocks=blocks)
+    return Section(id="qa", title="Domain QA accuracy", blocks=blocks, definitions=DEFINITIONS)
