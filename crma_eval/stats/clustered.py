@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from crma_eval.stats._validate import (
@@ -26,6 +26,9 @@ from crma_eval.stats.permutation import ALTERNATIVES
 
 CLUSTERED_METHOD = "wilson-clustered-cr1"
 SIGN_FLIP_METHOD = "sign-flip-permutation"
+_BATCH_ROWS = 1 << 16
+# Sign flips whose sum is within this fraction of the largest |difference| count as ties.
+_RELATIVE_TIE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -123,12 +126,13 @@ def sign_flip_test(
     n_resamples: int = 100_000,
     seed: int = 0,
 ) -> SignFlipResult:
-    """Exact (all 2^n sign vectors) or seeded Monte Carlo sign-flip test (scipy permutation_test).
+    """Exact (all 2^n sign vectors) or seeded Monte Carlo sign-flip test of sum(d) = 0.
 
     differences: one value per item (e.g. mean correctness of arm a minus arm b over the item's
     repeats). Items with difference 0 cannot change the statistic and are left out of the
     enumeration. Exact when at most `max_exact_items` nonzero items, else Monte Carlo with
-    p = (1 + count) / (1 + n_resamples). With one 0/1 answer per item this equals McNemar's exact
+    p = (1 + count) / (1 + n_resamples). Two-sided p = 2 * min(one-sided p), capped at 1 (as
+    scipy.stats.permutation_test). With one 0/1 answer per item this equals McNemar's exact
     test; with every difference equal and nonzero over n items, two-sided p = 2 / 2^n.
     """
     d = finite_sample(differences, "differences")
@@ -138,18 +142,43 @@ def sign_flip_test(
     statistic = float(d.mean())
     if nonzero.size == 0:
         return SignFlipResult(statistic, 1.0, True, 1, d.size)
-    if nonzero.size == 1:  # two sign vectors; scipy needs two or more observations
-        side = {"two-sided": 1.0, "greater": 0.5 if nonzero[0] > 0 else 1.0}
-        pvalue = side.get(alternative, 0.5 if nonzero[0] < 0 else 1.0)
-        return SignFlipResult(statistic, pvalue, True, 2, d.size)
+    observed = float(nonzero.sum())
+    tol = _RELATIVE_TIE * float(np.abs(nonzero).max())  # flips within this of observed are ties
     exact = nonzero.size <= max_exact_items
-    res = stats.permutation_test(
-        (nonzero,),
-        np.sum,
-        permutation_type="samples",
-        n_resamples=np.inf if exact else check_count(n_resamples, "n_resamples"),
-        alternative=alternative,
-        rng=np.random.default_rng(check_count(seed, "seed")),
-    )
+    if exact:
+        sums = _all_flip_sums(np.abs(nonzero))
+        greater = np.count_nonzero(sums >= observed - tol) / sums.size
+        less = np.count_nonzero(sums <= observed + tol) / sums.size
+    else:
+        if check_count(n_resamples, "n_resamples") < 1:
+            raise ValueError("n_resamples must be >= 1")
+        sums = _random_flip_sums(np.abs(nonzero), n_resamples, check_count(seed, "seed"))
+        greater = (1 + np.count_nonzero(sums >= observed - tol)) / (n_resamples + 1)
+        less = (1 + np.count_nonzero(sums <= observed + tol)) / (n_resamples + 1)
+    pvalue = {"greater": greater, "less": less, "two-sided": min(1.0, 2 * min(greater, less))}
     count = 2**nonzero.size if exact else n_resamples
-    return SignFlipResult(statistic, float(min(1.0, res.pvalue)), exact, count, d.size)
+    return SignFlipResult(statistic, float(pvalue[alternative]), exact, count, d.size)
+
+
+def _all_flip_sums(magnitudes: NDArray[np.float64]) -> NDArray[np.float64]:
+    """sum(s * magnitudes) for every sign vector s in {-1, 1}^n (shape [2^n]), in batches."""
+    n = magnitudes.size
+    bits = np.arange(n)
+    parts = []
+    for start in range(0, 2**n, _BATCH_ROWS):
+        rows = np.arange(start, min(start + _BATCH_ROWS, 2**n))[:, None]
+        signs = ((rows >> bits) & 1) * 2 - 1
+        parts.append(signs @ magnitudes)
+    return np.concatenate(parts)
+
+
+def _random_flip_sums(
+    magnitudes: NDArray[np.float64], n_resamples: int, seed: int
+) -> NDArray[np.float64]:
+    """sum(s * magnitudes) for `n_resamples` seeded random sign vectors, in batches."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for start in range(0, n_resamples, _BATCH_ROWS):
+        size = (min(_BATCH_ROWS, n_resamples - start), magnitudes.size)
+        parts.append(rng.choice((-1.0, 1.0), size=size) @ magnitudes)
+    return np.concatenate(parts)
