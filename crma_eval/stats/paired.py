@@ -89,7 +89,7 @@ def _newcombe_phi(a: int, b: int, c: int, d: int) -> float:
     margins = (a + b) * (c + d) * (a + c) * (b + d)
     if margins == 0:
         return 0.0
-    cross = a * d - b * c
+    cross: float = a * d - b * c
     if cross > n / 2:
         cross -= n / 2
     elif cross >= 0:
