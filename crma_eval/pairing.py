@@ -99,6 +99,7 @@ def _check_matched(
     codes: list[Any],
     keys: list[str],
     names: tuple[str, str],
+    noun: str,
 ) -> None:
     """InputError listing (up to MAX_EXAMPLES per side) the records without a partner."""
     parts: list[str] = []
@@ -112,7 +113,7 @@ def _check_matched(
         examples = "; ".join(f"({_describe(keys, keyed[mine].loc[i])})" for i in shown)
         more = f" and {lonely.size - MAX_EXAMPLES} more" if lonely.size > MAX_EXAMPLES else ""
         parts.append(
-            f"{names[mine]} has {examples}{more} with no match in {names[other]} "
+            f"{names[mine]} has {examples}{more} with no matching {noun} in {names[other]} "
             f"({lonely.size} unmatched record(s))"
         )
         located = located or _location(frame, shown[0])
@@ -140,9 +141,10 @@ def pair(
     value: str,
     candidates: list[str],
     names: tuple[str, str] = ("left", "right"),
+    noun: str = "item",
 ) -> Paired:
     """Match left and right on `pairing_keys`; InputError as `pair_shared`, and when disjoint."""
-    matched = pair_shared(left, right, value, candidates, names, disjoint_ok=False)
+    matched = pair_shared(left, right, value, candidates, names, noun, disjoint_ok=False)
     assert matched is not None  # disjoint sides raise: every record lacks a partner
     return matched
 
@@ -153,6 +155,7 @@ def pair_shared(
     value: str,
     candidates: list[str],
     names: tuple[str, str] = ("left", "right"),
+    noun: str = "item",
     disjoint_ok: bool = True,
 ) -> Paired | None:
     """Match left and right rows on `pairing_keys`; values of column `value` become x and y.
@@ -167,7 +170,7 @@ def pair_shared(
         return None
     for frame, side, code, name in zip((left, right), keyed, codes, names, strict=True):
         _check_unique(frame, side, code, keys, name)
-    _check_matched(left, right, keyed, codes, keys, names)
+    _check_matched(left, right, keyed, codes, keys, names, noun)
     position = np.empty(int(codes[1].max()) + 1 if codes[1].size else 0, dtype=np.int64)
     position[codes[1]] = np.arange(codes[1].size)
     out = keyed[0].reset_index(drop=True)

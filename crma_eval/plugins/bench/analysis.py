@@ -173,7 +173,7 @@ def _side(cell: Cell) -> pd.DataFrame:
 def _paired(cell: Cell, base: Cell) -> tuple[np.ndarray, np.ndarray]:
     """The two cells' values matched by crma_eval.pairing on document (+ seed, checkpoint)."""
     names = (f"bench task {cell.task!r} arm {cell.arm!r}", f"arm {base.arm!r}")
-    matched = pair(_side(cell), _side(base), "value", PAIR_KEYS, names)
+    matched = pair(_side(cell), _side(base), "value", PAIR_KEYS, names, "document")
     return matched.frame["x"].to_numpy(float), matched.frame["y"].to_numpy(float)
 
 
