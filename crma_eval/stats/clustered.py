@@ -24,7 +24,7 @@ from crma_eval.stats._validate import (
 )
 from crma_eval.stats.permutation import ALTERNATIVES
 
-CLUSTERED_METHOD = "wilson-clustered-cr1"
+CLUSTERED_METHOD = "clustered-cr1"
 SIGN_FLIP_METHOD = "sign-flip-permutation"
 _BATCH_ROWS = 1 << 16
 # Sign flips whose sum is within this fraction of the largest |difference| count as ties.
@@ -39,7 +39,9 @@ class ClusteredProportion:
     cov_type="cluster" (small-sample factor G/(G-1) * (N-1)/(N-K), K = 1).
     design_effect: se^2 over the independent-observations variance p(1-p)/N, at least 1;
     n_effective = N / design_effect.
-    The interval is Wilson's score interval on n_effective (inside [0, 1] by construction).
+    The interval is the hull of Wilson's score interval on n_effective and the CR1 Wald interval
+    p ± z * se clipped to [0, 1]: inside [0, 1], never narrower than the item-clustered Wald
+    interval, and not degenerate at p = 0 or 1 (where Wald has se = 0).
     """
 
     estimate: float
@@ -85,7 +87,7 @@ def wilson_interval(p: float, n: float, confidence: float) -> tuple[float, float
 def clustered_proportion(
     correct: ArrayLike, items: ArrayLike, confidence: float = 0.95
 ) -> ClusteredProportion:
-    """Pooled accuracy over repeated answers with a Wilson interval on the effective n.
+    """Pooled accuracy over repeated answers with an item-clustered interval (see the class).
 
     correct: 0/1 per observation (shape [N]); items: the item label of each observation.
     When p is 0 or 1 the design effect is undefined and the conservative N / n_effective =
@@ -104,6 +106,8 @@ def clustered_proportion(
         design = float(np.bincount(codes).max())
     n_eff = n_obs / design
     low, high = wilson_interval(p, n_eff, confidence)
+    half = float(stats.norm.isf((1 - confidence) / 2)) * se
+    low, high = min(low, clip_unit(p - half)), max(high, clip_unit(p + half))
     return ClusteredProportion(p, low, high, se, design, n_eff, n_items, n_obs)
 
 

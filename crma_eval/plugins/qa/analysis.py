@@ -2,7 +2,7 @@
 
 Items answered once: Wilson (or the chosen) interval on k of n. Items answered several times
 (seeds, checkpoints): per-seed rows, the across-seed mean and sample std, and the pooled accuracy
-with an item-clustered Wilson interval on the effective n (stats.clustered_proportion).
+with an item-clustered (CR1) interval kept in [0, 1] (stats.clustered_proportion).
 """
 
 from __future__ import annotations

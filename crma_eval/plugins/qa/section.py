@@ -19,8 +19,9 @@ DEFINITIONS = [
         "the answer, is the unit of analysis",
     ),
     (
-        "item-clustered interval (wilson-clustered-cr1)",
-        "Wilson's interval on the effective n = answers / design effect; design effect = "
+        "item-clustered interval (clustered-cr1)",
+        "hull of Wilson's interval on the effective n = answers / design effect and the CR1 Wald "
+        "interval p ± z·SE clipped to [0, 1]; design effect = "
         "CR1 cluster-robust variance (clusters = items, as statsmodels OLS cov_type='cluster') "
         "over p(1-p)/answers, at least 1 (Miller 2024, arXiv 2411.00640)",
     ),
@@ -30,7 +31,7 @@ DEFINITIONS = [
 
 
 METHOD_LABEL = {
-    "wilson-clustered-cr1": "Wilson on effective n (item-clustered CR1)",
+    "clustered-cr1": "item-clustered CR1 (Wilson on effective n ∪ Wald, in [0, 1])",
 }
 
 
@@ -74,9 +75,9 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
     if repeated:
         notes.append(
             "Items answered several times (seeds or checkpoints) are repeated measures: the pooled "
-            "accuracy's interval is Wilson's on the effective n = answers / design effect, the "
-            "design effect from the item-clustered (CR1) standard error (Miller 2024, "
-            "arXiv 2411.00640)."
+            "accuracy's interval is item-clustered: the hull of Wilson's on the effective n = "
+            "answers / design effect and the CR1 Wald interval clipped to [0, 1], both from the "
+            "item-clustered (CR1) standard error (Miller 2024, arXiv 2411.00640)."
         )
     return Table(columns=columns, rows=body, caption="QA accuracy by arm and domain", notes=notes)
 
