@@ -62,6 +62,9 @@ def analyze_frames(
             continue
         metrics.update(result.metrics)
         entries[name] = {"details": result.details, "methods": result.methods}
+        if result.skipped:
+            entries[name]["skipped"] = result.skipped
+            print(f"crma-eval: {name}: skipped: {result.skipped}", file=sys.stderr)
         methods[name] = result.methods
     return {
         "schema": RESULTS_SCHEMA,

@@ -335,3 +335,52 @@ def test_real_engine_session_with_a_lora_checkpoint(tmp_path):
     assert set(frame["arm"]) == {"base", "after"}
     assert set(frame.loc[frame["arm"] == "after", "checkpoint"]) == {checkpoint.id}
     assert session.stats["adapter_loads"] == 1
+
+
+def test_zero_variance_drop_gets_the_exact_sign_flip_p(tmp_path):
+    base = [0.8, 0.7, 0.9, 0.6, 0.75, 0.85]
+    after = [v - 0.1 for v in base]  # every document drops by the same amount
+    frame = _records(tmp_path / "r.jsonl", _binary_rows("mc2_task", base, after, metric="mc2"))
+    m = BenchPlugin().analyze({"bench": frame}, AnalyzeOptions()).metrics
+    assert m["bench.mc2_task.after_vs_base.pvalue"] == pytest.approx(2 / 2**6)  # 0.03125
+    assert m["bench.mc2_task.after_vs_base.delta_pp"] == pytest.approx(-10.0)
+
+
+def test_graded_interval_and_p_agree_and_stay_in_range(tmp_path):
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        base = rng.random(12) ** 0.2  # near 1: a t-interval of the score can pass 1.0
+        after = np.clip(base - 0.05 * rng.random(12) + 0.02, 0, 1)
+        rows = _binary_rows("t", base.tolist(), after.tolist(), metric="mc2")
+        frame = _records(tmp_path / f"r{trial}.jsonl", rows)
+        m = BenchPlugin().analyze({"bench": frame}, AnalyzeOptions()).metrics
+        low, high = (
+            m["bench.t.after_vs_base.delta_ci_low_pp"],
+            m["bench.t.after_vs_base.delta_ci_high_pp"],
+        )
+        excludes_zero = low > 0 or high < 0
+        assert excludes_zero == (m["bench.t.after_vs_base.pvalue"] < 0.05)
+        assert m["bench.t.base.ci_low"] >= 0.0 and m["bench.t.base.ci_high"] <= 1.0
+        t = sps.ttest_rel(after, base)
+        ci = t.confidence_interval(0.95)
+        assert low == pytest.approx(100 * max(ci.low, -1)) and high == pytest.approx(
+            100 * min(ci.high, 1)
+        )
+
+
+def test_perplexity_is_aggregated_as_lm_eval_and_compared_as_a_ratio(tmp_path):
+    rng = np.random.default_rng(5)
+    base_ll = -rng.uniform(1, 3, 20)
+    after_ll = base_ll - rng.normal(0.1, 0.05, 20)
+    rows = _binary_rows("wiki", base_ll.tolist(), after_ll.tolist(), metric="perplexity")
+    frame = _records(tmp_path / "r.jsonl", rows)
+    result = BenchPlugin().analyze({"bench": frame}, AnalyzeOptions())
+    m = result.metrics
+    assert m["bench.wiki.base.score"] == pytest.approx(np.exp(-base_ll.mean()))  # lm-eval
+    ratio = np.exp(-after_ll.mean()) / np.exp(-base_ll.mean())
+    assert m["bench.wiki.after_vs_base.ratio"] == pytest.approx(ratio)
+    ci = sps.ttest_rel(-after_ll, -base_ll).confidence_interval(0.95)
+    assert m["bench.wiki.after_vs_base.ratio_ci_low"] == pytest.approx(np.exp(ci.low))
+    assert m["bench.wiki.after_vs_base.ratio_ci_high"] == pytest.approx(np.exp(ci.high))
+    assert not any(k.startswith("bench.wiki.") and k.endswith("_pp") for k in m)
+    assert "bench.wiki.after_vs_base.pvalue_bh" in m

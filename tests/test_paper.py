@@ -131,6 +131,19 @@ def test_learning_advantage_of_modular_over_frozen(paths: list[Path]) -> None:
     assert result.metrics["drift.modular_over_frozen.advantage.min"] > 0  # positive at every seed
 
 
+def test_per_seed_advantages_and_one_sided_p_are_metrics(metrics: dict[str, float]) -> None:
+    for seed, frozen, modular, paper in zip(
+        SEEDS, HOLDOUT["frozen"], HOLDOUT["modular"], (1.463, 1.975, 2.539), strict=True
+    ):
+        value = metrics[f"drift.modular_over_frozen.seed_{seed}.advantage"]
+        assert value == pytest.approx((frozen - modular) / frozen * 100, rel=1e-12)
+        assert round(value, 3) == paper
+    # The paper's one-sided exact 3-vs-3 permutation p = 1/20 (FROZEN drifts more than MODULAR).
+    assert metrics["drift.frozen_vs_modular.permutation.pvalue_greater"] == pytest.approx(0.05)
+    assert metrics["drift.modular_vs_frozen.permutation.pvalue_less"] == pytest.approx(0.05)
+    assert metrics["drift.modular_vs_frozen.permutation.pvalue_greater"] == pytest.approx(1.0)
+
+
 def test_welch_permutation_and_disjoint_ranges(metrics: dict[str, float]) -> None:
     direct = stats.ttest_ind(DRIFT["modular"], DRIFT["naive"], equal_var=False)
     t = metrics["drift.modular_vs_naive.welch.statistic"]

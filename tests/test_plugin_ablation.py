@@ -123,11 +123,10 @@ def test_extra_item_in_second_arm_is_an_error(tmp_path: Path) -> None:
     assert err.value.line == 5
 
 
-def test_no_pairs_gives_none(tmp_path: Path) -> None:
-    assert (
-        AblationPlugin().analyze(frames(tmp_path, qa_arm("a", "d", [True])), AnalyzeOptions())
-        is None
-    )
+def test_no_pairs_says_why(tmp_path: Path) -> None:
+    result = AblationPlugin().analyze(frames(tmp_path, qa_arm("a", "d", [True])), AnalyzeOptions())
+    assert result is not None and result.metrics == {}
+    assert result.skipped is not None and "no two qa arms answered the same items" in result.skipped
     assert AblationPlugin().analyze({}, AnalyzeOptions()) is None
 
 

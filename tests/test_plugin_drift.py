@@ -222,3 +222,14 @@ def test_zero_trained_loss_or_holdout_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="relative drift is undefined") as err:
         DriftPlugin().analyze(frames(tmp_path, zero_diag, "diag.jsonl"), AnalyzeOptions())
     assert err.value.field == "loss"
+
+
+def test_seeds_with_different_phases_are_bad_input(tmp_path: Path) -> None:
+    """A T = 4 seed beside a T = 5 seed of one condition would mix holdouts: exit 2."""
+    five, four = ["a", "b", "c", "d", "e"], ["a", "b", "c", "d"]
+    records = [
+        *loss_matrix("naive", 1, five, [[1.0] * 5] * 5),
+        *loss_matrix("naive", 2, four, [[1.0] * 4] * 4),
+    ]
+    with pytest.raises(InputError, match=r"condition 'naive'.*seed 1 has T = 5.*seed 2 has T = 4"):
+        DriftPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())

@@ -36,10 +36,23 @@ def test_exact_and_chi2_match_statsmodels(b: int, c: int) -> None:
     ref = sm_mcnemar(table(b, c), exact=True)
     assert exact.statistic == ref.statistic and exact.pvalue == pytest.approx(ref.pvalue, rel=1e-9)
     chi2 = mcnemar(b, c, "chi2")
-    ref = sm_mcnemar(table(b, c), exact=False, correction=True)
-    assert chi2.statistic == pytest.approx(ref.statistic, rel=1e-12)
-    assert chi2.pvalue == pytest.approx(ref.pvalue, rel=1e-9)
+    # R's mcnemar.test applies the continuity correction only when b != c; statsmodels always
+    # does (b = c = 5 gives p = 0.752 there), so the reference for b = c is R's (0, 1).
+    if b == c:
+        assert (chi2.statistic, chi2.pvalue) == (0.0, 1.0)
+    else:
+        ref = sm_mcnemar(table(b, c), exact=False, correction=True)
+        assert chi2.statistic == pytest.approx(ref.statistic, rel=1e-12)
+        assert chi2.pvalue == pytest.approx(ref.pvalue, rel=1e-9)
     assert (exact.b, exact.c, chi2.method) == (b, c, "chi2")
+
+
+def test_chi2_with_equal_discordant_counts_is_r_mcnemar_test() -> None:
+    # R: mcnemar.test(matrix(c(10, 5, 5, 10), 2)) -> McNemar's chi-squared = 0, p-value = 1
+    assert (mcnemar(5, 5, "chi2").statistic, mcnemar(5, 5, "chi2").pvalue) == (0.0, 1.0)
+    # R: mcnemar.test(matrix(c(10, 5, 6, 10), 2)) -> chi-squared = 0, p-value = 1 (|6-5|-1 = 0)
+    assert mcnemar(6, 5, "chi2").pvalue == pytest.approx(1.0)
+    assert mcnemar(8, 2, "chi2").statistic == pytest.approx((6 - 1) ** 2 / 10)
 
 
 @SETTINGS

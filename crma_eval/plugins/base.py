@@ -9,6 +9,7 @@ dotted path (`collector`) and imported only when a run collects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -16,8 +17,6 @@ from pydantic import BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import pandas as pd
     from pydantic import BaseModel
 
@@ -81,19 +80,17 @@ class RecordKind:
 
 @dataclass(frozen=True)
 class PairSpec:
-    """How one metric's per-item records pair between two runs (for `gate --baseline`).
+    """How one metric's per-item records pair between two runs (`gate --baseline`, `compare`).
 
-    kind: the record kind; select: record fields whose slugged value must equal the given metric
-    name segment; keys: the fields identifying an item; value: the per-item outcome column;
-    narrow_metric: for `bench`-style records, keep only the rows whose `metric` field is named in
-    the metric name.
+    kind: the record kind; select: the records of one run (a DataFrame of `kind`) the metric
+    covers; keys: candidate fields identifying an item (crma_eval.pairing matches on those both
+    runs carry); value: the per-item 0/1 outcome column.
     """
 
     kind: str
-    select: dict[str, str]
+    select: Callable[[pd.DataFrame], pd.DataFrame]
     keys: tuple[str, ...]
     value: str
-    narrow_metric: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -103,11 +100,14 @@ class AnalysisResult:
     metrics: flat dotted names (`<plugin>.<arm|condition>[.<domain>].<stat>`) to numbers; gates
     address these. details: JSON-serialisable tables for the report. methods: the statistical
     methods used (e.g. {"ci": "wilson", "test": "mcnemar-exact"}), copied into results.json meta.
+    skipped: why a plugin that had records produced no result (results.json
+    `plugins.<name>.skipped`, printed on stderr and in the report); None when it has one.
     """
 
     metrics: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     methods: dict[str, str] = field(default_factory=dict)
+    skipped: str | None = None
 
 
 @dataclass(frozen=True)

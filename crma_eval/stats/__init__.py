@@ -4,6 +4,16 @@ Analysis-only: nothing here imports torch.
 """
 
 from crma_eval.stats.bootstrap import BootstrapResult, mean_difference, paired_bootstrap_ci
+from crma_eval.stats.clustered import (
+    CLUSTERED_METHOD,
+    SIGN_FLIP_METHOD,
+    ClusteredProportion,
+    SignFlipResult,
+    cluster_se,
+    clustered_proportion,
+    sign_flip_test,
+    wilson_interval,
+)
 from crma_eval.stats.groups import (
     GroupSummary,
     WelchResult,
@@ -11,7 +21,7 @@ from crma_eval.stats.groups import (
     ranges_disjoint,
     welch_t,
 )
-from crma_eval.stats.multiplicity import holm
+from crma_eval.stats.multiplicity import benjamini_hochberg, holm
 from crma_eval.stats.paired import (
     MCNEMAR_METHODS,
     McNemarResult,
@@ -25,14 +35,21 @@ from crma_eval.stats.proportions import PROPORTION_METHODS, method_label, propor
 
 __all__ = [
     "ALTERNATIVES",
+    "CLUSTERED_METHOD",
     "MCNEMAR_METHODS",
     "PROPORTION_METHODS",
+    "SIGN_FLIP_METHOD",
     "BootstrapResult",
+    "ClusteredProportion",
     "GroupSummary",
     "McNemarResult",
     "PairedDifference",
     "PermutationResult",
+    "SignFlipResult",
     "WelchResult",
+    "benjamini_hochberg",
+    "cluster_se",
+    "clustered_proportion",
     "group_summary",
     "holm",
     "mcnemar",
@@ -44,5 +61,7 @@ __all__ = [
     "permutation_test",
     "proportion_ci",
     "ranges_disjoint",
+    "sign_flip_test",
     "welch_t",
+    "wilson_interval",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -59,5 +60,5 @@ def paired_bootstrap_ci(
     )
     interval = res.confidence_interval
     return BootstrapResult(
-        float(stat(xa, ya)), float(interval.low), float(interval.high), "percentile"
+        float(cast(float, stat(xa, ya))), float(interval.low), float(interval.high), "percentile"
     )

@@ -49,14 +49,15 @@ def mcnemar(b: int, c: int, method: str = "exact") -> McNemarResult:
 
     exact: two-sided binomial test of b ~ Bin(b + c, 1/2), statistic = min(b, c) (as statsmodels).
     midp: mid-p version, 2 * P(X <= min) - P(X = min) (Fagerland et al. 2013); equals 1 if b = c.
-    chi2: chi-square with continuity correction, statistic = (|b - c| - 1)^2 / (b + c), 1 df.
-    With b = c = 0 there is no evidence either way: pvalue 1.0 (chi2 statistic 0.0).
+    chi2: chi-square with continuity correction, statistic = (|b - c| - 1)^2 / (b + c), 1 df;
+    as R's mcnemar.test the correction is applied only when |b - c| >= 1, so b = c gives
+    statistic 0 and pvalue 1. With b = c = 0 there is no evidence either way: pvalue 1.0.
     """
     method = check_choice(method, "McNemar method", MCNEMAR_METHODS)
     b, c = check_count(b, "b"), check_count(c, "c")
     n = b + c
     if method == "chi2":
-        if n == 0:
+        if b == c:
             return McNemarResult(0.0, 1.0, b, c, method)
         statistic = (abs(b - c) - 1) ** 2 / n
         return McNemarResult(statistic, float(stats.chi2.sf(statistic, 1)), b, c, method)
@@ -88,7 +89,7 @@ def _newcombe_phi(a: int, b: int, c: int, d: int) -> float:
     margins = (a + b) * (c + d) * (a + c) * (b + d)
     if margins == 0:
         return 0.0
-    cross = a * d - b * c
+    cross: float = a * d - b * c
     if cross > n / 2:
         cross -= n / 2
     elif cross >= 0:

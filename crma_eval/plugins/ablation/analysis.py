@@ -1,54 +1,51 @@
-"""Paired comparison of QA arms on the same items: McNemar, accuracy difference CI, Holm."""
+"""Paired comparison of QA arms on the same items: McNemar (or item-level sign flips), Holm, BH.
+
+Arms are matched by crma_eval.pairing (one rule for ablation, bench and gate --baseline). Items
+answered once per arm: McNemar on the discordant pairs and Newcombe's paired difference interval,
+as before. Items answered several times (seeds, checkpoints): the item is the unit, an exact
+sign-flip permutation test on per-item mean differences and a cluster-robust (CR1) interval.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import in_order, put_metrics, where
+from crma_eval.fmt import in_order, put_metrics
+from crma_eval.pairing import conditions, item_clusters, of_condition, pair_shared, with_items
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import holm, mcnemar, paired_difference_ci
+from crma_eval.stats import (
+    SIGN_FLIP_METHOD,
+    benjamini_hochberg,
+    cluster_se,
+    holm,
+    mcnemar,
+    paired_difference_ci,
+    sign_flip_test,
+)
 
 PLUGIN = "ablation"
 PAIR_STATS = ("n", "b", "c", "statistic", "pvalue", "diff", "diff_ci_low", "diff_ci_high")
+REPEATED_STATS = ("n_items", "n_observations")
+KEYS = ["domain", "item_id", "seed", "checkpoint", "condition"]
 
 
 def item_keys(qa: pd.DataFrame) -> list[str]:
-    """Fields identifying one item across arms: domain, item_id (+ seed, checkpoint if present)."""
-    return ["domain", "item_id"] + [c for c in ("seed", "checkpoint") if c in qa.columns]
+    """Fields that can identify one item across arms (pairing uses those both arms carry)."""
+    return [k for k in KEYS if k in qa.columns]
 
 
-def _describe(row: pd.Series, keys: list[str]) -> str:
-    return ", ".join(f"{k}={row[k]}" for k in keys if not pd.isna(row[k]))
-
-
-def _check_matched(qa: pd.DataFrame, keys: list[str], a: str, b: str, only: np.ndarray) -> None:
-    """Raise InputError naming the first record (file order) of an item only one arm answered."""
-    if not only.any():
-        return
-    rows = qa[only]
-    first = rows.iloc[0]
-    other = b if first["arm"] == a else a
-    examples = "; ".join(_describe(r, keys) for _, r in rows.head(3).iterrows())
-    raise InputError(
-        f"arms {a!r} and {b!r} share items but not all of them: arm {first['arm']!r} has "
-        f"({_describe(first, keys)}) with no match in arm {other!r}; {len(rows)} unmatched "
-        f"record(s), first ones: {examples}. Paired arms must answer the same items.",
-        **where(first),
-    )
-
-
-def _comparison(x: np.ndarray, y: np.ndarray, options: AnalyzeOptions) -> dict[str, Any]:
-    """McNemar and the paired accuracy difference of arm x over arm y."""
+def _independent(x: np.ndarray, y: np.ndarray, options: AnalyzeOptions) -> dict[str, Any]:
+    """McNemar and Newcombe's paired accuracy difference of arm x over arm y (one answer/item)."""
     test = mcnemar(
         int(np.count_nonzero(x & ~y)), int(np.count_nonzero(~x & y)), options.mcnemar_method
     )
     diff = paired_difference_ci(x, y, options.confidence)
     return {
-        "n": int(x.size),
         "b": test.b,
         "c": test.c,
         "statistic": test.statistic,
@@ -56,66 +53,115 @@ def _comparison(x: np.ndarray, y: np.ndarray, options: AnalyzeOptions) -> dict[s
         "diff": diff.estimate,
         "diff_ci_low": diff.low,
         "diff_ci_high": diff.high,
-        "acc_a": float(x.mean()),
-        "acc_b": float(y.mean()),
+        "method": f"mcnemar-{options.mcnemar_method}",
     }
+
+
+def clustered_difference(
+    x: np.ndarray, y: np.ndarray, items: np.ndarray, options: AnalyzeOptions
+) -> dict[str, Any]:
+    """Item-level comparison of repeated paired 0/1 answers (shape [N] each, items: [N] labels).
+
+    b / c: items whose mean correctness is higher under x / under y. Test: sign-flip permutation
+    on the per-item mean differences. Interval: mean difference ± z * CR1 item-clustered SE,
+    clipped to [-1, 1].
+    """
+    d = x.astype(float) - y.astype(float)
+    per_item = pd.Series(d).groupby(items, sort=False).mean().to_numpy()
+    test = sign_flip_test(per_item, seed=options.seed)
+    estimate = float(d.mean())
+    z = float(sps.norm.isf((1 - options.confidence) / 2))
+    se = cluster_se(d, items) if per_item.size > 1 else math.nan
+    return {
+        "b": int(np.count_nonzero(per_item > 0)),
+        "c": int(np.count_nonzero(per_item < 0)),
+        "statistic": test.statistic,
+        "pvalue": test.pvalue,
+        "diff": estimate,
+        "diff_ci_low": max(-1.0, estimate - z * se),
+        "diff_ci_high": min(1.0, estimate + z * se),
+        "n_items": int(per_item.size),
+        "n_observations": int(d.size),
+        "exact": test.exact,
+        "method": SIGN_FLIP_METHOD + ("" if test.exact else " (Monte Carlo)"),
+    }
+
+
+def _comparison(aligned: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
+    x, y = aligned["x"].to_numpy(bool), aligned["y"].to_numpy(bool)
+    items = item_clusters(aligned).to_numpy()
+    repeated = bool(pd.Series(items).duplicated().any())
+    found = clustered_difference(x, y, items, options) if repeated else _independent(x, y, options)
+    return {"n": int(x.size), **found, "acc_a": float(x.mean()), "acc_b": float(y.mean())}
 
 
 def _pair(aligned: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
-    """Overall and per-domain comparison of one matched pair (columns domain, x, y)."""
-    overall = _comparison(aligned["x"].to_numpy(), aligned["y"].to_numpy(), options)
+    """Overall and per-domain comparison of one matched pair (columns domain, item_id, x, y)."""
+    overall = _comparison(aligned, options)
     domains = [
-        {"domain": domain, **_comparison(g["x"].to_numpy(), g["y"].to_numpy(), options)}
+        {"domain": domain, **_comparison(g, options)}
         for domain, g in aligned.groupby("domain", sort=False)
     ]
-    for row, adjusted in zip(domains, holm([d["pvalue"] for d in domains]), strict=True):
-        row["pvalue_holm"] = adjusted
+    pvalues = [d["pvalue"] for d in domains]
+    for row, by_holm, by_bh in zip(
+        domains, holm(pvalues), benjamini_hochberg(pvalues), strict=True
+    ):
+        row["pvalue_holm"] = by_holm
+        row["pvalue_bh"] = by_bh
     return {"overall": overall, "domains": domains}
 
 
-def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult | None:
-    """Every pair of arms (first-appearance order) that answered the same items; None if none."""
-    keys = item_keys(qa)
-    frame = pd.DataFrame(
-        {
-            "arm": qa["arm"],
-            "key": qa.groupby(keys, sort=False, dropna=False).ngroup(),
-            "domain": qa["domain"],
-            "correct": qa["correct"].astype(bool),
-        }
-    )
+def _compare_arms(
+    qa: pd.DataFrame, condition: Any, options: AnalyzeOptions
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every pair of arms of one condition sharing items; also the arms left unpaired."""
+    frame = of_condition(qa, condition).assign(correct=lambda f: f["correct"].astype(bool))
     arms = in_order(frame["arm"])
-    by_arm = {arm: g.set_index("key") for arm, g in frame.groupby("arm", sort=False)}
-    metrics: dict[str, float] = {}
-    pairs = []
+    by_arm = {arm: g for arm, g in frame.groupby("arm", sort=False)}
+    pairs, paired_arms = [], set()
     for i, a in enumerate(arms):
         for b in arms[i + 1 :]:
-            left, right = by_arm[a], by_arm[b]
-            shared = left.index.isin(right.index)
-            if not shared.any():
+            names = (f"arm {a!r}", f"arm {b!r}")
+            matched = pair_shared(by_arm[a], by_arm[b], "correct", KEYS, names)
+            if matched is None:
                 continue
-            in_pair = frame["arm"].isin((a, b)).to_numpy()
-            only = in_pair & ~frame["key"].isin(left.index.intersection(right.index)).to_numpy()
-            _check_matched(qa, keys, a, b, only)
-            aligned = pd.DataFrame(
-                {
-                    "domain": left["domain"],
-                    "x": left["correct"],
-                    "y": right["correct"].reindex(left.index),
-                }
-            )
-            pair = {"a": a, "b": b, **_pair(aligned, options)}
-            pairs.append(pair)
-            _add_metrics(metrics, pair)
-    if not pairs:
-        return None
+            head = {"a": a, "b": b, "condition": condition, "pairing": matched.note}
+            pairs.append(head | _pair(with_items(matched.frame), options))
+            paired_arms |= {a, b}
+    return pairs, [a for a in arms if a not in paired_arms]
+
+
+def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
+    """Every pair of arms (first-appearance order, per condition) answering the same items.
+
+    With no such pair the result has no metrics and `skipped` says why.
+    """
+    metrics: dict[str, float] = {}
+    pairs: list[dict[str, Any]] = []
+    unpaired: dict[str, list[str]] = {}
+    for cond in conditions(qa):
+        found, lonely = _compare_arms(qa, cond, options)
+        pairs += found
+        if lonely:
+            unpaired["all" if cond is None else str(cond)] = lonely
+    for p in pairs:
+        _add_metrics(metrics, p)
+    tests = {d.get("method") for p in pairs for d in (p["overall"], *p["domains"])}
     methods = {
-        "test": f"mcnemar-{options.mcnemar_method}",
-        "diff_ci": "newcombe-paired-wilson",
-        "multiplicity": "holm",
+        "test": "; ".join(sorted(t for t in tests if t)) or f"mcnemar-{options.mcnemar_method}",
+        "diff_ci": "newcombe-paired-wilson (one answer per item); "
+        "cr1-clustered-wald clipped to [-1, 1] (repeated items)",
+        "multiplicity": "holm and benjamini-hochberg across the domains of one pair of arms",
+        "pairing": "crma_eval.pairing: every key both arms carry",
         "confidence": str(options.confidence),
     }
-    return AnalysisResult(metrics=metrics, details={"arms": arms, "pairs": pairs}, methods=methods)
+    details = {"arms": in_order(qa["arm"]), "pairs": pairs, "unpaired": unpaired}
+    result = AnalysisResult(metrics=metrics, details=details, methods=methods)
+    if not pairs:
+        result.skipped = (
+            f"no two qa arms answered the same items (arms: {', '.join(map(str, details['arms']))})"
+        )
+    return result
 
 
 def pair_label(a: str, b: str) -> str:
@@ -124,8 +170,15 @@ def pair_label(a: str, b: str) -> str:
 
 
 def _add_metrics(metrics: dict[str, float], pair: dict[str, Any]) -> None:
-    label = pair_label(pair["a"], pair["b"])
-    put_metrics(metrics, (PLUGIN, label), {k: pair["overall"][k] for k in PAIR_STATS})
+    label = (PLUGIN, pair_label(pair["a"], pair["b"]), pair["condition"])
+    overall = pair["overall"]
+    put_metrics(
+        metrics, label, {k: overall[k] for k in (*PAIR_STATS, *REPEATED_STATS) if k in overall}
+    )
     for row in pair["domains"]:
-        stats = {k: row[k] for k in (*PAIR_STATS, "pvalue_holm")}
-        put_metrics(metrics, (PLUGIN, label, row["domain"]), stats)
+        stats = {
+            k: row[k]
+            for k in (*PAIR_STATS, *REPEATED_STATS, "pvalue_holm", "pvalue_bh")
+            if k in row
+        }
+        put_metrics(metrics, (*label, row["domain"]), stats)

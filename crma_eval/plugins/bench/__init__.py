@@ -7,6 +7,7 @@ module and the analysis stay importable without torch or lm-eval.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crma_eval.plugins.base import (
@@ -26,6 +27,20 @@ if TYPE_CHECKING:
     from crma_eval.blocks import Section
 
 METRIC = re.compile(r"bench\.(?P<task>[^.]+)\.(?P<arm>[^.]+)\.(?P<rest>.+)")
+BENCH_KEYS = ("task", "doc_id", "metric", "filter", "seed", "checkpoint")
+
+
+def _covered(task: str, arm: str, segments: set[str], frame: pd.DataFrame) -> pd.DataFrame:
+    """The records a bench metric covers: its task and arm, and only the lm-eval metric the name
+    mentions (e.g. `acc` in `bench.arc.after.acc.score`) when it mentions one."""
+    from crma_eval.naming import slug
+    from crma_eval.pairing import select_slugged
+
+    rows = select_slugged(frame, {"task": task, "arm": arm})
+    if rows.empty:
+        return rows
+    named = rows["metric"].map(slug).isin(segments)
+    return rows[named] if named.any() else rows
 
 
 class BenchPlugin(Plugin):
@@ -57,10 +72,10 @@ class BenchPlugin(Plugin):
         return bench_section(result)
 
     def pairing(self, metric: str) -> PairSpec | None:
-        """`bench.<task>.<arm>.*` pairs bench records on task, doc_id, metric and filter."""
+        """`bench.<task>.<arm>.*`: that task's and arm's records of the lm-eval metric the name
+        mentions, paired on task, doc_id, metric, filter, seed and checkpoint."""
         match = METRIC.fullmatch(metric)
         if match is None:
             return None
-        select = {"task": match["task"], "arm": match["arm"]}
-        keys = ("task", "doc_id", "metric", "filter")
-        return PairSpec("bench", select, keys, "value", frozenset(match["rest"].split(".")))
+        select = partial(_covered, match["task"], match["arm"], set(match["rest"].split(".")))
+        return PairSpec("bench", select, BENCH_KEYS, "value")

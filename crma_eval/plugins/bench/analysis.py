@@ -14,24 +14,27 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from crma_eval.errors import InputError
-from crma_eval.fmt import ci_methods, in_order, put_metrics, where
+from crma_eval.fmt import ci_methods, in_order, put_metrics
+from crma_eval.pairing import pair
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import (
-    holm,
-    mcnemar,
-    paired_bootstrap_ci,
-    paired_difference_ci,
-    proportion_ci,
+from crma_eval.plugins.bench.continuous import (
+    UNBOUNDED,
+    paired_t,
+    t_interval,
+    unbounded_compare,
+    unbounded_score,
 )
+from crma_eval.stats import benjamini_hochberg, holm, mcnemar, paired_difference_ci, proportion_ci
 
 PLUGIN = "bench"
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:
 # exact_match for generation, length-normalised accuracy when lm-eval computes it).
 METRIC_PREFERENCE: tuple[str, ...] = ("exact_match", "acc_norm", "acc")
 NO_FILTER = "none"
+# Pairing keys of bench documents (crma_eval.pairing uses those both arms carry).
+PAIR_KEYS = ["document", "seed", "checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -104,22 +107,37 @@ def _is_binary(*arrays: np.ndarray) -> bool:
     return all(bool(np.isin(a, (0.0, 1.0)).all()) for a in arrays)
 
 
-def score_stats(values: np.ndarray, options: AnalyzeOptions) -> dict[str, float]:
-    """Mean score with its CI: the proportion CI for 0/1 values, else a t-interval of the mean."""
+def _bounded(values: np.ndarray) -> bool:
+    """A graded metric whose values all lie in [0, 1] is taken to be bounded there."""
+    return bool(np.all((values >= 0) & (values <= 1)))
+
+
+def score_stats(
+    values: np.ndarray, options: AnalyzeOptions, task: str = "", metric: str = ""
+) -> dict[str, float]:
+    """Mean score with its CI: the proportion CI for 0/1 values, else a t-interval of the mean
+    (clipped to [0, 1] for metrics bounded there); unbounded metrics as lm-eval aggregates them."""
+    if metric in UNBOUNDED:
+        return unbounded_score(values, task, metric, options.confidence)
     n = values.size
     score = float(values.mean())
     if _is_binary(values):
         low, high = proportion_ci(int(values.sum()), n, options.confidence, options.ci_method)
-    elif n > 1 and np.ptp(values) > 0:
-        ci = sps.ttest_1samp(values, 0.0).confidence_interval(options.confidence)
-        low, high = float(ci.low), float(ci.high)
     else:
-        low = high = score if n > 1 else math.nan
+        low, high = t_interval(values, options.confidence)
+        if _bounded(values) and not math.isnan(low):
+            low, high = max(low, 0.0), min(high, 1.0)
     return {"score": score, "n": n, "ci_low": low, "ci_high": high}
 
 
-def compare(after: np.ndarray, base: np.ndarray, options: AnalyzeOptions) -> dict[str, float]:
-    """Paired after - base delta in pp with CI; McNemar (b, c) for 0/1 values, else paired t."""
+def compare(
+    after: np.ndarray, base: np.ndarray, options: AnalyzeOptions, task: str = "", metric: str = ""
+) -> dict[str, float]:
+    """Paired after - base delta in pp with CI; McNemar (b, c) for 0/1 values, else paired t
+    (interval and p from the same test, exact sign-flip p for zero-variance differences).
+    Unbounded metrics: a ratio or a difference in bits (continuous.unbounded_compare)."""
+    if metric in UNBOUNDED:
+        return unbounded_compare(after, base, task, metric, options.confidence, options.seed)
     if _is_binary(after, base):
         diff = paired_difference_ci(after.astype(bool), base.astype(bool), options.confidence)
         test = mcnemar(
@@ -130,18 +148,11 @@ def compare(after: np.ndarray, base: np.ndarray, options: AnalyzeOptions) -> dic
         estimate, low, high = diff.estimate, diff.low, diff.high
         extra = {"b": test.b, "c": test.c, "pvalue": test.pvalue}
     else:
-        estimate = float(np.mean(after - base))
-        low = high = pvalue = math.nan
-        if after.size > 1 and np.ptp(after - base) > 0:
-            boot = paired_bootstrap_ci(
-                after, base, confidence=options.confidence, seed=options.seed
-            )
-            low, high = boot.low, boot.high
-            pvalue = float(sps.ttest_rel(after, base).pvalue)
-        elif after.size > 1:
-            low = high = estimate
-            pvalue = 1.0
-        extra = {"pvalue": pvalue}
+        t = paired_t(after - base, options.confidence, options.seed)
+        estimate, low, high = t.estimate, t.low, t.high
+        if _bounded(after) and _bounded(base) and not math.isnan(low):
+            low, high = max(low, -1.0), min(high, 1.0)
+        extra = {"pvalue": t.pvalue}
     return {
         "delta_pp": 100 * estimate,
         "delta_ci_low_pp": 100 * low,
@@ -150,30 +161,20 @@ def compare(after: np.ndarray, base: np.ndarray, options: AnalyzeOptions) -> dic
     }
 
 
-def _check_unique(cell: Cell) -> None:
-    dup = cell.values.index.duplicated()
-    if dup.any():
-        row = cell.rows.iloc[int(np.argmax(dup))]
-        raise InputError(
-            f"two bench records for one document (task {cell.task!r}, arm {cell.arm!r}, "
-            f"doc_id {row['doc_id']})",
-            **where(row),
-        )
+def _side(cell: Cell) -> pd.DataFrame:
+    """One cell as a pairing side: document key, value, seed/checkpoint when given, location."""
+    side = pd.DataFrame({"document": cell.values.index, "value": cell.values.to_numpy()})
+    for column in ("seed", "checkpoint", "_file", "_line"):
+        if column in cell.rows.columns:
+            side[column] = cell.rows[column].to_numpy()
+    return side
 
 
 def _paired(cell: Cell, base: Cell) -> tuple[np.ndarray, np.ndarray]:
-    """The two cells' values aligned on pair key; a document present in one arm only is an error."""
-    for one, other in ((cell, base), (base, cell)):
-        _check_unique(one)
-        lonely = ~one.values.index.isin(other.values.index)
-        if lonely.any():
-            row = one.rows.iloc[int(np.argmax(lonely))]
-            raise InputError(
-                f"bench record (task {one.task!r}, arm {one.arm!r}, doc_id {row['doc_id']}) has no "
-                f"matching document in arm {other.arm!r}; paired arms need the same documents",
-                **where(row),
-            )
-    return cell.values.to_numpy(), base.values.reindex(cell.values.index).to_numpy()
+    """The two cells' values matched by crma_eval.pairing on document (+ seed, checkpoint)."""
+    names = (f"bench task {cell.task!r} arm {cell.arm!r}", f"arm {base.arm!r}")
+    matched = pair(_side(cell), _side(base), "value", PAIR_KEYS, names, "document")
+    return matched.frame["x"].to_numpy(float), matched.frame["y"].to_numpy(float)
 
 
 def _base_arm(arms: list[str], configured: str | None) -> str:
@@ -188,23 +189,31 @@ def _base_arm(arms: list[str], configured: str | None) -> str:
 def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[dict[str, Any]]:
     """Each non-base cell against the base arm's cell of the same task and filter, Holm-adjusted."""
     lookup = {(c.task, c.filter, c.arm): c for c in cells}
-    deltas = []
+    deltas: list[dict[str, Any]] = []
     for cell in cells:
         base = lookup.get((cell.task, cell.filter, base_name))
         if cell.arm == base_name or base is None:
             continue
         after, before = _paired(cell, base)
-        head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
+        head: dict[str, Any] = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
         head |= {"arm": cell.arm, "base": base_name, "n": after.size}
-        deltas.append(head | compare(after, before, options))
+        deltas.append(head | compare(after, before, options, cell.task, cell.metric))
     for arm in dict.fromkeys(d["arm"] for d in deltas):
         family = [d for d in deltas if d["arm"] == arm]
-        for d, adjusted in zip(family, holm([d["pvalue"] for d in family]), strict=True):
-            d["pvalue_holm"] = adjusted
+        pvalues = [d["pvalue"] for d in family]
+        for d, by_holm, by_bh in zip(
+            family, holm(pvalues), benjamini_hochberg(pvalues), strict=True
+        ):
+            d["pvalue_holm"] = by_holm
+            d["pvalue_bh"] = by_bh
     return deltas
 
 
-DELTA_STATS = ("delta_pp", "delta_ci_low_pp", "delta_ci_high_pp", "b", "c", "pvalue", "pvalue_holm")
+DELTA_STATS = (
+    "delta_pp", "delta_ci_low_pp", "delta_ci_high_pp", "b", "c", "pvalue", "pvalue_holm",
+    "pvalue_bh", "ratio", "ratio_ci_low", "ratio_ci_high", "log_ratio", "delta", "delta_ci_low",
+    "delta_ci_high",
+)  # fmt: skip
 
 
 def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
@@ -222,7 +231,7 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
     metrics: dict[str, float] = {}
     scores = []
     for cell in cells:
-        row = score_stats(cell.values.to_numpy(), options)
+        row = score_stats(cell.values.to_numpy(), options, cell.task, cell.metric)
         put_metrics(metrics, (PLUGIN, cell.task, cell.arm, segment(cell.task, cell.filter)), row)
         scores.append({"task": cell.task, "metric": cell.metric, "filter": cell.filter} | row)
         scores[-1]["arm"] = cell.arm
@@ -231,10 +240,15 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         parts = (PLUGIN, d["task"], f"{d['arm']}_vs_{base_name}", segment(d["task"], d["filter"]))
         put_metrics(metrics, parts, {k: d[k] for k in DELTA_STATS if k in d})
     methods = ci_methods(options) | {
-        "ci_continuous": "t-interval of the mean",
-        "paired_ci": "Newcombe square-and-add (0/1 scores); paired percentile bootstrap (others)",
-        "test": f"mcnemar-{options.mcnemar_method} (0/1 scores); paired t-test (others)",
-        "multiplicity": "holm across tasks (and filters), per compared arm",
+        "ci_continuous": "t-interval of the mean, clipped to [0, 1] for metrics bounded there",
+        "paired_ci": "Newcombe square-and-add (0/1 scores); paired t-interval of the same paired "
+        "t-test (graded scores, clipped to [-1, 1]); zero width for zero-variance differences",
+        "test": f"mcnemar-{options.mcnemar_method} (0/1 scores); paired t-test (graded scores); "
+        "exact sign-flip test (zero-variance differences)",
+        "unbounded": "perplexity: exp(mean -loglikelihood) as lm-eval, compared as a ratio "
+        "exp(mean log-difference) with a paired t-interval on the log scale; bits_per_byte: "
+        "mean, compared as a difference in bits with a paired t-interval",
+        "multiplicity": "holm and benjamini-hochberg across tasks (and filters), per compared arm",
         "pairing": pairing(frame),
     }
     details = {"scores": scores, "deltas": deltas, "base_arm": base_name}

@@ -6,8 +6,9 @@ from typing import Any
 
 from crma_eval.blocks import Figure, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, ci_caption, interval, missing, pct, pvalue, signed
+from crma_eval.fmt import DASH, ci_caption, interval, missing, num, pct, pvalue, signed
 from crma_eval.plugins.bench.analysis import NO_FILTER
+from crma_eval.plugins.bench.continuous import UNBOUNDED
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -21,8 +22,7 @@ def _scores(rows: list[dict[str, Any]], ci: str) -> Table:
             r["metric"],
             r["arm"],
             r["n"],
-            pct(r["score"]),
-            interval(r["ci_low"], r["ci_high"]),
+            *_score_cells(r),
         ]
         for r in rows
     ]
@@ -36,6 +36,29 @@ def _scores(rows: list[dict[str, Any]], ci: str) -> Table:
     )
 
 
+def _score_cells(row: dict[str, Any]) -> list[str]:
+    """Score and interval: percentages for bounded metrics, plain numbers for unbounded ones."""
+    if row["metric"] in UNBOUNDED:
+        low, high = row["ci_low"], row["ci_high"]
+        return [num(row["score"]), DASH if missing(low) else f"[{num(low)}, {num(high)}]"]
+    return [pct(row["score"]), interval(row["ci_low"], row["ci_high"])]
+
+
+def _delta_cells(row: dict[str, Any]) -> list[str]:
+    """The difference and its interval in the metric's own terms (pp, ratio or bits)."""
+    if "ratio" in row:
+        low, high = row["ratio_ci_low"], row["ratio_ci_high"]
+        return [f"× {row['ratio']:.4f}", DASH if missing(low) else f"[{low:.4f}, {high:.4f}]"]
+    if "delta" in row:
+        low, high = row["delta_ci_low"], row["delta_ci_high"]
+        ci = DASH if missing(low) else f"[{low:+.4f}, {high:+.4f}] bits"
+        return [signed(row["delta"], 4, " bits"), ci]
+    return [
+        signed(row["delta_pp"], 2, " pp"),
+        _pp_interval(row["delta_ci_low_pp"], row["delta_ci_high_pp"]),
+    ]
+
+
 def _pp_interval(low: Any, high: Any) -> str:
     return DASH if missing(low) else f"[{low:+.2f}, {high:+.2f}] pp"
 
@@ -46,12 +69,12 @@ def _deltas(rows: list[dict[str, Any]], confidence: str) -> Table:
             _label(r),
             f"{r['arm']} − {r['base']}",
             r["n"],
-            signed(r["delta_pp"], 2, " pp"),
-            _pp_interval(r["delta_ci_low_pp"], r["delta_ci_high_pp"]),
+            *_delta_cells(r),
             r.get("b", DASH),
             r.get("c", DASH),
             pvalue(r["pvalue"]),
             pvalue(r.get("pvalue_holm")),
+            pvalue(r.get("pvalue_bh")),
         ]
         for r in rows
     ]
@@ -66,17 +89,23 @@ def _deltas(rows: list[dict[str, Any]], confidence: str) -> Table:
             "c",
             "p",
             "p (Holm)",
+            "p (BH)",
         ],
         rows=body,
         caption="Paired before/after differences (documents matched on content hash)",
         notes=[
             "b: documents right after and wrong before; c: wrong after and right before "
             "(McNemar uses only these discordant pairs).",
+            "Perplexity-type metrics: ratio after/base of corpus perplexities with its interval; "
+            "bits per byte: difference in bits. Never in percentage points.",
+            "Holm and Benjamini–Hochberg adjust over the family of tasks (and filters) compared "
+            "for the same arm.",
         ],
     )
 
 
 def _forest(rows: list[dict[str, Any]]) -> Figure:
+    rows = [r for r in rows if "delta_pp" in r]  # ratios and bits have their own scales
     fig, ax = new_figure(width=6.0, height=max(1.6, 0.35 * len(rows) + 0.8))
     for i, r in enumerate(reversed(rows)):
         low, high = r["delta_ci_low_pp"], r["delta_ci_high_pp"]
@@ -112,5 +141,22 @@ def bench_section(result: dict[str, Any]) -> Section:
         definitions=[
             ("Δ (pp)", "score(arm) − score(base) in percentage points, on paired documents"),
             ("p (Holm)", "Holm-adjusted across the tasks compared for the same arm"),
+            ("p (BH)", "Benjamini–Hochberg (FDR) adjusted over the same family as Holm"),
+            (
+                "paired t-test",
+                "one-sample t-test on per-document differences; its t-interval is "
+                "the Δ interval (graded metrics), clipped to the metric's range",
+            ),
+            (
+                "sign-flip test",
+                "exact permutation test flipping the sign of each document's "
+                "difference; used when every difference is equal (t undefined)",
+            ),
+            (
+                "ratio",
+                "corpus perplexity after / base = exp(mean per-document log-perplexity "
+                "difference), interval from the paired t-interval on the log scale",
+            ),
+            ("McNemar", "test on the discordant pairs b, c of 0/1 metrics"),
         ],
     )

@@ -12,7 +12,13 @@ import pandas as pd
 from crma_eval.errors import InputError
 from crma_eval.fmt import in_order, put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.plugins.drift.matrix import SeedRun, check_seeds, mean_matrix, seed_runs
+from crma_eval.plugins.drift.matrix import (
+    SeedRun,
+    check_phases,
+    check_seeds,
+    mean_matrix,
+    seed_runs,
+)
 from crma_eval.stats import group_summary, permutation_test, ranges_disjoint, welch_t
 
 PLUGIN = "drift"
@@ -40,11 +46,17 @@ def _tests(a: list[float], b: list[float], options: AnalyzeOptions) -> dict[str,
     nan = {"statistic": math.nan, "pvalue": math.nan, "df": math.nan}
     welch = asdict(welch_t(a, b)) if min(len(a), len(b)) >= 2 else nan
     perm = permutation_test(a, b, alternative="two-sided", seed=options.seed)
+    greater, less = (
+        permutation_test(a, b, alternative=side, seed=options.seed).pvalue
+        for side in ("greater", "less")
+    )
     return {
         "welch": welch,
         "permutation": {
             "statistic": perm.statistic,
             "pvalue": perm.pvalue,
+            "pvalue_greater": greater,
+            "pvalue_less": less,
             "floor": perm.floor,
             "exact": perm.exact,
             "n_permutations": perm.n_permutations,
@@ -91,7 +103,10 @@ def _condition_metrics(metrics: dict[str, float], cond: dict[str, Any]) -> None:
 
 def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list[dict]) -> None:
     for adv in advantages:
-        put_metrics(metrics, (PLUGIN, f"{adv['a']}_over_{adv['b']}", "advantage"), adv["summary"])
+        label = f"{adv['a']}_over_{adv['b']}"
+        put_metrics(metrics, (PLUGIN, label, "advantage"), adv["summary"])
+        for seed, value in adv["seeds"]:
+            put_metrics(metrics, (PLUGIN, label, f"seed_{seed}"), {"advantage": value})
     for test in tests:
         label = f"{test['a']}_vs_{test['b']}"
         put_metrics(metrics, (PLUGIN, label, "welch"), test["welch"])
@@ -99,7 +114,7 @@ def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list
         put_metrics(
             metrics,
             (PLUGIN, label, "permutation"),
-            {"pvalue": perm["pvalue"], "floor": perm["floor"], "exact": perm["exact"]},
+            {k: perm[k] for k in ("pvalue", "pvalue_greater", "pvalue_less", "floor", "exact")},
         )
         put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"]})
 
@@ -107,13 +122,18 @@ def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list
 def _permutation_method(tests: list[dict[str, Any]]) -> str:
     """Which permutation tests ran: exact, seeded Monte Carlo, or some of each."""
     kinds = {"exact" if t["permutation"]["exact"] else "monte-carlo" for t in tests}
-    return "permutation-" + ("/".join(sorted(kinds)) or "none") + " (two-sided)"
+    return (
+        "permutation-"
+        + ("/".join(sorted(kinds)) or "none")
+        + " (two-sided; one-sided greater and less beside it)"
+    )
 
 
 def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     """Loss-relative drift, final holdout and learning advantage per condition (docs/results.md)."""
     runs = seed_runs(loss, (options.extra.get("drift") or {}).get("domain_order"))
     check_seeds(loss, runs)
+    check_phases(runs)
     names = in_order(pd.Series([r.condition for r in runs]))
     by_cond = {
         c: sorted((r for r in runs if r.condition == c), key=lambda r: r.seed) for c in names

@@ -181,6 +181,29 @@ def check_seeds(loss: pd.DataFrame, runs: list[SeedRun]) -> None:
             )
 
 
+def check_phases(runs: list[SeedRun]) -> None:
+    """Every seed of one condition must train the same domains in the same number of phases T.
+
+    Otherwise drift and final holdout would average a T = 4 run with a T = 5 one. InputError
+    naming the condition, the seeds and their T (and domain sets when those differ).
+    """
+    by_condition: dict[str, list[SeedRun]] = {}
+    for run in runs:
+        by_condition.setdefault(run.condition, []).append(run)
+    for condition, group in by_condition.items():
+        first = group[0]
+        for run in group[1:]:
+            if len(run.order) == len(first.order) and set(run.order) == set(first.order):
+                continue
+            raise InputError(
+                f"condition {condition!r} mixes seeds with different phases: seed {first.seed} "
+                f"has T = {len(first.order)} ({', '.join(first.order)}), seed {run.seed} has "
+                f"T = {len(run.order)} ({', '.join(run.order)}); analyse them as separate "
+                "conditions or complete the shorter run",
+                field="domain_order",
+            )
+
+
 def mean_matrix(runs: list[SeedRun]) -> tuple[np.ndarray, list[str]]:
     """Seed-averaged loss matrix of one condition and its column labels."""
     size = max(len(r.order) for r in runs)

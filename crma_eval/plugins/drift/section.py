@@ -214,6 +214,8 @@ def _tests_table(details: dict[str, Any], opts: dict[str, Any]) -> Table:
                 pvalue(w["pvalue"]),
                 pvalue(p["pvalue"]),
                 pvalue(p["floor"]),
+                pvalue(p.get("pvalue_greater")),
+                pvalue(p.get("pvalue_less")),
                 "exact" if p["exact"] else f"Monte Carlo ({p['n_permutations']})",
                 "yes" if t["disjoint"] else "no",
             ]
@@ -226,12 +228,16 @@ def _tests_table(details: dict[str, Any], opts: dict[str, Any]) -> Table:
         "Welch p",
         "permutation p",
         "floor",
+        "p (a > b)",
+        "p (a < b)",
         "permutation",
         "ranges disjoint",
     ]
     notes = [
-        "Permutation p is two-sided; 'floor' is the smallest p attainable with these seeds, "
-        "so a p equal to its floor is as strong as the test can be.",
+        "Permutation p is two-sided (twice the smaller one-sided p); p (a > b) and p (a < b) are "
+        "the one-sided p-values of the same exact test (metrics `.permutation.pvalue_greater` / "
+        "`.pvalue_less`). 'floor' is the smallest two-sided p attainable with these seeds, so a "
+        "p equal to its floor is as strong as the test can be.",
         "Welch's t needs at least 2 seeds per condition.",
     ]
     notes.append(
@@ -269,4 +275,20 @@ def drift_section(result: dict[str, Any]) -> Section:
     blocks.append(_heatmaps(details, opts))
     if details["tests"]:
         blocks.append(_tests_table(details, opts))
-    return Section(id="drift", title="Forgetting (loss-relative drift)", blocks=blocks)
+    definitions = [
+        ("drift", "(L(T, d) − L(d, d)) / L(d, d) × 100, mean over d < T, per seed"),
+        ("learning advantage", "(holdout(b) − holdout(a)) / holdout(b) × 100, seed by seed"),
+        ("std", "sample standard deviation (ddof = 1) across seeds"),
+        ("Welch t", "unequal-variance t-test on per-seed drift (scipy)"),
+        (
+            "permutation p",
+            "exact two-sample permutation test on per-seed drift: two-sided (2 × smaller "
+            "one-sided) and one-sided greater / less",
+        ),
+    ]
+    return Section(
+        id="drift",
+        title="Forgetting (loss-relative drift)",
+        blocks=blocks,
+        definitions=definitions,
+    )

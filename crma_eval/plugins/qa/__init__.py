@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crma_eval.plugins.base import (
@@ -20,7 +21,26 @@ if TYPE_CHECKING:
 
     from crma_eval.blocks import Section
 
-ACCURACY = re.compile(r"qa\.(?P<arm>[^.]+)(?:\.(?P<domain>[^.]+))?\.accuracy")
+ACCURACY = re.compile(
+    r"qa\.(?P<arm>[^.]+)(?:\.(?P<first>[^.]+))?(?:\.(?P<second>[^.]+))?\.accuracy"
+)
+QA_KEYS = ("domain", "item_id", "seed", "checkpoint", "condition")
+
+
+def _covered(arm: str, segments: list[str], frame: pd.DataFrame) -> pd.DataFrame:
+    """The records a qa accuracy metric covers: its arm, and its condition and/or domain (one
+    segment names a domain, or a condition when the records carry several)."""
+    from crma_eval.pairing import select_slugged
+
+    rows = select_slugged(frame, {"arm": arm})
+    if len(segments) == 2:
+        return select_slugged(rows, {"condition": segments[0], "domain": segments[1]})
+    if not segments or rows.empty:
+        return rows
+    by_domain = select_slugged(rows, {"domain": segments[0]})
+    if by_domain.empty and "condition" in rows.columns:
+        return select_slugged(rows, {"condition": segments[0]})
+    return by_domain
 
 
 class QAPlugin(Plugin):
@@ -59,14 +79,13 @@ class QAPlugin(Plugin):
         return qa_section(result)
 
     def pairing(self, metric: str) -> PairSpec | None:
-        """`qa.<arm>[.<domain>].accuracy` pairs qa records on domain, item_id (and seed)."""
+        """`qa.<arm>[.<condition>][.<domain>].accuracy`: that arm's qa records (of that condition
+        and domain), paired on domain, item_id, seed, checkpoint and condition."""
         match = ACCURACY.fullmatch(metric)
         if match is None:
             return None
-        select = {"arm": match["arm"]}
-        if match["domain"]:
-            select["domain"] = match["domain"]
-        return PairSpec("qa", select, ("domain", "item_id", "seed"), "correct")
+        segments = [s for s in (match["first"], match["second"]) if s]
+        return PairSpec("qa", partial(_covered, match["arm"], segments), QA_KEYS, "correct")
 
     def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
         """Drill-down lists from RUN_DIR/records (see Plugin.report_items)."""

@@ -1,4 +1,9 @@
-"""Per-arm, per-domain QA accuracy with confidence intervals (and routing mismatches)."""
+"""Per-arm (and per-condition), per-domain QA accuracy with intervals on the right unit.
+
+Items answered once: Wilson (or the chosen) interval on k of n. Items answered several times
+(seeds, checkpoints): per-seed rows, the across-seed mean and sample std, and the pooled accuracy
+with an item-clustered (CR1) interval kept in [0, 1] (stats.clustered_proportion).
+"""
 
 from __future__ import annotations
 
@@ -7,62 +12,129 @@ from typing import Any
 import pandas as pd
 
 from crma_eval.fmt import ci_methods, in_order, proportion, put_metrics
+from crma_eval.pairing import (
+    conditions,
+    item_clusters,
+    of_condition,
+    repeats_items,
+    with_items,
+)
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.stats import CLUSTERED_METHOD, clustered_proportion, group_summary
 
 PLUGIN = "qa"
+PUBLIC = ("k", "n", "accuracy", "ci_low", "ci_high", "misrouted")
+REPEATED = ("n_items", "n_observations", "design_effect", "n_effective")
 
 
-def _counts(qa: pd.DataFrame) -> pd.DataFrame:
-    """k, n (and routing mismatches when `routed_domain` exists) per (arm, domain), in order."""
-    frame = pd.DataFrame(
-        {"arm": qa["arm"], "domain": qa["domain"], "correct": qa["correct"].astype(bool)}
+def _routing(qa: pd.DataFrame) -> pd.DataFrame:
+    """Per record: routed (its arm is routed) and misrouted flags, when `routed_domain` exists."""
+    routed = qa["routed_domain"]
+    # An arm is routed when any of its records names a routed domain; within such an arm a
+    # missing routed_domain means the router abstained, which is a routing failure too.
+    is_routed = routed.notna().groupby(qa["arm"]).transform("any")
+    return pd.DataFrame(
+        {"routed": is_routed, "misrouted": is_routed & (routed.isna() | (routed != qa["domain"]))}
     )
-    aggs: dict[str, tuple[str, str]] = {"k": ("correct", "sum"), "n": ("correct", "size")}
-    if "routed_domain" in qa.columns:
-        # An arm is routed when any of its records names a routed domain; within such an arm a
-        # missing routed_domain means the router abstained, which is a routing failure too.
-        routed = qa["routed_domain"]
-        frame["routed"] = routed.notna().groupby(qa["arm"]).transform("any")
-        frame["misrouted"] = frame["routed"] & (routed.isna() | (routed != qa["domain"]))
-        aggs |= {"routed": ("routed", "sum"), "misrouted": ("misrouted", "sum")}
-    return frame.groupby(["arm", "domain"], sort=False).agg(**aggs).reset_index()
 
 
-def _row(arm: str, domain: str | None, sums: pd.Series, options: AnalyzeOptions) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "arm": arm,
-        "domain": domain,
-        **proportion(sums["k"], sums["n"], options),
+def accuracy(rows: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
+    """k, n, accuracy and interval of one group: plain CI for independent items, else clustered."""
+    correct = rows["correct"].astype(bool)
+    k, n = int(correct.sum()), int(correct.size)
+    if not repeats_items(rows):
+        return proportion(k, n, options) | {"method": options.ci_method}
+    res = clustered_proportion(correct.to_numpy(), item_clusters(rows), options.confidence)
+    return {
+        "k": k,
+        "n": n,
+        "accuracy": res.estimate,
+        "ci_low": res.low,
+        "ci_high": res.high,
+        "n_items": res.n_items,
+        "n_observations": res.n_observations,
+        "design_effect": res.design_effect,
+        "n_effective": res.n_effective,
+        "method": res.method,
     }
-    if "misrouted" in sums and sums["routed"] > 0:  # only arms whose adapter the router picks
-        row["routed"] = int(sums["routed"])
-        row["misrouted"] = int(sums["misrouted"])
+
+
+def replicate_column(rows: pd.DataFrame) -> str | None:
+    """`seed` (else `checkpoint`) when repeated items come from several of them, else None."""
+    if not repeats_items(rows):
+        return None
+    for column in ("seed", "checkpoint"):
+        if column in rows.columns and rows[column].nunique() > 1:
+            return column
+    return None
+
+
+def _row(rows: pd.DataFrame, head: dict[str, Any], options: AnalyzeOptions) -> dict[str, Any]:
+    row = head | accuracy(rows, options)
+    if "misrouted" in rows.columns and rows["routed"].any():  # only arms the router picks
+        row["routed"] = int(rows["routed"].sum())
+        row["misrouted"] = int(rows["misrouted"].sum())
+    column = replicate_column(rows)
+    if column is not None:
+        per = [
+            {column: value, **accuracy(group, options)}
+            for value, group in rows.groupby(column, sort=False)
+        ]
+        row["replicate"] = column
+        row["replicates"] = per
+        summary = group_summary([r["accuracy"] for r in per])
+        row["replicate_summary"] = {"mean": summary.mean, "std": summary.std, "n": summary.n}
     return row
 
 
+def _put(metrics: dict[str, float], parts: tuple[Any, ...], row: dict[str, Any]) -> None:
+    put_metrics(metrics, parts, {k: row[k] for k in (*PUBLIC, *REPEATED) if k in row})
+    column = row.get("replicate")
+    if column is None:
+        return
+    for rep in row["replicates"]:
+        put_metrics(metrics, (*parts, f"{column}_{rep[column]}"), {k: rep[k] for k in PUBLIC[:5]})
+    put_metrics(metrics, (*parts, f"{column}s"), row["replicate_summary"])
+
+
 def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
-    """Accuracy and CI per arm and domain, and per arm over all domains."""
-    counts = _counts(qa)
+    """Accuracy and CI per arm (and condition, when records carry several) and domain, and overall.
+
+    Metrics `qa.<arm>[.<condition>][.<domain>].<stat>`; with repeated items also
+    `.n_items`, `.n_observations`, `.design_effect`, `.n_effective`, per replicate
+    `.seed_<s>.<stat>` and across replicates `.seeds.{mean,std,n}` (see README).
+    """
+    frame = with_items(qa.assign(correct=qa["correct"].astype(bool)))
+    if "routed_domain" in qa.columns:
+        frame = frame.join(_routing(qa))
+    conds = conditions(frame)
     metrics: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
-    for arm in in_order(counts["arm"]):
-        per_arm = counts[counts["arm"] == arm]
-        for _, sums in per_arm.iterrows():
-            row = _row(arm, sums["domain"], sums, options)
-            rows.append(row)
-            put_metrics(metrics, (PLUGIN, arm, row["domain"]), _public(row))
-        total = _row(arm, None, per_arm.drop(columns=["arm", "domain"]).sum(), options)
-        rows.append(total)
-        put_metrics(metrics, (PLUGIN, arm), _public(total))
-    details = {"rows": rows, "routing": "misrouted" in counts.columns}
+    for arm in in_order(frame["arm"]):
+        of_arm = frame[frame["arm"] == arm]
+        for cond in conds:
+            group = of_condition(of_arm, cond)
+            if group.empty:
+                continue
+            head = {"arm": arm, "condition": cond}
+            for domain, per_domain in group.groupby("domain", sort=False):
+                row = _row(per_domain, head | {"domain": domain}, options)
+                rows.append(row)
+                _put(metrics, (PLUGIN, arm, cond, domain), row)
+            total = _row(group, head | {"domain": None}, options)
+            rows.append(total)
+            _put(metrics, (PLUGIN, arm, cond), total)
+    details = {
+        "rows": rows,
+        "routing": "misrouted" in frame.columns,
+        "conditions": [c for c in conds if c is not None],
+    }
+    methods = ci_methods(options)
+    if any(r["method"] == CLUSTERED_METHOD for r in rows):
+        methods["ci_repeated"] = CLUSTERED_METHOD
+        methods["replicate_std"] = "sample (ddof=1)"
     _add_scorers(qa, options, metrics, details)
-    return AnalysisResult(metrics=metrics, details=details, methods=ci_methods(options))
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    """The gateable stats of one row (misrouted counts included when known)."""
-    keys = ("k", "n", "accuracy", "ci_low", "ci_high", "misrouted")
-    return {k: row[k] for k in keys if k in row}
+    return AnalysisResult(metrics=metrics, details=details, methods=methods)
 
 
 def _add_scorers(

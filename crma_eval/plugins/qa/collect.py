@@ -105,7 +105,9 @@ class QACollector:
                 idx, session.generate(prompts, gen.max_new_tokens, gen.stop), strict=True
             ):
                 predictions[i] = answer
-        seed = ck.manifest.training.seed if ck.manifest.training else None
+        training = ck.manifest.training
+        seed = training.seed if training else None
+        condition = training.condition if training else None  # results never pool conditions
         records = []
         for item, prediction, adapter, routed_domain in zip(
             items, predictions, adapters, routed, strict=True
@@ -124,6 +126,7 @@ class QACollector:
                     "prediction": prediction,
                     "routed_domain": routed_domain,
                     "seed": seed,
+                    "condition": condition,
                     "checkpoint": ck.id,
                     "match": result.match,
                     "adapter": adapter,

@@ -12,21 +12,60 @@ from crma_eval.fmt import DASH, ci_caption, interval, missing, pct
 from crma_eval.labels import display
 
 OVERALL = "all domains"
+DEFINITIONS = [
+    ("Wilson score interval", "interval for k correct of n independent answers (statsmodels)"),
+    (
+        "repeated measures",
+        "an item (domain, item_id) answered under several seeds or checkpoints; the item, not "
+        "the answer, is the unit of analysis",
+    ),
+    (
+        "item-clustered interval (clustered-cr1)",
+        "hull of Wilson's interval on the effective n = answers / design effect and the CR1 Wald "
+        "interval p ± z·SE clipped to [0, 1]; design effect = "
+        "CR1 cluster-robust variance (clusters = items, as statsmodels OLS cov_type='cluster') "
+        "over p(1-p)/answers, at least 1 (Miller 2024, arXiv 2411.00640)",
+    ),
+    ("per-seed rows", "accuracy of each seed alone; mean ± sample std (ddof=1) across seeds"),
+    ("condition", "training condition from the checkpoint manifest; never pooled"),
+]
+
+
+METHOD_LABEL = {
+    "clustered-cr1": "item-clustered CR1 (Wilson on effective n ∪ Wald, in [0, 1])",
+}
+
+
+def _label(row: dict[str, Any], opts: dict[str, Any] | None = None) -> str:
+    """An arm's display name, with its training condition when the records carry several."""
+    arm = display(opts or {}, row["arm"])
+    return (
+        arm if row.get("condition") is None else f"{arm} ({display(opts or {}, row['condition'])})"
+    )
 
 
 def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
+    repeated = any("n_items" in r for r in rows)
     columns = ["Arm", "Domain", "Correct", "Accuracy", ci]
+    if repeated:
+        columns += ["items", "answers", "interval method"]
     if routing:
         columns.append("Misrouted")
     body = []
     for row in rows:
         cells = [
-            row["arm"],
+            _label(row),
             OVERALL if row["domain"] is None else row["domain"],
             f"{row['k']}/{row['n']}",
             pct(row["accuracy"]),
             interval(row["ci_low"], row["ci_high"]),
         ]
+        if repeated:
+            cells += [
+                row.get("n_items", row["n"]),
+                row.get("n_observations", row["n"]),
+                METHOD_LABEL.get(row["method"], row["method"]),
+            ]
         if routing:
             cells.append(DASH if "misrouted" not in row else f"{row['misrouted']}/{row['routed']}")
         body.append(cells)
@@ -37,17 +76,61 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
             "a routed_domain). A routing failure sends the query to the wrong adapter and looks "
             "like forgetting even though nothing was forgotten."
         )
+    if repeated:
+        notes.append(
+            "Items answered several times (seeds or checkpoints) are repeated measures: the pooled "
+            "accuracy's interval is item-clustered: the hull of Wilson's on the effective n = "
+            "answers / design effect and the CR1 Wald interval clipped to [0, 1], both from the "
+            "item-clustered (CR1) standard error (Miller 2024, arXiv 2411.00640)."
+        )
     return Table(columns=columns, rows=body, caption="QA accuracy by arm and domain", notes=notes)
+
+
+def _replicates(rows: list[dict[str, Any]]) -> Table | None:
+    """Per-seed (or per-checkpoint) accuracy of repeated-measures rows and their mean ± std."""
+    body = []
+    for row in rows:
+        column = row.get("replicate")
+        if column is None:
+            continue
+        domain = OVERALL if row["domain"] is None else row["domain"]
+        for rep in row["replicates"]:
+            body.append(
+                [
+                    _label(row),
+                    domain,
+                    f"{column} {rep[column]}",
+                    f"{rep['k']}/{rep['n']}",
+                    pct(rep["accuracy"]),
+                    interval(rep["ci_low"], rep["ci_high"]),
+                ]
+            )
+        summary = row["replicate_summary"]
+        spread = DASH if missing(summary["std"]) else f"± {pct(summary['std'])}"
+        body.append(
+            [
+                _label(row),
+                domain,
+                f"mean of {summary['n']}",
+                "",
+                pct(summary["mean"]),
+                f"{spread} (sample std)",
+            ]
+        )
+    if not body:
+        return None
+    columns = ["Arm", "Domain", "Replicate", "Correct", "Accuracy", "interval / spread"]
+    return Table(columns=columns, rows=body, caption="QA accuracy per seed (repeated measures)")
 
 
 def _figure(rows: list[dict[str, Any]], ci: str) -> Figure:
     per_domain = [r for r in rows if r["domain"] is not None]
-    arms = list(dict.fromkeys(r["arm"] for r in per_domain))
+    arms = list(dict.fromkeys(_label(r) for r in per_domain))
     domains = list(dict.fromkeys(r["domain"] for r in per_domain))
     fig, ax = new_figure(width=max(4.0, 0.9 * len(domains) * max(1, len(arms)) ** 0.5 + 2))
     width = 0.8 / len(arms)
     for i, arm in enumerate(arms):
-        mine = {r["domain"]: r for r in per_domain if r["arm"] == arm}
+        mine = {r["domain"]: r for r in per_domain if _label(r) == arm}
         xs = [j + (i - (len(arms) - 1) / 2) * width for j, d in enumerate(domains) if d in mine]
         got = [mine[d] for d in domains if d in mine]
         acc = np.array([100 * r["accuracy"] for r in got])
@@ -110,7 +193,7 @@ def qa_section(result: dict[str, Any]) -> Section:
     headline = KeyValues(
         items=[
             (
-                display(result.get("report", {}), r["arm"]),
+                _label(r, result.get("report", {})),
                 f"{r['k']}/{r['n']} = {pct(r['accuracy'])} {interval(r['ci_low'], r['ci_high'])}",
             )
             for r in totals
@@ -119,16 +202,18 @@ def qa_section(result: dict[str, Any]) -> Section:
     )
     opts = result.get("report", {})
     pair = _arm_pair(rows, opts)
+    replicates = _replicates(rows)
     blocks: list[Any] = [headline]
     if pair is not None:
         blocks.append(_side_by_side(rows, pair, opts))
     blocks += [
         _table(rows, bool(result["details"].get("routing")), ci),
+        *([replicates] if replicates is not None else []),
         _figure(rows, ci),
         Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
         *_scorer_blocks(result, ci),
     ]
-    return Section(id="qa", title="Domain QA accuracy", blocks=blocks)
+    return Section(id="qa", title="Domain QA accuracy", blocks=blocks, definitions=DEFINITIONS)
 
 
 def _scorer_blocks(result: dict[str, Any], ci: str) -> list[Paragraph | Table]:
