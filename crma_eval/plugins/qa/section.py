@@ -14,14 +14,14 @@ from crma_eval.report.context import display
 OVERALL = "all domains"
 
 
-def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
+def _table(rows: list[dict[str, Any]], routing: bool, ci: str, opts: dict[str, Any]) -> Table:
     columns = ["Arm", "Domain", "Correct", "Accuracy", ci]
     if routing:
         columns.append("Misrouted")
     body = []
     for row in rows:
         cells = [
-            row["arm"],
+            display(opts, row["arm"]),
             OVERALL if row["domain"] is None else row["domain"],
             f"{row['k']}/{row['n']}",
             pct(row["accuracy"]),
@@ -33,14 +33,21 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
     notes = []
     if routing:
         notes.append(
-            "Misrouted: answers whose routed_domain differs from the item's domain (of those with "
-            "a routed_domain). A routing failure sends the query to the wrong adapter and looks "
-            "like forgetting even though nothing was forgotten."
+            "Misrouted: of all answers of a routed arm, those whose routed_domain differs from "
+            "the item's domain or is missing (the router abstained). A routing failure sends the "
+            "query to the wrong adapter and looks like forgetting even though nothing was "
+            "forgotten."
         )
-    return Table(columns=columns, rows=body, caption="QA accuracy by arm and domain", notes=notes)
+    return Table(
+        columns=columns,
+        rows=body,
+        caption="QA accuracy by arm and domain",
+        notes=notes,
+        id="qa-accuracy",
+    )
 
 
-def _figure(rows: list[dict[str, Any]], ci: str) -> Figure:
+def _figure(rows: list[dict[str, Any]], ci: str, opts: dict[str, Any]) -> Figure:
     per_domain = [r for r in rows if r["domain"] is not None]
     arms = list(dict.fromkeys(r["arm"] for r in per_domain))
     domains = list(dict.fromkeys(r["domain"] for r in per_domain))
@@ -53,12 +60,19 @@ def _figure(rows: list[dict[str, Any]], ci: str) -> Figure:
         acc = np.array([100 * r["accuracy"] for r in got])
         low = np.array([0.0 if missing(r["ci_low"]) else 100 * r["ci_low"] for r in got])
         high = np.array([100.0 if missing(r["ci_high"]) else 100 * r["ci_high"] for r in got])
-        ax.bar(xs, acc, width=width, label=arm, yerr=[acc - low, high - acc], capsize=2)
+        ax.bar(
+            xs, acc, width=width, label=display(opts, arm), yerr=[acc - low, high - acc], capsize=2
+        )
     ax.set_xticks(range(len(domains)), domains, rotation=20 if len(domains) > 5 else 0)
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 105)
     ax.legend(fontsize=7)
-    return Figure(svg=svg_of(fig), caption=f"Accuracy per domain; whiskers: {ci}")
+    return Figure(
+        svg=svg_of(fig),
+        caption=f"Accuracy per domain; whiskers: {ci}",
+        alt="Bar chart of accuracy per domain and arm with interval whiskers",
+        id="qa-accuracy-chart",
+    )
 
 
 def _arm_pair(rows: list[dict[str, Any]], opts: dict[str, Any]) -> tuple[str, str] | None:
@@ -123,8 +137,8 @@ def qa_section(result: dict[str, Any]) -> Section:
     if pair is not None:
         blocks.append(_side_by_side(rows, pair, opts))
     blocks += [
-        _table(rows, bool(result["details"].get("routing")), ci),
-        _figure(rows, ci),
+        _table(rows, bool(result["details"].get("routing")), ci, opts),
+        _figure(rows, ci, opts),
         Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
         *_scorer_blocks(result, ci),
     ]
