@@ -48,29 +48,38 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str, opts: dict[str, A
 
 
 def _figure(rows: list[dict[str, Any]], ci: str, opts: dict[str, Any]) -> Figure:
+    """Accuracy per domain and arm as points with interval whiskers, domains down the page (so
+    labels stay horizontal and readable at phone width, however many domains)."""
     per_domain = [r for r in rows if r["domain"] is not None]
     arms = list(dict.fromkeys(r["arm"] for r in per_domain))
     domains = list(dict.fromkeys(r["domain"] for r in per_domain))
-    fig, ax = new_figure(width=max(4.0, 0.9 * len(domains) * max(1, len(arms)) ** 0.5 + 2))
-    width = 0.8 / len(arms)
+    fig, ax = new_figure(width=5.5, height=1.1 + 0.22 * len(domains) * max(1, len(arms)) ** 0.5)
+    step = 0.7 / len(arms)
     for i, arm in enumerate(arms):
         mine = {r["domain"]: r for r in per_domain if r["arm"] == arm}
-        xs = [j + (i - (len(arms) - 1) / 2) * width for j, d in enumerate(domains) if d in mine]
         got = [mine[d] for d in domains if d in mine]
+        ys = [j + (i - (len(arms) - 1) / 2) * step for j, d in enumerate(domains) if d in mine]
         acc = np.array([100 * r["accuracy"] for r in got])
         low = np.array([0.0 if missing(r["ci_low"]) else 100 * r["ci_low"] for r in got])
         high = np.array([100.0 if missing(r["ci_high"]) else 100 * r["ci_high"] for r in got])
-        ax.bar(
-            xs, acc, width=width, label=display(opts, arm), yerr=[acc - low, high - acc], capsize=2
+        ax.errorbar(
+            acc,
+            ys,
+            xerr=[acc - low, high - acc],
+            fmt="o",
+            markersize=3.5,
+            elinewidth=1,
+            label=display(opts, arm),
         )
-    ax.set_xticks(range(len(domains)), domains, rotation=20 if len(domains) > 5 else 0)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.legend(fontsize=7)
+    ax.set_yticks(range(len(domains)), [str(d) for d in domains])
+    ax.invert_yaxis()  # first domain on top, as in the tables
+    ax.set_xlabel("accuracy (%)")
+    ax.set_xlim(0, 100)
+    ax.legend(fontsize=7, loc="lower left")
     return Figure(
         svg=svg_of(fig),
-        caption=f"Accuracy per domain; whiskers: {ci}",
-        alt="Bar chart of accuracy per domain and arm with interval whiskers",
+        caption=f"Accuracy per domain and arm: point = accuracy, whiskers = {ci}",
+        alt="Dot plot of accuracy per domain and arm with interval whiskers",
         id="qa-accuracy-chart",
     )
 
