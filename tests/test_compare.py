@@ -1,4 +1,4 @@
-"""`crma-eval compare RUN_A RUN_B`: deltas, paired McNemar on shared items, flipped items, Markdown."""
+"""`crma-eval compare RUN_A RUN_B`: deltas, paired McNemar on shared items, flipped items."""
 
 from __future__ import annotations
 
