@@ -237,6 +237,21 @@ def gate(run_dir: Path, spec: Path, baseline: Path | None, as_json: bool) -> Non
 
 
 @cli.command()
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Default: RUN_B/compare."
+)
+def compare(run_a: Path, run_b: Path, out: Path | None) -> None:
+    """Compare two runs: compare.html (deltas, paired tests, flipped items) and compare.md."""
+    from crma_eval.report.compare import write_comparison
+
+    path = write_comparison(run_a, run_b, out or Path(run_b) / "compare")
+    click.echo((path.parent / "compare.md").read_text(encoding="utf-8"))
+    click.echo(f"comparison: {path}")
+
+
+@cli.command()
 @click.argument("claims_file", metavar="CLAIMS.yaml", type=click.Path(path_type=Path))
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")

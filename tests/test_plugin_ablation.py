@@ -10,7 +10,7 @@ from recordgen import frames, qa, qa_arm, section_of
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from crma_eval.blocks import KeyValues, Table
+from crma_eval.blocks import Figure, KeyValues, Table
 from crma_eval.errors import InputError
 from crma_eval.plugins.ablation import AblationPlugin
 from crma_eval.plugins.base import AnalyzeOptions
@@ -137,10 +137,35 @@ def test_report_section_always_shows_b_and_c(tmp_path: Path) -> None:
     tables = [b for b in section.blocks if isinstance(b, Table)]
     assert len(tables) == 1
     table = tables[0]
-    assert table.columns[5:7] == ["only with_crma right", "only without_crma right"]
+    assert table.columns[5:7] == ["only with CRMA right", "only without CRMA right"]
     assert [r[0] for r in table.rows] == ["med", "law", "fin", "all domains"]
     assert table.rows[-1][5:7] == [
         result.metrics["ablation.with_crma_vs_without_crma.b"],
         result.metrics["ablation.with_crma_vs_without_crma.c"],
     ]
     assert any("McNemar exact binomial test" in note for note in table.notes)
+
+
+def test_forest_plots_per_domain_for_the_paper_pair_and_one_over_all_pairs(
+    tmp_path: Path,
+) -> None:
+    frozen = [r for dom in WITH for r in qa_arm("frozen", dom, ~WITH[dom])]
+    result = AblationPlugin().analyze(frames(tmp_path, [*_records(), *frozen]), AnalyzeOptions())
+    section = section_of(AblationPlugin(), tmp_path, result)
+    figures = [b for b in section.blocks if isinstance(b, Figure)]
+    pairs = result.details["pairs"]
+    assert len(pairs) == 3 and len([b for b in section.blocks if isinstance(b, Table)]) == 3
+    main = next(p for p in pairs if {p["a"], p["b"]} == {"with_crma", "without_crma"})
+    assert [f.id for f in figures] == [
+        f"ablation-forest-{main['a']}-{main['b']}",  # default: proposed arm vs its baseline
+        "ablation-forest-pairs",
+    ]
+    per_domain, overall = figures
+    n = sum(len(v) for v in WITH.values())
+    assert f"n = {n} items" in per_domain.caption and "Newcombe" in per_domain.caption
+    for dom in WITH:  # every domain is a row of the per-domain forest
+        assert f">{dom}<" in per_domain.svg
+    for pair in pairs:  # every pair is a row of the overall forest (display names)
+        names = {"with_crma": "with CRMA", "without_crma": "without CRMA", "frozen": "FROZEN"}
+        assert f">{names[pair['a']]} − {names[pair['b']]}<" in overall.svg
+    assert all(f.alt and f.svg.startswith("<svg") for f in figures)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recordgen import frames, loss_matrix, section_of
+from recordgen import frames, loss_matrix, section_of, stored
 from scipy import stats
 
 from crma_eval.blocks import Figure, KeyValues, Table
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift import DriftPlugin
+from crma_eval.report.context import display_options
 
 ORDER = ("law", "med", "code")  # trained in this order; not alphabetical, not file order
 BASE = np.array([[1.0, 3.0, 3.1], [1.1, 0.9, 2.8], [1.3, 1.0, 0.8]])
@@ -193,22 +194,60 @@ def test_no_loss_records_gives_none() -> None:
 
 
 def test_report_section(result: AnalysisResult, tmp_path: Path) -> None:
-    section = section_of(DriftPlugin(), tmp_path, result)
+    entry = stored(tmp_path, result)
+    entry["report"] = display_options({"report": {"proposed": "modular", "baseline": "naive"}})
+    section = DriftPlugin().report_section(entry)
     assert section.id == "drift"
     assert isinstance(section.blocks[0], KeyValues)
     tables = [b for b in section.blocks if isinstance(b, Table)]
     seeds, domains, tests = tables
-    order = [c["condition"] for c in result.details["conditions"]]  # first appearance in records
-    assert sorted(order) == ["modular", "naive"]
-    assert seeds.columns[:3] == ["Seed", f"{order[0]} drift", f"{order[1]} drift"]
-    assert seeds.columns[-1] == f"{order[0]} over {order[1]} advantage"
-    assert [r[0] for r in seeds.rows] == [1, 2, 3, "3-seed mean ± std"]
-    assert domains.columns == ["Condition", "law", "med"]
+    # the configured order (NAIVE before MODULAR), not first appearance or alphabetical order
+    assert seeds.columns == [
+        "Seed",
+        "NAIVE drift (%)",
+        "MODULAR drift (%)",
+        "NAIVE final holdout (nats/token)",
+        "MODULAR final holdout (nats/token)",
+        "MOD advantage (%)",
+    ]
+    advantages = []
+    for row, seed in zip(seeds.rows, SCALE["modular"], strict=False):
+        naive, modular = _matrix("naive", seed), _matrix("modular", seed)
+        holdout_naive, holdout_modular = float(naive[-1].mean()), float(modular[-1].mean())
+        advantages.append((holdout_naive - holdout_modular) / holdout_naive * 100)  # paper's sign
+        assert row == [
+            seed,
+            f"{_drift(naive):+.2f}%",
+            f"{_drift(modular):+.2f}%",
+            f"{holdout_naive:.4f}",
+            f"{holdout_modular:.4f}",
+            f"{advantages[-1]:+.2f}%",
+        ]
+    total = seeds.rows[-1]
+    assert len(seeds.rows) == 4 and total[0] == "mean ± sd (n = 3)"
+    assert total[-1] == f"{np.mean(advantages):+.2f}% ± {np.std(advantages, ddof=1):.2f}"
+    assert seeds.total_row and "the paper's sign" in seeds.notes[-1]
+    assert domains.columns == ["Condition", "law (%)", "med (%)"]
+    assert [r[0] for r in domains.rows] == ["NAIVE", "MODULAR"]
     assert tests.columns[5:7] == ["permutation p", "floor"]
+    assert tests.rows[0][0] == "NAIVE vs MODULAR"
     assert tests.rows[0][6] == "0.1" and tests.rows[0][-1] == "yes"
     figures = [b for b in section.blocks if isinstance(b, Figure)]
-    assert len(figures) == 3  # drift chart + one heatmap per condition
-    assert all(f.svg.startswith("<svg") for f in figures)
+    assert [f.id for f in figures] == ["drift-per-condition", "drift-advantage", "drift-heatmaps"]
+    assert all(f.svg.startswith("<svg") and f.alt for f in figures)
+
+
+def test_report_order_and_names_come_from_the_config(
+    result: AnalysisResult, tmp_path: Path
+) -> None:
+    entry = stored(tmp_path, result)
+    given = {"order": ["modular", "naive"], "display_names": {"modular": "Ours", "naive": "Plain"}}
+    entry["report"] = display_options({"report": given})  # default pair: modular over frozen
+    section = DriftPlugin().report_section(entry)
+    seeds = next(b for b in section.blocks if isinstance(b, Table))
+    assert seeds.columns[1:3] == ["Ours drift (%)", "Plain drift (%)"]
+    assert not any("advantage" in c for c in seeds.columns)  # no frozen: no advantage column
+    assert "drift-advantage" not in [getattr(b, "id", None) for b in section.blocks]
 
 
 def test_zero_trained_loss_or_holdout_is_an_error(tmp_path: Path) -> None:

@@ -71,10 +71,12 @@ def test_routing_mismatches_are_counted(tmp_path: Path) -> None:
     assert result.metrics["qa.crma.misrouted"] == 3
     assert "qa.oracle.misrouted" not in result.metrics
     section = section_of(QAPlugin(), tmp_path, result)
-    table = next(b for b in section.blocks if isinstance(b, Table))
+    table = next(b for b in section.blocks if isinstance(b, Table) and b.id == "qa-accuracy")
     assert table.columns[-1] == "Misrouted"
     assert table.rows[0][-1] == "2/3" and table.rows[1][-1] == "1/2"
+    assert table.rows[2][-1] == "3/5" and table.rows[3][-1] == "—"  # oracle is not routed
     assert "looks like forgetting" in table.notes[0]
+    assert "abstained" in table.notes[0]  # the note says abstentions count, as the numbers do
 
 
 def test_names_are_slugged_and_collisions_rejected(tmp_path: Path) -> None:
@@ -93,13 +95,27 @@ def test_no_qa_records_gives_none() -> None:
     assert QAPlugin().analyze({}, AnalyzeOptions()) is None
 
 
+def _outcomes(arm: str, domain: str | None) -> list[bool]:
+    """Correctness of one arm's answers in one domain (all domains when None)."""
+    return [c for (a, d), out in OUTCOMES.items() if a == arm and domain in (d, None) for c in out]
+
+
 def test_report_section(tmp_path: Path) -> None:
     result = QAPlugin().analyze(frames(tmp_path, _records()), AnalyzeOptions())
     section = section_of(QAPlugin(), tmp_path, result)
     assert section.id == "qa"
-    headline, table = section.blocks[0], section.blocks[1]
+    headline, side, table = section.blocks[0], section.blocks[1], section.blocks[2]
     assert isinstance(headline, KeyValues) and [k for k, _ in headline.items] == ["base", "tuned"]
     assert "Wilson score 95% CI" in headline.caption
+    # the paper's per-domain table: k/n of both arms side by side, difference, totals row
+    assert isinstance(side, Table) and side.id == "qa-side-by-side" and side.total_row
+    assert side.columns[1:5] == ["base k/n", "base accuracy", "tuned k/n", "tuned accuracy"]
+    for row, domain in zip(side.rows, ["med", "law", None], strict=True):
+        base, tuned = _outcomes("base", domain), _outcomes("tuned", domain)
+        diff = 100 * (np.mean(base) - np.mean(tuned))
+        assert row[0] == (domain or "all domains")
+        assert row[1] == f"{sum(base)}/{len(base)}" and row[3] == f"{sum(tuned)}/{len(tuned)}"
+        assert row[5] == f"{diff:+.1f} pp"
     assert isinstance(table, Table) and table.columns[-1] == "Wilson score 95% CI"
     assert table.rows[0] == ["base", "med", "2/5", "40.0%", table.rows[0][4]]
     assert table.rows[2][1] == "all domains" and table.rows[2][2] == "5/8"

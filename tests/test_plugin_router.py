@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recordgen import frames, route, section_of
+from recordgen import frames, route, section_of, stored
 from sklearn.metrics import f1_score, roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
@@ -88,7 +88,7 @@ def test_no_auroc_without_ood(tmp_path: Path) -> None:
     result = RouterPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
     assert "router.ood.auroc" not in result.metrics
     section = section_of(RouterPlugin(), tmp_path, result)
-    assert dict(section.blocks[0].items)["OOD AUROC"] == "—"
+    assert dict(section.blocks[0].items)["OOD AUROC"].startswith("— (no out-of-distribution")
 
 
 def test_ood_query_with_gold_domain_is_an_error(tmp_path: Path) -> None:
@@ -107,7 +107,27 @@ def test_report_section(result: AnalysisResult, tmp_path: Path) -> None:
     assert section.id == "router"
     assert isinstance(section.blocks[0], KeyValues)
     accuracy, confusion = [b for b in section.blocks if isinstance(b, Table)]
-    assert [r[0] for r in accuracy.rows] == ["in_domain", "boundary", "ambiguous", "ood", "overall"]
+    shown = ["in-domain", "boundary", "ambiguous", "out-of-distribution", "overall"]
+    assert [r[0] for r in accuracy.rows] == shown  # display names, in the categories' order
     assert accuracy.rows[-1][1] == "7/10" and accuracy.columns[-1] == "Wilson score 95% CI"
     assert confusion.columns == ["gold \\ predicted", "fin", "law", "med", "(none)"]
     assert any(isinstance(b, Figure) for b in section.blocks)
+
+
+def test_headline_gives_n_and_bootstrap_intervals_when_analysed(
+    result: AnalysisResult, tmp_path: Path
+) -> None:
+    entry = stored(tmp_path, result)
+    headline = RouterPlugin().report_section(entry).blocks[0]
+    n_gold = sum(r["gold"] is not None for r in RECORDS)
+    assert dict(headline.items)["macro F1"].endswith(f"(n = {n_gold} with a gold domain)")
+    assert dict(headline.items)["OOD AUROC"].endswith(f"(n = {len(RECORDS)} queries)")
+    # intervals as the router analysis stores them: details[group][name_ci_low/high]
+    entry["details"]["f1"] = {"macro_f1_ci_low": 0.25, "macro_f1_ci_high": 0.875}
+    entry["details"]["ood"] = {"auroc_ci_low": 0.5, "auroc_ci_high": 1.0}
+    entry["methods"]["bootstrap"] = "percentile bootstrap over queries, 2000 resamples, seed 0"
+    headline = RouterPlugin().report_section(entry).blocks[0]
+    items = dict(headline.items)
+    assert "[0.25, 0.875]" in items["macro F1"] and f"n = {n_gold}" in items["macro F1"]
+    assert "[0.5, 1]" in items["OOD AUROC"] and f"n = {len(RECORDS)}" in items["OOD AUROC"]
+    assert "95% percentile bootstrap over queries, 2000 resamples" in headline.caption

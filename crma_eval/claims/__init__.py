@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from crma_eval.blocks import Section
     from crma_eval.claims.check import Outcome
 
+CLAIMS_JSON = "claims.json"  # RUN_DIR/claims.json, written by `crma-eval claims ... RUN_DIR`
+
 
 def check_file(claims_path: str | Path, run_dir: str | Path | None = None) -> list[Outcome]:
     """Check every claim of CLAIMS.yaml, against RUN_DIR/results.json when given.
@@ -30,10 +32,14 @@ def check_file(claims_path: str | Path, run_dir: str | Path | None = None) -> li
 
 
 def claims_section(run_dir: str | Path) -> Section | None:
-    """The report's "Claims" section from RUN_DIR/claims.json, or None (see claims.output)."""
+    """The report's "Claims" section from RUN_DIR/claims.json, or None (see claims.output).
+
+    Without that file the claims code (and the statistics it imports) is never loaded."""
+    if not (Path(run_dir) / CLAIMS_JSON).is_file():
+        return None
     from crma_eval.claims.output import claims_section as section
 
     return section(run_dir)
 
 
-__all__ = ["check_file", "claims_section"]
+__all__ = ["CLAIMS_JSON", "check_file", "claims_section"]

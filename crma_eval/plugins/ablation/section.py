@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import num, pct, pvalue
+from crma_eval.labels import display
 from crma_eval.naming import slug
 
+DIFF_KEYS = ("diff", "diff_ci_low", "diff_ci_high")
 TEST_LABEL = {
     "mcnemar-exact": "McNemar exact binomial test",
     "mcnemar-midp": "McNemar mid-p test",
@@ -58,8 +62,24 @@ def _cells(label: str, row: dict[str, Any], holm: bool) -> list[Any]:
     return [*cells, *adjusted, _test_label(row.get("method", ""))]
 
 
-def _pair_table(pair: dict[str, Any], test: str, level: str) -> Table:
-    a, b = pair["a"], pair["b"]
+def _names(pair: dict[str, Any], opts: dict[str, Any]) -> tuple[str, str]:
+    """The pair's arms by their display names (e.g. 'with CRMA', 'without CRMA')."""
+    return display(opts, pair["a"]), display(opts, pair["b"])
+
+
+def _condition(pair: dict[str, Any], opts: dict[str, Any]) -> str:
+    """', condition MODULAR' when the pair compares arms within one training condition."""
+    cond = pair.get("condition")
+    return "" if cond is None else f", condition {display(opts, cond)}"
+
+
+def _pair_id(prefix: str, pair: dict[str, Any]) -> str:
+    """A stable anchor unique per pair of arms and condition."""
+    return f"{prefix}-{pair['a']}-vs-{pair['b']}-{slug(pair.get('condition') or 'all')}"
+
+
+def _pair_table(pair: dict[str, Any], test: str, level: str, opts: dict[str, Any]) -> Table:
+    a, b = _names(pair, opts)
     columns = [
         "Domain",
         "n",
@@ -88,38 +108,69 @@ def _pair_table(pair: dict[str, Any], test: str, level: str) -> Table:
         "[−1, 1] (items answered several times, where b and c count items, not answers).",
         f"Pairing: {pair.get('pairing', '')}.",
     ]
-    cond = "" if pair.get("condition") is None else f", condition {pair['condition']}"
     return Table(
         columns=columns,
         rows=rows,
-        caption=f"{a} vs {b}{cond} (paired on the same items)",
+        caption=f"{a} vs {b}{_condition(pair, opts)} (paired on the same items)",
         notes=notes,
-        id=f"ablation-{a}-vs-{b}{slug(cond)}",
+        id=_pair_id("ablation", pair),
         total_row=True,
     )
 
 
-def _forest(pair: dict[str, Any], level: str) -> Figure:
-    """Forest plot of the paired differences (pp) per domain and overall, with their intervals."""
-    rows = [*pair["domains"], {**pair["overall"], "domain": "all domains"}]
-    fig, ax = new_figure(width=5.5, height=max(1.8, 0.32 * len(rows) + 0.9))
-    for i, r in enumerate(reversed(rows)):
-        overall = i == 0
-        ax.plot([100 * r["diff_ci_low"], 100 * r["diff_ci_high"]], [i, i], color="0.25")
-        ax.plot([100 * r["diff"]], [i], "D" if overall else "o", color="C0" if overall else "C1")
+def _forest(
+    rows: list[dict[str, Any]], labels: list[str], xlabel: str, overall_last: bool = True
+) -> str:
+    """A forest plot (SVG) of differences with their intervals, one row each, top to bottom;
+    with `overall_last` the last row is the overall one, drawn as a diamond. Values are
+    fractions (rows[i][DIFF_KEYS]), shown in percentage points."""
+    diff, low, high = (100 * np.array([r[k] for r in rows], float) for k in DIFF_KEYS)
+    y = np.arange(len(rows))[::-1]
+    fig, ax = new_figure(width=5.5, height=max(1.8, 0.3 * len(rows) + 0.9))
+    ax.hlines(y, low, high, color="0.25", linewidth=1.2)  # one artist for every interval
+    split = len(rows) - 1 if overall_last else len(rows)
+    ax.plot(diff[:split], y[:split], "o", color="C1", markersize=4, linestyle="none")
+    ax.plot(diff[split:], y[split:], "D", color="C0", markersize=6, linestyle="none")
     ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle="--")
-    ax.set_yticks(range(len(rows)), [str(r["domain"]) for r in reversed(rows)])
-    ax.set_xlabel(f"accuracy {pair['a']} − {pair['b']} (percentage points)")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(xlabel)
+    return svg_of(fig)
+
+
+def _domain_forest(pair: dict[str, Any], level: str, opts: dict[str, Any]) -> Figure:
+    """The pair's paired differences per domain and over all domains, with their intervals."""
+    a, b = _names(pair, opts)
+    rows = [*pair["domains"], pair["overall"]]
+    labels = [*(str(r["domain"]) for r in pair["domains"]), "all domains"]
     return Figure(
-        svg=svg_of(fig),
-        caption=f"{pair['a']} − {pair['b']}: paired difference per domain with its {level} "
-        "Newcombe interval (diamond: all domains)",
-        alt=f"Forest plot of the accuracy difference {pair['a']} minus {pair['b']} by domain",
-        id=f"ablation-forest-{pair['a']}-{pair['b']}-{slug(pair.get('condition') or '')}",
+        svg=_forest(rows, labels, f"accuracy {a} − {b} (percentage points)"),
+        caption=f"{a} − {b}{_condition(pair, opts)}: paired difference per domain with its "
+        f"{level} interval (diamond: all domains, n = {pair['overall']['n']})",
+        alt=f"Forest plot of the accuracy difference {a} minus {b} by domain",
+        id=_pair_id("ablation-forest", pair),
     )
 
 
-def _headline(pairs: list[dict[str, Any]], test: str) -> KeyValues:
+def _pairs_forest(pairs: list[dict[str, Any]], level: str, opts: dict[str, Any]) -> Figure:
+    """Every pair's overall difference (all domains), one row per pair."""
+    rows = [p["overall"] for p in pairs]
+    labels = ["{} − {}{}".format(*_names(p, opts), _condition(p, opts)) for p in pairs]
+    return Figure(
+        svg=_forest(rows, labels, "difference (percentage points)", overall_last=False),
+        caption=f"Every pair of arms: paired accuracy difference over all domains with its {level} "
+        "Newcombe interval (per-domain rows: the pair's table)",
+        alt="Forest plot of the overall accuracy difference of every pair of arms",
+        id="ablation-forest-pairs",
+    )
+
+
+def _main_pair(pairs: list[dict[str, Any]], opts: dict[str, Any]) -> dict[str, Any]:
+    """The configured proposed-vs-baseline pair of arms (either order), else the first pair."""
+    wanted = {opts.get("proposed_arm"), opts.get("baseline_arm")}
+    return next((p for p in pairs if {p["a"], p["b"]} == wanted), pairs[0])
+
+
+def _headline(pairs: list[dict[str, Any]], test: str, opts: dict[str, Any]) -> KeyValues:
     items = []
     for pair in pairs:
         row = pair["overall"]
@@ -129,8 +180,7 @@ def _headline(pairs: list[dict[str, Any]], test: str) -> KeyValues:
             f"{100 * row['diff_ci_high']:+.1f}] (Newcombe), discordant {row['b']}/{row['c']}, "
             f"p = {pvalue(row['pvalue'])}"
         )
-        cond = "" if pair.get("condition") is None else f" ({pair['condition']})"
-        items.append((f"{pair['a']} vs {pair['b']}{cond}", text))
+        items.append(("{} vs {}{}".format(*_names(pair, opts), _condition(pair, opts)), text))
     return KeyValues(items=items, caption=f"Paired arms ({test})")
 
 
@@ -139,21 +189,25 @@ def ablation_section(result: dict[str, Any]) -> Section:
     if result.get("skipped"):
         reason = Paragraph(f"No paired comparison: {result['skipped']}.")
         return Section(id="ablation", title="Paired ablation (McNemar)", blocks=[reason])
-    methods = result["methods"]
+    methods, opts = result["methods"], result.get("report", {})
     test = _test_label(methods.get("test", ""))
     level = f"{float(methods.get('confidence', 0.95)) * 100:g}%"
     blocks: list[Any] = [
         Paragraph(
-            "Each pair of arms is matched on every key both arms carry (domain, item_id, seed, "
-            "checkpoint, condition); when the arms carry different checkpoint ids they are "
-            "matched without it if that is unambiguous. Unmatched or ambiguous items are an "
-            "error, never dropped. Conditions are compared separately. Items answered under "
-            f"several seeds or checkpoints are tested at the item level. Test: {test}."
+            "Each pair of arms is matched on the same items (every key both arms carry: domain "
+            "and item_id, plus seed, checkpoint and condition where given); unmatched items are "
+            f"an error. Test: {test}."
         )
     ]
-    blocks.insert(0, _headline(result["details"]["pairs"], test))
-    for pair in result["details"]["pairs"]:
-        blocks += [_pair_table(pair, test, level), _forest(pair, level)]
+    pairs = result["details"]["pairs"]
+    blocks.insert(0, _headline(pairs, test, opts))
+    main = _main_pair(pairs, opts)
+    for pair in pairs:
+        blocks.append(_pair_table(pair, test, level, opts))
+        if pair is main:  # per-domain forest for the paper's pair; the others share one below
+            blocks.append(_domain_forest(pair, level, opts))
+    if len(pairs) > 1:
+        blocks.append(_pairs_forest(pairs, level, opts))
     return Section(
         id="ablation", title="Paired ablation (McNemar)", blocks=blocks, definitions=DEFINITIONS
     )

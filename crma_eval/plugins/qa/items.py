@@ -18,24 +18,27 @@ def _col(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index)
 
 
+def _rows(columns: list[pd.Series]) -> list[list[Any]]:
+    """Row lists from equally long columns, built column-wise (no per-cell Python loop).
+
+    Missing cells become None (NaN would print as a number)."""
+    frame = pd.concat([c.reset_index(drop=True).astype(object) for c in columns], axis=1)
+    return frame.where(frame.notna(), None).to_numpy(object).tolist()
+
+
+def _shown(opts: Mapping[str, Any], arms: pd.Series) -> pd.Series:
+    """Arm labels by their display names (one lookup per distinct arm)."""
+    return arms.map({arm: display(opts, arm) for arm in arms.unique()})
+
+
 def wrong_answers(qa: pd.DataFrame, opts: Mapping[str, Any]) -> Items:
     """Every wrong answer: arm, domain, seed, item, question, reference, prediction."""
     wrong = qa[~qa["correct"].astype(bool)]
-    rows = [
-        [display(opts, a), d, s, i, q, r, p]
-        for a, d, s, i, q, r, p in zip(
-            wrong["arm"],
-            wrong["domain"],
-            _col(wrong, "seed"),
-            wrong["item_id"],
-            *(_col(wrong, c) for c in TEXT),
-            strict=True,
-        )
-    ]
+    columns = [_shown(opts, wrong["arm"]), wrong["domain"], _col(wrong, "seed"), wrong["item_id"]]
     return Items(
         "Wrong answers by arm and domain",
         ["arm", "domain", "seed", "item", "question", "reference", "prediction"],
-        rows,
+        _rows([*columns, *(_col(wrong, c) for c in TEXT)]),
         id="qa-wrong-answers",
     )
 
@@ -48,29 +51,11 @@ def discordant(qa: pd.DataFrame, a: str, b: str, opts: Mapping[str, Any]) -> Ite
     both = left.join(right, how="inner", lsuffix="_a", rsuffix="_b")
     flip = both[both["correct_a"].astype(bool) != both["correct_b"].astype(bool)].reset_index()
     name_a, name_b = display(opts, a), display(opts, b)
-    rows = [
-        [
-            f"only {name_a}" if ca else f"only {name_b}",
-            d,
-            s,
-            i,
-            q,
-            r,
-            pa,
-            pb,
-        ]
-        for ca, d, s, i, q, r, pa, pb in zip(
-            flip["correct_a"].astype(bool),
-            flip["domain"],
-            _col(flip, "seed"),
-            flip["item_id"],
-            _col(flip, "question_a"),
-            _col(flip, "reference_a"),
-            _col(flip, "prediction_a"),
-            _col(flip, "prediction_b"),
-            strict=True,
-        )
-    ]
+    right_under = (
+        flip["correct_a"].astype(bool).map({True: f"only {name_a}", False: f"only {name_b}"})
+    )
+    columns = [right_under, flip["domain"], _col(flip, "seed"), flip["item_id"]]
+    texts = ("question_a", "reference_a", "prediction_a", "prediction_b")
     return Items(
         f"Discordant items: {name_a} vs {name_b}",
         [
@@ -83,7 +68,7 @@ def discordant(qa: pd.DataFrame, a: str, b: str, opts: Mapping[str, Any]) -> Ite
             f"{name_a} output",
             f"{name_b} output",
         ],
-        rows,
+        _rows([*columns, *(_col(flip, c) for c in texts)]),
         note="The items McNemar's test counts: right under one arm only.",
         id=f"discordant-{a}-vs-{b}",
     )

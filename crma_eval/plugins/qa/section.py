@@ -44,7 +44,7 @@ def _label(row: dict[str, Any], opts: dict[str, Any] | None = None) -> str:
     )
 
 
-def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
+def _table(rows: list[dict[str, Any]], routing: bool, ci: str, opts: dict[str, Any]) -> Table:
     repeated = any("n_items" in r for r in rows)
     columns = ["Arm", "Domain", "Correct", "Accuracy", ci]
     if repeated:
@@ -54,7 +54,7 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
     body = []
     for row in rows:
         cells = [
-            _label(row),
+            _label(row, opts),
             OVERALL if row["domain"] is None else row["domain"],
             f"{row['k']}/{row['n']}",
             pct(row["accuracy"]),
@@ -72,9 +72,10 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
     notes = []
     if routing:
         notes.append(
-            "Misrouted: answers whose routed_domain differs from the item's domain (of those with "
-            "a routed_domain). A routing failure sends the query to the wrong adapter and looks "
-            "like forgetting even though nothing was forgotten."
+            "Misrouted: of all answers of a routed arm, those whose routed_domain differs from "
+            "the item's domain or is missing (the router abstained). A routing failure sends the "
+            "query to the wrong adapter and looks like forgetting even though nothing was "
+            "forgotten."
         )
     if repeated:
         notes.append(
@@ -83,10 +84,16 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str) -> Table:
             "answers / design effect and the CR1 Wald interval clipped to [0, 1], both from the "
             "item-clustered (CR1) standard error (Miller 2024, arXiv 2411.00640)."
         )
-    return Table(columns=columns, rows=body, caption="QA accuracy by arm and domain", notes=notes)
+    return Table(
+        columns=columns,
+        rows=body,
+        caption="QA accuracy by arm and domain",
+        notes=notes,
+        id="qa-accuracy",
+    )
 
 
-def _replicates(rows: list[dict[str, Any]]) -> Table | None:
+def _replicates(rows: list[dict[str, Any]], opts: dict[str, Any]) -> Table | None:
     """Per-seed (or per-checkpoint) accuracy of repeated-measures rows and their mean ± std."""
     body = []
     for row in rows:
@@ -97,7 +104,7 @@ def _replicates(rows: list[dict[str, Any]]) -> Table | None:
         for rep in row["replicates"]:
             body.append(
                 [
-                    _label(row),
+                    _label(row, opts),
                     domain,
                     f"{column} {rep[column]}",
                     f"{rep['k']}/{rep['n']}",
@@ -109,7 +116,7 @@ def _replicates(rows: list[dict[str, Any]]) -> Table | None:
         spread = DASH if missing(summary["std"]) else f"± {pct(summary['std'])}"
         body.append(
             [
-                _label(row),
+                _label(row, opts),
                 domain,
                 f"mean of {summary['n']}",
                 "",
@@ -120,28 +127,49 @@ def _replicates(rows: list[dict[str, Any]]) -> Table | None:
     if not body:
         return None
     columns = ["Arm", "Domain", "Replicate", "Correct", "Accuracy", "interval / spread"]
-    return Table(columns=columns, rows=body, caption="QA accuracy per seed (repeated measures)")
+    return Table(
+        columns=columns,
+        rows=body,
+        caption="QA accuracy per seed (repeated measures)",
+        id="qa-replicates",
+    )
 
 
-def _figure(rows: list[dict[str, Any]], ci: str) -> Figure:
+def _figure(rows: list[dict[str, Any]], ci: str, opts: dict[str, Any]) -> Figure:
+    """Accuracy per domain and arm as points with interval whiskers, domains down the page (so
+    labels stay horizontal and readable at phone width, however many domains)."""
     per_domain = [r for r in rows if r["domain"] is not None]
-    arms = list(dict.fromkeys(_label(r) for r in per_domain))
+    arms = list(dict.fromkeys(_label(r, opts) for r in per_domain))
     domains = list(dict.fromkeys(r["domain"] for r in per_domain))
-    fig, ax = new_figure(width=max(4.0, 0.9 * len(domains) * max(1, len(arms)) ** 0.5 + 2))
-    width = 0.8 / len(arms)
+    fig, ax = new_figure(width=5.5, height=1.1 + 0.22 * len(domains) * max(1, len(arms)) ** 0.5)
+    step = 0.7 / len(arms)
     for i, arm in enumerate(arms):
-        mine = {r["domain"]: r for r in per_domain if _label(r) == arm}
-        xs = [j + (i - (len(arms) - 1) / 2) * width for j, d in enumerate(domains) if d in mine]
+        mine = {r["domain"]: r for r in per_domain if _label(r, opts) == arm}
         got = [mine[d] for d in domains if d in mine]
+        ys = [j + (i - (len(arms) - 1) / 2) * step for j, d in enumerate(domains) if d in mine]
         acc = np.array([100 * r["accuracy"] for r in got])
         low = np.array([0.0 if missing(r["ci_low"]) else 100 * r["ci_low"] for r in got])
         high = np.array([100.0 if missing(r["ci_high"]) else 100 * r["ci_high"] for r in got])
-        ax.bar(xs, acc, width=width, label=arm, yerr=[acc - low, high - acc], capsize=2)
-    ax.set_xticks(range(len(domains)), domains, rotation=20 if len(domains) > 5 else 0)
-    ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 105)
-    ax.legend(fontsize=7)
-    return Figure(svg=svg_of(fig), caption=f"Accuracy per domain; whiskers: {ci}")
+        ax.errorbar(
+            acc,
+            ys,
+            xerr=[acc - low, high - acc],
+            fmt="o",
+            markersize=3.5,
+            elinewidth=1,
+            label=arm,
+        )
+    ax.set_yticks(range(len(domains)), [str(d) for d in domains])
+    ax.invert_yaxis()  # first domain on top, as in the tables
+    ax.set_xlabel("accuracy (%)")
+    ax.set_xlim(0, 100)
+    ax.legend(fontsize=7, loc="lower left")
+    return Figure(
+        svg=svg_of(fig),
+        caption=f"Accuracy per domain and arm: point = accuracy, whiskers = {ci}",
+        alt="Dot plot of accuracy per domain and arm with interval whiskers",
+        id="qa-accuracy-chart",
+    )
 
 
 def _arm_pair(rows: list[dict[str, Any]], opts: dict[str, Any]) -> tuple[str, str] | None:
@@ -153,7 +181,21 @@ def _arm_pair(rows: list[dict[str, Any]], opts: dict[str, Any]) -> tuple[str, st
     return (arms[0], arms[1]) if len(arms) >= 2 else None
 
 
-def _side_by_side(rows: list[dict[str, Any]], pair: tuple[str, str], opts: dict[str, Any]) -> Table:
+def _side_by_sides(
+    rows: list[dict[str, Any]], pair: tuple[str, str], opts: dict[str, Any]
+) -> list[Table]:
+    """One side-by-side table per training condition in which both arms answered."""
+    tables = []
+    for cond in dict.fromkeys(r.get("condition") for r in rows):
+        mine = [r for r in rows if r.get("condition") == cond]
+        if {r["arm"] for r in mine} >= set(pair):
+            tables.append(_side_by_side(mine, pair, opts, cond))
+    return tables
+
+
+def _side_by_side(
+    rows: list[dict[str, Any]], pair: tuple[str, str], opts: dict[str, Any], cond: Any = None
+) -> Table:
     """The paper's per-domain table: k/n and accuracy of both arms, difference, totals row."""
     cell = {(r["arm"], r["domain"]): r for r in rows}
     domains = [d for d in dict.fromkeys(r["domain"] for r in rows) if d is not None]
@@ -178,9 +220,10 @@ def _side_by_side(rows: list[dict[str, Any]], pair: tuple[str, str], opts: dict[
             f"difference ({names[0]} − {names[1]})",
         ],
         rows=body,
-        caption=f"Per-domain accuracy {names[0]} and {names[1]} (k correct of n)",
+        caption=f"Per-domain accuracy {names[0]} and {names[1]} (k correct of n)"
+        + ("" if cond is None else f", condition {display(opts, cond)}"),
         notes=["Paired test of the difference: see the paired ablation section."],
-        id="qa-side-by-side",
+        id="qa-side-by-side" + ("" if cond is None else f"-{cond}"),
         total_row=True,
     )
 
@@ -202,14 +245,14 @@ def qa_section(result: dict[str, Any]) -> Section:
     )
     opts = result.get("report", {})
     pair = _arm_pair(rows, opts)
-    replicates = _replicates(rows)
     blocks: list[Any] = [headline]
     if pair is not None:
-        blocks.append(_side_by_side(rows, pair, opts))
+        blocks += _side_by_sides(rows, pair, opts)
+    replicates = _replicates(rows, opts)
     blocks += [
-        _table(rows, bool(result["details"].get("routing")), ci),
+        _table(rows, bool(result["details"].get("routing")), ci, opts),
         *([replicates] if replicates is not None else []),
-        _figure(rows, ci),
+        _figure(rows, ci, opts),
         Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
         *_scorer_blocks(result, ci),
     ]

@@ -113,23 +113,49 @@ def _curve(curve: dict[str, list[float]]) -> Figure:
     )
 
 
+def _with_interval(details: dict[str, Any], group: str, name: str, n: str) -> str:
+    """A value with its bootstrap interval when the analysis computed one (details[group])."""
+    value = details.get(name, (details.get(group) or {}).get(name))
+    low, high = ((details.get(group) or {}).get(f"{name}_{end}") for end in ("ci_low", "ci_high"))
+    if low is None or high is None:
+        return f"{num(value, 3)} ({n})"
+    return f"{num(value, 3)} [{num(low, 3)}, {num(high, 3)}] ({n}; bootstrap interval)"
+
+
 def router_section(result: dict[str, Any]) -> Section:
     """Headline numbers, accuracy per category, confusion matrix and coverage curve."""
     details = result["details"]
     ci = ci_caption(result["methods"])
     n_gold = sum(r["n"] for r in details["rows"] if r["category"] != "ood")
+    n_all = details["overall"]["n"]
+    has_ood = any(r["category"] == "ood" for r in details["rows"])
     headline = KeyValues(
         items=[
             (
                 "overall accuracy",
                 f"{pct(details['overall']['accuracy'])} "
-                f"{interval(details['overall']['ci_low'], details['overall']['ci_high'])}",
+                f"{interval(details['overall']['ci_low'], details['overall']['ci_high'])} "
+                f"(n = {n_all} queries)",
             ),
-            ("macro F1", f"{num(details['macro_f1'], 3)} (n = {n_gold} with a gold domain)"),
-            ("OOD AUROC", f"{num(details['auroc'], 3)} (n = {details['overall']['n']} queries)"),
+            (
+                "macro F1",
+                _with_interval(details, "f1", "macro_f1", f"n = {n_gold} with a gold domain"),
+            ),
+            (
+                "OOD AUROC",
+                _with_interval(details, "ood", "auroc", f"n = {n_all} queries")
+                if has_ood
+                else "— (no out-of-distribution queries: AUROC undefined)",
+            ),
         ],
-        caption=f"Router ({ci})",
+        caption=f"Router (accuracy: {ci})",
     )
+    if "bootstrap" in result["methods"]:
+        level = float(result["methods"].get("confidence", 0.95)) * 100
+        headline.caption = (
+            f"Router (accuracy: {ci}; macro F1 and AUROC: {level:g}% "
+            f"{result['methods']['bootstrap']})"
+        )
     blocks: list[Any] = [
         headline,
         _accuracy_table(details, ci, result.get("report", {})),

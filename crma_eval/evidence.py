@@ -1,11 +1,12 @@
-"""Paired evidence for baseline comparisons: both runs' per-item records, matched item by item.
+"""Paired evidence between two runs (`gate --baseline`, `compare`): per-item records, matched.
 
 The plugin owning a metric says which records it covers (`Plugin.pairing`: e.g.
 `qa.<arm>[.<condition>][.<domain>].accuracy` qa records, `bench.<task>.<arm>.*` 0/1 bench
 records); crma_eval.pairing matches them (every key both runs carry; the checkpoint is dropped
-when the runs' ids differ and the rest is unambiguous). Items answered once: exact McNemar (two-sided).
-Items answered several times (seeds, checkpoints): exact sign-flip permutation test on per-item
-mean differences, b and c counting items. Unmatched or ambiguous items are an error (exit 2).
+when the runs' ids differ and the rest is unambiguous). Items answered once: exact McNemar
+(two-sided). Items answered several times (seeds, checkpoints): exact sign-flip permutation
+test on per-item mean differences, b and c counting items. Unmatched or ambiguous items are an
+error (exit 2).
 """
 
 from __future__ import annotations

@@ -1,0 +1,265 @@
+"""`crma-eval compare RUN_A RUN_B`: every shared metric with its delta, paired tests on shared
+items, the flipped items, as DIR/compare.html (+ tables/, items/) and DIR/compare.md for CI.
+
+Paired tests use exactly the pairing of `gate --baseline` (`paired_evidence`, RUN_A as the
+baseline): McNemar exact, two-sided, on the items both runs answered. Deltas are RUN_B − RUN_A.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crma_eval.blocks import Items, KeyValues, Paragraph, Section, Table
+from crma_eval.errors import InputError
+from crma_eval.fmt import DASH, missing, pvalue
+from crma_eval.evidence import RunRecords, paired_evidence
+from crma_eval.naming import slug
+from crma_eval.plugins.base import PairSpec
+from crma_eval.registry import plugins
+from crma_eval.results import load_results
+from crma_eval.store import write_text_atomic
+
+ALPHA = 0.05  # only for the "changed at p < 0.05" count; no multiplicity correction
+MD_ROWS = 20  # rows of each table in compare.md
+
+
+@dataclass
+class Paired:
+    """One metric's paired test: n pairs, b (right in A only), c (right in B only), p."""
+
+    metric: str
+    a: float
+    b_value: float
+    n: int = 0
+    only_a: int = 0
+    only_b: int = 0
+    p: float = math.nan
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    """What `compare` found; `flipped` maps a metric to its flipped items (a DataFrame)."""
+
+    names: tuple[str, str]
+    shared: list[tuple[str, float, float]]
+    only: dict[str, list[str]]
+    paired: list[Paired] = field(default_factory=list)
+    flipped: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+def _delta(a: Any, b: Any) -> float:
+    return math.nan if missing(a) or missing(b) else float(b) - float(a)
+
+
+def _spec(metric: str) -> PairSpec | None:
+    plugin = plugins().get(metric.split(".", 1)[0])
+    return plugin.pairing(metric) if plugin is not None else None
+
+
+def _paired(metric: str, a: float, b: float, runs: tuple[RunRecords, RunRecords]) -> Paired:
+    """The metric's paired test via paired_evidence; items that do not match are a note."""
+    row = Paired(metric, a, b)
+    try:
+        evidence = paired_evidence(metric, *runs)
+    except InputError as exc:
+        row.note = f"not paired: {exc.problem}"
+        return row
+    row.note = evidence.note
+    if evidence.test is not None:
+        row.n, row.p = evidence.n_pairs, evidence.test.pvalue
+        row.only_a, row.only_b = int(evidence.test.b), int(evidence.test.c)
+    return row
+
+
+def flipped_items(spec: PairSpec, runs: tuple[RunRecords, RunRecords]) -> pd.DataFrame:
+    """The items of one metric whose 0/1 outcome differs between the runs: the b + c items of
+    its McNemar test (matched on spec.keys present in the records), with any text fields."""
+    sides = []
+    for run in runs:
+        frame = run.frames.get(spec.kind, pd.DataFrame())
+        for column, value in spec.select.items():
+            frame = frame[frame[column].map(slug) == value] if not frame.empty else frame
+        sides.append(frame)
+    if any(f.empty for f in sides):
+        return pd.DataFrame()
+    keys = [k for k in spec.keys if any(k in f and f[k].notna().any() for f in sides)]
+    if spec.narrow_metric and "metric" in sides[0]:
+        sides = [f[f["metric"].map(slug).isin(spec.narrow_metric)] for f in sides]
+    text = [c for c in ("question", "reference", "prediction") if c in sides[0]]
+    left = sides[0][[*keys, spec.value, *text]]
+    right = sides[1][[*keys, spec.value, *(c for c in ("prediction",) if c in sides[1])]]
+    both = left.merge(right, on=keys, suffixes=(" A", " B"))
+    flip = both[both[f"{spec.value} A"].astype(bool) != both[f"{spec.value} B"].astype(bool)]
+    return flip.reset_index(drop=True)
+
+
+def _general(specs: dict[str, PairSpec]) -> list[str]:
+    """Per record kind, the pairable metrics with the broadest selection (e.g. qa.<arm>.accuracy,
+    not its per-domain parts), whose flipped items include every narrower metric's."""
+    fewest: dict[str, int] = {}
+    for spec in specs.values():
+        fewest[spec.kind] = min(fewest.get(spec.kind, 99), len(spec.select))
+    return [m for m, s in specs.items() if len(s.select) == fewest[s.kind]]
+
+
+def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
+    """Compare two run directories (results.json and, for paired tests, their records).
+
+    Raises InputError (exit 2) when a run directory has no readable results.json.
+    """
+    results = [load_results(r)["metrics"] for r in (run_a, run_b)]
+    names = (Path(run_a).resolve().name, Path(run_b).resolve().name)
+    shared_names = [m for m in results[0] if m in results[1]]
+    shared = [(m, results[0][m], results[1][m]) for m in shared_names]
+    only = {
+        names[0]: sorted(set(results[0]) - set(results[1])),
+        names[1]: sorted(set(results[1]) - set(results[0])),
+    }
+    out = Comparison(names, shared, only)
+    runs = (RunRecords(run_a), RunRecords(run_b))
+    specs = {m: s for m in shared_names if (s := _spec(m)) is not None}
+    out.paired = [_paired(m, *(r[m] for r in results), runs) for m in specs]
+    tested = {p.metric for p in out.paired if p.n}
+    for metric in _general({m: s for m, s in specs.items() if m in tested}):
+        out.flipped[metric] = flipped_items(specs[metric], runs)
+    return out
+
+
+def _num(value: Any) -> str:
+    return DASH if missing(value) else f"{float(value):.4g}"
+
+
+def _signed(value: Any) -> str:
+    return DASH if missing(value) else f"{float(value):+.4g}"
+
+
+def _paired_rows(comp: Comparison) -> list[list[Any]]:
+    return [
+        [
+            p.metric,
+            _num(p.a),
+            _num(p.b_value),
+            _signed(_delta(p.a, p.b_value)),
+            p.n or DASH,
+            p.only_a if p.n else DASH,
+            p.only_b if p.n else DASH,
+            pvalue(p.p) if p.n else DASH,
+            p.note,
+        ]
+        for p in comp.paired
+    ]
+
+
+def comparison_sections(comp: Comparison) -> list[Section]:
+    """The comparison as report sections (rendered by crma_eval.report.render)."""
+    a, b = comp.names
+    tested = [p for p in comp.paired if p.n]
+    summary = KeyValues(
+        [
+            ("runs", f"A = {a}, B = {b} (delta = B − A)"),
+            ("shared metrics", len(comp.shared)),
+            (f"only in {a}", len(comp.only[a])),
+            (f"only in {b}", len(comp.only[b])),
+            ("paired tests", f"{len(tested)} (McNemar exact, two-sided, on shared items)"),
+            (f"p < {ALPHA:g}", f"{sum(p.p < ALPHA for p in tested)} (no multiplicity correction)"),
+            ("flipped items", sum(len(f) for f in comp.flipped.values())),
+        ],
+        "Comparison",
+    )
+    paired = Table(
+        [
+            "metric",
+            a,
+            b,
+            "delta (B − A)",
+            "n pairs",
+            f"right in {a} only",
+            f"right in {b} only",
+            "p",
+            "note",
+        ],
+        _paired_rows(comp),
+        "Paired tests on shared items (the pairing of gate --baseline; A as the baseline)",
+        ["p: McNemar exact test, two-sided, on the discordant items; n pairs: items in both runs."],
+        id="compare-paired",
+    )
+    every = Table(
+        ["metric", a, b, "delta (B − A)"],
+        [[m, _num(x), _num(y), _signed(_delta(x, y))] for m, x, y in comp.shared],
+        "Every shared metric",
+        id="compare-metrics",
+    )
+    blocks: list[Any] = [summary, paired] if comp.paired else [summary]
+    blocks.append(every)
+    one_side = [[run, m] for run, names in comp.only.items() for m in names]
+    if one_side:
+        blocks.append(
+            Table(["run", "metric"], one_side, "Metrics in one run only", id="compare-only")
+        )
+    for metric, frame in comp.flipped.items():
+        if frame.empty:
+            continue
+        blocks.append(
+            Items(
+                f"Flipped items of {metric}",
+                [str(c) for c in frame.columns],
+                frame.astype(object).where(frame.notna(), None).to_numpy(object).tolist(),
+                note=f"Items right in one run and wrong in the other ({a} = A, {b} = B).",
+                id=f"flipped-{metric}",
+            )
+        )
+    if not comp.paired:
+        blocks.append(Paragraph("No shared metric pairs per item: deltas only, no paired test."))
+    return [Section("compare", f"{a} → {b}", blocks)]
+
+
+def markdown(comp: Comparison) -> str:
+    """A short Markdown summary for CI job pages: counts, the paired tests, the largest deltas."""
+    a, b = comp.names
+    tested = sorted((p for p in comp.paired if p.n), key=lambda p: p.p)
+    lines = [
+        f"## crma-eval compare: {a} → {b}",
+        "",
+        f"{len(comp.shared)} shared metrics ({len(comp.only[a])} only in {a}, "
+        f"{len(comp.only[b])} only in {b}); {len(tested)} paired tests (McNemar exact, "
+        f"two-sided, on shared items); {sum(len(f) for f in comp.flipped.values())} flipped items.",
+        "",
+    ]
+    if tested:
+        lines += [f"| metric | {a} | {b} | delta | n | only {a} | only {b} | p |"]
+        lines += ["|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"| `{p.metric}` | {_num(p.a)} | {_num(p.b_value)} | {_signed(_delta(p.a, p.b_value))}"
+            f" | {p.n} | {p.only_a} | {p.only_b} | {pvalue(p.p)} |"
+            for p in tested[:MD_ROWS]
+        ]
+        lines.append("")
+    moved = sorted(
+        (row for row in comp.shared if not missing(_delta(row[1], row[2]))),
+        key=lambda row: -abs(_delta(row[1], row[2])),
+    )
+    lines += [f"Largest deltas (B − A) of {len(moved)}:", "", "| metric | delta |", "|---|---:|"]
+    lines += [f"| `{m}` | {_signed(_delta(x, y))} |" for m, x, y in moved[:MD_ROWS]]
+    lines += ["", "Full comparison: compare.html (tables/ and items/ beside it)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:
+    """Write OUT/compare.html (tables/, items/ beside it) and OUT/compare.md; returns the HTML."""
+    from crma_eval.report.render import render_html
+
+    comp = compare_runs(run_a, run_b)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    empty = {"meta": {}, "metrics": {}, "plugins": {}}
+    html = render_html(
+        f"{comp.names[0]} → {comp.names[1]}", empty, {}, out, comparison_sections(comp)
+    )
+    write_text_atomic(out / "compare.md", markdown(comp))
+    return write_text_atomic(out / "compare.html", html)
