@@ -87,16 +87,41 @@ def demo(out: Path, small: bool, quiet: bool) -> None:
     help="Run directory [config's out, else reports/NAME].",
 )
 @click.option("--quiet", is_flag=True, help="No progress output.")
-def run(config: Path, out: Path | None, quiet: bool) -> None:
+@click.option(
+    "--executor",
+    type=click.Choice(["serial", "ray"]),
+    default="serial",
+    show_default=True,
+    help="Where units run: here, or on Ray actors (pip install 'crma-eval[ray]').",
+)
+@click.option("--ray-address", default=None, help="Ray cluster to join [a private local one].")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Ray actors [GPUs/k].")
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="GPUs per actor, k (>1 needs engine.device_map) [1 if the cluster has GPUs, else 0].",
+)
+def run(
+    config: Path,
+    out: Path | None,
+    quiet: bool,
+    executor: str,
+    ray_address: str | None,
+    workers: int | None,
+    gpus_per_worker: float | None,
+) -> None:
     """Collect + analyze + report for the checkpoints and data named in CONFIG.yaml."""
     if quiet:
         _hush_libraries()
     from crma_eval.config import load_config
+    from crma_eval.executors import make_executor
     from crma_eval.run import run_config
 
     cfg = load_config(config)
     out = out or cfg.out or Path("reports") / cfg.name
-    outcome = run_config(cfg, out, quiet=quiet)
+    chosen = make_executor(executor, ray_address, workers, gpus_per_worker, quiet)
+    outcome = run_config(cfg, out, quiet=quiet, executor=chosen)
     click.echo(f"results: {outcome.run_dir.results_path}")
     click.echo(f"report:  {outcome.run_dir.report_path}")
     if outcome.failures:

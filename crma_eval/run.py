@@ -22,6 +22,7 @@ from crma_eval.store import RunDir, file_sha256, write_json_atomic
 if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
     from crma_eval.engine import EngineSession
+    from crma_eval.executors import Executor
 
 
 @dataclass
@@ -90,8 +91,13 @@ def _session_factory(
     return make
 
 
-def run_config(config: RunConfig, out: Path, quiet: bool = False) -> RunOutcome:
-    """Collect every unit not yet done, then analyze and render the report."""
+def run_config(
+    config: RunConfig, out: Path, quiet: bool = False, executor: Executor | None = None
+) -> RunOutcome:
+    """Collect every unit not yet done, then analyze and render the report.
+
+    `executor`: where units run (crma_eval.executors; None: here, one after the other).
+    """
     from crma_eval.report.render import render_report
 
     console = Console(stderr=True, quiet=quiet)
@@ -106,7 +112,7 @@ def run_config(config: RunConfig, out: Path, quiet: bool = False) -> RunOutcome:
         def show(key: str, done: int, total: int) -> None:
             progress.update(task, description=f"collect {key}", completed=done - 1, total=total)
 
-        failures = run_units(_collectors(config), ctx, on_progress=show)
+        failures = run_units(_collectors(config), ctx, on_progress=show, executor=executor)
         progress.update(task, description="collect done", completed=progress.tasks[0].total)
     for failure in failures:
         console.print(f"[yellow]unit failed[/]: {failure.unit}: {failure.problem}")

@@ -8,6 +8,7 @@ this module runs the units that the ledger does not mark complete and commits ea
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
     from crma_eval.config import RunConfig
     from crma_eval.engine import EngineSession
+    from crma_eval.executors import Executor
     from crma_eval.store import RunDir
 
 
@@ -88,12 +90,34 @@ class UnitFailure:
     problem: str
 
 
+def collect_unit(collector: Collector, unit: Unit, ctx: CollectContext) -> UnitFailure | None:
+    """Run one unit and commit it to `ctx.run_dir` with its duration (`seconds`, wall clock).
+
+    Bad input (InputError) is returned as a UnitFailure and nothing is committed.
+    """
+    start = time.perf_counter()
+    try:
+        records = collector.run(unit, ctx)
+    except InputError as exc:
+        return UnitFailure(unit.key, exc.one_line())
+    seconds = round(time.perf_counter() - start, 3)
+    ctx.run_dir.commit_unit(unit.key, records, plugin=unit.plugin, seconds=seconds)
+    return None
+
+
 def run_units(
     collectors: dict[str, Collector],
     ctx: CollectContext,
     on_progress: Callable[[str, int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[UnitFailure]:
-    """Run every unit not yet in the ledger; bad input in one unit is recorded, not fatal."""
+    """Run every unit not yet in the ledger; bad input in one unit is recorded, not fatal.
+
+    `executor` (crma_eval.executors) takes the units elsewhere, e.g. onto Ray actors; None runs
+    them here, one after the other.
+    """
+    if executor is not None:
+        return executor.run(collectors, ctx, on_progress)
     ctx.run_dir.recover()
     done = ctx.run_dir.completed_units()
     plan = [(name, unit) for name, c in collectors.items() for unit in c.units(ctx)]
@@ -103,10 +127,7 @@ def run_units(
             on_progress(unit.key, i, len(plan))
         if unit.key in done:
             continue
-        try:
-            records = collectors[name].run(unit, ctx)
-        except InputError as exc:
-            failures.append(UnitFailure(unit.key, exc.one_line()))
-            continue
-        ctx.run_dir.commit_unit(unit.key, records, plugin=unit.plugin)
+        failure = collect_unit(collectors[name], unit, ctx)
+        if failure is not None:
+            failures.append(failure)
     return failures
