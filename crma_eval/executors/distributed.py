@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from crma_eval.errors import InputError
 from crma_eval.shards import SHARDS, Merger, committed_units, recover_all, remove_stray_temporaries
-from crma_eval.store import RunDir
+from crma_eval.store import RunDir, write_json_atomic
 
 if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
@@ -80,6 +80,8 @@ def check_fingerprint(run: RunDir, config: RunConfig, checkpoints: list[Checkpoi
 class ShardWorker:
     """Runs groups of units and commits each to its shard `RUN_DIR/shards/<name>/`.
 
+    `worker.json` in the shard tells where it runs (`describe`), rewritten at each (re)start.
+
     Built again after a crash (Ray restarts the actor), it recovers its shard and skips every
     unit the shard already holds, so a retried group recomputes nothing committed.
     """
@@ -91,6 +93,7 @@ class ShardWorker:
         remove_stray_temporaries(self.shard)
         self.shard.recover()
         self.done = self.shard.completed_units()
+        write_json_atomic(self.shard.path / "worker.json", self.describe())
         self.config = config
         self._ctx: CollectContext | None = None
         self._collectors: dict[str, Collector] = {}

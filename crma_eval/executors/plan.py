@@ -9,9 +9,10 @@ Cost of a unit, best source first:
 1. measured: mean `seconds` of ledger entries with the same (plugin, arm, domain);
 2. estimated: items × tokens of the unit's data files (whitespace tokens of every line), scaled to
    seconds by the plugin's measured seconds-per-token rate, else the rate over all plugins;
-3. the bare estimate (all units on one scale when nothing has been measured yet). Units without
-   local data (lm-eval tasks) are priced at `NO_DATA_FACTOR` × the largest estimate, as a
-   benchmark is far larger than one domain's holdout or QA file.
+3. the bare estimate (all units on one scale when nothing has been measured yet). Bench units
+   (lm-eval tasks, no local data) are priced at `NO_DATA_FACTOR` × the largest estimate, as a
+   benchmark is far larger than one domain's holdout or QA file; other units without data
+   (spectral: checkpoint weights only) at 1 token.
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ def data_estimate(unit: Unit, ctx: CollectContext) -> float | None:
     return float(sum(_tokens(p) for p in paths)) if paths else None
 
 
+def _no_data(unit: Unit, largest: float) -> float:
+    """Price of a unit without local data: a benchmark is large, anything else (spectral) tiny."""
+    return NO_DATA_FACTOR * largest if unit.plugin == BENCH else 1.0
+
+
 def unit_costs(
     units: list[Unit], ctx: CollectContext, ledger: Iterable[dict[str, Any]]
 ) -> dict[Unit, float]:
@@ -78,7 +84,7 @@ def unit_costs(
     """
     estimates = {u: data_estimate(u, ctx) for u in units}
     largest = max((e for e in estimates.values() if e is not None), default=1.0)
-    guess = {u: NO_DATA_FACTOR * largest if e is None else e for u, e in estimates.items()}
+    guess = {u: _no_data(u, largest) if e is None else e for u, e in estimates.items()}
     measured = {e["unit"]: float(e["seconds"]) for e in ledger if "seconds" in e}
     same: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     rate: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # plugin -> [seconds, tokens]
