@@ -109,16 +109,15 @@ def main() -> None:
     print(f"small config: {m['units']:.0f} units on the tiny model, 2 workers, this machine")
     print(f"  serial run              {m['serial']:7.1f} s")
     print(f"  ray run (2 actors)      {m['ray']:7.1f} s")
-    print(
-        f"  overhead                {overhead:7.1f} s   ratio ray/serial {m['ray'] / m['serial']:.2f}"
-    )
+    ratio = m["ray"] / m["serial"]
+    print(f"  overhead                {overhead:7.1f} s   ratio ray/serial {ratio:.2f}")
     print(f"  of which cluster start  {m['start']:7.1f} s   (ray.init + 2 workers ready)")
     print(f"  merge of all shards     {m['merge']:7.3f} s")
     groups = [c for _, c in study_units()]
     work, largest = sum(groups), max(groups)
     start, load = m["start"] / 60, 1.0
     print(
-        f"\n45-checkpoint study: W = {work:.0f} GPU-min in {len(groups)} groups, largest {largest:.0f}"
+        f"\n45-checkpoint study: W = {work:.0f} GPU-min, {len(groups)} groups, largest {largest:.0f}"
     )
     print("   N   model T(N) min   LPT sim min   speed-up")
     for n in (1, 2, 4, 8, 16, 24, 32, 48, 64):
