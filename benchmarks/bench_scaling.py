@@ -116,9 +116,7 @@ def main() -> None:
     groups = [c for _, c in study_units()]
     work, largest = sum(groups), max(groups)
     start, load = m["start"] / 60, 1.0
-    print(
-        f"\n45-checkpoint study: W = {work:.0f} GPU-min, {len(groups)} groups, largest {largest:.0f}"
-    )
+    print(f"\n45-checkpoint study: W = {work:.0f} GPU-min, {len(groups)} groups, max {largest:.0f}")
     print("   N   model T(N) min   LPT sim min   speed-up")
     for n in (1, 2, 4, 8, 16, 24, 32, 48, 64):
         model = start + load + max(work / n, largest)
