@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PIP) install -q --upgrade pip
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q --no-index --no-deps torch 2>/dev/null \
 		|| $(PIP) install -q --no-deps torch --index-url $(TORCH_CPU_INDEX)
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,ray]'
 	@touch $@
 
 install: $(VENV)/.installed
@@ -47,6 +47,7 @@ bench: install
 	$(PY) benchmarks/bench_analyze.py
 	$(PY) benchmarks/bench_engine.py
 	$(PY) benchmarks/bench_report.py
+	$(PY) benchmarks/bench_scaling.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -105,7 +105,31 @@ def demo(out: Path, small: bool, quiet: bool) -> None:
     default=None,
     help="At most N QA items / holdout texts per domain (overrides the config's `limit`).",
 )
-def run(config: Path, out: Path | None, quiet: bool, limit: int | None) -> None:
+@click.option(
+    "--executor",
+    type=click.Choice(["serial", "ray"]),
+    default="serial",
+    show_default=True,
+    help="Where units run: here, or on Ray actors (pip install 'crma-eval[ray]').",
+)
+@click.option("--ray-address", default=None, help="Ray cluster to join [a private local one].")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Ray actors [GPUs/k].")
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="GPUs per actor, k (>1 needs engine.device_map) [1 if the cluster has GPUs, else 0].",
+)
+def run(
+    config: Path,
+    out: Path | None,
+    quiet: bool,
+    limit: int | None,
+    executor: str,
+    ray_address: str | None,
+    workers: int | None,
+    gpus_per_worker: float | None,
+) -> None:
     """Collect + analyze + report for the checkpoints and data named in CONFIG.yaml.
 
     Exit 2 when any unit or plugin failed: results and report are still written for the rest.
@@ -113,11 +137,13 @@ def run(config: Path, out: Path | None, quiet: bool, limit: int | None) -> None:
     if quiet:
         _hush_libraries()
     from crma_eval.config import load_config
+    from crma_eval.executors import make_executor
     from crma_eval.run import headline_metrics, run_config
 
     cfg = load_config(config)
     out = out or cfg.out or Path("reports") / cfg.name
-    outcome = run_config(cfg, out, quiet=quiet, limit=limit)
+    chosen = make_executor(executor, ray_address, workers, gpus_per_worker, quiet)
+    outcome = run_config(cfg, out, quiet=quiet, limit=limit, executor=chosen)
     for failure in outcome.failures:
         _error(failure.one_line())
     for name, value in headline_metrics(outcome.metrics):

@@ -43,6 +43,7 @@ RUN_SCHEMA = "crma-eval/run/2"
 if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
     from crma_eval.engine import EngineSession
+    from crma_eval.executors import Executor
 
 
 @dataclass
@@ -148,7 +149,11 @@ def output_to_log(path: Path) -> Iterator[TextIO]:
 
 
 def _collect(
-    config: RunConfig, checkpoints: list[Any], run: RunDir, quiet: bool
+    config: RunConfig,
+    checkpoints: list[Any],
+    run: RunDir,
+    quiet: bool,
+    executor: Executor | None = None,
 ) -> list[UnitFailure]:
     """Run every unit not yet done (library output to RUN_DIR/logs/collect.log)."""
     collectors = _collectors(config)
@@ -169,18 +174,23 @@ def _collect(
             def show(key: str, done: int, total: int) -> None:
                 progress.update(task, description=f"collect {key}", completed=done - 1)
 
-            failures = run_units(collectors, ctx, on_progress=show)
+            failures = run_units(collectors, ctx, on_progress=show, executor=executor)
             progress.update(task, description="collect done", completed=len(plan))
     return failures
 
 
 def run_config(
-    config: RunConfig, out: Path, quiet: bool = False, limit: int | None = None
+    config: RunConfig,
+    out: Path,
+    quiet: bool = False,
+    limit: int | None = None,
+    executor: Executor | None = None,
 ) -> RunOutcome:
     """Collect every unit not yet done, then analyze and render the report.
 
     Raises InputError (exit 2, nothing lost) when OUT is in use by another process, is not a run
-    directory of ours, or nothing can be collected. `limit` overrides the config's `limit`.
+    directory of ours, or nothing can be collected. `limit` overrides the config's `limit`;
+    `executor` says where units run (crma_eval.executors; None: here, one after the other).
     """
     from crma_eval.report.render import render_report
 
@@ -191,7 +201,7 @@ def run_config(
         checkpoints = _load_checkpoints(config)
         run.ensure()
         write_json_atomic(run.path / "run.json", _provenance(config, checkpoints))
-        outcome = RunOutcome(run, _collect(config, checkpoints, run, quiet))
+        outcome = RunOutcome(run, _collect(config, checkpoints, run, quiet, executor))
         if not run.record_files():
             return outcome
         a = config.analysis

@@ -8,6 +8,7 @@ this module runs the units that the ledger does not mark complete and commits ea
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
     from crma_eval.config import RunConfig
     from crma_eval.engine import EngineSession
+    from crma_eval.executors import Executor
     from crma_eval.store import RunDir
 
 
@@ -109,17 +111,41 @@ def plan_units(
     return plan, failures
 
 
+def collect_unit(
+    collector: Collector, unit: Unit, ctx: CollectContext, fp: str
+) -> UnitFailure | None:
+    """Run one unit and commit it to `ctx.run_dir` with its input fingerprint `fp` and its
+    duration (`seconds`, wall clock).
+
+    Bad input (InputError, an invalid record included) is returned as a UnitFailure and nothing
+    is committed.
+    """
+    start = time.perf_counter()
+    try:
+        records = collector.run(unit, ctx)
+        seconds = round(time.perf_counter() - start, 3)
+        ctx.run_dir.commit_unit(unit.key, records, fp=fp, plugin=unit.plugin, seconds=seconds)
+    except InputError as exc:
+        return UnitFailure(unit.key, exc.one_line(), plugin=unit.plugin)
+    return None
+
+
 def run_units(
     collectors: dict[str, Collector],
     ctx: CollectContext,
     on_progress: Callable[[str, int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[UnitFailure]:
     """Run every unit whose records are not in the ledger with its current fingerprint.
 
     A completed unit whose inputs changed (fingerprint differs) has its records dropped and is
     recomputed; units no longer planned keep their records. Bad input in one unit is recorded as
     a failure, not fatal. Raises InputError when the run directory is not one of ours.
+    `executor` (crma_eval.executors) takes the units elsewhere, e.g. onto Ray actors; None runs
+    them here, one after the other.
     """
+    if executor is not None:
+        return executor.run(collectors, ctx, on_progress)
     from crma_eval.collect.fingerprint import unit_fingerprint
 
     ctx.run_dir.recover()
@@ -137,9 +163,7 @@ def run_units(
             on_progress(unit.key, i, len(plan))
         if unit.key not in fps or done.get(unit.key) == fps[unit.key]:
             continue
-        try:
-            records = collectors[name].run(unit, ctx)
-            ctx.run_dir.commit_unit(unit.key, records, fp=fps[unit.key], plugin=unit.plugin)
-        except InputError as exc:
-            failures.append(UnitFailure(unit.key, exc.one_line(), plugin=name))
+        failure = collect_unit(collectors[name], unit, ctx, fps[unit.key])
+        if failure is not None:
+            failures.append(failure)
     return failures

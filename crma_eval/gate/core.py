@@ -12,10 +12,10 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from crma_eval.evidence import RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
 from crma_eval.gate.model import GateReport, Outcome
 from crma_eval.gate.output import junit_xml, summary_markdown
-from crma_eval.evidence import RunRecords, paired_evidence
 from crma_eval.gate.spec import Rule, load_spec, spec_error
 from crma_eval.results import load_results
 from crma_eval.store import write_json_atomic, write_text_atomic

@@ -16,8 +16,8 @@ import pandas as pd
 
 from crma_eval.blocks import Items, KeyValues, Paragraph, Section, Table
 from crma_eval.errors import InputError
-from crma_eval.fmt import DASH, missing, pvalue
 from crma_eval.evidence import RunRecords, paired_evidence
+from crma_eval.fmt import DASH, missing, pvalue
 from crma_eval.naming import slug
 from crma_eval.plugins.base import PairSpec
 from crma_eval.registry import plugins

@@ -1,0 +1,45 @@
+"""Executors of the collect stage: where the units of `crma-eval run` are computed.
+
+The default (no executor) is the in-process loop of `crma_eval.collect.run_units`. An executor
+object takes over that loop through `run_units(..., executor=...)`; it must leave the run
+directory exactly as the serial loop would (records in plan order, one ledger entry per unit) and
+return the failed units. `crma_eval.executors.ray_exec.RayExecutor` spreads units over Ray actors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from crma_eval.collect import CollectContext, Collector, UnitFailure
+
+Progress = Callable[[str, int, int], None]
+"""Progress callback: (label of the latest unit, units resolved + 1, units planned)."""
+
+
+class Executor(Protocol):
+    """Runs the units the ledger lacks and commits them into `ctx.run_dir` in plan order."""
+
+    def run(
+        self,
+        collectors: dict[str, Collector],
+        ctx: CollectContext,
+        on_progress: Progress | None = None,
+    ) -> list[UnitFailure]:
+        """Collect every unit not yet committed; return units that failed on bad input."""
+        ...
+
+
+def make_executor(name: str, address: str | None = None, workers: int | None = None,
+                  gpus_per_worker: float | None = None, quiet: bool = False,
+                  ) -> Executor | None:  # fmt: skip
+    """The executor called `name` ("serial": None, the in-process loop; "ray": RayExecutor).
+
+    Ray is imported only here, under "ray"; a missing install raises InputError naming the extra.
+    """
+    if name == "serial":
+        return None
+    from crma_eval.executors.ray_exec import RayExecutor
+
+    return RayExecutor(address, workers, gpus_per_worker, quiet=quiet)
