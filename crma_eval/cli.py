@@ -314,7 +314,8 @@ def list_plugins(as_json: bool) -> None:
         return
     click.echo(f"{'plugin':<10} {'reads':<10} {'declares':<10} {'steps':<16} title")
     for row in rows:
-        kinds, declares = ",".join(row["kinds"]), ",".join(row["declares"]) or "-"
+        kinds = ",".join(map(str, row["kinds"]))  # type: ignore[call-overload]
+        declares = ",".join(map(str, row["declares"])) or "-"  # type: ignore[call-overload]
         steps = "collect+analyze" if row["collects"] else "analyze"
         click.echo(f"{row['name']:<10} {kinds:<10} {declares:<10} {steps:<16} {row['title']}")
 

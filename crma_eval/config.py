@@ -256,7 +256,7 @@ def load_config(path: str | Path) -> RunConfig:
     config: RunConfig = doc.validate(RunConfig)
     _check_plugins(doc, config)
     base = doc.path.parent.resolve()  # absolute: the same config resumes from any folder
-    config.checkpoints = [_resolve(base, p) for p in config.checkpoints]
+    config.checkpoints = [p if p.is_absolute() else base / p for p in config.checkpoints]
     if config.checkpoint_glob and not Path(config.checkpoint_glob).is_absolute():
         config.checkpoint_glob = str(base / config.checkpoint_glob)
     config.out = _resolve(base, config.out)

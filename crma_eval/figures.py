@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from cycler import cycler
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # deficiency; the report's categorical palette (C0, C1, … in matplotlib).
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
-STYLE: dict[str, object] = {
+STYLE: dict[Any, Any] = {  # matplotlib's rcParams keys
     "svg.hashsalt": "crma-eval",  # deterministic ids
     "svg.fonttype": "none",  # text stays text (searchable, small)
     "font.size": 10,

@@ -110,7 +110,7 @@ def _delimited(path: Path, delimiter: str) -> Iterator[tuple[int, dict[str, Any]
         if not reader.fieldnames:
             raise InputError("empty record file (no header row)", path=path)
         for row in reader:
-            extra = row.pop(None, None)  # type: ignore[call-overload]
+            extra = row.pop(None, None)
             if extra:
                 raise InputError(
                     f"{len(extra)} more cell(s) than header columns", path=path,

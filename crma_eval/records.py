@@ -35,7 +35,8 @@ def _adapter() -> TypeAdapter[Any]:
     schemas = [k.schema for k in record_kinds().values()]
     if len(schemas) == 1:
         return TypeAdapter(schemas[0])
-    return TypeAdapter(Annotated[Union[tuple(schemas)], Field(discriminator="kind")])  # noqa: UP007
+    union: Any = Annotated[Union[tuple(schemas)], Field(discriminator="kind")]  # noqa: UP007
+    return TypeAdapter(union)
 
 
 def kind_names() -> tuple[str, ...]:

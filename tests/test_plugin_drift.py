@@ -12,9 +12,9 @@ from scipy import stats
 
 from crma_eval.blocks import Figure, KeyValues, Table
 from crma_eval.errors import InputError
+from crma_eval.labels import display_options
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift import DriftPlugin
-from crma_eval.report.context import display_options
 
 ORDER = ("law", "med", "code")  # trained in this order; not alphabetical, not file order
 BASE = np.array([[1.0, 3.0, 3.1], [1.1, 0.9, 2.8], [1.3, 1.0, 0.8]])

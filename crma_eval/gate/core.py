@@ -26,7 +26,7 @@ DROP_TOLERANCE = 1e-12
 
 def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
     """A `metric` rule on one metric: min ≤ value ≤ max (a null value fails)."""
-    if missing(value):
+    if value is None or missing(value):
         return Outcome(rule, metric, None, False, "value is null (not computed)")
     if rule.min is not None and value < rule.min:
         return Outcome(
@@ -43,7 +43,7 @@ def check_drop(
     rule: Rule, metric: str, current: float | None, baseline: float | None, runs: tuple
 ) -> Outcome:
     """A `compare` rule on one metric: fail iff drop > max_drop and (where paired) p < alpha."""
-    if missing(current) or missing(baseline):
+    if current is None or baseline is None or missing(current) or missing(baseline):
         where = "baseline" if missing(baseline) else "current run"
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
     evidence = paired_evidence(metric, *runs)

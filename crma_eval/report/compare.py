@@ -18,7 +18,6 @@ from crma_eval.blocks import Items, KeyValues, Paragraph, Section, Table
 from crma_eval.errors import InputError
 from crma_eval.evidence import RunRecords, paired_evidence
 from crma_eval.fmt import DASH, missing, pvalue
-from crma_eval.naming import slug
 from crma_eval.plugins.base import PairSpec
 from crma_eval.registry import plugins
 from crma_eval.results import load_results
@@ -80,17 +79,10 @@ def _paired(metric: str, a: float, b: float, runs: tuple[RunRecords, RunRecords]
 def flipped_items(spec: PairSpec, runs: tuple[RunRecords, RunRecords]) -> pd.DataFrame:
     """The items of one metric whose 0/1 outcome differs between the runs: the b + c items of
     its McNemar test (matched on spec.keys present in the records), with any text fields."""
-    sides = []
-    for run in runs:
-        frame = run.frames.get(spec.kind, pd.DataFrame())
-        for column, value in spec.select.items():
-            frame = frame[frame[column].map(slug) == value] if not frame.empty else frame
-        sides.append(frame)
+    sides = [spec.select(run.frames.get(spec.kind, pd.DataFrame())) for run in runs]
     if any(f.empty for f in sides):
         return pd.DataFrame()
     keys = [k for k in spec.keys if any(k in f and f[k].notna().any() for f in sides)]
-    if spec.narrow_metric and "metric" in sides[0]:
-        sides = [f[f["metric"].map(slug).isin(spec.narrow_metric)] for f in sides]
     text = [c for c in ("question", "reference", "prediction") if c in sides[0]]
     left = sides[0][[*keys, spec.value, *text]]
     right = sides[1][[*keys, spec.value, *(c for c in ("prediction",) if c in sides[1])]]
@@ -100,12 +92,13 @@ def flipped_items(spec: PairSpec, runs: tuple[RunRecords, RunRecords]) -> pd.Dat
 
 
 def _general(specs: dict[str, PairSpec]) -> list[str]:
-    """Per record kind, the pairable metrics with the broadest selection (e.g. qa.<arm>.accuracy,
-    not its per-domain parts), whose flipped items include every narrower metric's."""
+    """Per record kind, the pairable metrics with the broadest selection (the fewest name
+    segments: qa.<arm>.accuracy, not its per-domain parts), whose flipped items include every
+    narrower metric's."""
     fewest: dict[str, int] = {}
-    for spec in specs.values():
-        fewest[spec.kind] = min(fewest.get(spec.kind, 99), len(spec.select))
-    return [m for m, s in specs.items() if len(s.select) == fewest[s.kind]]
+    for metric, spec in specs.items():
+        fewest[spec.kind] = min(fewest.get(spec.kind, 99), metric.count("."))
+    return [m for m, s in specs.items() if m.count(".") == fewest[s.kind]]
 
 
 def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
@@ -124,7 +117,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     out = Comparison(names, shared, only)
     runs = (RunRecords(run_a), RunRecords(run_b))
     specs = {m: s for m in shared_names if (s := _spec(m)) is not None}
-    out.paired = [_paired(m, *(r[m] for r in results), runs) for m in specs]
+    out.paired = [_paired(m, results[0][m], results[1][m], runs) for m in specs]
     tested = {p.metric for p in out.paired if p.n}
     for metric in _general({m: s for m, s in specs.items() if m in tested}):
         out.flipped[metric] = flipped_items(specs[metric], runs)
@@ -257,7 +250,7 @@ def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path) -> P
     comp = compare_runs(run_a, run_b)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    empty = {"meta": {}, "metrics": {}, "plugins": {}}
+    empty: dict[str, Any] = {"meta": {}, "metrics": {}, "plugins": {}}
     html = render_html(
         f"{comp.names[0]} → {comp.names[1]}", empty, {}, out, comparison_sections(comp)
     )

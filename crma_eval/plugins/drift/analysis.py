@@ -83,7 +83,10 @@ def _condition(name: str, runs: list[SeedRun]) -> dict[str, Any]:
         "domains": [
             {"domain": d, "mean": float(m), "n": int(n)} for d, (m, n) in domain.iterrows()
         ],
-        "matrix": {"domains": labels, "loss": np.where(np.isnan(matrix), None, matrix).tolist()},
+        "matrix": {
+            "domains": labels,
+            "loss": [[None if np.isnan(v) else float(v) for v in row] for row in matrix],
+        },
     }
 
 
@@ -159,3 +162,8 @@ def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult
         "test": "welch-t; " + _permutation_method(tests),
     }
     return AnalysisResult(metrics=metrics, details=details, methods=methods)
+
+
+def _nullable(matrix: np.ndarray) -> list[list[float | None]]:
+    """A matrix as nested lists for results.json, NaN (not measured) as null."""
+    return [[None if np.isnan(v) else float(v) for v in row] for row in matrix]

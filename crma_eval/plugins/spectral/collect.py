@@ -131,8 +131,9 @@ class SpectralCollector:
     def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
         """Spectral records of one checkpoint's log or weights."""
         ck = ctx.checkpoint(unit.checkpoint)
-        if unit.domain == "log":
-            rows = read_spectral_log(ck.spectral_log_path, ck.manifest.domain_order)
+        log = ck.spectral_log_path
+        if unit.domain == "log" and log is not None:  # units name "log" only when there is one
+            rows = read_spectral_log(log, ck.manifest.domain_order)
             return [{**r, "checkpoint": ck.id, "source": "log"} for r in rows]
         from crma_eval.checkpoint.sinkhorn import mixing_stats
 

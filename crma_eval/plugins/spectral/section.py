@@ -82,7 +82,7 @@ def spectral_section(result: dict[str, Any]) -> Section:
         for k in ("max_row_sum_err", "max_col_sum_err")
         if k in overall
     ]
-    blocks = [
+    blocks: list[Any] = [
         KeyValues(items=items, caption="Spectral-norm invariant"),
         _table(details),
         _figure(details["series"], details["tolerance"]),
