@@ -91,9 +91,14 @@ def load_object(group: str, name: str, what: str) -> Any:
     module_name, sep, attr = name.partition(":")
     if sep and attr and module_name and all(p.isidentifier() for p in module_name.split(".")):
         try:
-            return getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise InputError(f"cannot load {what} {name!r}: {exc}") from None
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise InputError(
+                f"cannot import {what} {name!r} ({exc}); install its package"
+            ) from None
+        if not hasattr(module, attr):
+            raise InputError(f"module {module_name!r} has no {attr!r} ({what})")
+        return getattr(module, attr)
     known = ", ".join(sorted(eps)) or "none"
     raise InputError(f"unknown {what} {name!r} (installed: {known}; or give package.module:Class)")
 

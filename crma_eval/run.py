@@ -34,6 +34,7 @@ from crma_eval.config import RunConfig
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.registry import get_plugin
+from crma_eval.registry import plugins as installed_plugins
 from crma_eval.store import RunDir, write_json_atomic
 from crma_eval.versions import versions
 from crma_eval.yamlio import YamlDoc
@@ -232,12 +233,24 @@ def _read_results(path: Path) -> dict[str, Any]:
 HEADLINE = ("accuracy", "pvalue", "max_dev")
 
 
-def headline_metrics(metrics: dict[str, Any], limit: int = 20) -> list[tuple[str, Any]]:
+def headline_metrics(metrics: dict[str, Any], limit: int = 24) -> list[tuple[str, Any]]:
     """The metrics worth a glance after a run: accuracies, test p-values, mean drift, the largest
-    spectral deviation (at most `limit`, in results.json order)."""
-    chosen = [
+    spectral deviation. Per plugin and statistic only the broadest names (fewest segments: an
+    arm's overall accuracy, not its per-domain ones), plugins in report order, at most `limit`."""
+    wanted = [
         (name, value)
         for name, value in metrics.items()
         if name.rsplit(".", 1)[-1] in HEADLINE or name.endswith(".drift.mean")
     ]
+    groups: dict[tuple[str, str], int] = {}
+    for name, _ in wanted:
+        key = (name.split(".", 1)[0], name.rsplit(".", 1)[-1])
+        groups[key] = min(groups.get(key, 99), name.count("."))
+    order = {name: i for i, name in enumerate(installed_plugins())}
+    chosen = [
+        (name, value)
+        for name, value in wanted
+        if name.count(".") == groups[(name.split(".", 1)[0], name.rsplit(".", 1)[-1])]
+    ]
+    chosen.sort(key=lambda item: order.get(item[0].split(".", 1)[0], len(order)))
     return chosen[:limit]

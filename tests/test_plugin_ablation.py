@@ -157,7 +157,7 @@ def test_forest_plots_per_domain_for_the_paper_pair_and_one_over_all_pairs(
     assert len(pairs) == 3 and len([b for b in section.blocks if isinstance(b, Table)]) == 3
     main = next(p for p in pairs if {p["a"], p["b"]} == {"with_crma", "without_crma"})
     assert [f.id for f in figures] == [
-        f"ablation-forest-{main['a']}-{main['b']}",  # default: proposed arm vs its baseline
+        f"ablation-forest-{main['a']}-vs-{main['b']}-all",  # default: proposed arm vs baseline
         "ablation-forest-pairs",
     ]
     per_domain, overall = figures

@@ -120,8 +120,8 @@ def test_headline_gives_n_and_bootstrap_intervals_when_analysed(
     entry = stored(tmp_path, result)
     headline = RouterPlugin().report_section(entry).blocks[0]
     n_gold = sum(r["gold"] is not None for r in RECORDS)
-    assert dict(headline.items)["macro F1"].endswith(f"(n = {n_gold} with a gold domain)")
-    assert dict(headline.items)["OOD AUROC"].endswith(f"(n = {len(RECORDS)} queries)")
+    assert f"(n = {n_gold} with a gold domain" in dict(headline.items)["macro F1"]
+    assert f"(n = {len(RECORDS)} queries" in dict(headline.items)["OOD AUROC"]
     # intervals as the router analysis stores them: details[group][name_ci_low/high]
     entry["details"]["f1"] = {"macro_f1_ci_low": 0.25, "macro_f1_ci_high": 0.875}
     entry["details"]["ood"] = {"auroc_ci_low": 0.5, "auroc_ci_high": 1.0}

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crma_eval.collect.data import read_jsonl
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.records import record_json
@@ -45,18 +46,7 @@ def read_qa_records(path: Path) -> list[dict[str, Any]]:
     """The qa records of one JSONL file, as written (InputError naming the line if not JSON)."""
     if not path.exists():
         raise InputError("no QA records (run the qa plugin first)", path=path)
-    records = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not JSON ({exc.msg})", path=path, line=line_no) from None
-        if not isinstance(record, dict) or "domain" not in record:
-            raise InputError("not a qa record", path=path, line=line_no, field="domain")
-        records.append(record)
-    return records
+    return [record for _, record in read_jsonl(path, ("domain",))]
 
 
 def _previous(run: RunDir) -> tuple[AnalyzeOptions, dict[str, Any]]:

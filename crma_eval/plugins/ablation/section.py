@@ -73,6 +73,11 @@ def _condition(pair: dict[str, Any], opts: dict[str, Any]) -> str:
     return "" if cond is None else f", condition {display(opts, cond)}"
 
 
+def _interval_name(row: dict[str, Any]) -> str:
+    """The difference interval's method: Newcombe for one answer per item, else clustered."""
+    return "item-clustered (CR1)" if "n_items" in row else "Newcombe"
+
+
 def _pair_id(prefix: str, pair: dict[str, Any]) -> str:
     """A stable anchor unique per pair of arms and condition."""
     return f"{prefix}-{pair['a']}-vs-{pair['b']}-{slug(pair.get('condition') or 'all')}"
@@ -145,7 +150,8 @@ def _domain_forest(pair: dict[str, Any], level: str, opts: dict[str, Any]) -> Fi
     return Figure(
         svg=_forest(rows, labels, f"accuracy {a} − {b} (percentage points)"),
         caption=f"{a} − {b}{_condition(pair, opts)}: paired difference per domain with its "
-        f"{level} interval (diamond: all domains, n = {pair['overall']['n']})",
+        f"{level} {_interval_name(pair['overall'])} interval (diamond: all domains, "
+        f"n = {pair['overall'].get('n_items', pair['overall']['n'])} items)",
         alt=f"Forest plot of the accuracy difference {a} minus {b} by domain",
         id=_pair_id("ablation-forest", pair),
     )
