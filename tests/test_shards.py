@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crma_eval import store
 from crma_eval.collect import CollectContext, Unit, fingerprinted_plan, run_units
 from crma_eval.config import DataConfig, RunConfig
 from crma_eval.errors import InputError
@@ -24,7 +25,6 @@ from crma_eval.shards import (
     new_shard_names,
     recover_all,
 )
-from crma_eval import store
 from crma_eval.store import RunDir
 
 PLAN = [Unit("drift", f"ck{c}", "-", d) for c in range(3) for d in ("medical", "legal")] + [
@@ -38,8 +38,9 @@ def records_of(unit: Unit) -> list[dict[str, Any]]:
         return [{"kind": "loss", "condition": unit.checkpoint, "seed": 0, "after_phase": 1,
                  "domain": unit.domain, "loss": 1 / 3 + len(unit.key), "n_tokens": 7,
                  "note": "é"}]  # fmt: skip
-    return [{"kind": "qa", "checkpoint": unit.checkpoint, "arm": unit.arm, "domain": unit.domain,
-             "item_id": str(i), "correct": i % 2 == 0, "score": 0.1 * i} for i in range(3)]  # fmt: skip
+    return [{"kind": "qa", "checkpoint": unit.checkpoint, "arm": unit.arm,
+             "domain": unit.domain, "item_id": str(i), "correct": i % 2 == 0,
+             "score": 0.1 * i} for i in range(3)]  # fmt: skip
 
 
 def serial(root: Path) -> RunDir:
@@ -242,9 +243,9 @@ def test_worker_refuses_units_it_fingerprints_otherwise(tmp_path: Path) -> None:
 def test_a_shard_held_by_a_live_worker_is_waited_for(tmp_path: Path) -> None:
     run = RunDir(tmp_path / "ray").ensure()
     part = shard(run, "a001-w0", PLAN[:1])
-    with part.locked():  # a worker of a killed driver still writing
-        with pytest.raises(InputError, match="in use by PID"):
-            recover_all(run, wait_s=0.3)
+    # a worker of a killed driver still writing
+    with part.locked(), pytest.raises(InputError, match="in use by PID"):
+        recover_all(run, wait_s=0.3)
     assert [s.path.name for s in recover_all(run, wait_s=0.3)] == ["a001-w0"]
 
 
