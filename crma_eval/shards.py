@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,9 @@ from crma_eval.records import record_json
 from crma_eval.store import RunDir
 
 SHARDS = "shards"
-_LEDGER_OWN = ("unit", "offsets", "n_records", "time", "shard")  # set by commit_unit/merge
+# Set by commit_unit/merge; everything else (fp, plugin, seconds) is copied into the run's ledger.
+_LEDGER_OWN = ("unit", "offsets", "sha256", "n_records", "time", "shard")
+LOCK_WAIT_S = 30.0  # how long the driver waits for a dying worker to let go of its shard
 
 
 class ShardConflict(InputError):
@@ -107,12 +111,29 @@ def shard_dirs(run: RunDir) -> list[RunDir]:
     return [RunDir(p) for p in sorted(root.iterdir()) if p.is_dir()] if root.is_dir() else []
 
 
-def recover_all(run: RunDir) -> list[RunDir]:
-    """Recover the run directory and every shard (torn tails, stray temporaries); list shards."""
+def recover_all(run: RunDir, wait_s: float = LOCK_WAIT_S) -> list[RunDir]:
+    """Recover the run directory and every shard (torn tails, stray temporaries); list shards.
+
+    Each shard is recovered under its lock: a worker of a killed driver that still writes to it
+    is waited for (`wait_s` seconds, then InputError naming its PID). The run directory's lock
+    is the caller's (`run_config` holds it for the whole run).
+    """
     shards = shard_dirs(run)
-    for each in (run, *shards):
-        remove_stray_temporaries(each)
-        each.recover()
+    remove_stray_temporaries(run)
+    run.recover()
+    for shard in shards:
+        with ExitStack() as held:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    held.enter_context(shard.locked())
+                    break
+                except InputError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            remove_stray_temporaries(shard)
+            shard.recover()
     return shards
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import crma_eval.run as run_module
-from crma_eval.collect import CollectContext, Unit
+from crma_eval import store
+from crma_eval.collect import CollectContext, Unit, fingerprinted_plan, run_units
 from crma_eval.config import DataConfig, RunConfig
 from crma_eval.errors import InputError
-from crma_eval.executors.distributed import check_fingerprint, prepare
+from crma_eval.executors.distributed import check_fingerprints, prepare
 from crma_eval.executors.plan import NO_DATA_FACTOR, make_groups
 from crma_eval.shards import (
     SHARDS,
@@ -34,12 +33,14 @@ PLAN = [Unit("drift", f"ck{c}", "-", d) for c in range(3) for d in ("medical", "
 
 
 def records_of(unit: Unit) -> list[dict[str, Any]]:
-    """Deterministic records of a unit: loss for drift, a qa record for qa (odd floats, unicode)."""
+    """Deterministic valid records of a unit: loss for drift, qa for qa (odd floats, unicode)."""
     if unit.plugin == "drift":
-        return [{"kind": "loss", "checkpoint": unit.checkpoint, "domain": unit.domain,
-                 "loss": 1 / 3 + len(unit.key), "n_tokens": 7, "note": "é"}]  # fmt: skip
-    return [{"kind": "qa", "checkpoint": unit.checkpoint, "arm": unit.arm, "item_id": str(i),
-             "correct": i % 2 == 0, "score": 0.1 * i} for i in range(3)]  # fmt: skip
+        return [{"kind": "loss", "condition": unit.checkpoint, "seed": 0, "after_phase": 1,
+                 "domain": unit.domain, "loss": 1 / 3 + len(unit.key), "n_tokens": 7,
+                 "note": "é"}]  # fmt: skip
+    return [{"kind": "qa", "checkpoint": unit.checkpoint, "arm": unit.arm,
+             "domain": unit.domain, "item_id": str(i), "correct": i % 2 == 0,
+             "score": 0.1 * i} for i in range(3)]  # fmt: skip
 
 
 def serial(root: Path) -> RunDir:
@@ -53,10 +54,11 @@ def record_bytes(run: RunDir) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in run.record_files()}
 
 
-def shard(run: RunDir, name: str, units: list[Unit]) -> RunDir:
+def shard(run: RunDir, name: str, units: list[Unit], fps: dict[str, str] | None = None) -> RunDir:
     part = RunDir(run.path / SHARDS / name).ensure()
     for unit in units:
-        part.commit_unit(unit.key, records_of(unit), plugin=unit.plugin, seconds=1.0)
+        fp = (fps or {}).get(unit.key)
+        part.commit_unit(unit.key, records_of(unit), fp=fp, plugin=unit.plugin, seconds=1.0)
     return part
 
 
@@ -91,14 +93,24 @@ def test_merge_waits_for_the_next_unit_in_plan_order(tmp_path: Path) -> None:
     assert merger.advance() == [PLAN[1].key, PLAN[2].key]
 
 
-def test_torn_tails_and_stray_temporaries_are_recovered(tmp_path: Path) -> None:
+def test_torn_tails_and_stray_temporaries_are_recovered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     reference = record_bytes(serial(tmp_path))
     run = RunDir(tmp_path / "ray").ensure()
     part = shard(run, "a001-w0", PLAN)
-    with (part.records_dir / "loss.jsonl").open("ab") as fh:
-        fh.write(b'{"kind": "loss", "checkpoint": "ck9", "lo')  # killed mid-write
+    real = store._fsync_append
+
+    def torn(path: Path, data: bytes) -> int:  # the worker is killed halfway through a write
+        real(path, data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "_fsync_append", torn)
+    with pytest.raises(KeyboardInterrupt):
+        part.commit_unit("drift|ck9|-|medical", records_of(Unit("drift", "ck9", "-", "medical")))
+    monkeypatch.undo()
     with part.ledger_path.open("a") as fh:
-        fh.write('{"unit": "drift|ck9|-|me')
+        fh.write('{"unit": "drift|ck9|-|me')  # and a torn ledger line
     stray = part.records_dir / ".loss.jsonl.abc.tmp"
     stray.write_text("half")
     merger = Merger(run, [u.key for u in PLAN])
@@ -164,33 +176,77 @@ class FakeCollector:
         return records_of(unit)
 
 
+def collectors() -> dict[str, FakeCollector]:
+    return {"drift": FakeCollector("drift"), "qa": FakeCollector("qa")}
+
+
+def plan_fps(ctx: CollectContext) -> dict[str, str]:
+    """The fingerprints the serial loop would give each unit of PLAN."""
+    _, fps, failures = fingerprinted_plan(collectors(), ctx)  # type: ignore[arg-type]
+    assert not failures and len(fps) == len(PLAN)
+    return fps
+
+
 def test_resume_merges_shards_first_then_plans_only_what_is_missing(tmp_path: Path) -> None:
-    """The prototype planned before merging and recomputed 26 units; this must plan none twice."""
+    """The prototype planned before merging and recomputed 26 units; this must plan none twice.
+
+    Units committed with another fingerprint (in the run directory or a shard) are recomputed.
+    """
     run = RunDir(tmp_path / "ray").ensure()
-    for unit in PLAN[:2]:  # merged before the driver was killed
-        run.commit_unit(unit.key, records_of(unit), plugin=unit.plugin)
-    shard(run, "a001-w0", [PLAN[3], PLAN[2]])
-    shard(run, "a001-w1", [PLAN[6]])
-    collectors = {"drift": FakeCollector("drift"), "qa": FakeCollector("qa")}
     ctx = CollectContext(RunConfig(), [], run)
-    prepared = prepare(collectors, ctx)  # type: ignore[arg-type]
+    fps = plan_fps(ctx)
+    for unit in PLAN[:2]:  # merged before the driver was killed
+        run.commit_unit(unit.key, records_of(unit), fp=fps[unit.key], plugin=unit.plugin)
+    run.commit_unit(PLAN[4].key, records_of(PLAN[4]), fp="stale", plugin="drift")
+    shard(run, "a001-w0", [PLAN[3], PLAN[2]], fps)
+    shard(run, "a001-w1", [PLAN[6]], fps)
+    shard(run, "a001-w2", [PLAN[5]], {PLAN[5].key: "stale"})
+    prepared = prepare(collectors(), ctx)  # type: ignore[arg-type]
     assert [u.key for _, u in prepared.pending] == [PLAN[i].key for i in (4, 5, 7)]
     assert [e["unit"] for e in run.ledger()] == [u.key for u in PLAN[:4]]
+    assert run.fingerprints() == {u.key: fps[u.key] for u in PLAN[:4]}
     assert prepared.merger.staged.keys() == {PLAN[6].key}
+    assert prepared.jobs((PLAN[4],)) == [("drift", PLAN[4], fps[PLAN[4].key])]
 
 
-def test_worker_refuses_a_fingerprint_other_than_run_json(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    run = RunDir(tmp_path).ensure()
-    (tmp_path / "run.json").write_text(json.dumps({"config_hash": "a", "versions": {"x": "1"}}))
-    monkeypatch.setattr(run_module, "_fingerprint", lambda c, k: {"config_hash": "a",
-                        "versions": {"x": "1"}})  # fmt: skip
-    check_fingerprint(run, RunConfig(), [])
-    monkeypatch.setattr(run_module, "_fingerprint", lambda c, k: {"config_hash": "a",
-                        "versions": {"x": "2"}})  # fmt: skip
-    with pytest.raises(InputError, match="versions"):
-        check_fingerprint(run, RunConfig(), [])
+def test_merged_units_are_skipped_by_a_later_serial_resume(tmp_path: Path) -> None:
+    """The merge copies each unit's fingerprint into the run's ledger."""
+    reference = record_bytes(serial(tmp_path))
+    run = RunDir(tmp_path / "ray").ensure()
+    ctx = CollectContext(RunConfig(), [], run)
+    fps = plan_fps(ctx)
+    shard(run, "a001-w0", PLAN[::2], fps)
+    shard(run, "a001-w1", PLAN[1::2], fps)
+    prepared = prepare(collectors(), ctx)  # type: ignore[arg-type]
+    assert prepared.pending == [] and run.fingerprints() == fps
+    assert {e["seconds"] for e in run.ledger()} == {1.0}
+    again = collectors()
+    assert run_units(again, ctx) == []  # type: ignore[arg-type]
+    assert again["drift"].ran == [] and again["qa"].ran == []
+    assert record_bytes(run) == reference
+
+
+def test_worker_refuses_units_it_fingerprints_otherwise(tmp_path: Path) -> None:
+    """A worker that sees another data file than the driver must not compute the unit."""
+    data = tmp_path / "holdout.jsonl"
+    data.write_text('{"text": "a b"}\n')
+    config = RunConfig(data=DataConfig(holdout={"medical": data}))
+    ctx = CollectContext(config, [], RunDir(tmp_path / "run"))
+    fps = plan_fps(ctx)
+    jobs = [("drift", u, fps[u.key]) for u in PLAN[:2]]
+    check_fingerprints(collectors(), ctx, jobs)  # type: ignore[arg-type]
+    data.write_text('{"text": "a b c"}\n')  # the worker's node holds another file
+    with pytest.raises(InputError, match=r"drift\|ck0\|-\|medical.*fingerprints differ"):
+        check_fingerprints(collectors(), ctx, jobs)  # type: ignore[arg-type]
+
+
+def test_a_shard_held_by_a_live_worker_is_waited_for(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "ray").ensure()
+    part = shard(run, "a001-w0", PLAN[:1])
+    # a worker of a killed driver still writing
+    with part.locked(), pytest.raises(InputError, match="in use by PID"):
+        recover_all(run, wait_s=0.3)
+    assert [s.path.name for s in recover_all(run, wait_s=0.3)] == ["a001-w0"]
 
 
 def test_groups_largest_first_per_checkpoint_bench_alone(tmp_path: Path) -> None:

@@ -111,6 +111,23 @@ def plan_units(
     return plan, failures
 
 
+def fingerprinted_plan(
+    collectors: dict[str, Collector], ctx: CollectContext
+) -> tuple[list[tuple[str, Unit]], dict[str, str], list[UnitFailure]]:
+    """`plan_units` plus each unit's input fingerprint (`collect.fingerprint.unit_fingerprint`),
+    keyed by unit key; a unit whose fingerprint fails on bad input is a failure, without one."""
+    from crma_eval.collect.fingerprint import unit_fingerprint
+
+    plan, failures = plan_units(collectors, ctx)
+    fps: dict[str, str] = {}
+    for name, unit in plan:
+        try:
+            fps[unit.key] = unit_fingerprint(collectors[name], unit, ctx)
+        except InputError as exc:
+            failures.append(UnitFailure(unit.key, exc.one_line(), plugin=name))
+    return plan, fps, failures
+
+
 def collect_unit(
     collector: Collector, unit: Unit, ctx: CollectContext, fp: str
 ) -> UnitFailure | None:
@@ -146,16 +163,8 @@ def run_units(
     """
     if executor is not None:
         return executor.run(collectors, ctx, on_progress)
-    from crma_eval.collect.fingerprint import unit_fingerprint
-
     ctx.run_dir.recover()
-    plan, failures = plan_units(collectors, ctx)
-    fps: dict[str, str] = {}
-    for name, unit in plan:
-        try:
-            fps[unit.key] = unit_fingerprint(collectors[name], unit, ctx)
-        except InputError as exc:
-            failures.append(UnitFailure(unit.key, exc.one_line(), plugin=name))
+    plan, fps, failures = fingerprinted_plan(collectors, ctx)
     done = ctx.run_dir.fingerprints()
     ctx.run_dir.drop_units({key for key, fp in fps.items() if key in done and done[key] != fp})
     for i, (name, unit) in enumerate(plan, start=1):

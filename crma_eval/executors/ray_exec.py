@@ -63,10 +63,14 @@ class RayExecutor:
         ctx: CollectContext,
         on_progress: Progress | None = None,
     ) -> list[UnitFailure]:
-        """Merge finished shard units, run the rest on actors, merge in plan order."""
+        """Merge finished shard units, run the rest on actors, merge in plan order.
+
+        Returns the plan's, the fingerprints' and the units' failures (units in plan order).
+        Raises InputError when a worker sees other inputs than the driver (exit 2).
+        """
         prepared = prepare(collectors, ctx)
         if not prepared.pending:
-            return []
+            return prepared.failures
         ray = import_ray()
         started = self._connect(ray)
         try:
@@ -80,7 +84,9 @@ class RayExecutor:
             path = str(ctx.run_dir.path)
             actors = {name: remote.remote(path, name, ctx.config) for name in names}
             self.actors_info = ray.get([a.describe.remote() for a in actors.values()])
-            return _Dispatch(ray, prepared, groups, actors, ctx.run_dir, on_progress).loop()
+            failed = _Dispatch(ray, prepared, groups, actors, ctx.run_dir, on_progress).loop()
+            order = {u.key: i for i, (_, u) in enumerate(prepared.plan)}
+            return prepared.failures + sorted(failed, key=lambda f: order.get(f.unit or "", -1))
         finally:
             if started:
                 ray.shutdown()
@@ -135,14 +141,13 @@ class _Dispatch:
         """Run every group; return failed units. Raises the first worker error (InputError)."""
         queue = list(self.groups)
         idle = list(self.actors)
-        collector = {u: n for n, u in self.prepared.pending}
         running: dict[Any, str] = {}
         try:
             while queue or running:
                 while queue and idle:
                     name, group = idle.pop(0), queue.pop(0)
-                    units = [(collector[u], u) for u in group.units]
-                    running[self.actors[name].run_group.remote(units)] = name
+                    jobs = self.prepared.jobs(group.units)
+                    running[self.actors[name].run_group.remote(jobs)] = name
                 ready, _ = self.ray.wait(list(running), num_returns=1, timeout=POLL_S)
                 for ref in ready:
                     idle.append(running.pop(ref))
