@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
     from crma_eval.config import RunConfig
     from crma_eval.engine import EngineSession
-    from crma_eval.executors import Executor
     from crma_eval.store import RunDir
 
 
@@ -145,6 +144,19 @@ def collect_unit(
     except InputError as exc:
         return UnitFailure(unit.key, exc.one_line(), plugin=unit.plugin)
     return None
+
+
+class Executor(Protocol):
+    """Runs the units the ledger lacks and commits them into `ctx.run_dir` in plan order."""
+
+    def run(
+        self,
+        collectors: dict[str, Collector],
+        ctx: CollectContext,
+        on_progress: Callable[[str, int, int], None] | None = None,
+    ) -> list[UnitFailure]:
+        """Collect every unit not yet committed; return units that failed on bad input."""
+        ...
 
 
 def run_units(

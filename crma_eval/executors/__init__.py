@@ -9,26 +9,13 @@ return the failed units. `crma_eval.executors.ray_exec.RayExecutor` spreads unit
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
-    from crma_eval.collect import CollectContext, Collector, UnitFailure
+from crma_eval.collect import Executor
 
 Progress = Callable[[str, int, int], None]
 """Progress callback: (label of the latest unit, units resolved + 1, units planned)."""
 
-
-class Executor(Protocol):
-    """Runs the units the ledger lacks and commits them into `ctx.run_dir` in plan order."""
-
-    def run(
-        self,
-        collectors: dict[str, Collector],
-        ctx: CollectContext,
-        on_progress: Progress | None = None,
-    ) -> list[UnitFailure]:
-        """Collect every unit not yet committed; return units that failed on bad input."""
-        ...
+__all__ = ["Executor", "Progress", "make_executor"]
 
 
 def make_executor(name: str, address: str | None = None, workers: int | None = None,
