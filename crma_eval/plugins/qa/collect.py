@@ -53,7 +53,9 @@ class QACollector:
 
     def units(self, ctx: CollectContext) -> list[Unit]:
         """Chosen checkpoints × arms × QA domains (an arm asking for CRMA on a checkpoint
-        without it is an InputError on the arm's config line)."""
+        without it is an InputError on the arm's config line). An oracle arm is not asked about a
+        domain its checkpoint has not trained yet (with `qa_checkpoints: all`): there is no
+        adapter to choose, and scoring the bare base there would pass for forgetting."""
         every = ctx.config.qa_checkpoints == "all"
         chosen = [ck for ck in ctx.checkpoints if every or ck.is_final]
         ctx.config.check_arms(chosen)
@@ -63,6 +65,7 @@ class QACollector:
             for arm in ctx.config.arms
             if arm.applies_to(ck)
             for domain in ctx.config.data.per_domain("qa")
+            if arm.adapter != "oracle" or domain in ck.trained_domains
         ]
 
     def fingerprint_inputs(self, unit: Unit, ctx: CollectContext) -> dict[str, Any]:

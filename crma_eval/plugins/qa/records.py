@@ -31,6 +31,6 @@ class QARecord(TypedDict):
 QA_KIND = RecordKind(
     "qa",
     QARecord,
-    key=("arm", "domain", "item_id", "seed", "checkpoint"),
+    key=("arm", "domain", "item_id", "seed", "checkpoint", "condition"),
     description="one answered question under one arm",
 )
