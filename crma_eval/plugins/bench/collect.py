@@ -91,7 +91,8 @@ class BenchCollector:
             return cached
         session = ctx.session()
         activate(session, ckpt, domain, arm.crma, ctx.checkpoints)
-        samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
+        with session.merged():  # a task is a long unit: merged LoRA, weights restored after
+            samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
         records = sample_records(samples, label, arm.name, ckpt_id)
         if not records:
             raise option_error(

@@ -120,10 +120,11 @@ def evaluate(
 ) -> dict[str, list[dict[str, Any]]]:
     """Run lm-eval on the live model (no copy) and return its per-sample logs by task name."""
     from lm_eval.evaluator import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
+
+    from crma_eval.engine.prefix_lm import PrefixSharedLM
 
     kwargs = {} if opts.max_length is None else {"max_length": opts.max_length}
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
+    lm = PrefixSharedLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
     with _progress_sink():
         results = simple_evaluate(
             model=lm,
