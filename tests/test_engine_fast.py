@@ -96,7 +96,9 @@ def test_merged_round_trip_is_exact(session: EngineSession, world: tm.World) -> 
     unmerged = _logits(session.model, ids)
     with session.merged():
         merged = _logits(session.model, ids)
-        changed = [k for k, v in session.model.state_dict().items() if not torch.equal(v, before[k])]
+        changed = [
+            k for k, v in session.model.state_dict().items() if not torch.equal(v, before[k])
+        ]
         assert changed and all("base_layer.weight" in k for k in changed)
     after = session.model.state_dict()
     assert all(torch.equal(after[k], v) for k, v in before.items())
@@ -130,7 +132,9 @@ def test_chunked_nll_equals_full_logits(session: EngineSession, budget: int) -> 
     seqs = [session.tokenizer(t)["input_ids"] for t in TEXTS[:5]]
     ids, mask = pad_batch(seqs, 0, "right", "cpu")
     with torch.no_grad():
-        want = loss.batch_nll_sum(session.model(input_ids=ids, attention_mask=mask).logits, ids, mask)
+        want = loss.batch_nll_sum(
+            session.model(input_ids=ids, attention_mask=mask).logits, ids, mask
+        )
         got = loss.chunked_nll_sum(session.model, ids, mask, budget=budget)
     assert float(got) == pytest.approx(float(want), rel=1e-6)
 
@@ -146,5 +150,7 @@ def test_chunked_nll_peak_memory_bounded() -> None:
     model.lm_head.register_forward_hook(lambda m, i, o: sizes.append(o.numel()))
     ids = torch.randint(4, model.config.vocab_size, (4, 60))
     with torch.no_grad():
-        loss.chunked_nll_sum(model, ids, torch.ones_like(ids), budget=4 * 10 * model.config.vocab_size)
+        loss.chunked_nll_sum(
+            model, ids, torch.ones_like(ids), budget=4 * 10 * model.config.vocab_size
+        )
     assert max(sizes) <= 4 * 10 * model.config.vocab_size < ids.numel() * model.config.vocab_size

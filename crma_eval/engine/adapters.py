@@ -75,7 +75,7 @@ class AdapterBank:
         self._current: str | None = None  # PEFT's active adapter (may be disabled)
         self._enabled = False
         self._dirty = False  # after a load: newly wrapped layers may not share the on/off state
-        self._layers: list[BaseTunerLayer] = []  # every LoRA layer (rebuilt after a load)
+        self._layers: list[Any] = []  # every LoRA layer (rebuilt after a load)
         self._flags_only = True  # no auxiliary wrappers: switching is setting layer flags
 
     @property
@@ -119,19 +119,20 @@ class AdapterBank:
                     if name is not None:
                         layer._active_adapter = [name]
                 if name is not None:
-                    self.peft.base_model.active_adapter = name
+                    tuner: Any = self.peft.base_model
+                    tuner.active_adapter = name
             self._enabled = enable
             self._current = name if name is not None else self._current
         self._dirty = False
         self.active = name
 
     def _switch_with_peft(self, name: str | None) -> None:
-        assert self.peft is not None
+        peft: Any = self.peft
         if name is None:
-            self.peft.base_model.disable_adapter_layers()
+            peft.base_model.disable_adapter_layers()
             return
-        self.peft.base_model.enable_adapter_layers()
-        self.peft.set_adapter(name)
+        peft.base_model.enable_adapter_layers()
+        peft.set_adapter(name)
 
     def _refresh_layers(self) -> None:
         assert self.peft is not None
@@ -139,7 +140,7 @@ class AdapterBank:
         self._layers = [m for m in modules if isinstance(m, BaseTunerLayer)]
         self._flags_only = not any(isinstance(m, AuxiliaryTrainingWrapper) for m in modules)
 
-    def merge_active(self) -> dict[nn.Module, torch.Tensor]:
+    def merge_active(self) -> dict[Any, torch.Tensor]:
         """Merge the active adapter into the base weights; returns the weights it replaced.
 
         Give the result to `unmerge` to restore the base weights bit for bit (a copy of what
@@ -149,7 +150,7 @@ class AdapterBank:
         name = self.active
         if self.peft is None or name is None:
             return {}
-        saved: dict[nn.Module, torch.Tensor] = {}
+        saved: dict[Any, torch.Tensor] = {}
         for layer in self._layers:
             if name not in getattr(layer, "lora_A", {}) or layer.merged:
                 continue
@@ -160,15 +161,16 @@ class AdapterBank:
             layer.merge(adapter_names=[name])
         return saved
 
-    def unmerge(self, saved: dict[nn.Module, torch.Tensor]) -> None:
+    def unmerge(self, saved: dict[Any, torch.Tensor]) -> None:
         """Restore the base weights saved by `merge_active` exactly and clear the merged state."""
         with torch.no_grad():
             for module, tensor in saved.items():
                 if isinstance(module, BaseTunerLayer):
-                    module.get_base_layer().weight.copy_(tensor)
+                    base: Any = module.get_base_layer()
+                    base.weight.copy_(tensor)
                     module.merged_adapters = []
                 else:
-                    module.bias.copy_(tensor)  # type: ignore[operator]
+                    module.bias.copy_(tensor)
 
     def _load(self, checkpoint: Any, domain: str, folder: Path, key: str) -> str:
         loc = ("adapters", domain)

@@ -57,31 +57,29 @@ def chunked_nll_sum(
 ) -> torch.Tensor:
     """Summed next-token NLL of a right-padded batch [B, T], float64 scalar, in bounded memory.
 
-    The decoder runs once; the vocabulary projection and cross-entropy run over chunks of
-    positions so that at most ~`budget` logits (B x chunk x V) exist at a time, instead of the
-    full [B, T, V]. Equal to `batch_nll_sum(model(ids).logits, ...)` up to float summation
-    order. Models whose head cannot be separated fall back to the full forward.
+    The decoder runs once; the vocabulary projection and cross-entropy run over chunks of the
+    non-padding positions (flattened) so that at most ~`budget` logits (chunk x V) exist at a
+    time, instead of the full [B, T, V]. Equal to `batch_nll_sum(model(ids).logits, ...)` up
+    to float summation order. Models whose head cannot be separated fall back to the full forward.
     """
     parts = _split_head(model)
     if parts is None:
-        return batch_nll_sum(model(input_ids=input_ids, attention_mask=mask).logits, input_ids, mask)
+        return batch_nll_sum(
+            model(input_ids=input_ids, attention_mask=mask).logits, input_ids, mask
+        )
     decoder, head, cap = parts
     hidden = decoder(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, :-1]
-    targets = input_ids[:, 1:].masked_fill(mask[:, 1:] == 0, IGNORE)
-    batch, width = targets.shape
-    step = max(1, budget // max(1, batch * head.weight.shape[0]))
+    targets = input_ids[:, 1:].masked_fill(mask[:, 1:] == 0, IGNORE).reshape(-1)
+    keep = targets != IGNORE  # padding never reaches the head
+    rows, targets = hidden.reshape(-1, hidden.shape[-1])[keep], targets[keep]
+    step = max(1, budget // max(1, head.weight.shape[0]))
     total = torch.zeros((), dtype=torch.float64, device=hidden.device)
-    for start in range(0, width, step):
-        logits = head(hidden[:, start : start + step]).float()
+    for start in range(0, rows.shape[0], step):
+        logits = head(rows[start : start + step]).float()
         if cap:
             logits = torch.tanh(logits / cap) * cap
-        nll = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]),
-            targets[:, start : start + step].reshape(-1),
-            ignore_index=IGNORE,
-            reduction="sum",
-        )
-        total += nll.to(torch.float64)
+        picked = logits.gather(1, targets[start : start + step, None])
+        total += (torch.logsumexp(logits, dim=-1).sum() - picked.sum()).to(torch.float64)
     return total
 
 

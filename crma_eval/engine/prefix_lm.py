@@ -49,9 +49,8 @@ class PrefixSharedLM(HFLM):
         out: list[tuple[float, bool] | None] = [None] * len(requests)
         long = [i for i, r in enumerate(requests) if len(r[1]) + len(r[2]) > self.max_length + 1]
         if long:  # HFLM truncates these from the left; keep its exact behaviour
-            for i, ans in zip(
-                long, super()._loglikelihood_tokens([requests[i] for i in long], True, override_bs)
-            ):
+            answers = super()._loglikelihood_tokens([requests[i] for i in long], True, override_bs)
+            for i, ans in zip(long, answers, strict=True):
                 out[i] = ans
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (_, ctx, _) in enumerate(requests):
@@ -105,7 +104,9 @@ class PrefixSharedLM(HFLM):
         conts = [requests[i][2] for _, i in rows]
         doc = torch.tensor([d for d, _ in rows], device=self.device)
         logp = first_logp[doc, torch.tensor([c[0] for c in conts], device=self.device)]
-        greedy = first_logp[doc].argmax(-1) == torch.tensor([c[0] for c in conts], device=doc.device)
+        greedy = first_logp[doc].argmax(-1) == torch.tensor(
+            [c[0] for c in conts], device=doc.device
+        )
         rest = [c[1:] for c in conts]
         if max(len(c) for c in rest) > 0:
             rest_lp, rest_greedy = self._score_rest(first.past_key_values, ctx_mask, doc, conts)
