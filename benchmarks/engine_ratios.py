@@ -28,7 +28,7 @@ from crma_eval.engine.adapters import AdapterBank
 from crma_eval.engine.batching import length_sorted_batches, pad_batch, pad_id_of, tokenize
 from crma_eval.engine.prefix_lm import PrefixSharedLM
 
-TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+TARGETS = "all-linear"  # as the demo trains its adapters
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
@@ -88,25 +87,23 @@ class PrefixSharedLM(HFLM):
         pad = self.tokenizer.pad_token_id or 0
         ctx_ids, ctx_mask = _right_padded([list(c) for c in contexts], pad, self.device)
         lengths = ctx_mask.sum(1)
+        keep = torch.unique(lengths - 1)  # positions whose logits predict a first token
         with self._autocast():
             first = self.model(
                 input_ids=ctx_ids,
                 attention_mask=ctx_mask,
                 use_cache=True,
-                logits_to_keep=torch.unique(lengths - 1),
+                logits_to_keep=keep,
             )
-        keep = torch.unique(lengths - 1)
         at = torch.searchsorted(keep, lengths - 1)
-        first_logp = F.log_softmax(
-            first.logits[torch.arange(len(contexts), device=self.device), at].float(), dim=-1
-        )  # [D, V]: prediction of each continuation's first token
+        # logits predicting each continuation's first token, [D, V]
+        last = first.logits[torch.arange(len(contexts), device=self.device), at].float()
         rows = [(d, i) for d, group in enumerate(members) for i in group]
         conts = [requests[i][2] for _, i in rows]
         doc = torch.tensor([d for d, _ in rows], device=self.device)
-        logp = first_logp[doc, torch.tensor([c[0] for c in conts], device=self.device)]
-        greedy = first_logp[doc].argmax(-1) == torch.tensor(
-            [c[0] for c in conts], device=doc.device
-        )
+        head = torch.tensor([c[0] for c in conts], device=self.device)
+        logp = last[doc, head] - torch.logsumexp(last, dim=-1)[doc]
+        greedy = last.argmax(-1)[doc] == head
         rest = [c[1:] for c in conts]
         if max(len(c) for c in rest) > 0:
             rest_lp, rest_greedy = self._score_rest(first.past_key_values, ctx_mask, doc, conts)
@@ -137,9 +134,10 @@ class PrefixSharedLM(HFLM):
                 use_cache=True,
                 **{self._cache_arg(): cache},
             ).logits
-        logp = F.log_softmax(logits.float(), dim=-1)
-        picked = logp.gather(2, tgt.unsqueeze(-1)).squeeze(-1) * tgt_mask
-        hits = (logp.argmax(-1) == tgt) | (tgt_mask == 0)
+        logits = logits.float()
+        picked = logits.gather(2, tgt.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+        picked = picked * tgt_mask
+        hits = (logits.argmax(-1) == tgt) | (tgt_mask == 0)
         return picked.sum(1), hits.all(1)
 
     def _cache_arg(self) -> str:
