@@ -106,7 +106,7 @@ class PrefixSharedLM(HFLM):
         greedy = last.argmax(-1)[doc] == head
         rest = [c[1:] for c in conts]
         if max(len(c) for c in rest) > 0:
-            rest_lp, rest_greedy = self._score_rest(first.past_key_values, ctx_mask, doc, conts)
+            rest_lp, rest_greedy = self._score_rest(_cache_of(first), ctx_mask, doc, conts)
             logp, greedy = logp + rest_lp, greedy & rest_greedy
         return [
             (i, (float(lp), bool(g)))
@@ -151,6 +151,12 @@ class PrefixSharedLM(HFLM):
         """HFLM's mixed-precision setting, as in its `_model_call`."""
         dtype = getattr(self, "mixed_precision_dtype", None)
         return torch.autocast(device_type=self.device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def _cache_of(output: Any) -> Any:
+    """The KV cache a forward returned (`cache` in transformers >= 5.2x, else the older name)."""
+    cache = getattr(output, "cache", None) if "cache" in output else None
+    return cache if cache is not None else output.past_key_values
 
 
 def _right_padded(
