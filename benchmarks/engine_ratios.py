@@ -150,7 +150,7 @@ def mc_ratio(
         "ours_s": t_ours,
         "speedup": t_hflm / t_ours,
         "max_abs_diff": diff,
-        "same_choices": float(picks[0] == picks[1]),
+        "same_choices": sum(a == b for a, b in zip(*picks, strict=True)) / docs,
     }
 
 
@@ -288,13 +288,16 @@ def switch_times(
     return {n: _switch_row(shape, dtype, device, n, repeats) for n in counts}
 
 
-def report(prefix: str, mc: dict, merge: dict, hold: dict, switch: dict, tol: float) -> bool:
+def report(
+    prefix: str, mc: dict, merge: dict, hold: dict, switch: dict, tol: float, same: float = 1.0
+) -> bool:
     """Print every ratio with its anchor; True when every goal is met (`tol`: largest allowed
-    log-likelihood difference between HFLM and crma-hf, 1e-4 in float32)."""
+    log-likelihood difference between HFLM and crma-hf, 1e-4 in float32; `same`: least share
+    of documents choosing the same answer, 1 in float32; bf16 rounds differently per kernel)."""
     print(
         f"{prefix}prefix-shared MC: HFLM {mc['hflm_s']:.3f} s, crma-hf {mc['ours_s']:.3f} s -> "
         f"{mc['speedup']:.2f}x (goal >= 2); max |dlogL| {mc['max_abs_diff']:.2e}, "
-        f"same choices: {bool(mc['same_choices'])}"
+        f"same choices: {mc['same_choices']:.1%}"
     )
     print(
         f"{prefix}merged generation: un-merged {merge['unmerged_s']:.3f} s, merged "
@@ -320,7 +323,7 @@ def report(prefix: str, mc: dict, merge: dict, hold: dict, switch: dict, tol: fl
     return bool(
         mc["speedup"] >= 2
         and mc["max_abs_diff"] <= tol
-        and mc["same_choices"]
+        and mc["same_choices"] >= same
         and merge["speedup"] >= 1.3
         and hold["vs_bare"] >= 0.95
         and flat

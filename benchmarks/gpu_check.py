@@ -63,7 +63,10 @@ def main() -> None:
         vocab=4000, hidden=256, layers=shape.layers, heads=8, kv_heads=4, intermediate=688
     )
     switch = er.switch_times(narrow, dtype, device, (5, 200), args.repeats)
-    ok = er.report("", mc, merge, hold, switch, tol=1e-4 if dtype == torch.float32 else 0.1)
+    exact = dtype == torch.float32
+    ok = er.report(
+        "", mc, merge, hold, switch, tol=1e-4 if exact else 0.5, same=1 if exact else 0.97
+    )
     print(f"wall time: {time.perf_counter() - start:.0f} s")
     small = f" --small --threads {args.threads}" if args.small else ""
     print(f"reproduce: python benchmarks/gpu_check.py{small} --repeats {args.repeats}")
