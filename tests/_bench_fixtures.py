@@ -106,6 +106,7 @@ class StandInSession:
     tokenizer: Any
     calls: list[tuple[Any, Any, bool]] = field(default_factory=list)
     forwards: int = 0
+    merges: int = 0
 
     def __post_init__(self) -> None:
         self._base = self.model.pristine_embeddings
@@ -113,6 +114,13 @@ class StandInSession:
 
     def _count(self, *_: Any) -> None:
         self.forwards += 1
+
+    def merged(self) -> Any:
+        """The engine merges the adapter for a task; the stand-in has none to merge."""
+        import contextlib
+
+        self.merges += 1
+        return contextlib.nullcontext()
 
     def activate(self, checkpoint: Any, domain: str | None, crma: bool) -> None:
         import torch

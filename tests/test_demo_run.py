@@ -119,3 +119,9 @@ def test_summary_reports_every_plugin(demo_run) -> None:
     for filt in FILTERS:
         assert f"Bench {dt.ARITH_TASK} [{filt}]: base " in summary
     assert str(demo_run["out"] / "report.html") in summary
+
+
+def test_lm_eval_output_is_logged_in_the_run_directory(demo_run) -> None:
+    log = (demo_run["out"] / "logs" / "lm-eval.log").read_text("utf-8")
+    assert "Passed an already-initialized model" in log  # lm-eval's warning, not on the console
+    assert "Passed an already-initialized" not in demo_run["summary"]

@@ -11,7 +11,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
 from peft import PeftModel
+from peft.tuners.tuners_utils import BaseTunerLayer
+from peft.utils.other import AuxiliaryTrainingWrapper
 from safetensors import safe_open
 from torch import nn
 
@@ -72,6 +75,8 @@ class AdapterBank:
         self._current: str | None = None  # PEFT's active adapter (may be disabled)
         self._enabled = False
         self._dirty = False  # after a load: newly wrapped layers may not share the on/off state
+        self._layers: list[Any] = []  # every LoRA layer (rebuilt after a load)
+        self._flags_only = True  # no auxiliary wrappers: switching is setting layer flags
 
     @property
     def model(self) -> nn.Module:
@@ -92,21 +97,80 @@ class AdapterBank:
         return name
 
     def switch(self, name: str | None) -> None:
-        """Make the loaded adapter `name` live (None: all off), changing only what differs."""
+        """Make the loaded adapter `name` live (None: all off), changing only what differs.
+
+        PEFT's `set_adapter` visits every module and sets `requires_grad` on every loaded
+        adapter's weights, so its cost grows with the number loaded. For inference only the
+        layers' active-adapter and disabled flags matter; those are set directly on the cached
+        list of LoRA layers (flat in the number loaded; logits identical to `set_adapter`).
+        Models with auxiliary wrappers (`modules_to_save`) take PEFT's own path.
+        """
         if self.peft is None:
             return
+        if self._dirty:
+            self._refresh_layers()
         enable = name is not None
-        if self._dirty or enable != self._enabled:
-            if enable:
-                self.peft.base_model.enable_adapter_layers()
+        if self._dirty or enable != self._enabled or (enable and name != self._current):
+            if not self._flags_only:
+                self._switch_with_peft(name)
             else:
-                self.peft.base_model.disable_adapter_layers()
+                for layer in self._layers:
+                    layer._disable_adapters = not enable
+                    if name is not None:
+                        layer._active_adapter = [name]
+                if name is not None:
+                    tuner: Any = self.peft.base_model
+                    tuner.active_adapter = name
             self._enabled = enable
-        if name is not None and (self._dirty or name != self._current):
-            self.peft.set_adapter(name)
-            self._current = name
+            self._current = name if name is not None else self._current
         self._dirty = False
         self.active = name
+
+    def _switch_with_peft(self, name: str | None) -> None:
+        peft: Any = self.peft
+        if name is None:
+            peft.base_model.disable_adapter_layers()
+            return
+        peft.base_model.enable_adapter_layers()
+        peft.set_adapter(name)
+
+    def _refresh_layers(self) -> None:
+        assert self.peft is not None
+        modules = list(self.peft.modules())
+        self._layers = [m for m in modules if isinstance(m, BaseTunerLayer)]
+        self._flags_only = not any(isinstance(m, AuxiliaryTrainingWrapper) for m in modules)
+
+    def merge_active(self) -> dict[Any, torch.Tensor]:
+        """Merge the active adapter into the base weights; returns the weights it replaced.
+
+        Give the result to `unmerge` to restore the base weights bit for bit (a copy of what
+        merging changes is kept, so no subtraction and no rounding). While merged, the LoRA
+        layers skip their adapter branch (PEFT's `merged` state).
+        """
+        name = self.active
+        if self.peft is None or name is None:
+            return {}
+        saved: dict[Any, torch.Tensor] = {}
+        for layer in self._layers:
+            if name not in getattr(layer, "lora_A", {}) or layer.merged:
+                continue
+            base = layer.get_base_layer()
+            saved[layer] = base.weight.detach().clone()
+            if getattr(base, "bias", None) is not None:
+                saved[base] = base.bias.detach().clone()
+            layer.merge(adapter_names=[name])
+        return saved
+
+    def unmerge(self, saved: dict[Any, torch.Tensor]) -> None:
+        """Restore the base weights saved by `merge_active` exactly and clear the merged state."""
+        with torch.no_grad():
+            for module, tensor in saved.items():
+                if isinstance(module, BaseTunerLayer):
+                    base: Any = module.get_base_layer()
+                    base.weight.copy_(tensor)
+                    module.merged_adapters = []
+                else:
+                    module.bias.copy_(tensor)
 
     def _load(self, checkpoint: Checkpoint, domain: str, folder: Path, key: str) -> str:
         loc = ("adapters", domain)

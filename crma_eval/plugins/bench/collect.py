@@ -19,6 +19,7 @@ from crma_eval.errors import InputError
 from crma_eval.plugins.bench.lmeval import (
     TaskLoadError,
     evaluate,
+    lm_eval_output_to,
     load_tasks,
     prepare_environment,
     sample_records,
@@ -39,6 +40,7 @@ from crma_eval.versions import versions
 PLUGIN = "bench"
 CACHE_SCHEMA = "crma-eval/bench-cache/1"
 NO_CHECKPOINT = "none"
+LM_EVAL_LOG = "logs/lm-eval.log"  # lm-eval's own console output, inside the run directory
 
 
 def default_cache_dir() -> Path:
@@ -77,7 +79,8 @@ class BenchCollector:
         prepare_environment(opts.offline)
         include = tuple(str(p) for p in opts.include_path)
         try:
-            loaded, manager = load_tasks(unit.domain, include)
+            with lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
+                loaded, manager = load_tasks(unit.domain, include)
         except TaskLoadError as exc:
             raise option_error(
                 ctx.config, str(exc), ("tasks", opts.tasks.index(unit.domain))
@@ -91,7 +94,9 @@ class BenchCollector:
             return cached
         session = ctx.session()
         activate(session, ckpt, domain, arm.crma, ctx.checkpoints)
-        samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
+        # a task is a long unit: LoRA merged (weights restored after); lm-eval's output to a log
+        with session.merged(), lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
+            samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
         records = sample_records(samples, label, arm.name, ckpt_id)
         if not records:
             raise option_error(

@@ -11,9 +11,11 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 import sys
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -115,15 +117,52 @@ def _progress_sink() -> contextlib.AbstractContextManager[Any]:
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def lm_eval_output_to(log: Path) -> Iterator[None]:
+    """Send lm-eval's console output (progress bars, logged warnings, and what its `git`
+    subprocess prints to file descriptor 2) to the file `log`, appended, for the block.
+
+    Our own progress display (on stdout) stays on the console. Where stderr has no file
+    descriptor (captured by a test runner), only Python-level output is redirected.
+    """
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
+        handler = logging.StreamHandler(sink)
+        logger = logging.getLogger("lm_eval")
+        saved = (logger.handlers[:], logger.propagate)
+        logger.handlers, logger.propagate = [handler], False
+        fd = _stderr_fd()
+        kept = os.dup(fd) if fd is not None else None
+        if fd is not None:
+            sys.__stderr__.flush()  # type: ignore[union-attr]
+            os.dup2(sink.fileno(), fd)
+        try:
+            yield
+        finally:
+            sink.flush()
+            if fd is not None and kept is not None:
+                os.dup2(kept, fd)
+                os.close(kept)
+            logger.handlers, logger.propagate = saved
+
+
+def _stderr_fd() -> int | None:
+    try:
+        return sys.__stderr__.fileno() if sys.__stderr__ is not None else None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def evaluate(
     model: Any, tokenizer: Any, loaded: dict[str, Any], manager: Any, opts: Any, batch_size: int
 ) -> dict[str, list[dict[str, Any]]]:
     """Run lm-eval on the live model (no copy) and return its per-sample logs by task name."""
     from lm_eval.evaluator import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
+
+    from crma_eval.engine.prefix_lm import PrefixSharedLM
 
     kwargs = {} if opts.max_length is None else {"max_length": opts.max_length}
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
+    lm = PrefixSharedLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)
     with _progress_sink():
         results = simple_evaluate(
             model=lm,
