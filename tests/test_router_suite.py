@@ -166,5 +166,5 @@ def test_router_registry() -> None:
     assert router_class("test_router_suite:ConstantRouter") is ConstantRouter
     with pytest.raises(InputError, match="unknown router"):
         router_class("nope")
-    with pytest.raises(InputError, match="cannot load"):
+    with pytest.raises(InputError, match="cannot import router implementation"):
         router_class("no_such_module:Thing")
