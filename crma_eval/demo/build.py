@@ -130,7 +130,7 @@ def _train_run(
     """Train one condition/seed from the saved base (also the entry point of worker processes)."""
     with _runtime():
         base = AutoModelForCausalLM.from_pretrained(spec.base_path, use_safetensors=True)
-        tokenizer = AutoTokenizer.from_pretrained(spec.base_path)
+        tokenizer: Any = AutoTokenizer.from_pretrained(spec.base_path)
         seqs = {name: encode(tokenizer, lines) for name, lines in texts.items()}
         return run_sequence(spec, base.eval(), seqs, routers, settings, on_phase)
 

@@ -152,6 +152,13 @@ class SequentialRun:
             r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=self.settings.lora_targets
         )
 
+    @property
+    def peft(self) -> PeftModel:
+        """The PEFT model, created with the first phase's adapter."""
+        if self.model is None:
+            raise RuntimeError("no adapter yet: the first phase creates the PEFT model")
+        return self.model
+
     def _adapter_for(self, domain: str) -> str:
         """Create (or reuse, for NAIVE) the adapter trained in this domain's phase."""
         name = "shared" if self.spec.condition == "naive" else domain
@@ -169,7 +176,7 @@ class SequentialRun:
                 layers=self.crma_layers,
                 k=self.settings.crma_k,
                 sinkhorn_iters=self.settings.sinkhorn_iters,
-            ).attach(self.model)
+            ).attach(self.peft)
         return self.crma
 
     def _param_groups(self, adapter: str) -> list[dict[str, Any]]:
@@ -203,7 +210,7 @@ class SequentialRun:
 
         if self.crma is not None:
             log_spectral(self.crma, self.step, domain, self.spec.spectral_log)
-        stats = train_steps(self.model, groups, data, self.settings.phase_steps, step_hook)
+        stats = train_steps(self.peft, groups, data, self.settings.phase_steps, step_hook)
         self.history.append(stats)
         return stats
 

@@ -125,4 +125,4 @@ def mean_pooled(
             out[i] = pooled[row]
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
-    return np.stack(out).astype(np.float32)
+    return np.stack([row for row in out if row is not None]).astype(np.float32)

@@ -81,7 +81,7 @@ class EngineSession:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"cannot load base model: {first}", path=base_model) from None
         if self.engine.device_map is None:
-            base.to(self.engine.device)
+            base.to(self.engine.device)  # type: ignore[arg-type]  # transformers' stub: a model
         base.eval().requires_grad_(False)
         self.device = base.device
         self.adapters = AdapterBank(base)
@@ -123,6 +123,8 @@ class EngineSession:
 
     def _crma_of(self, checkpoint: Checkpoint) -> Any:
         spec = checkpoint.manifest.crma
+        if spec is None:  # activate() refuses crma=True on such a checkpoint before this
+            raise InputError(f"checkpoint {checkpoint.id} has no crma: block")
         key = "|".join(
             (
                 spec.implementation,
@@ -132,7 +134,8 @@ class EngineSession:
         )
         module = self._crma.get(key)
         if module is None:
-            module = checkpoint.build_crma(self.adapters.base.config.hidden_size)
+            config: Any = self.adapters.base.config
+            module = checkpoint.build_crma(int(config.hidden_size))
             if isinstance(module, torch.nn.Module):
                 module.to(self.device).eval().requires_grad_(False)
             module.bypass(True)
