@@ -11,6 +11,8 @@ scorers:
     base_url: http://127.0.0.1:8000/v1
     model: my-judge
     api_key_env: JUDGE_API_KEY                          # the variable's name, never its value
+  judge_local:
+    model: /models/my-judge                             # a folder, or a hub id already cached
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ class JudgeConfig(BaseModel):
     )
 
 
+class LocalJudgeConfig(BaseModel):
+    """A Hugging Face judge model run locally through the engine (offline, no remote code)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, description="a model folder, or a hub id in the local cache")
+    revision: str | None = Field(None, description="hub revision (branch, tag or commit)")
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    device: str = "cpu"
+    max_new_tokens: int = Field(128, ge=1)
+    max_length: int = Field(2048, ge=8, description="prompt + answer tokens (longer prompts fail)")
+    batch_size: int = Field(8, ge=1)
+    prompt_template: str | None = Field(
+        None, description="with {question}, {reference}, {prediction}; default: DEFAULT_PROMPT"
+    )
+    cache_dir: Path | None = Field(
+        None, description="verdict cache [$CRMA_EVAL_CACHE/judge, else ~/.cache/crma_eval/judge]"
+    )
+
+
 class ScorersConfig(BaseModel):
     """Which scorers score which QA items, which one decides `correct`, and their options."""
 
@@ -62,6 +84,7 @@ class ScorersConfig(BaseModel):
     threshold: dict[str, float] = Field(default_factory=dict)
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     judge: JudgeConfig | None = None
+    judge_local: LocalJudgeConfig | None = None
 
     def names_for(self, domain: str, answer_type: str) -> list[str]:
         """Scorers of an item: by_domain, else by_answer_type, else use (primary included)."""
@@ -81,9 +104,11 @@ class ScorersConfig(BaseModel):
         return self.threshold.get(name, DEFAULT_THRESHOLD)
 
     def options_for(self, name: str) -> dict[str, Any]:
-        """Options passed to scorer `name` (scorers.judge for the judge)."""
+        """Options passed to scorer `name` (scorers.judge / scorers.judge_local for the judges)."""
         if name == "judge" and self.judge is not None:
             return self.judge.model_dump()
+        if name == "judge_local" and self.judge_local is not None:
+            return self.judge_local.model_dump()
         return self.options.get(name, {})
 
 
