@@ -2,9 +2,10 @@
 
 Neutralisation (reversible, OWASP "CSV injection" guidance): a cell whose text starts with one of
 `= + - @`, TAB or CR — characters a spreadsheet may treat as the start of a formula — is written
-with a single quote `'` in front. So that this stays reversible, a cell that already starts with a
-single quote gets one more. Reading removes exactly one leading quote from every cell that starts
-with one, so `decode_cell(encode_cell(s)) == s` for every string `s`.
+with a single quote `'` in front, unless the whole cell is a plain signed number such as `-1.5`,
+`+11.04%` or `-2e-05` (data, not a formula). So that this stays reversible, a cell that already
+starts with a single quote gets one more. Reading removes exactly one leading quote from every
+cell that starts with one, so `decode_cell(encode_cell(s)) == s` for every string `s`.
 
 Every cell is quoted (csv.QUOTE_ALL), so CR and LF inside a cell never split a row; files are
 UTF-8 (no byte-order mark, so plain csv readers see the header as written; one is accepted when
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -24,12 +26,17 @@ from crma_eval.errors import InputError
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
+# A plain signed number (optionally a percentage) is data, not a formula: left as it is, so
+# exported tables load as numbers. Still reversible: such a cell never starts with a quote.
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
 
 
 def encode_cell(value: object) -> str:
     """The cell text written for `value` (None -> ''), with a leading quote where needed."""
     text = "" if value is None else str(value)
-    return QUOTE + text if text.startswith((*TRIGGERS, QUOTE)) else text
+    if text.startswith(QUOTE) or (text.startswith(TRIGGERS) and not PLAIN_NUMBER.fullmatch(text)):
+        return QUOTE + text
+    return text
 
 
 def decode_cell(text: str) -> str:

@@ -16,8 +16,9 @@ from crma_eval.cli import cli
 from crma_eval.csvsafe import decode_cell, encode_cell, read_csv, write_csv
 from crma_eval.review.estimate import corrected_accuracy
 
-FORMULAS = ["=IMPORTXML(\"http://x\",\"//a\")", "+1+1", "-2", "@SUM(A1)", "\tx", "\r\nsplit\r",
-            "'quoted", "''", "a\rb", "plain, with \"quotes\"\nand lines"]  # fmt: skip
+FORMULAS = ["=IMPORTXML(\"http://x\",\"//a\")", "+1+1", "-2+3", "-2,5", "@SUM(A1)", "\tx",
+            "\r\nsplit\r", "'quoted", "''", "a\rb", "plain, with \"quotes\"\nand lines"]  # fmt: skip
+NUMBERS = ["-2", "+11.04%", "-0.02%", "-2e-05", "+.5"]  # data: written as they are
 
 
 @settings(max_examples=200, deadline=None)
@@ -38,6 +39,8 @@ def test_formula_cells_are_neutralised_in_the_file(tmp_path) -> None:
     for cell in raw:
         assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
     assert [decode_cell(encode_cell(f)) for f in FORMULAS] == FORMULAS
+    assert [encode_cell(n) for n in NUMBERS] == NUMBERS  # plain signed numbers stay numbers
+    assert [decode_cell(encode_cell(n)) for n in NUMBERS] == NUMBERS
 
 
 def _write_run(run_dir: Path, n: int = 30) -> list[dict]:

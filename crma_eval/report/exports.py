@@ -31,26 +31,12 @@ _LATEX_SPECIAL = {
 _LATEX_UNICODE = {"−": "$-$", "±": r"$\pm$", "Δ": r"$\Delta$", "≈": r"$\approx$", "–": "--"}
 
 
-def csv_safe(text: str) -> str:
-    """A CSV cell a spreadsheet will not evaluate: crma_eval.csvsafe.encode_cell (OWASP "CSV
-    injection" advice: a leading =, +, -, @, TAB or CR gets a "'"), except that plain numbers
-    such as "-1.5" are left alone: they are numbers, not formulas."""
-    return text if _is_number(text) else encode_cell(text)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Callable) -> str:
     """The table as CSV text (header row first), cells formatted by `fmt(value, column)`.
 
     Vectorised with pandas (10^5 rows in well under a second): text cells are kept as they are,
-    every other cell goes through `fmt`; every cell is then neutralised as `csv_safe` does.
+    every other cell goes through `fmt`; every cell is then neutralised by
+    crma_eval.csvsafe.encode_cell.
     """
     frame = pd.DataFrame.from_records(list(rows), columns=range(len(columns)))
     for i, name in enumerate(columns):
@@ -58,16 +44,16 @@ def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Callabl
         if pd.api.types.infer_dtype(cells, skipna=False) != "string":
             cells = cells.map(lambda v, hint=name: v if isinstance(v, str) else fmt(v, hint))
         frame[i] = _neutralised(cells.astype(object))
-    frame.columns = [csv_safe(str(c)) for c in columns]
+    frame.columns = [encode_cell(str(c)) for c in columns]
     return str(frame.to_csv(index=False, lineterminator="\n"))
 
 
 def _neutralised(cells: pd.Series) -> pd.Series:
-    """`csv_safe` over a column of text, testing only the cells that start like a formula."""
+    """`encode_cell` over a column of text, testing only the cells that start like a formula."""
     risky = cells.str[:1].isin([*TRIGGERS, QUOTE])
     if risky.any():
         cells = cells.copy()
-        cells[risky] = cells[risky].map(csv_safe)
+        cells[risky] = cells[risky].map(encode_cell)
     return cells
 
 
