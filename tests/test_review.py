@@ -17,7 +17,7 @@ from crma_eval.csvsafe import decode_cell, encode_cell, read_csv, write_csv
 from crma_eval.review.estimate import corrected_accuracy
 
 FORMULAS = ["=IMPORTXML(\"http://x\",\"//a\")", "+1+1", "-2+3", "-2,5", "@SUM(A1)", "\tx",
-            "\r\nsplit\r", "'quoted", "''", "a\rb", "plain, with \"quotes\"\nand lines"]  # fmt: skip
+            "\r\nsplit\r", "'quoted", "''", "a\rb", "with \"quotes\"\nand lines"]  # fmt: skip
 NUMBERS = ["-2", "+11.04%", "-0.02%", "-2e-05", "+.5"]  # data: written as they are
 
 
