@@ -251,10 +251,15 @@ def report(run_dir: Path) -> None:
 @click.option("--baseline", type=click.Path(path_type=Path), default=None, help="Baseline run dir.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 def gate(run_dir: Path, spec: Path, baseline: Path | None, as_json: bool) -> None:
-    """Evaluate gates on RUN_DIR; writes junit.xml and summary.md; exit 1 if a gate fails."""
+    """Evaluate gates on RUN_DIR; writes junit.xml, summary.md and gate.json (and re-renders an
+    existing report.html so it shows the outcome); exit 1 if a gate fails."""
     from crma_eval.gate import run_gate
 
     outcome = run_gate(run_dir, spec, baseline)
+    if (Path(run_dir) / "report.html").exists():
+        from crma_eval.report.render import render_report
+
+        render_report(run_dir)
     if as_json:
         _echo_json(outcome.to_dict())
     else:

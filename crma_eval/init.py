@@ -15,6 +15,7 @@ from typing import Any
 
 from crma_eval.atomicio import write_text_atomic
 from crma_eval.errors import InputError
+from crma_eval.naming import metric_name
 
 PLACEHOLDER_DOMAINS = ("domain_a", "domain_b")
 CONFIG_NAME = "crma-eval.yaml"
@@ -50,9 +51,7 @@ def _config_text(name: str, checkpoints: list[Any], out: Path, domains: list[str
     else:
         ck_lines = 'checkpoint_glob: "checkpoints/*"   # or checkpoints: [path, ...]'
     conditions = sorted({c.manifest.training.condition for c in checkpoints if c.manifest.training})
-    arms = ["  - {name: with_crma, crma: true, adapter: oracle}       # oracle | router | none"]
-    if has_crma:
-        arms.append("  - {name: without_crma, crma: false, adapter: oracle}   # the CRMA ablation")
+    arms = _arms(checkpoints)
     holdout = "\n".join(f"    {d}: data/holdout/{d}.jsonl" for d in domains)
     qa = "\n".join(f"    {d}: data/qa/{d}.jsonl" for d in domains)
     return f"""# crma-eval run config, written by `crma-eval init`. Run it with:
@@ -81,22 +80,65 @@ analysis: {{confidence: 0.95, ci_method: wilson, mcnemar_method: exact, seed: 0}
 """
 
 
-def _gates_text(name: str, has_crma: bool) -> str:
+def _conditions(checkpoints: list[Any], crma: bool) -> list[str]:
+    """Training conditions of the checkpoints that do (crma=True) or do not ship a CRMA module."""
+    return sorted(
+        {
+            c.manifest.training.condition
+            for c in checkpoints
+            if c.manifest.training and (c.manifest.crma is not None) == crma
+        }
+    )
+
+
+def _arms(checkpoints: list[Any]) -> list[str]:
+    """QA arm lines: the CRMA ablation on the conditions whose checkpoints ship CRMA, a plain
+    oracle arm on the others (an arm with crma: true on a checkpoint without it is an error)."""
+    with_crma, without = _conditions(checkpoints, True), _conditions(checkpoints, False)
+    if not checkpoints or all(c.manifest.crma is not None for c in checkpoints):
+        return [
+            "  - {name: with_crma, crma: true, adapter: oracle}       # oracle | router | none",
+            "  - {name: without_crma, crma: false, adapter: oracle}   # the CRMA ablation",
+        ]
+    if not with_crma:
+        return ["  - {name: oracle, crma: false, adapter: oracle}   # oracle | router | none"]
+    only = json.dumps(with_crma)
+    return [
+        f"  - {{name: with_crma, crma: true, adapter: oracle, conditions: {only}}}",
+        f"  - {{name: without_crma, crma: false, adapter: oracle, conditions: {only}}}  # ablation",
+        f"  - {{name: oracle, crma: false, adapter: oracle, conditions: {json.dumps(without)}}}",
+    ]
+
+
+def _qa_metrics(checkpoints: list[Any]) -> list[str]:
+    """The gate's QA metrics: the CRMA arm's accuracy (else the plain oracle arm's), one per
+    training condition when the run has several (QA metric names then carry the condition)."""
+    crma = _conditions(checkpoints, True)
+    arm, mine = ("with_crma", crma) if crma or not checkpoints else ("oracle", [])
+    mine = mine or _conditions(checkpoints, False)
+    every = {c.manifest.training.condition for c in checkpoints if c.manifest.training}
+    if len(every) > 1:
+        return [metric_name("qa", arm, c, "accuracy") for c in mine]
+    return [metric_name("qa", arm, "accuracy")]
+
+
+def _gates_text(name: str, has_crma: bool, qa_metrics: list[str]) -> str:
     spectral = (
         '  - name: CRMA mixing matrices keep spectral norm 1\n    metric: "spectral.*.max_dev"\n'
         "    max: 1.0e-6\n"
         if has_crma
         else ""
     )
+    floors = "".join(
+        f"  - name: QA accuracy floor ({m})\n    metric: {m}\n    min: 0.5   # set your own\n"
+        for m in qa_metrics
+    )
     return f"""# Gates for {name}:
 #   crma-eval gate reports/{name} --spec {GATES_NAME} [--baseline OLD_RUN_DIR]
 gates:
-  - name: QA accuracy with CRMA
-    metric: qa.with_crma.accuracy
-    min: 0.5                      # set your own floor
-{spectral}  # Needs --baseline OLD_RUN_DIR; fails only on a significant drop (paired McNemar test):
+{floors}{spectral}  # Needs --baseline OLD_RUN_DIR; fails only on a significant drop (paired test):
   # - name: no significant QA drop against the baseline run
-  #   compare: qa.with_crma.accuracy
+  #   compare: {qa_metrics[0]}
   #   max_drop: 0.02
   #   alpha: 0.05
 """
@@ -145,7 +187,7 @@ def init_project(patterns: list[str], out: Path, name: str | None = None) -> lis
     has_crma = any(c.manifest.crma is not None for c in checkpoints) or not checkpoints
     files = {
         CONFIG_NAME: _config_text(name, checkpoints, out, domains),
-        GATES_NAME: _gates_text(name, has_crma),
+        GATES_NAME: _gates_text(name, has_crma, _qa_metrics(checkpoints)),
         **_data_files(domains),
     }
     for rel in files:

@@ -199,3 +199,43 @@ def test_init_writes_a_config_that_loads_for_the_checkpoints(tmp_path: Path) -> 
     assert gates["gates"][0]["metric"] == "qa.with_crma.accuracy"
     again = CliRunner().invoke(cli, args)  # never overwrites
     assert again.exit_code == 2 and "exists already" in again.output
+
+
+def test_init_on_mixed_conditions_limits_crma_arms_and_gates_per_condition(tmp_path: Path) -> None:
+    import tinymodel as tm
+    import yaml
+
+    from crma_eval.checkpoint import load_checkpoint
+    from crma_eval.config import load_config
+
+    world = tm.world()  # modular checkpoints ship CRMA; a frozen one without it is added here
+    frozen = tm.build_checkpoint(tmp_path / "frozen", world.base, condition="frozen", crma=False)
+    out = tmp_path / "proj"
+    args = ["init", "--checkpoints", str(world.root / "modular-p*"), "--checkpoints", str(frozen)]
+    args += ["--out", str(out)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    cfg = load_config(out / "crma-eval.yaml")
+    checkpoints = [load_checkpoint(p) for p in cfg.checkpoint_paths()]
+    with_crma = {c.manifest.training.condition for c in checkpoints if c.manifest.crma}
+    assert with_crma and len(with_crma) < len({c.manifest.training.condition for c in checkpoints})
+    cfg.check_arms(checkpoints)  # no arm asks for CRMA where a checkpoint has none
+    arms = {a.name: a for a in cfg.arms}
+    assert set(arms["with_crma"].conditions or []) == with_crma
+    gates = yaml.safe_load((out / "gates.yaml").read_text())
+    metrics = [
+        g["metric"] for g in gates["gates"] if "metric" in g and g["metric"].startswith("qa")
+    ]
+    assert metrics == [f"qa.with_crma.{c}.accuracy" for c in sorted(with_crma)]
+
+
+def test_gate_refreshes_an_existing_report_with_its_outcome(tmp_path: Path) -> None:
+    records = write_jsonl(tmp_path / "qa.jsonl", QA)
+    out = tmp_path / "run"
+    assert CliRunner().invoke(cli, ["analyze", str(records), "--out", str(out)]).exit_code == 0
+    assert 'class="gate' not in (out / "report.html").read_text(encoding="utf-8")
+    spec = tmp_path / "gates.yaml"
+    spec.write_text("gates:\n  - metric: qa.with_crma.accuracy\n    min: 1.01\n")
+    result = CliRunner().invoke(cli, ["gate", str(out), "--spec", str(spec)])
+    assert result.exit_code == 1
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'class="gate gate-fail"' in html and "Gate FAILED" in html

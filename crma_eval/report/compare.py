@@ -39,6 +39,7 @@ class Paired:
     only_b: int = 0
     p: float = math.nan
     note: str = ""
+    method: str = ""
 
 
 @dataclass
@@ -73,6 +74,7 @@ def _paired(metric: str, a: float, b: float, runs: tuple[RunRecords, RunRecords]
     if evidence.test is not None:
         row.n, row.p = evidence.n_pairs, evidence.test.pvalue
         row.only_a, row.only_b = int(evidence.test.b), int(evidence.test.c)
+        row.method = evidence.test.method
     return row
 
 
@@ -124,6 +126,11 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     return out
 
 
+def _methods(tested: list[Paired]) -> str:
+    """The tests the paired rows used, e.g. 'McNemar exact, two-sided'."""
+    return "; ".join(sorted({p.method for p in tested if p.method})) or "none"
+
+
 def _num(value: Any) -> str:
     return DASH if missing(value) else f"{float(value):.4g}"
 
@@ -143,6 +150,7 @@ def _paired_rows(comp: Comparison) -> list[list[Any]]:
             p.only_a if p.n else DASH,
             p.only_b if p.n else DASH,
             pvalue(p.p) if p.n else DASH,
+            p.method or DASH,
             p.note,
         ]
         for p in comp.paired
@@ -159,7 +167,7 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             ("shared metrics", len(comp.shared)),
             (f"only in {a}", len(comp.only[a])),
             (f"only in {b}", len(comp.only[b])),
-            ("paired tests", f"{len(tested)} (McNemar exact, two-sided, on shared items)"),
+            ("paired tests", f"{len(tested)} on shared items ({_methods(tested)})"),
             (f"p < {ALPHA:g}", f"{sum(p.p < ALPHA for p in tested)} (no multiplicity correction)"),
             ("flipped items", sum(len(f) for f in comp.flipped.values())),
         ],
@@ -175,11 +183,17 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             f"right in {a} only",
             f"right in {b} only",
             "p",
+            "test",
             "note",
         ],
         _paired_rows(comp),
         "Paired tests on shared items (the pairing of gate --baseline; A as the baseline)",
-        ["p: McNemar exact test, two-sided, on the discordant items; n pairs: items in both runs."],
+        [
+            "p: the row's test, two-sided — McNemar exact on the discordant items when each item "
+            "was answered once; the item-level sign-flip permutation test on per-item mean "
+            "differences when items repeat (seeds, checkpoints), counts then being items. "
+            "n pairs: items in both runs."
+        ],
         id="compare-paired",
     )
     every = Table(
@@ -220,8 +234,8 @@ def markdown(comp: Comparison) -> str:
         f"## crma-eval compare: {a} → {b}",
         "",
         f"{len(comp.shared)} shared metrics ({len(comp.only[a])} only in {a}, "
-        f"{len(comp.only[b])} only in {b}); {len(tested)} paired tests (McNemar exact, "
-        f"two-sided, on shared items); {sum(len(f) for f in comp.flipped.values())} flipped items.",
+        f"{len(comp.only[b])} only in {b}); {len(tested)} paired tests ({_methods(tested)}, "
+        f"on shared items); {sum(len(f) for f in comp.flipped.values())} flipped items.",
         "",
     ]
     if tested:

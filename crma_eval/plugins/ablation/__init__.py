@@ -16,7 +16,7 @@ class AblationPlugin(Plugin):
     """McNemar tests and paired accuracy differences between every pair of QA arms."""
 
     name: ClassVar[str] = "ablation"
-    title: ClassVar[str] = "Paired ablation (McNemar)"
+    title: ClassVar[str] = "Paired ablation (McNemar; item-level test for repeated items)"
     kinds: ClassVar[tuple[str, ...]] = ("qa",)
     order: ClassVar[int] = 20
     definitions: ClassVar[tuple[tuple[str, str], ...]] = (

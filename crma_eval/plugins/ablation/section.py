@@ -13,6 +13,7 @@ from crma_eval.labels import display
 from crma_eval.naming import slug
 
 DIFF_KEYS = ("diff", "diff_ci_low", "diff_ci_high")
+TITLE = "Paired ablation (McNemar; item-level test for repeated items)"
 TEST_LABEL = {
     "mcnemar-exact": "McNemar exact binomial test",
     "mcnemar-midp": "McNemar mid-p test",
@@ -164,7 +165,8 @@ def _pairs_forest(pairs: list[dict[str, Any]], level: str, opts: dict[str, Any])
     return Figure(
         svg=_forest(rows, labels, "difference (percentage points)", overall_last=False),
         caption=f"Every pair of arms: paired accuracy difference over all domains with its {level} "
-        "Newcombe interval (per-domain rows: the pair's table)",
+        "interval (Newcombe for one answer per item, item-clustered CR1 when items repeat; "
+        "per-domain rows: the pair's table)",
         alt="Forest plot of the overall accuracy difference of every pair of arms",
         id="ablation-forest-pairs",
     )
@@ -183,7 +185,8 @@ def _headline(pairs: list[dict[str, Any]], test: str, opts: dict[str, Any]) -> K
         text = (
             f"{pct(row['acc_a'])} vs {pct(row['acc_b'])} (n = {row['n']}), "
             f"Δ {100 * row['diff']:+.1f} pp [{100 * row['diff_ci_low']:+.1f}, "
-            f"{100 * row['diff_ci_high']:+.1f}] (Newcombe), discordant {row['b']}/{row['c']}, "
+            f"{100 * row['diff_ci_high']:+.1f}] ({_interval_name(row)}), "
+            f"discordant {row['b']}/{row['c']}, "
             f"p = {pvalue(row['pvalue'])}"
         )
         items.append(("{} vs {}{}".format(*_names(pair, opts), _condition(pair, opts)), text))
@@ -194,7 +197,7 @@ def ablation_section(result: dict[str, Any]) -> Section:
     """A McNemar table (b and c always shown) for every pair of arms answering the same items."""
     if result.get("skipped"):
         reason = Paragraph(f"No paired comparison: {result['skipped']}.")
-        return Section(id="ablation", title="Paired ablation (McNemar)", blocks=[reason])
+        return Section(id="ablation", title=TITLE, blocks=[reason])
     methods, opts = result["methods"], result.get("report", {})
     test = _test_label(methods.get("test", ""))
     level = f"{float(methods.get('confidence', 0.95)) * 100:g}%"
@@ -214,6 +217,4 @@ def ablation_section(result: dict[str, Any]) -> Section:
             blocks.append(_domain_forest(pair, level, opts))
     if len(pairs) > 1:
         blocks.append(_pairs_forest(pairs, level, opts))
-    return Section(
-        id="ablation", title="Paired ablation (McNemar)", blocks=blocks, definitions=DEFINITIONS
-    )
+    return Section(id="ablation", title=TITLE, blocks=blocks, definitions=DEFINITIONS)
