@@ -112,12 +112,11 @@ def _arms(checkpoints: list[Any]) -> list[str]:
 
 def _qa_metrics(checkpoints: list[Any]) -> list[str]:
     """The gate's QA metrics: the CRMA arm's accuracy (else the plain oracle arm's), one per
-    training condition when the run has several (QA metric names then carry the condition)."""
+    training condition when that arm answers under several (its names then carry the condition)."""
     crma = _conditions(checkpoints, True)
     arm, mine = ("with_crma", crma) if crma or not checkpoints else ("oracle", [])
     mine = mine or _conditions(checkpoints, False)
-    every = {c.manifest.training.condition for c in checkpoints if c.manifest.training}
-    if len(every) > 1:
+    if len(mine) > 1:
         return [metric_name("qa", arm, c, "accuracy") for c in mine]
     return [metric_name("qa", arm, "accuracy")]
 

@@ -9,6 +9,7 @@ sign-flip permutation test on per-item mean differences and a cluster-robust (CR
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -144,8 +145,10 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         pairs += found
         if lonely:
             unpaired["all" if cond is None else str(cond)] = lonely
+    seen = Counter((p["a"], p["b"]) for p in pairs)
     for p in pairs:
-        _add_metrics(metrics, p)
+        # The condition joins the name only when that pair of arms is compared under several.
+        _add_metrics(metrics, p, p["condition"] if seen[(p["a"], p["b"])] > 1 else None)
     tests = {d.get("method") for p in pairs for d in (p["overall"], *p["domains"])}
     methods = {
         "test": "; ".join(sorted(t for t in tests if t)) or f"mcnemar-{options.mcnemar_method}",
@@ -169,8 +172,8 @@ def pair_label(a: str, b: str) -> str:
     return f"{a}_vs_{b}"
 
 
-def _add_metrics(metrics: dict[str, float], pair: dict[str, Any]) -> None:
-    label = (PLUGIN, pair_label(pair["a"], pair["b"]), pair["condition"])
+def _add_metrics(metrics: dict[str, float], pair: dict[str, Any], condition: Any) -> None:
+    label = (PLUGIN, pair_label(pair["a"], pair["b"]), condition)
     overall = pair["overall"]
     put_metrics(
         metrics, label, {k: overall[k] for k in (*PAIR_STATS, *REPEATED_STATS) if k in overall}

@@ -98,7 +98,7 @@ def _put(metrics: dict[str, float], parts: tuple[Any, ...], row: dict[str, Any])
 
 
 def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
-    """Accuracy and CI per arm (and condition, when records carry several) and domain, and overall.
+    """Accuracy and CI per arm (and condition, when the arm's records carry several) and domain.
 
     Metrics `qa.<arm>[.<condition>][.<domain>].<stat>`; with repeated items also
     `.n_items`, `.n_observations`, `.design_effect`, `.n_effective`, per replicate
@@ -107,12 +107,13 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     frame = with_items(qa.assign(correct=qa["correct"].astype(bool)))
     if "routed_domain" in qa.columns:
         frame = frame.join(_routing(qa))
-    conds = conditions(frame)
     metrics: dict[str, float] = {}
     rows: list[dict[str, Any]] = []
     for arm in in_order(frame["arm"]):
         of_arm = frame[frame["arm"] == arm]
-        for cond in conds:
+        # An arm answered under several training conditions gets one row set per condition
+        # (`qa.<arm>.<condition>...`); an arm of one condition keeps `qa.<arm>...`.
+        for cond in conditions(of_arm):
             group = of_condition(of_arm, cond)
             if group.empty:
                 continue
@@ -127,7 +128,7 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     details = {
         "rows": rows,
         "routing": "misrouted" in frame.columns,
-        "conditions": [c for c in conds if c is not None],
+        "conditions": [c for c in conditions(frame) if c is not None],
     }
     methods = ci_methods(options)
     if any(r["method"] == CLUSTERED_METHOD for r in rows):
