@@ -354,5 +354,18 @@ cli.add_command(review)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
-    cli.main(args=argv, prog_name="crma-eval")
+    """Console-script entry point. Usage errors are one line naming the option and `--help`
+    (exit 2), like every other bad input."""
+    try:
+        code = cli.main(args=argv, prog_name="crma-eval", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "crma-eval"
+        _error(f"{exc.format_message()} (see `{where} --help`)")
+        sys.exit(EXIT_BAD_INPUT)
+    except click.exceptions.ClickException as exc:
+        _error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _error("aborted")
+        sys.exit(EXIT_BAD_INPUT)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -87,7 +87,8 @@ def test_bad_input_exits_2_with_one_line_and_keeps_results(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     "args",
     [["analyze", "missing.jsonl", "--out", "x"], ["report", "no-such-run"], ["frobnicate"],
-     ["analyze", "--out", "x"]],
+     ["analyze", "--out", "x"], ["analyze", "x.jsonl", "--confidence", "1.5"],
+     ["analyze", "x.jsonl", "--ci-method", "bogus"]],
 )  # fmt: skip
 def test_usage_and_missing_inputs_exit_2(tmp_path: Path, args: list[str]) -> None:
     proc = subprocess.run(
@@ -95,6 +96,7 @@ def test_usage_and_missing_inputs_exit_2(tmp_path: Path, args: list[str]) -> Non
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # one line, no usage block
 
 
 def test_internal_error_exits_3_with_traceback(
