@@ -94,7 +94,7 @@ def test_before_after_table_has_the_papers_columns_and_values(analysed):
         pvalues.append(p)
         assert row["p"] == (f"{p:.3g}" if p >= 1e-3 else f"{p:.2e}")
         assert "Newcombe" in row["Interval; test"] and "McNemar" in row["Interval; test"]
-        low, high = row["Δ 95% CI"].strip("[] pp").split(", ")
+        low, high = row["Δ 95% CI"].removesuffix(" pp").strip("[]").split(", ")
         assert float(low) <= 100 * (after.mean() - base.mean()) <= float(high)
     wiki_p = sps.ttest_rel(-after_ll, -base_ll).pvalue
     holm = multipletests([*pvalues, wiki_p], method="holm")[1]

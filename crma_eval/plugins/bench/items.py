@@ -30,7 +30,7 @@ def _side(rows: pd.DataFrame, by_hash: bool, keys: list[str]) -> pd.DataFrame:
     side["right"] = rows["value"].astype(float) == 1.0
     side["doc_id"] = rows["doc_id"].astype(str)
     for column in TEXT:
-        side[column] = rows[column] if column in rows else None
+        side[column] = rows.get(column)
     return side
 
 
