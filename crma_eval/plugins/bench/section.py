@@ -3,7 +3,7 @@ their intervals, and forest plots of the paired differences (pp, and perplexity 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -163,7 +163,10 @@ def _discordant_note(row: Mapping[str, Any]) -> str:
 
 
 def _forest(
-    rows: list[Mapping[str, Any]], keys: tuple[str, str, str], ratio: bool, opts: Mapping[str, Any]
+    rows: Sequence[Mapping[str, Any]],
+    keys: tuple[str, str, str],
+    ratio: bool,
+    opts: Mapping[str, Any],
 ) -> str:
     """A forest plot (SVG) of the rows' estimates with their intervals, first row on top."""
     est, low, high = (np.array([r[k] for r in rows], float) for k in keys)
