@@ -12,7 +12,7 @@ from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from crma_eval.analyze import analyze_paths
-from crma_eval.blocks import Figure, Items, Table
+from crma_eval.blocks import Figure, Items, KeyValues, Table
 from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.bench import BenchPlugin
 from crma_eval.records import load_records, write_records
@@ -96,6 +96,13 @@ def test_before_after_table_has_the_papers_columns_and_values(analysed):
         assert "Newcombe" in row["Interval; test"] and "McNemar" in row["Interval; test"]
         low, high = row["Δ 95% CI"].removesuffix(" pp").strip("[]").split(", ")
         assert float(low) <= 100 * (after.mean() - base.mean()) <= float(high)
+    card = dict(next(b for b in section.blocks if isinstance(b, KeyValues)).items)
+    arc = np.array(AFTER["arc"]) - np.array(BASE["arc"])
+    assert card["arc, after"].startswith(
+        f"{100 * np.mean(BASE['arc']):.1f}% → {100 * np.mean(AFTER['arc']):.1f}%, "
+        f"Δ {100 * arc.mean():+.2f} pp ["
+    )
+    assert "(n = 12 pairs)" in card["arc, after"]
     wiki_p = sps.ttest_rel(-after_ll, -base_ll).pvalue
     holm = multipletests([*pvalues, wiki_p], method="holm")[1]
     bh = multipletests([*pvalues, wiki_p], method="fdr_bh")[1]

@@ -96,6 +96,31 @@ def browser() -> Iterator[webdriver.Chrome]:
             drv.quit()
 
 
+def _bench(n_docs: int) -> list[dict[str, Any]]:
+    """bench records: two 0/1 tasks (with texts, so discordant documents are listed) and one
+    perplexity task, base and after arms."""
+    rows: list[dict[str, Any]] = []
+    for task, metric in (("arc_challenge", "acc_norm"), ("hellaswag", "acc"), ("wiki", "ppl")):
+        for arm, shift in (("base", 0), ("after", 1)):
+            for i in range(n_docs):
+                right = (i + shift * (i % 3 == 0)) % 2 == 0
+                value = -1.5 - 0.01 * ((i * 7 + shift) % 13) if metric == "ppl" else int(right)
+                rows.append(
+                    {
+                        "kind": "bench",
+                        "task": task,
+                        "arm": arm,
+                        "doc_id": i,
+                        "metric": metric,
+                        "value": value,
+                        "doc_hash": f"{task}-{i}",
+                        "target": "Answer: " + "y" * 80,
+                        "prediction": f"{arm} answer {i}",
+                    }
+                )
+    return rows
+
+
 def _records(n_domains: int, n_items: int, seeds: int) -> list[dict[str, Any]]:
     domains = [f"domain_{i:02d}" for i in range(n_domains)]
     records: list[dict[str, Any]] = []
@@ -119,6 +144,7 @@ def _records(n_domains: int, n_items: int, seeds: int) -> list[dict[str, Any]]:
                 for p in range(size)
             ]
             records += loss_matrix(condition, seed, order, matrix)
+    records += _bench(n_items)
     for i in range(40):
         gold = domains[i % len(domains)]
         records.append(route(f"r{i}", "in_domain", gold, gold if i % 4 else domains[0], 0.9))
@@ -175,6 +201,8 @@ def test_report_in_chromium(
     bad, scroll_width, client = browser.execute_script(OVERFLOW_JS)
     assert bad == [] and scroll_width <= client, (bad, scroll_width, client)
     duplicates, unnamed, n_figures = browser.execute_script(IDS_JS)
+    if "paper" not in report.parts[-3]:  # synthetic runs carry bench records
+        assert browser.find_element("id", "bench-before-after").is_displayed()
     assert duplicates == [] and unnamed == 0 and n_figures >= 3
     # the drill-down works: open the first list and filter it with the inline script
     browser.execute_script("document.querySelector('details.items').open = true")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.blocks import Figure, Paragraph, Section, Table
+from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import DASH, ci_caption, interval, missing, num, pct, pvalue, signed
 from crma_eval.labels import display
@@ -141,6 +141,21 @@ def before_after(details: Mapping[str, Any], level: str, opts: Mapping[str, Any]
     )
 
 
+def headline(details: Mapping[str, Any], opts: Mapping[str, Any]) -> KeyValues:
+    """One line per compared task: before → after, Δ with its interval, n pairs, p (Holm)."""
+    scores, base = details["scores"], details["base_arm"]
+    items = []
+    for d in details["deltas"]:
+        change, ci = delta_cells(d)
+        text = (
+            f"{_score(_score_of(scores, d, base))} → {_score(_score_of(scores, d, d['arm']))}, "
+            f"Δ {change} {ci} (n = {d['n']} pairs), p (Holm) = {pvalue(d.get('pvalue_holm'))}"
+        )
+        items.append((f"{task_label(d)}, {display(opts, d['arm'])}", text))
+    caption = f"Before ({display(opts, base)}) → after, paired on the same documents"
+    return KeyValues(items=items, caption=caption)
+
+
 def _scores(rows: list[dict[str, Any]], ci: str, opts: Mapping[str, Any]) -> Table:
     body = [
         [task_label(r), r["metric"], display(opts, r["arm"]), r["n"], _score(r), _score_ci(r)]
@@ -226,6 +241,7 @@ def bench_section(result: dict[str, Any]) -> Section:
         )
     ]
     if details["deltas"]:
+        blocks.insert(0, headline(details, opts))
         blocks += [before_after(details, level, opts), *forests(details["deltas"], level, opts)]
     blocks.append(_scores(details["scores"], ci_caption(methods), opts))
     return Section(id="bench", title="Standard benchmarks", blocks=blocks, definitions=DEFINITIONS)
