@@ -294,7 +294,7 @@ def test_graded_metric_uses_t_interval_and_paired_t(tmp_path):
     assert m[prefix + "delta_ci_low_pp"] < m[prefix + "delta_pp"] < m[prefix + "delta_ci_high_pp"]
     assert prefix + "b" not in m  # McNemar only for 0/1 metrics
     section = BenchPlugin().report_section({"details": result.details, "methods": result.methods})
-    assert section.id == "bench" and len(section.blocks) == 4
+    assert section.id == "bench" and len(section.blocks) == 5
 
 
 def test_real_engine_session_with_a_lora_checkpoint(tmp_path):

@@ -1,13 +1,17 @@
 """The report in a real browser: Debian's chromium through chromium-driver (selenium), headless.
 
-Opens a report of small synthetic records and a large synthetic one at 1400×900 and 390×844 and
-asserts: no console errors, no network requests, no element wider than the viewport outside a
-scroll container, unique ids (inline SVGs included), every figure named. Needs `make browser`
-(CI installs it): a missing browser is a failure, never a skip.
+Opens the reports of small synthetic records, of a large synthetic run and of the seed paper's
+records (`crma-eval analyze examples/paper/...`) at 1400×900 and 390×844 and asserts: no console
+errors, no network requests, no element wider than the viewport outside a scroll container,
+unique ids (inline SVGs included), every figure named. In print media at A4 width no table or
+figure is wider than the page (print styles make scroll containers visible, so nothing is cut
+off) and Chromium prints the report to PDF. Needs `make browser` (CI installs it): a missing
+browser is a failure, never a skip.
 """
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -15,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from recordgen import loss_matrix, qa_arm, route, write
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from crma_eval.analyze import analyze_paths
+from crma_eval.cli import cli
 from crma_eval.report.render import render_report
 
 SIZES = [(1400, 900), (390, 844)]
+A4_WIDTH = 794  # CSS px of an A4 page (210 mm at 96 px per inch)
+PAPER = Path(__file__).resolve().parents[1] / "examples" / "paper"
 # Elements whose right edge passes the viewport, not inside an element that scrolls or clips.
 OVERFLOW_JS = """
 const width = document.documentElement.clientWidth, bad = [];
@@ -40,6 +48,13 @@ for (const el of document.querySelectorAll('body *')) {
                          + ' ' + el.textContent.slice(0, 60));
 }
 return [bad.slice(0, 10), document.documentElement.scrollWidth, width];
+"""
+# In print media: tables and figures whose right edge passes the page, unless inside an element
+# that still scrolls or clips there (print styles make the report's scroll containers visible).
+PRINT_JS = OVERFLOW_JS.replace("'body *'", "'table, figure, figure svg'")
+FITS_JS = """
+const wrap = document.getElementById(arguments[0]).querySelector('.table-wrap');
+return wrap.scrollWidth <= wrap.clientWidth;
 """
 IDS_JS = """
 const seen = {}, dup = [];
@@ -85,6 +100,31 @@ def browser() -> Iterator[webdriver.Chrome]:
             drv.quit()
 
 
+def _bench(n_docs: int) -> list[dict[str, Any]]:
+    """bench records: two 0/1 tasks (with texts, so discordant documents are listed) and one
+    perplexity task, base and after arms."""
+    rows: list[dict[str, Any]] = []
+    for task, metric in (("arc_challenge", "acc_norm"), ("hellaswag", "acc"), ("wiki", "ppl")):
+        for arm, shift in (("base", 0), ("after", 1)):
+            for i in range(n_docs):
+                right = (i + shift * (i % 3 == 0)) % 2 == 0
+                value = -1.5 - 0.01 * ((i * 7 + shift) % 13) if metric == "ppl" else int(right)
+                rows.append(
+                    {
+                        "kind": "bench",
+                        "task": task,
+                        "arm": arm,
+                        "doc_id": i,
+                        "metric": metric,
+                        "value": value,
+                        "doc_hash": f"{task}-{i}",
+                        "target": "Answer: " + "y" * 80,
+                        "prediction": f"{arm} answer {i}",
+                    }
+                )
+    return rows
+
+
 def _records(n_domains: int, n_items: int, seeds: int) -> list[dict[str, Any]]:
     domains = [f"domain_{i:02d}" for i in range(n_domains)]
     records: list[dict[str, Any]] = []
@@ -108,6 +148,7 @@ def _records(n_domains: int, n_items: int, seeds: int) -> list[dict[str, Any]]:
                 for p in range(size)
             ]
             records += loss_matrix(condition, seed, order, matrix)
+    records += _bench(n_items)
     for i in range(40):
         gold = domains[i % len(domains)]
         records.append(route(f"r{i}", "in_domain", gold, gold if i % 4 else domains[0], 0.9))
@@ -115,25 +156,41 @@ def _records(n_domains: int, n_items: int, seeds: int) -> list[dict[str, Any]]:
     return records
 
 
-@pytest.fixture(scope="module", params=["small", "large"])
+def _paper_report(folder: Path) -> Path:
+    """The seed paper's records analysed and rendered by the command line, as a user would."""
+    run = folder / "run"
+    args = ["analyze", str(PAPER / "loss.jsonl"), str(PAPER / "qa.jsonl"), "--out", str(run)]
+    outcome = CliRunner().invoke(cli, args)
+    assert outcome.exit_code == 0, outcome.output
+    return run / "report.html"
+
+
+@pytest.fixture(scope="module", params=["small", "large", "paper"])
 def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    small = request.param == "small"
     folder = tmp_path_factory.mktemp(request.param)
+    if request.param == "paper":
+        return _paper_report(folder)
+    small = request.param == "small"
     records = _records(3, 20, 3) if small else _records(24, 150, 5)
     run = folder / "run"
     analyze_paths([write(folder / "in.jsonl", records)], run)
     return render_report(run)
 
 
-@pytest.mark.parametrize(("width", "height"), SIZES)
-def test_report_in_chromium(
-    browser: webdriver.Chrome, report: Path, width: int, height: int
-) -> None:
+def _viewport(browser: webdriver.Chrome, width: int, height: int, media: str = "") -> None:
     browser.set_window_rect(0, 0, width, height)
     browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500},
     )
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": media})
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_report_in_chromium(
+    browser: webdriver.Chrome, report: Path, width: int, height: int
+) -> None:
+    _viewport(browser, width, height)
     browser.get_log("performance")
     browser.get(report.as_uri())
     assert browser.execute_script("return document.readyState") == "complete"
@@ -148,8 +205,32 @@ def test_report_in_chromium(
     bad, scroll_width, client = browser.execute_script(OVERFLOW_JS)
     assert bad == [] and scroll_width <= client, (bad, scroll_width, client)
     duplicates, unnamed, n_figures = browser.execute_script(IDS_JS)
+    if "paper" not in report.parts[-3]:  # synthetic runs carry bench records
+        assert browser.find_element("id", "bench-before-after").is_displayed()
+        if width >= 1400:  # the paper's benchmark table fits without a sideways scroll
+            assert browser.execute_script(FITS_JS, "bench-before-after"), "table scrolls"
     assert duplicates == [] and unnamed == 0 and n_figures >= 3
     # the drill-down works: open the first list and filter it with the inline script
     browser.execute_script("document.querySelector('details.items').open = true")
     box = browser.find_element("css selector", "details.items input.item-filter")
     assert box.is_displayed()
+
+
+def test_report_prints_on_a4_without_cut_off_tables(
+    browser: webdriver.Chrome, report: Path
+) -> None:
+    _viewport(browser, A4_WIDTH, 1123, media="print")
+    browser.get(report.as_uri())
+    assert browser.execute_script("return matchMedia('print').matches")
+    tables, figures = browser.execute_script(
+        "return [document.querySelectorAll('table').length, "
+        "document.querySelectorAll('figure svg').length]"
+    )
+    assert tables > 0 and figures > 0
+    bad, scroll_width, client = browser.execute_script(PRINT_JS)
+    assert bad == [] and scroll_width <= client, (bad, scroll_width, client)
+    pdf = browser.execute_cdp_cmd(
+        "Page.printToPDF", {"paperWidth": 8.27, "paperHeight": 11.69, "printBackground": False}
+    )
+    assert base64.b64decode(pdf["data"]).startswith(b"%PDF")
+    _viewport(browser, 1400, 900)

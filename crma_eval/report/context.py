@@ -20,11 +20,20 @@ from crma_eval.labels import display, ordered
 _ABSOLUTE = re.compile(r"^(/|[A-Za-z]:[\\/]|~[\\/])")
 
 
+# An absolute POSIX path of two or more components inside free text (an error message, JSON),
+# starting a token (after a space, quote, bracket, '=' or ','): group 1 is its last component.
+_IN_TEXT = re.compile(r"(?<![^\s\"'(\[=,])/(?:[^\s/\"'<>|]+/)+([^\s/\"'<>|,;:)\]]+)")
+
+
 def scrub_path(value: Any) -> Any:
-    """An absolute machine path reduced to its last component (others unchanged)."""
-    if isinstance(value, str) and _ABSOLUTE.match(value):
+    """An absolute machine path reduced to its last component; in other text, every absolute
+    path inside it reduced the same way (e.g. an error message naming a data file). Others
+    unchanged."""
+    if not isinstance(value, str):
+        return value
+    if _ABSOLUTE.match(value) and not any(c.isspace() for c in value):
         return Path(value.replace("\\", "/")).name or value
-    return value
+    return _IN_TEXT.sub(r"\1", value)
 
 
 def _short(digest: Any) -> str:

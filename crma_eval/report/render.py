@@ -230,7 +230,7 @@ def _flatten(value: Any, prefix: str = "") -> list[list[Any]]:
             pairs += _flatten(sub, f"{prefix}.{key}" if prefix else str(key))
         return pairs
     if isinstance(value, list) and any(isinstance(v, (Mapping, list)) for v in value):
-        return [[prefix, json.dumps(value, ensure_ascii=False)]]
+        return [[prefix, scrub_path(json.dumps(value, ensure_ascii=False))]]
     if isinstance(value, list):
         return [[prefix, [scrub_path(v) for v in value]]]
     return [[prefix, scrub_path(value)]]

@@ -66,10 +66,16 @@ class BenchPlugin(Plugin):
         return analyze_bench(bench, options)
 
     def report_section(self, result: dict[str, Any]) -> Section:
-        """Score table, delta table and forest plot from the stored details."""
+        """Before/after/delta table, forest plots and scores per arm from the stored details."""
         from crma_eval.plugins.bench.section import bench_section
 
         return bench_section(result)
+
+    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
+        """Discordant documents of every 0/1 before/after comparison (see Plugin.report_items)."""
+        from crma_eval.plugins.bench.items import bench_items
+
+        return bench_items(records, result)
 
     def pairing(self, metric: str) -> PairSpec | None:
         """`bench.<task>.<arm>.*`: that task's and arm's records of the lm-eval metric the name

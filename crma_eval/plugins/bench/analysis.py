@@ -132,7 +132,7 @@ def score_stats(
 
 def compare(
     after: np.ndarray, base: np.ndarray, options: AnalyzeOptions, task: str = "", metric: str = ""
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Paired after - base delta in pp with CI; McNemar (b, c) for 0/1 values, else paired t
     (interval and p from the same test, exact sign-flip p for zero-variance differences).
     Unbounded metrics: a ratio or a difference in bits (continuous.unbounded_compare)."""
@@ -146,13 +146,14 @@ def compare(
             options.mcnemar_method,
         )
         estimate, low, high = diff.estimate, diff.low, diff.high
-        extra = {"b": test.b, "c": test.c, "pvalue": test.pvalue}
+        method = f"Newcombe interval; McNemar ({options.mcnemar_method})"
+        extra = {"b": test.b, "c": test.c, "pvalue": test.pvalue, "method": method}
     else:
         t = paired_t(after - base, options.confidence, options.seed)
         estimate, low, high = t.estimate, t.low, t.high
         if _bounded(after) and _bounded(base) and not math.isnan(low):
             low, high = max(low, -1.0), min(high, 1.0)
-        extra = {"pvalue": t.pvalue}
+        extra = {"pvalue": t.pvalue, "method": t.method}
     return {
         "delta_pp": 100 * estimate,
         "delta_ci_low_pp": 100 * low,

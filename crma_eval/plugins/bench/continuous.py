@@ -12,7 +12,7 @@ a log2 quantity) as a difference in bits; never in percentage points.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats as sps
@@ -105,7 +105,7 @@ def unbounded_score(
 
 def unbounded_compare(
     after: np.ndarray, base: np.ndarray, task: str, metric: str, confidence: float, seed: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Perplexity: ratio after/base = exp(mean log-difference) with its interval; bits: delta."""
     if metric in BITS_METRICS:
         t = paired_t(after - base, confidence, seed)
@@ -114,6 +114,7 @@ def unbounded_compare(
             "delta_ci_low": t.low,
             "delta_ci_high": t.high,
             "pvalue": t.pvalue,
+            "method": f"{t.method} (bits)",
         }
     d = log_perplexity(after, task, metric) - log_perplexity(base, task, metric)
     t = paired_t(d, confidence, seed)
@@ -123,4 +124,5 @@ def unbounded_compare(
         "ratio_ci_low": math.exp(t.low),
         "ratio_ci_high": math.exp(t.high),
         "pvalue": t.pvalue,
+        "method": f"{t.method} on log perplexity",
     }

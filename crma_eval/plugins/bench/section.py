@@ -1,50 +1,69 @@
-"""Report section of the bench plugin: scores per task and arm, deltas with CIs, forest plot."""
+"""Report section of the bench plugin: the paper's before/after/delta table, scores per arm with
+their intervals, and forest plots of the paired differences (pp, and perplexity ratios)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from crma_eval.blocks import Figure, Paragraph, Section, Table
+import numpy as np
+
+from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.fmt import DASH, ci_caption, interval, missing, num, pct, pvalue, signed
+from crma_eval.labels import display
+from crma_eval.naming import slug
 from crma_eval.plugins.bench.analysis import NO_FILTER
 from crma_eval.plugins.bench.continuous import UNBOUNDED
 
+DEFINITIONS = [
+    ("Δ (pp)", "score(after) − score(base) in percentage points, on paired documents"),
+    ("p (Holm)", "Holm-adjusted across the tasks (and filters) compared for the same arm"),
+    ("p (BH)", "Benjamini–Hochberg (FDR) adjusted over the same family as Holm"),
+    (
+        "paired t-test",
+        "one-sample t-test on per-document differences; its t-interval is the Δ interval "
+        "(graded metrics), clipped to the metric's range",
+    ),
+    (
+        "sign-flip test",
+        "exact permutation test flipping the sign of each document's difference; used when "
+        "every difference is equal (t undefined)",
+    ),
+    (
+        "ratio",
+        "corpus perplexity after / base = exp(mean per-document log-perplexity difference), "
+        "interval from the paired t-interval on the log scale; 1 means no change",
+    ),
+    ("McNemar", "test on the discordant documents (right after only, right before only)"),
+]
 
-def _label(row: dict[str, Any]) -> str:
+
+def task_label(row: Mapping[str, Any]) -> str:
+    """'task' or 'task (filter)' when the task was scored under a named filter."""
     return row["task"] if row["filter"] == NO_FILTER else f"{row['task']} ({row['filter']})"
 
 
-def _scores(rows: list[dict[str, Any]], ci: str) -> Table:
-    body = [
-        [
-            _label(r),
-            r["metric"],
-            r["arm"],
-            r["n"],
-            *_score_cells(r),
-        ]
-        for r in rows
-    ]
-    return Table(
-        columns=["Task (filter)", "Metric", "Arm", "n", "Score", ci],
-        rows=body,
-        caption="Benchmark scores per arm",
-        notes=[
-            "0/1 metrics: proportion interval; graded metrics (e.g. TruthfulQA mc2): t-interval."
-        ],
-    )
+def delta_id(prefix: str, row: Mapping[str, Any]) -> str:
+    """A stable anchor for one compared (task, filter, arm) against the base arm."""
+    return slug(f"{prefix}-{row['task']}-{row['filter']}-{row['arm']}-vs-{row['base']}")
 
 
-def _score_cells(row: dict[str, Any]) -> list[str]:
-    """Score and interval: percentages for bounded metrics, plain numbers for unbounded ones."""
-    if row["metric"] in UNBOUNDED:
-        low, high = row["ci_low"], row["ci_high"]
-        return [num(row["score"]), DASH if missing(low) else f"[{num(low)}, {num(high)}]"]
-    return [pct(row["score"]), interval(row["ci_low"], row["ci_high"])]
+def _score(row: Mapping[str, Any] | None) -> str:
+    """A score: a percentage for bounded metrics, a plain number for unbounded ones."""
+    if row is None:
+        return DASH
+    return num(row["score"]) if row["metric"] in UNBOUNDED else pct(row["score"])
 
 
-def _delta_cells(row: dict[str, Any]) -> list[str]:
+def _score_ci(row: Mapping[str, Any]) -> str:
+    if row["metric"] not in UNBOUNDED:
+        return interval(row["ci_low"], row["ci_high"])
+    low, high = row["ci_low"], row["ci_high"]
+    return DASH if missing(low) else f"[{num(low)}, {num(high)}]"
+
+
+def delta_cells(row: Mapping[str, Any]) -> list[str]:
     """The difference and its interval in the metric's own terms (pp, ratio or bits)."""
     if "ratio" in row:
         low, high = row["ratio_ci_low"], row["ratio_ci_high"]
@@ -53,110 +72,176 @@ def _delta_cells(row: dict[str, Any]) -> list[str]:
         low, high = row["delta_ci_low"], row["delta_ci_high"]
         ci = DASH if missing(low) else f"[{low:+.4f}, {high:+.4f}] bits"
         return [signed(row["delta"], 4, " bits"), ci]
-    return [
-        signed(row["delta_pp"], 2, " pp"),
-        _pp_interval(row["delta_ci_low_pp"], row["delta_ci_high_pp"]),
-    ]
+    low, high = row["delta_ci_low_pp"], row["delta_ci_high_pp"]
+    ci = DASH if missing(low) else f"[{low:+.2f}, {high:+.2f}] pp"
+    return [signed(row["delta_pp"], 2, " pp"), ci]
 
 
-def _pp_interval(low: Any, high: Any) -> str:
-    return DASH if missing(low) else f"[{low:+.2f}, {high:+.2f}] pp"
+def _method(row: Mapping[str, Any]) -> str:
+    """The interval's and test's method (results written before it was stored: by the keys)."""
+    if "method" in row:
+        return str(row["method"])
+    return "Newcombe interval; McNemar" if "b" in row else "paired t-test"
 
 
-def _deltas(rows: list[dict[str, Any]], confidence: str) -> Table:
-    body = [
-        [
-            _label(r),
-            f"{r['arm']} − {r['base']}",
-            r["n"],
-            *_delta_cells(r),
-            r.get("b", DASH),
-            r.get("c", DASH),
-            pvalue(r["pvalue"]),
-            pvalue(r.get("pvalue_holm")),
-            pvalue(r.get("pvalue_bh")),
-        ]
-        for r in rows
-    ]
+def _score_of(scores: list[dict[str, Any]], row: Mapping[str, Any], arm: str) -> Any:
+    key = (row["task"], row["metric"], row["filter"], arm)
+    return next((s for s in scores if (s["task"], s["metric"], s["filter"], s["arm"]) == key), None)
+
+
+def before_after(details: Mapping[str, Any], level: str, opts: Mapping[str, Any]) -> Table:
+    """The paper's benchmark table: per task and compared arm, base and after score, the paired
+    difference with its interval and method, n pairs, p and its Holm and BH adjustments."""
+    scores, base = details["scores"], details["base_arm"]
+    arms = list(dict.fromkeys(display(opts, d["arm"]) for d in details["deltas"]))
+    several = len(arms) > 1  # one column names the compared arm only when there are several
+    rows = []
+    for d in details["deltas"]:
+        rows.append(
+            [
+                task_label(d),
+                d["metric"],
+                *([display(opts, d["arm"])] if several else []),
+                d["n"],
+                _score(_score_of(scores, d, base)),
+                _score(_score_of(scores, d, d["arm"])),
+                *delta_cells(d),
+                _method(d),
+                pvalue(d["pvalue"]),
+                pvalue(d.get("pvalue_holm")),
+                pvalue(d.get("pvalue_bh")),
+            ]
+        )
     return Table(
         columns=[
             "Task (filter)",
-            "Comparison",
-            "Pairs",
-            "Δ",
-            f"{confidence} CI",
-            "b",
-            "c",
+            "Metric",
+            *(["Arm"] if several else []),
+            "n pairs",
+            f"Before ({display(opts, base)})",
+            "After" if several else f"After ({arms[0]})",
+            "Δ (after − before)",
+            f"Δ {level} CI",
+            "Interval; test",
             "p",
             "p (Holm)",
             "p (BH)",
         ],
-        rows=body,
-        caption="Paired before/after differences (documents matched on content hash)",
+        rows=rows,
+        caption="Benchmarks before and after: paired difference per task",
         notes=[
-            "b: documents right after and wrong before; c: wrong after and right before "
-            "(McNemar uses only these discordant pairs).",
-            "Perplexity-type metrics: ratio after/base of corpus perplexities with its interval; "
-            "bits per byte: difference in bits. Never in percentage points.",
-            "Holm and Benjamini–Hochberg adjust over the family of tasks (and filters) compared "
-            "for the same arm.",
+            "Δ in percentage points for scores in [0, 1]; perplexity-type metrics as the ratio "
+            "after / before (× 1 = no change); bits per byte as a difference in bits.",
+            "Documents are paired on lm-eval's content hash when every record has one, else on "
+            "doc_id; n pairs counts the paired documents.",
+            "Holm and Benjamini–Hochberg adjust over the tasks (and filters) compared for the "
+            "same arm. The discordant documents of 0/1 metrics are listed below.",
         ],
+        id="before-after",
     )
 
 
-def _forest(rows: list[dict[str, Any]]) -> Figure:
-    rows = [r for r in rows if "delta_pp" in r]  # ratios and bits have their own scales
-    fig, ax = new_figure(width=6.0, height=max(1.6, 0.35 * len(rows) + 0.8))
-    for i, r in enumerate(reversed(rows)):
-        low, high = r["delta_ci_low_pp"], r["delta_ci_high_pp"]
-        if not missing(low):
-            ax.plot([low, high], [i, i], color="0.3", linewidth=1.2)
-        ax.plot([r["delta_pp"]], [i], "o", color="C0", markersize=4)
-    ax.axvline(0.0, color="0.6", linewidth=0.8, linestyle="--")
-    labels = [f"{_label(r)}: {r['arm']} − {r['base']}" for r in reversed(rows)]
-    ax.set_yticks(range(len(rows)), labels)
-    ax.set_xlabel("difference (percentage points)")
-    return Figure(svg=svg_of(fig), caption="Before/after difference per task with its paired CI")
+def headline(details: Mapping[str, Any], opts: Mapping[str, Any]) -> KeyValues:
+    """One line per compared task: before → after, Δ with its interval, n pairs, p (Holm)."""
+    scores, base = details["scores"], details["base_arm"]
+    items = []
+    for d in details["deltas"]:
+        change, ci = delta_cells(d)
+        text = (
+            f"{_score(_score_of(scores, d, base))} → {_score(_score_of(scores, d, d['arm']))}, "
+            f"Δ {change} {ci} (n = {d['n']} pairs), p (Holm) = {pvalue(d.get('pvalue_holm'))}"
+        )
+        items.append((f"{task_label(d)}, {display(opts, d['arm'])}", text))
+    caption = f"Before ({display(opts, base)}) → after, paired on the same documents"
+    return KeyValues(items=items, caption=caption)
+
+
+def _scores(rows: list[dict[str, Any]], ci: str, opts: Mapping[str, Any]) -> Table:
+    body = [
+        [task_label(r), r["metric"], display(opts, r["arm"]), r["n"], _score(r), _score_ci(r)]
+        for r in rows
+    ]
+    return Table(
+        columns=["Task (filter)", "Metric", "Arm", "n", "Score", ci],
+        rows=body,
+        caption="Benchmark scores per arm",
+        notes=[
+            "0/1 metrics: proportion interval; graded metrics (e.g. TruthfulQA mc2): t-interval; "
+            "perplexity: t-interval on the log scale."
+        ],
+        id="scores",
+    )
+
+
+def _discordant_note(row: Mapping[str, Any]) -> str:
+    return f", {row['b']} up / {row['c']} down" if "b" in row else ""
+
+
+def _forest(
+    rows: Sequence[Mapping[str, Any]],
+    keys: tuple[str, str, str],
+    ratio: bool,
+    opts: Mapping[str, Any],
+) -> str:
+    """A forest plot (SVG) of the rows' estimates with their intervals, first row on top."""
+    est, low, high = (np.array([r[k] for r in rows], float) for k in keys)
+    y = np.arange(len(rows))[::-1]
+    fig, ax = new_figure(width=5.5, height=max(1.6, 0.32 * len(rows) + 0.9))
+    ok = ~np.isnan(low)
+    ax.hlines(y[ok], low[ok], high[ok], color="0.25", linewidth=1.2)
+    ax.plot(est, y, "o", color="C0", markersize=4, linestyle="none")
+    ax.axvline(1.0 if ratio else 0.0, color="0.5", linewidth=0.8, linestyle="--")
+    if ratio:
+        ax.set_xscale("log")
+    labels = [f"{task_label(r)}, {display(opts, r['arm'])}{_discordant_note(r)}" for r in rows]
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("perplexity ratio after / before" if ratio else "Δ (percentage points)")
+    return svg_of(fig)
+
+
+def forests(deltas: list[dict[str, Any]], level: str, opts: Mapping[str, Any]) -> list[Figure]:
+    """Forest plots of the paired differences: pp (bounded scores), ratios (perplexity)."""
+    figures = []
+    pp = [d for d in deltas if "delta_pp" in d]
+    if pp:
+        figures.append(
+            Figure(
+                svg=_forest(pp, ("delta_pp", "delta_ci_low_pp", "delta_ci_high_pp"), False, opts),
+                caption=f"Before/after difference per task with its paired {level} interval "
+                "(dashed: no change)",
+                alt="Forest plot of the benchmark score difference after minus before by task",
+                id="forest",
+            )
+        )
+    ratios = [d for d in deltas if "ratio" in d]
+    if ratios:
+        figures.append(
+            Figure(
+                svg=_forest(ratios, ("ratio", "ratio_ci_low", "ratio_ci_high"), True, opts),
+                caption=f"Perplexity ratio after / before per task with its {level} interval "
+                "(log scale; dashed: no change)",
+                alt="Forest plot of the perplexity ratio after over before by task",
+                id="forest-ratio",
+            )
+        )
+    return figures
 
 
 def bench_section(result: dict[str, Any]) -> Section:
-    """Scores, deltas and a forest plot of the deltas."""
+    """The before/after/delta table, forest plots of the deltas and the scores per arm."""
     details, methods = result["details"], result["methods"]
+    opts = result.get("report", {})
     level = f"{float(methods.get('confidence', 0.95)) * 100:g}%"
     blocks: list[Any] = [
         Paragraph(
             f"Scores from lm-evaluation-harness per-document outputs; every arm is compared with "
-            f"the base arm '{details['base_arm']}' on the same documents. Paired CI: "
-            f"{methods['paired_ci']}. Test: {methods['test']}. "
+            f"the base arm '{display(opts, details['base_arm'])}' on the same documents. Paired "
+            f"CI: {methods['paired_ci']}. Test: {methods['test']}. "
             f"Multiplicity: {methods['multiplicity']}."
-        ),
-        _scores(details["scores"], ci_caption(methods)),
+        )
     ]
     if details["deltas"]:
-        blocks += [_deltas(details["deltas"], level), _forest(details["deltas"])]
-    return Section(
-        id="bench",
-        title="Standard benchmarks",
-        blocks=blocks,
-        definitions=[
-            ("Δ (pp)", "score(arm) − score(base) in percentage points, on paired documents"),
-            ("p (Holm)", "Holm-adjusted across the tasks compared for the same arm"),
-            ("p (BH)", "Benjamini–Hochberg (FDR) adjusted over the same family as Holm"),
-            (
-                "paired t-test",
-                "one-sample t-test on per-document differences; its t-interval is "
-                "the Δ interval (graded metrics), clipped to the metric's range",
-            ),
-            (
-                "sign-flip test",
-                "exact permutation test flipping the sign of each document's "
-                "difference; used when every difference is equal (t undefined)",
-            ),
-            (
-                "ratio",
-                "corpus perplexity after / base = exp(mean per-document log-perplexity "
-                "difference), interval from the paired t-interval on the log scale",
-            ),
-            ("McNemar", "test on the discordant pairs b, c of 0/1 metrics"),
-        ],
-    )
+        blocks.insert(0, headline(details, opts))
+        blocks += [before_after(details, level, opts), *forests(details["deltas"], level, opts)]
+    blocks.append(_scores(details["scores"], ci_caption(methods), opts))
+    return Section(id="bench", title="Standard benchmarks", blocks=blocks, definitions=DEFINITIONS)
