@@ -209,6 +209,8 @@ def test_report_in_chromium(
         assert browser.find_element("id", "bench-before-after").is_displayed()
         if width >= 1400:  # the paper's benchmark table fits without a sideways scroll
             assert browser.execute_script(FITS_JS, "bench-before-after"), "table scrolls"
+    if "paper" in report.parts[-3] and width >= 1400:  # the paper's multi-seed drift table
+        assert browser.execute_script(FITS_JS, "drift-drift-per-seed"), "drift table scrolls"
     assert duplicates == [] and unnamed == 0 and n_figures >= 3
     # the drill-down works: open the first list and filter it with the inline script
     browser.execute_script("document.querySelector('details.items').open = true")

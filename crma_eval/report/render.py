@@ -267,9 +267,13 @@ def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
 
 def nobreak_numbers(text: str) -> Markup:
     """Escape text; keep short numeric text on one line, else wrap each space-separated token
-    that holds a digit in a no-wrap span, so a
-    number such as "5.76e-20" or "[1.2%, 3.4%]" never breaks inside itself (words still wrap)."""
+    that holds a digit in a no-wrap span, so a number such as "5.76e-20" or "[1.2%, 3.4%]" never
+    breaks inside itself (words still wrap). "mean ± sd" may break before the "±"."""
     text = str(text)
+    if " ± " in text:  # a mean ± sd may wrap before the "±" (class pm), its numbers never
+        head, _, tail = text.partition(" ± ")
+        inner = Markup(" ").join([nobreak_numbers(head), nobreak_numbers("± " + tail)])
+        return Markup('<span class="pm">{}</span>').format(inner)
     if len(text) <= 32 and any(c.isdigit() for c in text):
         return Markup('<span class="nw">{}</span>').format(text)
     parts = [
