@@ -16,6 +16,7 @@ import click
 from crma_eval import __version__
 from crma_eval.errors import InputError
 from crma_eval.plugins.bench.gsm8k.cli import audit
+from crma_eval.plugins.router.suite_cli import router_suite
 from crma_eval.review.cli import review
 from crma_eval.scorers.cli import rescore
 
@@ -325,32 +326,10 @@ def list_plugins(as_json: bool) -> None:
         click.echo(f"{row['name']:<10} {kinds:<10} {declares:<10} {steps:<16} {row['title']}")
 
 
-@cli.command("router-suite")
-@click.option("--qa", "qa", multiple=True, required=True, help="DOMAIN=FILE (QA JSONL); repeat.")
-@click.option("--holdout", multiple=True, help="DOMAIN=FILE of held-out questions; repeat.")
-@click.option("--ood", multiple=True, type=click.Path(path_type=Path), help="More OOD JSONL.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Suite JSONL.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--n-per-category", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--checkpoint", type=click.Path(path_type=Path), help="Print domain overlap.")
-def router_suite(
-    qa: tuple[str, ...],
-    holdout: tuple[str, ...],
-    ood: tuple[Path, ...],
-    out: Path,
-    seed: int,
-    n_per_category: int,
-    checkpoint: Path | None,
-) -> None:
-    """Write a router stress suite from the user's domains (see README, Router stress testing)."""
-    from crma_eval.plugins.router.suite_cli import router_suite_command
-
-    router_suite_command(qa, holdout, ood, out, seed, n_per_category, checkpoint)
-
-
 cli.add_command(audit)
 cli.add_command(rescore)
 cli.add_command(review)
+cli.add_command(router_suite)
 
 
 def main(argv: list[str] | None = None) -> None:

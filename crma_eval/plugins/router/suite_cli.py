@@ -41,7 +41,15 @@ def _print_overlap(checkpoint: Path, qa: dict[str, Path], out: Path) -> None:
     click.echo(f"overlap: {path}")
 
 
-def router_suite_command(
+@click.command("router-suite")
+@click.option("--qa", "qa", multiple=True, required=True, help="DOMAIN=FILE (QA JSONL); repeat.")
+@click.option("--holdout", multiple=True, help="DOMAIN=FILE of held-out questions; repeat.")
+@click.option("--ood", multiple=True, type=click.Path(path_type=Path), help="More OOD JSONL.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Suite JSONL.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-per-category", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--checkpoint", type=click.Path(path_type=Path), help="Print domain overlap.")
+def router_suite(
     qa: tuple[str, ...],
     holdout: tuple[str, ...],
     ood: tuple[Path, ...],
@@ -50,7 +58,8 @@ def router_suite_command(
     n_per_category: int,
     checkpoint: Path | None,
 ) -> None:
-    """Build and write the suite; print counts per category (and the overlap with a checkpoint)."""
+    """Write a router stress suite from your domains (README: Router stress testing); print
+    counts per category (and the domain overlap with --checkpoint)."""
     qa_files = parse_pairs(qa, "--qa")
     items = suite_from_files(
         qa_files, parse_pairs(holdout, "--holdout"), list(ood), seed, n_per_category
