@@ -50,6 +50,7 @@ from crma_eval.engine import EngineSession
 DATA_SEED = 0
 ROUTER_QUANTILE = 0.05  # threshold = this quantile of calibration queries' best cosine
 CALIBRATION_PER_DOMAIN = 40
+CENTROID_QUERIES = 200  # query-style texts per domain that enter its centroid
 SETTINGS: dict[str, TrainSettings] = {
     "full": TrainSettings(pretrain_steps=300, phase_steps=60),
     "small": TrainSettings(pretrain_steps=40, phase_steps=8, batch_size=16),
@@ -104,7 +105,12 @@ def build_routers(corpus: DemoCorpus, base: Path, folder: Path) -> dict[int, Pat
     that share of in-domain queries abstain.
     """
     session = EngineSession(str(base))
-    embeddings = {name: session.embed(d.train) for name, d in corpus.domains.items()}
+    # Centroids from the domain's training text and from query-style text of its vocabulary
+    # (drawn apart from the calibration split and the suite), so questions land near them too.
+    centroid_queries = domain_queries(corpus.domains, corpus.seed, CENTROID_QUERIES, "centroid")
+    embeddings = {
+        name: session.embed(d.train + centroid_queries[name]) for name, d in corpus.domains.items()
+    }
     queries = domain_queries(corpus.domains, corpus.seed, CALIBRATION_PER_DOMAIN, "calibration")
     calibration = {name: session.embed(q) for name, q in queries.items()}
     folder.mkdir(parents=True, exist_ok=True)
