@@ -253,6 +253,24 @@ def test_arith_docs_are_gsm8k_format_with_correct_answers() -> None:
         assert a in doc["question"] and b in doc["question"]
 
 
+def test_arith_sentences_defeat_strict_match_and_only_the_corrected_scorer_reads_all() -> None:
+    from crma_eval.plugins.bench.gsm8k import extract_final_answer
+
+    corpus = dm.generate(0, "small")
+    docs = dt.arith_docs(corpus)
+    flexible = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")  # lm-eval gsm8k flexible-extract
+    last_is_answer = []
+    for doc in docs:
+        final = doc["answer"].split("\n#### ")[1]
+        assert "####" not in doc["sentence"]  # strict-match finds nothing
+        assert extract_final_answer(doc["sentence"]) == final
+        last = next(g for g in flexible.findall(doc["sentence"])[-1] if g)
+        last_is_answer.append(last.rstrip(".") == final)
+    assert any(last_is_answer) and not all(last_is_answer)  # subtractions end on another number
+    lines = dt.arith_lines(corpus)
+    assert lines == [f"Question: {d['question']}\nAnswer: {d['sentence']}" for d in docs]
+
+
 def test_run_config_runs_bench_on_local_tasks_cached_inside_the_demo(demo) -> None:
     config = load_config(demo.config_path)
     assert "bench" in config.plugins
