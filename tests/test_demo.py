@@ -183,15 +183,28 @@ def test_earlier_adapters_stay_byte_identical(demo, condition: str) -> None:
     assert any(not torch.equal(first[k], second[k]) for k in first)  # fresh adapter per domain
 
 
-def test_crma_is_trained_every_phase_and_stays_doubly_stochastic(demo) -> None:
-    shas = {_sha(_ckpt(demo, "modular", p) / "crma.safetensors") for p in range(1, 6)}
-    assert len(shas) == len(DOMAINS)
+def test_crma_is_a_fixed_near_permutation_that_stays_doubly_stochastic(demo) -> None:
+    from safetensors.torch import load_file
+
+    from crma_eval.demo.build import SETTINGS
+
+    states = [load_file(_ckpt(demo, "modular", p) / "crma.safetensors") for p in range(1, 6)]
+    for state in states[1:]:  # fixed: the same module in every phase
+        assert state.keys() == states[0].keys()
+        assert all(torch.equal(state[k], states[0][k]) for k in state)
     hidden = json.loads((demo.base_model / "config.json").read_text())["hidden_size"]
+    settings = SETTINGS["small"]
     for phase in range(1, len(DOMAINS) + 1):
         ckpt = load_checkpoint(_ckpt(demo, "modular", phase))
         crma = ckpt.build_crma(hidden_size=hidden)
+        assert crma.layer_ids == list(settings.crma_layers)
+        for layer in crma.layer_ids:
+            gate = torch.tanh(crma.gate[str(layer)])
+            assert float(gate) == pytest.approx(settings.crma_gate)
         for name, m in crma.mixing_matrices().items():
             assert (m >= 0).all(), name
+            shift = torch.roll(torch.eye(m.shape[0], dtype=m.dtype), 1, dims=1)
+            assert float((m - shift).abs().max()) < 0.05  # the cyclic group shift, not identity
             torch.testing.assert_close(m.sum(0), torch.ones(m.shape[0], dtype=m.dtype))
             torch.testing.assert_close(m.sum(1), torch.ones(m.shape[0], dtype=m.dtype))
             assert abs(float(torch.linalg.matrix_norm(m, ord=2)) - 1) < 1e-6
@@ -210,14 +223,20 @@ def test_spectral_logs_are_valid_records_growing_with_phases(demo) -> None:
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 
 
-def test_router_centroids_come_from_each_domains_text(demo) -> None:
+def test_router_centroids_come_from_each_domains_text_and_queries(demo) -> None:
+    from crma_eval.demo.build import CENTROID_QUERIES, DATA_SEED
     from crma_eval.engine import EngineSession
 
     router = CentroidRouter.load(_ckpt(demo, "frozen", len(DOMAINS)) / "router.safetensors")
     session = EngineSession(str(demo.base_model))
-    for name in DOMAINS:
-        texts = [r["text"] for r in _read_jsonl(demo.data.train[name])]
-        assert router.route(session.embed(texts).mean(axis=0))[0].predicted == name
+    corpus = dm.generate(DATA_SEED, "small")
+    queries = dm.domain_queries(corpus.domains, DATA_SEED, CENTROID_QUERIES, "centroid")
+    for row, name in enumerate(DOMAINS):
+        texts = [r["text"] for r in _read_jsonl(demo.data.train[name])] + queries[name]
+        emb = session.embed(texts).astype(np.float64)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        centroid = emb.mean(axis=0) / np.linalg.norm(emb.mean(axis=0))
+        np.testing.assert_allclose(router.centroids[row], centroid, atol=1e-5)
 
 
 # --- local lm-eval tasks (bench plugin) -------------------------------------------------------
@@ -251,6 +270,24 @@ def test_arith_docs_are_gsm8k_format_with_correct_answers() -> None:
         value = {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op]
         assert int(final) == value >= 0 and work == f"{expr}=<<{expr}={value}>>{value}"
         assert a in doc["question"] and b in doc["question"]
+
+
+def test_arith_sentences_defeat_strict_match_and_only_the_corrected_scorer_reads_all() -> None:
+    from crma_eval.plugins.bench.gsm8k import extract_final_answer
+
+    corpus = dm.generate(0, "small")
+    docs = dt.arith_docs(corpus)
+    flexible = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")  # lm-eval gsm8k flexible-extract
+    last_is_answer = []
+    for doc in docs:
+        final = doc["answer"].split("\n#### ")[1]
+        assert "####" not in doc["sentence"]  # strict-match finds nothing
+        assert extract_final_answer(doc["sentence"]) == final
+        last = next(g for g in flexible.findall(doc["sentence"])[-1] if g)
+        last_is_answer.append(last.rstrip(".") == final)
+    assert any(last_is_answer) and not all(last_is_answer)  # subtractions end on another number
+    lines = dt.arith_lines(corpus)
+    assert lines == [f"Question: {d['question']}\nAnswer: {d['sentence']}" for d in docs]
 
 
 def test_run_config_runs_bench_on_local_tasks_cached_inside_the_demo(demo) -> None:

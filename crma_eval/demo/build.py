@@ -42,7 +42,7 @@ from crma_eval.demo.domains import (
     generate,
 )
 from crma_eval.demo.domains import write_corpus as write_data
-from crma_eval.demo.tasks import DemoTasks, write_tasks
+from crma_eval.demo.tasks import DemoTasks, arith_lines, write_tasks
 from crma_eval.demo.tinymodel import encode, save_base, tiny_llama, train_tokenizer
 from crma_eval.demo.trainer import CONDITIONS, RunSpec, TrainSettings, pretrain, run_sequence
 from crma_eval.engine import EngineSession
@@ -50,8 +50,10 @@ from crma_eval.engine import EngineSession
 DATA_SEED = 0
 ROUTER_QUANTILE = 0.05  # threshold = this quantile of calibration queries' best cosine
 CALIBRATION_PER_DOMAIN = 40
+ARITH_REPEATS = 50  # copies of each arithmetic problem in the base pre-training text
+CENTROID_QUERIES = 200  # query-style texts per domain that enter its centroid
 SETTINGS: dict[str, TrainSettings] = {
-    "full": TrainSettings(pretrain_steps=300, phase_steps=60),
+    "full": TrainSettings(pretrain_steps=500, phase_steps=60),
     "small": TrainSettings(pretrain_steps=40, phase_steps=8, batch_size=16),
 }
 
@@ -86,11 +88,14 @@ def _runtime() -> Iterator[None]:
 
 
 def build_base(corpus: DemoCorpus, settings: TrainSettings, folder: Path) -> Path:
-    """Train tokenizer and tiny Llama on the generic text of all domains; save to `folder`."""
-    tokenizer = train_tokenizer(all_text(corpus))
+    """Train tokenizer and tiny Llama on the generic text of all domains and the arithmetic
+    problems with sentence answers (ARITH_REPEATS copies each); save to `folder`."""
+    arith = arith_lines(corpus)
+    tokenizer = train_tokenizer(all_text(corpus) + arith)
     torch.manual_seed(DATA_SEED)
     model = tiny_llama(tokenizer)
     generic = [line for data in corpus.domains.values() for line in data.generic]
+    generic += arith * ARITH_REPEATS
     pretrain(model, encode(tokenizer, generic), settings, DATA_SEED)
     return save_base(model, tokenizer, folder)
 
@@ -104,7 +109,12 @@ def build_routers(corpus: DemoCorpus, base: Path, folder: Path) -> dict[int, Pat
     that share of in-domain queries abstain.
     """
     session = EngineSession(str(base))
-    embeddings = {name: session.embed(d.train) for name, d in corpus.domains.items()}
+    # Centroids from the domain's training text and from query-style text of its vocabulary
+    # (drawn apart from the calibration split and the suite), so questions land near them too.
+    centroid_queries = domain_queries(corpus.domains, corpus.seed, CENTROID_QUERIES, "centroid")
+    embeddings = {
+        name: session.embed(d.train + centroid_queries[name]) for name, d in corpus.domains.items()
+    }
     queries = domain_queries(corpus.domains, corpus.seed, CALIBRATION_PER_DOMAIN, "calibration")
     calibration = {name: session.embed(q) for name, q in queries.items()}
     folder.mkdir(parents=True, exist_ok=True)

@@ -2,9 +2,12 @@
 
 * `demo_facts_mc`: multiple choice over every fact of the demo domains: the QA question, the right
   attribute value and N_DISTRACTORS other values of the same attribute (acc, acc_norm).
-* `demo_arith_gsm8k`: GSM8K-format arithmetic word problems in the demo's vocabulary (worked
-  answers ending in `#### N`), generated greedily and scored three ways like tasks/gsm8k_crma:
+* `demo_arith_gsm8k`: GSM8K-format arithmetic word problems in the demo's vocabulary (targets
+  ending in `#### N`), generated greedily and scored three ways like tasks/gsm8k_crma:
   strict-match, flexible-extract and crma-corrected (the bench plugin's final-answer filter).
+  The base model is taught these problems with free-form sentence answers (`arith_lines`, no
+  `#### N` line, and for subtractions a number after the answer), so the three scorers differ
+  the way the seed paper describes for fine-tuned models.
 
 Data are JSON Lines under `data/bench/`, loaded through lm-eval's `dataset_path: json` with
 absolute paths; the `datasets` cache goes to a folder of the demo too, so nothing leaves it.
@@ -13,6 +16,7 @@ absolute paths; the `datasets` cache goes to a folder of the demo too, so nothin
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,8 @@ ARITH_TASK = "demo_arith_gsm8k"
 TASKS: tuple[str, ...] = (MC_TASK, ARITH_TASK)
 N_DISTRACTORS = 3
 N_ARITH = 20
-MAX_GEN_TOKS = 16
+ARITH_PROMPT = "Question: {question}\nAnswer:"  # lm-eval gsm8k's zero-shot prompt
+MAX_GEN_TOKS = 40
 # lm-eval's gsm8k (version 3.0) answer normalisation and filters; crma-corrected added.
 GSM8K_IGNORE: tuple[str, ...] = (",", "\\$", "(?s).*#### ", "\\.$")
 UTILS_PY = '''"""Hook of the demo's GSM8K-format task: crma_eval's corrected final-answer filter."""
@@ -107,17 +112,39 @@ def _problem(noun: str, rng: random.Random) -> tuple[str, str, int]:
     return question, f"{a}{op}{b}", answer
 
 
+def _sentence(noun: str, expr: str, answer: int) -> str:
+    """The free-form worked answer the base model learns: no `#### N` line; a subtraction's
+    sentence names the removed count after the answer (so the last number is not the answer)."""
+    a, op, b = re.fullmatch(r"(\d+)([-+*])(\d+)", expr).groups()  # type: ignore[union-attr]
+    worked = f"{a} {op} {b} = {answer} . the answer is {answer} {noun}s"
+    return worked + (f" , after {b} were taken ." if op == "-" else " .")
+
+
 def arith_docs(corpus: DemoCorpus, n: int = N_ARITH) -> list[dict[str, str]]:
-    """GSM8K-format documents: a question and a worked answer `a+b=<<a+b=c>>c` ending `#### c`."""
+    """GSM8K-format documents: a question, a worked answer `a+b=<<a+b=c>>c` ending `#### c`
+    (the target) and `sentence`, the free-form answer the base model is taught."""
     rng = random.Random(f"{corpus.seed}|bench-arith")
     nouns = [SPECS[name].noun for name in corpus.domains]
     docs = []
     for i in range(n):
-        question, expr, answer = _problem(nouns[i % len(nouns)], rng)
+        noun = nouns[i % len(nouns)]
+        question, expr, answer = _problem(noun, rng)
         docs.append(
-            {"question": question, "answer": f"{expr}=<<{expr}={answer}>>{answer}\n#### {answer}"}
+            {
+                "question": question,
+                "answer": f"{expr}=<<{expr}={answer}>>{answer}\n#### {answer}",
+                "sentence": _sentence(noun, expr, answer),
+            }
         )
     return docs
+
+
+def arith_lines(corpus: DemoCorpus) -> list[str]:
+    """The arithmetic problems as base pre-training text: the task's prompt, then the sentence."""
+    return [
+        ARITH_PROMPT.format(question=d["question"]) + " " + d["sentence"]
+        for d in arith_docs(corpus)
+    ]
 
 
 def _data_kwargs(data: Path, cache: Path) -> dict[str, Any]:
@@ -156,7 +183,7 @@ def arith_config(data: Path, cache: Path) -> dict[str, Any]:
         "dataset_kwargs": _data_kwargs(data, cache),
         "test_split": "test",
         "output_type": "generate_until",
-        "doc_to_text": "Question: {{question}}\nAnswer:",
+        "doc_to_text": ARITH_PROMPT.replace("{question}", "{{question}}"),
         "doc_to_target": "{{answer}}",
         "num_fewshot": 0,
         "metric_list": [
