@@ -48,7 +48,7 @@ def discordant(qa: pd.DataFrame, a: str, b: str, opts: Mapping[str, Any]) -> Ite
     keys = [k for k in PAIR_KEYS if k in qa]
     left = qa[qa["arm"] == a].set_index(keys)
     right = qa[qa["arm"] == b].set_index(keys)
-    both = left.join(right, how="inner", lsuffix="_a", rsuffix="_b")
+    both = left.merge(right, left_index=True, right_index=True, suffixes=("_a", "_b"))
     flip = both[both["correct_a"].astype(bool) != both["correct_b"].astype(bool)].reset_index()
     name_a, name_b = display(opts, a), display(opts, b)
     right_under = (
