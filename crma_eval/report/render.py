@@ -268,12 +268,14 @@ def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
 def nobreak_numbers(text: str) -> Markup:
     """Escape text; keep short numeric text on one line, else wrap each space-separated token
     that holds a digit in a no-wrap span, so a number such as "5.76e-20" or "[1.2%, 3.4%]" never
-    breaks inside itself (words still wrap). "mean ± sd" may break before the "±"."""
+    breaks inside itself (words still wrap). "mean ± sd" may break before the "±" and
+    "value [low, high]" before its interval, so wide numeric tables fit the page."""
     text = str(text)
-    if " ± " in text:  # a mean ± sd may wrap before the "±" (class pm), its numbers never
-        head, _, tail = text.partition(" ± ")
-        inner = Markup(" ").join([nobreak_numbers(head), nobreak_numbers("± " + tail)])
-        return Markup('<span class="pm">{}</span>').format(inner)
+    for sep in (" ± ", " ["):
+        if sep in text:  # wraps there (class pm), never inside a number
+            head, _, tail = text.partition(sep)
+            inner = Markup(" ").join([nobreak_numbers(head), nobreak_numbers(sep[1:] + tail)])
+            return Markup('<span class="pm">{}</span>').format(inner)
     if len(text) <= 32 and any(c.isdigit() for c in text):
         return Markup('<span class="nw">{}</span>').format(text)
     parts = [
