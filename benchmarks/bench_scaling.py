@@ -32,24 +32,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 def small_config(root: Path) -> Path:
     """Write the tiny-model config (3 modular checkpoints, drift/qa/spectral)."""
     import tinymodel as tm
-    import yaml
 
-    from crma_eval.config import DataConfig
-
-    world = tm.world()
-    questions = {"medical": ["what treats high blood sugar ?"], "legal": ["who reads it ?"]}
-    suite = [("the judge reads", "in_domain", "legal")]
-    cfg = {
-        "name": "scaling",
-        "checkpoints": [str(p) for k, p in world.checkpoints.items() if k.startswith("modular")],
-        "plugins": ["drift", "qa", "spectral"],
-        "engine": {"batch_size": 4, "max_length": 64, "threads": 1},
-        "generation": {"max_new_tokens": 4, "stop": ["?"]},
-        "data": DataConfig(**tm.write_data(root, questions, suite)).model_dump(mode="json"),
-    }
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
+    return tm.write_modular_run_config(root, "scaling", [("the judge reads", "in_domain", "legal")])
 
 
 def measure(root: Path) -> dict[str, float]:

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 import tinymodel as tm
-import yaml
 
-from crma_eval.config import DataConfig, load_config
+from crma_eval.config import load_config
 from crma_eval.run import run_config
 
 pytest.importorskip("ray")  # installed by `make install` (extra `ray`); CI runs these tests
@@ -34,21 +33,8 @@ DRIVER = (
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    world = tm.world()
-    root = tmp_path_factory.mktemp("raycfg")
-    questions = {"medical": ["what treats high blood sugar ?"], "legal": ["who reads it ?"]}
     suite = [("the judge reads", "in_domain", "legal"), ("yes no 42", "ood", None)]
-    cfg = {
-        "name": "tiny",
-        "checkpoints": [str(p) for k, p in world.checkpoints.items() if k.startswith("modular")],
-        "plugins": ["drift", "qa", "spectral"],
-        "engine": {"batch_size": 4, "max_length": 64, "threads": 1},
-        "generation": {"max_new_tokens": 4, "stop": ["?"]},
-        "data": DataConfig(**tm.write_data(root, questions, suite)).model_dump(mode="json"),
-    }
-    path = root / "config.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
+    return tm.write_modular_run_config(tmp_path_factory.mktemp("raycfg"), "tiny", suite)
 
 
 def driver(config: Path, out: Path) -> subprocess.Popen[str]:

@@ -227,3 +227,32 @@ def write_data(
         for i, (query, category, gold) in enumerate(suite)
     ]
     return {"holdout": holdout, "qa": qa, "router_suite": write_jsonl(root / "suite.jsonl", items)}
+
+
+def write_modular_run_config(
+    root: Path, name: str, suite: list[tuple[str, str, str | None]]
+) -> Path:
+    """A run config over the world's modular checkpoints (drift, qa, spectral; one engine thread,
+    as Ray actors get) with two QA domains and `suite`; returns its path under `root`."""
+    import yaml
+
+    questions = {"medical": ["what treats high blood sugar ?"], "legal": ["who reads it ?"]}
+    data = write_data(root, questions, suite)
+    cfg = {
+        "name": name,
+        "checkpoints": [str(p) for k, p in world().checkpoints.items() if k.startswith("modular")],
+        "plugins": ["drift", "qa", "spectral"],
+        "engine": {"batch_size": 4, "max_length": 64, "threads": 1},
+        "generation": {"max_new_tokens": 4, "stop": ["?"]},
+        "data": {k: _jsonable(v) for k, v in data.items()},
+    }
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+def _jsonable(value: Any) -> Any:
+    """Paths (alone or in a domain mapping) as text, for YAML."""
+    if isinstance(value, dict):
+        return {k: str(v) for k, v in value.items()}
+    return None if value is None else str(value)
