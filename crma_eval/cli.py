@@ -159,6 +159,14 @@ def run(
         sys.exit(EXIT_BAD_INPUT)
 
 
+@cli.command("tasks-path")
+def tasks_path() -> None:
+    """Print the installed lm-eval task folder (gsm8k_crma) for `lm_eval --include_path`."""
+    from crma_eval.resources import tasks_dir
+
+    click.echo(str(tasks_dir()))
+
+
 @cli.command()
 @click.option(
     "--checkpoints",
@@ -172,7 +180,11 @@ def init(patterns: tuple[str, ...], out: Path, name: str | None) -> None:
     """Write a commented run config, a gate spec and data templates for your checkpoints."""
     from crma_eval.init import CONFIG_NAME, init_project
 
-    for path in init_project(list(patterns), out, name):
+    notes: list[str] = []
+    written = init_project(list(patterns), out, name, notes)
+    for note in notes:
+        click.echo(f"crma-eval: note: {note}", err=True)
+    for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"next: fill the data templates, then  crma-eval run {out / CONFIG_NAME} --limit 5")
 

@@ -35,6 +35,7 @@ from crma_eval.plugins.bench.options import (
     resolve_checkpoint,
 )
 from crma_eval.records import iter_records, write_records
+from crma_eval.resources import tasks_dir
 from crma_eval.versions import versions
 
 PLUGIN = "bench"
@@ -77,7 +78,7 @@ class BenchCollector:
         ckpt = resolve_checkpoint(ctx.config, arm, index, ctx.checkpoints)
         domain = resolve_adapter(ctx.config, arm, index, ckpt)
         prepare_environment(opts.offline)
-        include = tuple(str(p) for p in opts.include_path)
+        include = tuple(dict.fromkeys([str(tasks_dir()), *map(str, opts.include_path)]))
         try:
             with lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
                 loaded, manager = load_tasks(unit.domain, include)

@@ -10,7 +10,8 @@ Categories (the `route`-suite format: item_id, query, category, gold, plus `sour
   the domain whose answer is asked.
 * ambiguous: a request with no domain content; every domain is `acceptable` (gold one of them,
   drawn by the seed, so the query stays in-distribution).
-* ood: general-knowledge questions (tasks/router_stress/ood.jsonl, written for this project)
+* ood: general-knowledge questions (tasks/router_stress/ood.jsonl, written for this project,
+  installed as crma_eval.tasks: crma_eval.resources.ood_file())
   plus any `--ood` files; gold always null.
 
 Every draw comes from random.Random seeded by (seed, purpose), so one seed gives byte-identical
@@ -28,8 +29,8 @@ from typing import Any
 from crma_eval.atomicio import write_text_atomic
 from crma_eval.collect.data import read_jsonl
 from crma_eval.errors import InputError
+from crma_eval.resources import ood_file
 
-OOD_FILE = Path(__file__).resolve().parents[3] / "tasks" / "router_stress" / "ood.jsonl"
 TEXT_FIELDS = ("question", "query", "text")
 PREFIXES = (
     "Question: ",
@@ -164,7 +165,7 @@ def build_suite(
     for domain, texts in {**qa, **held}.items():
         if not texts:
             raise InputError(f"domain {domain!r} has no questions")
-    ood_texts = ood if ood is not None else read_texts(OOD_FILE)
+    ood_texts = ood if ood is not None else read_texts(ood_file())
     domains = sorted(qa)
     items: list[dict[str, Any]] = []
 
@@ -223,7 +224,7 @@ def suite_from_files(
     unknown = sorted(set(holdout) - set(qa))
     if unknown:
         raise InputError(f"--holdout names domains without --qa: {', '.join(unknown)}")
-    ood_texts = read_texts(OOD_FILE) + [t for p in ood for t in read_texts(p)]
+    ood_texts = read_texts(ood_file()) + [t for p in ood for t in read_texts(p)]
     return build_suite(
         {d: read_texts(p) for d, p in qa.items()},
         {d: read_texts(p) for d, p in holdout.items()},
