@@ -60,7 +60,7 @@ def _build_wheel(dist: Path) -> Path:
 
 def _install(wheel: Path, home: Path, env: dict[str, str]) -> Path:
     venv.EnvBuilder(with_pip=True).create(home / "venv")
-    pip = [str(home / "venv" / "bin" / "python"), "-m", "pip", "install", "-q"]
+    pip = [str(home / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile"]
     local = subprocess.run([*pip, "--no-index", "--no-deps", "torch"], env=env, check=False)
     if local.returncode != 0:
         _run([*pip, "--no-deps", "torch", "--index-url", TORCH_CPU_INDEX], home, env)
@@ -153,7 +153,7 @@ def test_installed_package_runs_every_first_hour_verb_from_another_folder(instal
     assert {r["category"] for r in suite} >= {"in_domain", "ood"}
     assert all(r["query"] in ood for r in suite if r["category"] == "ood")
 
-    _run([cli, "init", "--checkpoints", "demo/checkpoints/*", "--out", "myeval"], work, env)
+    _run([cli, "init", "--checkpoints", "demo/build/checkpoints/*", "--out", "myeval"], work, env)
     config = (work / "myeval" / "crma-eval.yaml").read_text()
     assert "adapter: router" in config and "# bench:" in config
 

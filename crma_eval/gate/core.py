@@ -3,7 +3,9 @@
 A `metric` rule must match at least one metric (a renamed metric never passes silently) and every
 match must lie within its bounds. A `compare` rule fails only on a drop (baseline − current)
 larger than `max_drop` that is also significant (paired McNemar p < alpha) where per-item records
-allow a paired test; otherwise the detail says the comparison is threshold only.
+allow a paired test; otherwise the detail says the comparison is threshold only. Without a
+baseline run a `compare` rule is skipped (one passing outcome whose detail says so), so one spec
+serves runs with and without --baseline.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from crma_eval.evidence import RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
 from crma_eval.gate.model import GateReport, Outcome
 from crma_eval.gate.output import junit_xml, summary_markdown
-from crma_eval.gate.spec import Rule, load_spec, spec_error
+from crma_eval.gate.spec import Rule, load_spec
 from crma_eval.results import load_results
 from crma_eval.store import write_json_atomic, write_text_atomic
 from crma_eval.values import missing
 
 DROP_TOLERANCE = 1e-12
+NO_BASELINE = "skipped: no --baseline RUN_DIR given (compare rules need one)"
 
 
 def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
@@ -90,8 +93,10 @@ def evaluate(
         if rule.kind == "metric":
             names = _matching(rule.pattern, metrics)
             outcomes += [check_bounds(rule, n, metrics[n]) for n in names]
+        elif baseline is None or runs is None:
+            outcomes.append(Outcome(rule, rule.pattern, None, True, NO_BASELINE))
+            continue
         else:
-            assert baseline is not None and runs is not None
             names = _matching(rule.pattern, metrics, baseline)
             outcomes += [check_drop(rule, n, metrics.get(n), baseline.get(n), runs) for n in names]
         if not names:
@@ -111,9 +116,6 @@ def run_gate(
     run_dir, spec_path = Path(run_dir), Path(spec_path)
     results = load_results(run_dir)
     rules = load_spec(spec_path)
-    compare = next((r for r in rules if r.kind == "compare"), None)
-    if compare is not None and baseline_dir is None:
-        raise spec_error(spec_path, compare, "'compare' rules need --baseline RUN_DIR")
     baseline, runs = None, None
     if baseline_dir is not None:
         baseline_dir = Path(baseline_dir)
