@@ -15,6 +15,7 @@ import click
 
 from crma_eval import __version__
 from crma_eval.errors import InputError
+from crma_eval.export.cli import export
 from crma_eval.plugins.bench.gsm8k.cli import audit
 from crma_eval.plugins.router.suite_cli import router_suite
 from crma_eval.review.cli import review
@@ -339,6 +340,7 @@ def list_plugins(as_json: bool) -> None:
 
 
 cli.add_command(audit)
+cli.add_command(export)
 cli.add_command(rescore)
 cli.add_command(review)
 cli.add_command(router_suite)
