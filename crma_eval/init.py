@@ -190,7 +190,7 @@ def _qa_metrics(checkpoints: list[Any]) -> list[str]:
 
 def _gates_text(run_dir: str, spec: str, has_crma: bool, qa_metrics: list[str]) -> str:
     spectral = (
-        '  - name: CRMA mixing matrices keep spectral norm 1\n    metric: "spectral.*.max_dev"\n'
+        '  - name: CRMA mixing matrices keep spectral norm 1\n    metric: "spectral.**.max_dev"\n'
         "    max: 1.0e-6\n"
         if has_crma
         else ""
@@ -201,6 +201,7 @@ def _gates_text(run_dir: str, spec: str, has_crma: bool, qa_metrics: list[str]) 
     )
     return f"""# Gates for {run_dir}:
 #   crma-eval gate {run_dir} --spec {spec} [--baseline OLD_RUN_DIR]
+globs: segments   # in metric patterns `*` matches one dotted name segment, `**` several
 gates:
 {floors}{spectral}  # Needs --baseline OLD_RUN_DIR (skipped with a note without it); fails only on a
   # significant drop (paired test):

@@ -10,12 +10,12 @@ serves runs with and without --baseline.
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from crma_eval.evidence import RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
+from crma_eval.gate.globs import matching
 from crma_eval.gate.model import GateReport, Outcome
 from crma_eval.gate.output import junit_xml, summary_markdown
 from crma_eval.gate.spec import Rule, load_spec
@@ -77,8 +77,9 @@ def check_drop(
     )
 
 
-def _matching(pattern: str, *metric_maps: dict[str, Any]) -> list[str]:
-    return sorted({name for m in metric_maps for name in m if fnmatchcase(name, pattern)})
+def _matching(rule: Rule, *metric_maps: dict[str, Any]) -> list[str]:
+    names = (name for m in metric_maps for name in m)
+    return matching(rule.pattern, names, legacy=rule.legacy_globs)
 
 
 def evaluate(
@@ -91,13 +92,13 @@ def evaluate(
     outcomes: list[Outcome] = []
     for rule in rules:
         if rule.kind == "metric":
-            names = _matching(rule.pattern, metrics)
+            names = _matching(rule, metrics)
             outcomes += [check_bounds(rule, n, metrics[n]) for n in names]
         elif baseline is None or runs is None:
             outcomes.append(Outcome(rule, rule.pattern, None, True, NO_BASELINE))
             continue
         else:
-            names = _matching(rule.pattern, metrics, baseline)
+            names = _matching(rule, metrics, baseline)
             outcomes += [check_drop(rule, n, metrics.get(n), baseline.get(n), runs) for n in names]
         if not names:
             detail = "no metric matches this name or pattern (renamed, or not computed?)"
