@@ -51,16 +51,16 @@ def segment_match(name: str, pattern: str) -> bool:
 def matching(pattern: str, names: Iterable[str], legacy: bool = False) -> list[str]:
     """The names a gate pattern selects, sorted; `legacy`: a spec without `globs: segments`
     (old fnmatch meaning kept with a note, above)."""
-    names = set(names)
-    chosen = {n for n in names if segment_match(n, pattern)}
+    listed = set(names)
+    chosen = {n for n in listed if segment_match(n, pattern)}
     if legacy and "**" not in pattern:
-        legacy = {n for n in names if fnmatchcase(n, pattern)}
-        if legacy - chosen:
+        old = {n for n in listed if fnmatchcase(n, pattern)}
+        if old - chosen:
             print(
                 f"crma-eval: deprecated: in gate pattern {pattern!r} `*` matched across dots "
-                f"({len(legacy - chosen)} metric(s)); kept for old specs: write "
+                f"({len(old - chosen)} metric(s)); kept for old specs: write "
                 f"{pattern.replace('*', '**')!r} for that and add `globs: segments` to the spec",
                 file=sys.stderr,
             )
-            chosen = legacy
+            chosen = old
     return sorted(chosen)
