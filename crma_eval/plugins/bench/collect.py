@@ -19,10 +19,10 @@ from crma_eval.errors import InputError
 from crma_eval.plugins.bench.lmeval import (
     TaskLoadError,
     evaluate,
+    group_memberships,
     lm_eval_output_to,
     load_tasks,
     prepare_environment,
-    sample_records,
     task_fingerprint,
     task_label,
 )
@@ -34,11 +34,12 @@ from crma_eval.plugins.bench.options import (
     resolve_adapter,
     resolve_checkpoint,
 )
+from crma_eval.plugins.bench.samples import sample_records
 from crma_eval.records import iter_records, write_records
 from crma_eval.versions import versions
 
 PLUGIN = "bench"
-CACHE_SCHEMA = "crma-eval/bench-cache/1"
+CACHE_SCHEMA = "crma-eval/bench-cache/2"  # 2: few-shot documents, groups, weights
 NO_CHECKPOINT = "none"
 LM_EVAL_LOG = "logs/lm-eval.log"  # lm-eval's own console output, inside the run directory
 
@@ -97,7 +98,8 @@ class BenchCollector:
         # a task is a long unit: LoRA merged (weights restored after); lm-eval's output to a log
         with session.merged(), lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
             samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
-        records = sample_records(samples, label, arm.name, ckpt_id)
+        groups = group_memberships(loaded)
+        records = sample_records(samples, label, arm.name, ckpt_id, loaded["tasks"], groups)
         if not records:
             raise option_error(
                 ctx.config,

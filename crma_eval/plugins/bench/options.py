@@ -20,7 +20,7 @@ DEFAULT_TASKS: tuple[str, ...] = (
     "truthfulqa_mc2",
     "winogrande",
     "mmlu",
-    "gsm8k",
+    "gsm8k_crma",  # lm-eval's gsm8k (strict-match, flexible-extract) plus crma-corrected
 )
 LOC: tuple[str, str] = ("options", "bench")
 
