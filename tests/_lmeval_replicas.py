@@ -17,27 +17,10 @@ import yaml
 from crma_eval.atomicio import write_jsonl
 
 LM_EVAL_TASKS = Path(__import__("lm_eval").__file__).parent / "tasks"
-WORDS = tuple(
-    [
-        "the",
-        "cat",
-        "sat",
-        "on",
-        "a",
-        "mat",
-        "while",
-        "dogs",
-        "ran",
-        "far",
-        "from",
-        "home",
-        "under",
-        "blue",
-        "skies",
-        "and",
-        "red",
-    ]
-)
+WORDS = (
+    "the", "cat", "sat", "on", "a", "mat", "while", "dogs", "ran", "far", "from", "home", "under",
+    "blue", "skies", "and", "red",
+)  # fmt: skip
 
 
 def _phrase(i: int, n: int = 5) -> str:
