@@ -179,30 +179,52 @@ GSM8K_GENERATION = {"until": ["Question:"], "do_sample": False, "max_gen_toks": 
 MMLU_SUBJECTS = {"anatomy": "stem", "astronomy": "stem", "business_ethics": "other"}
 
 
-def write_mmlu(root: Path, n: int = 3, weight_by_size: bool = True) -> Path:
+def write_mmlu(
+    root: Path, name: str = "mmlu_local", n: int = 3, weight_by_size: bool = True
+) -> Path:
     """A replica of lm-eval's mmlu group over 3 subjects in 2 of its sub-groups, with lm-eval's
-    real group files (the top group's member list cut to the sub-groups present, its name and
-    weight_by_size set); returns the top group's YAML."""
+    real group files (the top group's member list cut to the sub-groups present, names prefixed
+    with `name`, its weight_by_size set); returns the top group's YAML."""
     family = _copy_family("mmlu", root) / "default"
     tasks = root / "tasks"
     for subject, kind in MMLU_SUBJECTS.items():
         splits = {"test": mmlu_docs(subject, n + len(subject) % 3), "dev": mmlu_docs(subject, 2)}
-        _override(
-            root,
-            family / f"mmlu_{subject}.yaml",
-            f"mmlu_local_{subject}",
-            splits,
-            tag=f"mmlu_local_{kind}_tasks",
-        )
+        source = family / f"mmlu_{subject}.yaml"
+        _override(root, source, f"{name}_{subject}", splits, tag=f"{name}_{kind}_tasks")
     for kind in sorted(set(MMLU_SUBJECTS.values())):
         group = yaml.safe_load((family / f"_mmlu_{kind}.yaml").read_text(encoding="utf-8"))
-        group |= {"group": f"mmlu_local_{kind}", "task": [f"mmlu_local_{kind}_tasks"]}
-        (tasks / f"_mmlu_local_{kind}.yaml").write_text(yaml.safe_dump(group), encoding="utf-8")
+        group |= {"group": f"{name}_{kind}", "task": [f"{name}_{kind}_tasks"]}
+        (tasks / f"_{name}_{kind}.yaml").write_text(yaml.safe_dump(group), encoding="utf-8")
     top = yaml.safe_load((family / "_mmlu.yaml").read_text(encoding="utf-8"))
-    top["group"] = "mmlu_local"
-    top["task"] = [f"mmlu_local_{k}" for k in sorted(set(MMLU_SUBJECTS.values()))]
+    top["group"] = name
+    top["task"] = [f"{name}_{k}" for k in sorted(set(MMLU_SUBJECTS.values()))]
     for agg in top["aggregate_metric_list"]:
         agg["weight_by_size"] = weight_by_size
-    path = tasks / "_mmlu_local.yaml"
+    path = tasks / f"_{name}.yaml"
     path.write_text(yaml.safe_dump(top), encoding="utf-8")
+    return path
+
+
+def write_cloze(root: Path, name: str = "cloze_local") -> Path:
+    """A cloze task with an empty target delimiter whose choices can merge with the context's
+    last token (the tiny tokenizer encodes "bl" + "ue" as one token: no continuation token)."""
+    rows = [{"text": "Is the sky bl", "choices": ["ue", "ack"], "label": 0}] + [
+        {"text": f"The {w} is", "choices": [" red", " blue egg"], "label": i % 2}
+        for i, w in enumerate(WORDS[:3])
+    ]
+    data = write_jsonl(root / "data" / f"{name}.jsonl", rows)
+    config = {
+        "task": name,
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(data)}},
+        "test_split": "test",
+        "output_type": "multiple_choice",
+        "doc_to_text": "{{text}}",
+        "doc_to_choice": "{{choices}}",
+        "doc_to_target": "label",
+        "target_delimiter": "",
+        "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}],
+    }
+    path = root / "tasks" / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path

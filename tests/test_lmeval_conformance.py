@@ -1,0 +1,198 @@
+"""Conformance with lm-eval: its own task definitions run through lm-eval's `hf` model (HFLM) and
+through the bench plugin give the same per-document values, task scores and group scores.
+
+Replicas (tests/_lmeval_replicas.py) are lm-eval's installed YAMLs with only the data location
+changed; the model is the tiny in-process Llama of tests/_bench_fixtures.py. Log-likelihoods may
+differ in the last float bits (the bench's prefix-shared scoring sums in another order).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _bench_fixtures import StandInSession, tiny_model
+from _lmeval_replicas import write_cloze, write_mmlu, write_replicas
+
+from crma_eval.collect import CollectContext, run_units
+from crma_eval.config import load_config
+from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.plugins.bench import BenchPlugin
+from crma_eval.plugins.bench.collect import BenchCollector
+from crma_eval.records import load_records
+from crma_eval.store import RunDir
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+BOTH = ["acc", "acc_norm"]
+METRICS = {"hellaswag_local": BOTH, "arc_challenge_local": BOTH, "cloze_local": BOTH}
+
+
+def _pristine() -> tuple[Any, Any]:
+    model, tokenizer = tiny_model()
+    model.get_input_embeddings().weight.data.copy_(model.pristine_embeddings)
+    return model, tokenizer
+
+
+def _hflm_class() -> Any:
+    """HFLM with lm-eval PR #4055's pair encoding (plain HFLM asserts on the cloze document)."""
+    from lm_eval.models.huggingface import HFLM
+
+    class FixedHFLM(HFLM):  # type: ignore[misc]
+        def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+            ctx, cont = super()._encode_pair(context, continuation)
+            if not cont:
+                spaces = len(context) - len(context.rstrip())
+                ctx = self.tok_encode(context[: len(context) - spaces])
+                cont = self.tok_encode(context[len(context) - spaces :] + continuation, False)
+            return ctx, cont
+
+    return FixedHFLM
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("replicas")
+    names = list(write_replicas(root))
+    write_mmlu(root, "mmlu_local", weight_by_size=True)
+    nested_path = write_mmlu(root, "mmlu_eq", weight_by_size=False)
+    write_cloze(root)
+    names += ["mmlu_local", "mmlu_eq", "cloze_local"]
+    return {"root": root, "names": names, "mmlu_eq_path": nested_path}
+
+
+@pytest.fixture(scope="module")
+def lm_eval_run(replicas: dict[str, Any]) -> dict[str, Any]:
+    from lm_eval.evaluator import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    model, tokenizer = _pristine()
+    lm = _hflm_class()(pretrained=model, tokenizer=tokenizer, batch_size=4)
+    manager = TaskManager(include_path=[str(replicas["root"] / "tasks")], include_defaults=False)
+    return simple_evaluate(
+        model=lm,
+        tasks=replicas["names"],
+        task_manager=manager,
+        log_samples=True,
+        bootstrap_iters=0,
+        fewshot_random_seed=1234,
+        cache_requests=False,
+    )
+
+
+def _bench_config(folder: Path, tasks: list[str], include: Path) -> Any:
+    text = (
+        "name: conformance\nbase_model: tiny-llama-in-process\nplugins: [bench]\noptions:\n"
+        f"  bench:\n    tasks: {tasks}\n    include_path: ['{include}']\n    cache: false\n"
+        "    offline: true\n    batch_size: 4\n"
+        "    arms: [{name: base, checkpoint: none, crma: false, adapter: none}]\n"
+    )
+    path = folder / "run.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+@pytest.fixture(scope="module")
+def bench_run(replicas: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    folder = tmp_path_factory.mktemp("bench")
+    tasks = [n for n in replicas["names"] if n != "mmlu_eq"] + [str(replicas["mmlu_eq_path"])]
+    config = _bench_config(folder, tasks, replicas["root"] / "tasks")
+    session = StandInSession(*_pristine())
+    run_dir = RunDir(folder / "run").ensure()
+    ctx = CollectContext(config, [], run_dir, session_factory=lambda: session)
+    failures = run_units({"bench": BenchCollector()}, ctx)
+    assert failures == []
+    frame = load_records(run_dir.record_files())["bench"]
+    options = AnalyzeOptions(extra={"bench": {"metrics": METRICS}})
+    return frame, BenchPlugin().analyze({"bench": frame}, options)
+
+
+def _lm_eval_values(run: dict[str, Any]) -> dict[tuple[str, ...], Any]:
+    """lm-eval's per-document values by (task label, doc id, metric, filter)."""
+    out = {}
+    for task, samples in run["samples"].items():
+        label = _label_of(task)
+        for sample in samples:
+            doc = str(sample["doc_id"]) if label == task else f"{task}/{sample['doc_id']}"
+            for metric in sample["metrics"]:
+                out[(label, doc, metric, sample["filter"])] = sample[metric]
+    return out
+
+
+def _label_of(task: str) -> str:
+    for group in ("mmlu_local", "mmlu_eq"):
+        if task.startswith(group + "_"):
+            return group
+    return task
+
+
+def _same(ours: float, theirs: Any, weight: float | None) -> bool:
+    if isinstance(theirs, tuple):  # rolling log-likelihood: (loglikelihood, words or bytes)
+        return weight == theirs[1] and math.isclose(ours, theirs[0], rel_tol=1e-5)
+    return math.isclose(ours, float(theirs), rel_tol=1e-5, abs_tol=1e-6)
+
+
+def test_every_document_value_equals_lm_eval(lm_eval_run: Any, bench_run: Any) -> None:
+    frame, _ = bench_run
+    theirs = _lm_eval_values(lm_eval_run)
+    ours = {
+        (r.task, r.doc_id, r.metric, r.filter): (r.value, getattr(r, "weight", None))
+        for r in frame.itertuples()
+    }
+    assert set(ours) == set(theirs)
+    wrong = [k for k, (v, w) in ours.items() if not _same(v, theirs[k], _weight(w))]
+    assert wrong == []
+
+
+def _weight(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _score(result: Any, task: str, metric: str, filt: str = "none") -> float:
+    rows = result.details["scores"]
+    return next(
+        r["score"]
+        for r in rows
+        if (r["task"], r["metric"], r["filter"]) == (task, metric, filt) and r["arm"] == "base"
+    )
+
+
+@pytest.mark.parametrize(
+    ("task", "metric", "filt"),
+    [
+        ("hellaswag_local", "acc", "none"),
+        ("hellaswag_local", "acc_norm", "none"),
+        ("arc_challenge_local", "acc_norm", "none"),
+        ("truthfulqa_mc2_local", "acc", "none"),
+        ("winogrande_local", "acc", "none"),
+        ("gsm8k_local", "exact_match", "strict-match"),
+        ("gsm8k_local", "exact_match", "flexible-extract"),
+        ("wikitext_local", "word_perplexity", "none"),
+        ("wikitext_local", "byte_perplexity", "none"),
+        ("wikitext_local", "bits_per_byte", "none"),
+        ("cloze_local", "acc_norm", "none"),
+        ("mmlu_local", "acc", "none"),
+        ("mmlu_eq", "acc", "none"),
+    ],
+)
+def test_task_and_group_scores_equal_lm_eval(
+    lm_eval_run: Any, bench_run: Any, task: str, metric: str, filt: str
+) -> None:
+    _, result = bench_run
+    theirs = lm_eval_run["results"][task][f"{metric},{filt}"]
+    assert _score(result, task, metric, filt) == pytest.approx(theirs, rel=1e-5)
+
+
+def test_sub_groups_and_subtasks_in_the_drill_down(lm_eval_run: Any, bench_run: Any) -> None:
+    _, result = bench_run
+    subs = {(s["task"], s["name"]): s["score"] for s in result.details["subscores"]}
+    results = lm_eval_run["results"]
+    names = [n for n in results if n.startswith(("mmlu_local", "mmlu_eq"))]
+    assert len(names) == 2 * 6
+    for name in names:
+        assert subs[(_label_of(name), name)] == pytest.approx(results[name]["acc,none"])
+    # weight_by_size: false is not the document mean (the replica's subjects differ in size)
+    eq = results["mmlu_eq"]["acc,none"]
+    pooled = results["mmlu_local"]["acc,none"]
+    assert eq != pytest.approx(pooled)
