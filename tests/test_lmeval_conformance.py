@@ -196,3 +196,63 @@ def test_sub_groups_and_subtasks_in_the_drill_down(lm_eval_run: Any, bench_run: 
     eq = results["mmlu_eq"]["acc,none"]
     pooled = results["mmlu_local"]["acc,none"]
     assert eq != pytest.approx(pooled)
+
+
+def test_rewritten_fewshot_split_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    from _lmeval_replicas import gsm8k_docs
+
+    from crma_eval.atomicio import write_jsonl
+
+    made = write_replicas(tmp_path / "rep", n=2)
+    include = tmp_path / "rep" / "tasks"
+    config = _bench_config(tmp_path, ["gsm8k_local"], include)
+    config.options["bench"] |= {"cache": True, "cache_dir": str(tmp_path / "cache")}
+    session = StandInSession(*_pristine())
+
+    def collect(run: str) -> Any:
+        run_dir = RunDir(tmp_path / run).ensure()
+        ctx = CollectContext(config, [], run_dir, session_factory=lambda: session)
+        assert run_units({"bench": BenchCollector()}, ctx) == []
+        return load_records(run_dir.record_files())["bench"]
+
+    collect("first")
+    forwards = session.forwards
+    collect("again")
+    assert session.forwards == forwards  # nothing changed: answers from the cache
+    train = tmp_path / "rep" / "data" / "gsm8k_local-train.jsonl"
+    assert made["gsm8k_local"].exists() and train.exists()
+    write_jsonl(train, gsm8k_docs(3, offset=900))  # only the few-shot split changes
+    collect("edited")
+    assert session.forwards > forwards  # the edited prompts were run, not read from the cache
+    assert len(list((tmp_path / "cache").glob("*.jsonl"))) == 2
+
+
+def test_predictions_are_the_choice_each_metric_scored(lm_eval_run: Any, bench_run: Any) -> None:
+    import numpy as np
+
+    frame, _ = bench_run
+    checked = 0
+    for task in ("hellaswag_local", "arc_challenge_local", "winogrande_local", "cloze_local"):
+        for sample in lm_eval_run["samples"][task]:
+            doc = sample["doc"]
+            lls = np.array([x[0] for x in sample["filtered_resps"]])
+            if task == "winogrande_local":  # several inputs: the gold is an option, by index
+                idx = doc["sentence"].index("_")
+                choices = [doc["sentence"][:idx] + doc[o] for o in ("option1", "option2")]
+                gold = choices[int(doc["answer"]) - 1]
+            elif task == "hellaswag_local":
+                choices, gold = doc["choices"], doc["choices"][doc["gold"]]
+            elif task == "arc_challenge_local":
+                choices = doc["choices"]["text"]
+                gold = choices[doc["choices"]["label"].index(doc["answerKey"])]
+            else:
+                choices, gold = doc["choices"], doc["choices"][doc["label"]]
+            lengths = np.array([len(c) for c in choices], float)
+            expected = {"acc": choices[int(np.argmax(lls))]}
+            expected["acc_norm"] = choices[int(np.argmax(lls / lengths))]
+            rows = frame[(frame["task"] == task) & (frame["doc_id"] == str(sample["doc_id"]))]
+            for row in rows.itertuples():
+                assert row.target == gold
+                assert row.prediction == expected[row.metric]
+                checked += 1
+    assert checked > 20
