@@ -42,7 +42,7 @@ def essentially_constant(values: np.ndarray) -> bool:
     if values.size < 2 or np.ptp(values) == 0:
         return True
     stderr = float(values.std(ddof=1)) / math.sqrt(values.size)
-    return stderr < EPS_FACTOR * np.finfo(float).eps * abs(float(values.mean()))
+    return bool(stderr < EPS_FACTOR * np.finfo(float).eps * abs(float(values.mean())))
 
 
 def log_perplexity(values: np.ndarray, task: str, metric: str) -> np.ndarray:

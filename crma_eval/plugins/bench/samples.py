@@ -129,12 +129,13 @@ def sample_records(
     arm: str,
     checkpoint: str | None,
     tasks: Mapping[str, Any] | None = None,
-    groups: Mapping[str, list[str]] | None = None,
+    groups: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> list[dict[str, Any]]:
     """bench records (one per document, metric and filter) from lm-eval's logged samples.
 
     tasks: lm-eval task objects by name (for choices and gold); groups: per subtask, the groups
-    that contain it, outermost first (stored as `groups` on the records of a group's subtasks).
+    that contain it, outermost first, each {name, aggregate: aggregate_metric_list} (stored as
+    `groups` on the records of a group's subtasks, lmeval.group_memberships).
     """
     records = []
     for subtask, logged in samples.items():
