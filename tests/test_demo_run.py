@@ -78,7 +78,7 @@ def test_bench_scores_both_tasks_for_both_arms(demo_run) -> None:
     records = _jsonl(out / "records" / "bench.jsonl")
     n_mc = len(_jsonl(out / "build" / "data" / "bench" / f"{dt.MC_TASK}.jsonl"))
     assert n_mc == sum(SIZES["small"].entities * len(SPECS[d].attributes) for d in DOMAINS)
-    cells = [(dt.MC_TASK, "acc_norm", "none", "")]
+    cells = [(dt.MC_TASK, "acc_norm", "none", ".acc_norm")]  # acc and acc_norm: named
     cells += [(dt.ARITH_TASK, "exact_match", f, f".{f}") for f in FILTERS]
     for task, metric, filt, seg in cells:
         scores = _scores(records, task, metric, filt)
