@@ -256,3 +256,34 @@ def test_predictions_are_the_choice_each_metric_scored(lm_eval_run: Any, bench_r
                 assert row.prediction == expected[row.metric]
                 checked += 1
     assert checked > 20
+
+
+def test_a_document_that_cannot_be_scored_is_logged_and_the_rest_goes_on(tmp_path: Path) -> None:
+    import json
+
+    from crma_eval.atomicio import write_jsonl
+
+    long_choice = " ".join(["apple banana"] * 400)  # far more tokens than the 512-token window
+    rows = [
+        {"q": "Is the sky blue?", "choices": ["yes", "no"], "label": 0},
+        {"q": "Is it long?", "choices": ["yes", long_choice], "label": 1},
+        {"q": "Is red green?", "choices": ["yes", "no"], "label": 1},
+    ]
+    data = write_jsonl(tmp_path / "data.jsonl", rows)
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "long_mc.yaml").write_text(
+        f"task: long_mc\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {data}\n"
+        "test_split: test\noutput_type: multiple_choice\ndoc_to_text: '{{q}} Answer:'\n"
+        "doc_to_choice: '{{choices}}'\ndoc_to_target: label\nmetric_list:\n  - metric: acc\n",
+        encoding="utf-8",
+    )
+    config = _bench_config(tmp_path, ["long_mc"], tmp_path / "tasks")
+    session = StandInSession(*_pristine())
+    run_dir = RunDir(tmp_path / "run").ensure()
+    ctx = CollectContext(config, [], run_dir, session_factory=lambda: session)
+    assert run_units({"bench": BenchCollector()}, ctx) == []
+    frame = load_records(run_dir.record_files())["bench"]
+    assert sorted(frame["doc_id"]) == ["0", "2"]
+    logged = (run_dir.path / "logs" / "bench-unscored.jsonl").read_text(encoding="utf-8")
+    (row,) = [json.loads(line) for line in logged.splitlines()]
+    assert row["doc_id"] == "1" and "longer than the model's context window" in row["reason"]

@@ -15,6 +15,7 @@ for models, so from the shell use `python -m crma_eval.engine.prefix_lm --model 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -57,8 +58,13 @@ class PrefixSharedLM(HFLM):
         """(sum log p(continuation | context), greedy?) per request, in request order."""
         if self.backend != "causal":
             return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
-        # an empty continuation (an empty choice string) has log-likelihood 0, the empty sum
-        out: list[tuple[float, bool] | None] = [None if r[2] else (0.0, True) for r in requests]
+        # an empty continuation (an empty choice string) has log-likelihood 0, the empty sum;
+        # one longer than the model's window cannot be scored (HFLM asserts): NaN, and the
+        # bench records the document as unscored (crma_eval.plugins.bench.samples)
+        out: list[tuple[float, bool] | None] = [
+            (math.nan, False) if len(r[2]) > self.max_length else None if r[2] else (0.0, True)
+            for r in requests
+        ]
         long = [
             i
             for i, r in enumerate(requests)

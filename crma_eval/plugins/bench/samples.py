@@ -123,6 +123,34 @@ def _texts(sample: Mapping[str, Any], task: Any) -> tuple[Callable[[str], str | 
     return (lambda metric: choices[chosen_index(metric, lls, choices)]), target
 
 
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def unscored_reason(sample: Mapping[str, Any]) -> str | None:
+    """Why a document could not be scored (a log-likelihood that is not a number: its
+    continuation is longer than the model's window), else None."""
+    for resp in sample.get("filtered_resps") or []:
+        if isinstance(resp, (list, tuple)) and resp and _is_nan(resp[0]):
+            return "a continuation is longer than the model's context window"
+    return None
+
+
+def unscored_documents(
+    samples: Mapping[str, list[dict[str, Any]]], label: str, arm: str
+) -> list[dict[str, Any]]:
+    """The documents `sample_records` leaves out, one row each: task, arm, subtask, doc id,
+    reason (written to RUN_DIR/logs/bench-unscored.jsonl by the collector)."""
+    rows = []
+    for subtask, logged in samples.items():
+        for sample in logged:
+            reason = unscored_reason(sample)
+            if reason is not None:
+                rows.append({"task": label, "arm": arm, "subtask": subtask})
+                rows[-1] |= {"doc_id": str(sample["doc_id"]), "reason": reason}
+    return list({(r["subtask"], r["doc_id"]): r for r in rows}.values())
+
+
 def sample_records(
     samples: Mapping[str, list[dict[str, Any]]],
     label: str,
@@ -141,6 +169,8 @@ def sample_records(
     for subtask, logged in samples.items():
         task = (tasks or {}).get(subtask)
         for sample in logged:
+            if unscored_reason(sample) is not None:
+                continue
             doc_id = str(sample["doc_id"])
             predict, target = _texts(sample, task)
             base: dict[str, Any] = {
