@@ -1,19 +1,23 @@
 """Evaluate a gate spec against a run's results.json (and a baseline run) into a GateReport.
 
 A `metric` rule must match at least one metric (a renamed metric never passes silently) and every
-match must lie within its bounds. A `compare` rule fails only on a drop (baseline − current)
-larger than `max_drop` that is also significant (paired McNemar p < alpha) where per-item records
-allow a paired test; otherwise the detail says the comparison is threshold only.
+match must lie within its bounds. A `compare` rule in the default mode (significant_drop) fails
+only on a drop (baseline − current) larger than `max_drop` that is also significant (paired
+McNemar p < alpha) where per-item records allow a paired test; otherwise the detail says the
+comparison is threshold only. The margin modes (non_inferiority, equivalence) and the MDE
+printed beside every compare verdict are in crma_eval.gate.decide.
 """
 
 from __future__ import annotations
 
+import math
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from crma_eval.evidence import RunRecords, paired_evidence
+from crma_eval.evidence import Evidence, RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
+from crma_eval.gate.decide import decide_margin, rule_mde
 from crma_eval.gate.model import GateReport, Outcome
 from crma_eval.gate.output import junit_xml, summary_markdown
 from crma_eval.gate.spec import Rule, load_spec, spec_error
@@ -42,19 +46,38 @@ def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
 def check_drop(
     rule: Rule, metric: str, current: float | None, baseline: float | None, runs: tuple
 ) -> Outcome:
-    """A `compare` rule on one metric: fail iff drop > max_drop and (where paired) p < alpha."""
+    """A `compare` rule on one metric, by its mode (crma_eval.gate.decide), with the MDE."""
     if current is None or baseline is None or missing(current) or missing(baseline):
         where = "baseline" if missing(baseline) else "current run"
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
     evidence = paired_evidence(metric, *runs)
+    mde = rule_mde(rule, evidence)
     drop = baseline - current
     head = f"baseline {gate_value(baseline)} → {gate_value(current)}, drop {gate_value(drop)}"
+    tail = "" if mde is None else f"; {mde.text()}"
+    extra = {"mode": rule.mode, "mde": None if mde is None else _finite(mde.value)}
+    if rule.mode != "significant_drop":
+        decision = decide_margin(rule, evidence)
+        if decision.interval is not None:
+            extra |= {"drop_low": decision.interval.low, "drop_high": decision.interval.high}
+        detail = f"{head}; {decision.detail}{tail}"
+        return Outcome(rule, metric, current, decision.passed, detail, extra)
+    passed, detail = _significant_drop(rule, drop, evidence)
+    return Outcome(rule, metric, current, passed, f"{head}{detail}{tail}", extra)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _significant_drop(rule: Rule, drop: float, evidence: Evidence) -> tuple[bool, str]:
+    """Fail iff drop > max_drop and (where paired) p < alpha; the detail after the head."""
     too_big = drop - rule.max_drop > DROP_TOLERANCE  # 0.9 - 0.88 is 0.0200...02 in floats
     if evidence.test is None:
         verdict = (
             f"drop > max_drop {gate_value(rule.max_drop)}" if too_big else "drop within max_drop"
         )
-        return Outcome(rule, metric, current, not too_big, f"{head} ({verdict}); {evidence.note}")
+        return not too_big, f" ({verdict}); {evidence.note}"
     test = evidence.test
     significant = test.pvalue < rule.alpha
     stats = (
@@ -69,9 +92,7 @@ def check_drop(
         verdict = f"drop not significant (p ≥ alpha {rule.alpha:g})"
     else:
         verdict = "drop within max_drop"
-    return Outcome(
-        rule, metric, current, not (too_big and significant), f"{head}; {stats}; {verdict}"
-    )
+    return not (too_big and significant), f"; {stats}; {verdict}"
 
 
 def _matching(pattern: str, *metric_maps: dict[str, Any]) -> list[str]:

@@ -18,6 +18,9 @@ class Outcome:
     value: float | None
     passed: bool
     detail: str
+    # compare rules: mode, mde (null: none detectable or no paired records) and, in the margin
+    # modes, drop_low / drop_high (the 1 - 2 alpha interval of baseline - current)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for `crma-eval gate --json`)."""
@@ -29,6 +32,7 @@ class Outcome:
             "threshold": self.rule.threshold,
             "passed": self.passed,
             "detail": self.detail,
+            **self.extra,
         }
 
 
