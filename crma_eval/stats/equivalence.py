@@ -102,3 +102,21 @@ def paired_mde(
     deff = item_design_effect(xa, ya, items)
     note = f"sd of item differences {sd:.3g}, design effect {deff:.3g}, {xa.size} answers"
     return one_sample_mde(int(d.size), sd, alpha, power, note)
+
+
+MDE_METHOD = (
+    "minimum detectable difference at alpha = 1 - confidence (two-sided) and 80% power: "
+    "McNemar normal approximation (Connor 1987) from the observed discordance (one answer per "
+    "item); paired t on per-item mean differences with the measured design effect (repeated items)"
+)
+
+
+def comparison_mde(
+    x: ArrayLike, y: ArrayLike, items: ArrayLike | None, alpha: float
+) -> dict[str, float]:
+    """`mde` (NaN: none detectable) and, for repeated items, `design_effect` of one comparison."""
+    mde = paired_mde(x, y, items, alpha, DEFAULT_POWER)
+    found = {"mde": mde.value if math.isfinite(mde.value) else math.nan}
+    if items is not None:
+        found["design_effect"] = item_design_effect(x, y, items)
+    return found

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from scipy import optimize, stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
@@ -196,3 +197,25 @@ def clustered_items_n(
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     pairs = paired_binary_n(delta, discordance, alpha, power)
     return max(2, math.ceil(pairs * design_effect(icc, repeats) / repeats - 1e-9))
+
+
+def pooled_sd(a: list[float], b: list[float]) -> float:
+    """Pooled sample sd of two groups (ddof = 1 each); NaN below 2 values a side."""
+    n_a, n_b = len(a), len(b)
+    if min(n_a, n_b) < 2:
+        return math.nan
+    var_a, var_b = (float(np.var(v, ddof=1)) for v in (a, b))
+    return math.sqrt(((n_a - 1) * var_a + (n_b - 1) * var_b) / (n_a + n_b - 2))
+
+
+def seeds_mde(a: list[float], b: list[float], alpha: float) -> float:
+    """MDE (value unit) of comparing two conditions across seeds at 80% power; NaN if none.
+
+    The two-sample t design with the pooled sd (two_sample_mde); NaN below 2 seeds a side or
+    when the values do not vary.
+    """
+    sd = pooled_sd(a, b)
+    if not sd > 0:
+        return math.nan
+    value = two_sample_mde(len(a), len(b), sd, alpha, DEFAULT_POWER).value
+    return value if math.isfinite(value) else math.nan

@@ -28,10 +28,12 @@ from crma_eval.stats import (
     paired_difference_ci,
     sign_flip_test,
 )
+from crma_eval.stats.equivalence import MDE_METHOD, comparison_mde
 
 PLUGIN = "ablation"
 PAIR_STATS = ("n", "b", "c", "statistic", "pvalue", "diff", "diff_ci_low", "diff_ci_high")
-REPEATED_STATS = ("n_items", "n_observations")
+REPEATED_STATS = ("n_items", "n_observations", "design_effect")
+POWER_STATS = ("mde",)
 KEYS = ["domain", "item_id", "seed", "checkpoint", "condition"]
 
 
@@ -93,6 +95,7 @@ def _comparison(aligned: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any
     items = item_clusters(aligned).to_numpy()
     repeated = bool(pd.Series(items).duplicated().any())
     found = clustered_difference(x, y, items, options) if repeated else _independent(x, y, options)
+    found |= comparison_mde(x, y, items if repeated else None, 1 - options.confidence)
     return {"n": int(x.size), **found, "acc_a": float(x.mean()), "acc_b": float(y.mean())}
 
 
@@ -157,6 +160,7 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         "multiplicity": "holm and benjamini-hochberg across the domains of one pair of arms",
         "pairing": "crma_eval.pairing: every key both arms carry",
         "confidence": str(options.confidence),
+        "mde": MDE_METHOD,
     }
     details = {"arms": in_order(qa["arm"]), "pairs": pairs, "unpaired": unpaired}
     result = AnalysisResult(metrics=metrics, details=details, methods=methods)
@@ -175,13 +179,8 @@ def pair_label(a: str, b: str) -> str:
 def _add_metrics(metrics: dict[str, float], pair: dict[str, Any], condition: Any) -> None:
     label = (PLUGIN, pair_label(pair["a"], pair["b"]), condition)
     overall = pair["overall"]
-    put_metrics(
-        metrics, label, {k: overall[k] for k in (*PAIR_STATS, *REPEATED_STATS) if k in overall}
-    )
+    named = (*PAIR_STATS, *REPEATED_STATS, *POWER_STATS)
+    put_metrics(metrics, label, {k: overall[k] for k in named if k in overall})
     for row in pair["domains"]:
-        stats = {
-            k: row[k]
-            for k in (*PAIR_STATS, *REPEATED_STATS, "pvalue_holm", "pvalue_bh")
-            if k in row
-        }
+        stats = {k: row[k] for k in (*named, "pvalue_holm", "pvalue_bh") if k in row}
         put_metrics(metrics, (*label, row["domain"]), stats)
