@@ -111,7 +111,7 @@ def paired_binary_n(
     psi = min(1.0, max(discordance, delta))
     z_a, z_b = float(stats.norm.isf(alpha / 2)), float(stats.norm.isf(1 - power))
     root = z_a * math.sqrt(psi) + z_b * math.sqrt(max(psi - delta * delta, 0.0))
-    return math.ceil(root * root / (delta * delta) - 1e-9)
+    return math.ceil(root * root / (delta * delta) - 1e-6)  # 300.0000001 is 300
 
 
 def one_sample_mde(
