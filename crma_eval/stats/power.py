@@ -130,8 +130,11 @@ def one_sample_n(delta: float, sd: float, alpha: float = 0.05, power: float = DE
     _check(alpha, power)
     if delta == 0 or sd <= 0:
         raise ValueError("the difference and the sd must be > 0")
+    effect = abs(delta) / sd
+    if TTestPower().power(effect, 2, alpha, alternative="two-sided") >= power:
+        return 2  # (the solver does not search below its smallest n)
     n = TTestPower().solve_power(
-        effect_size=abs(delta) / sd, alpha=alpha, power=power, alternative="two-sided"
+        effect_size=effect, alpha=alpha, power=power, alternative="two-sided"
     )
     return max(2, math.ceil(float(n) - 1e-9))
 
@@ -155,8 +158,11 @@ def two_sample_n(delta: float, sd: float, alpha: float = 0.05, power: float = DE
     _check(alpha, power)
     if delta == 0 or sd <= 0:
         raise ValueError("the difference and the sd must be > 0")
+    effect = abs(delta) / sd
+    if TTestIndPower().power(effect, 2, alpha, ratio=1.0, alternative="two-sided") >= power:
+        return 2  # (the solver does not search below its smallest n)
     n = TTestIndPower().solve_power(
-        effect_size=abs(delta) / sd, ratio=1.0, alpha=alpha, power=power, alternative="two-sided"
+        effect_size=effect, ratio=1.0, alpha=alpha, power=power, alternative="two-sided"
     )
     return max(2, math.ceil(float(n) - 1e-9))
 
