@@ -4,7 +4,8 @@ Verdicts: reproduced; differs (by how much, in the printed unit); method_mismatc
 interval matches another proportion method, named); rounded_summary_only (a Welch test
 reproduced from the printed means and sds, not from the raw values); impossible (GRIM, Brown &
 Heathers 2017: no integer count gives the printed proportion or mean for that n);
-not_checkable (the metric, or the run directory, is absent: the detail says which).
+not_checkable (the metric, or the run directory, is absent: the detail says which);
+not_supported (an equivalence claim whose decision mode does not establish it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ VERDICTS: tuple[str, ...] = (
     "rounded_summary_only",
     "impossible",
     "not_checkable",
+    "not_supported",
 )
 INTERVAL_METHODS = PROPORTION_METHODS + RECOGNISED_ONLY_METHODS
 
@@ -273,6 +275,8 @@ def check_claim(claim: Claim, metrics: Mapping[str, Any] | None) -> Outcome:
         return check_metric(claim, metrics)
     if claim.kind == "mean":
         return _grim(claim, claim.inputs["n"], 1.0, None, "total")
+    if claim.kind == "equivalence":
+        return check_equivalence(claim, metrics)
     checks = {
         "proportion": check_proportion,
         "welch": check_welch,
@@ -281,3 +285,30 @@ def check_claim(claim: Claim, metrics: Mapping[str, Any] | None) -> Outcome:
         "permutation": check_permutation,
     }
     return checks[claim.kind](claim)
+
+
+def check_equivalence(claim: Claim, metrics: Mapping[str, Any] | None) -> Outcome:
+    """An equivalence claim by its mode (crma_eval.claims.equivalence); printed: the estimate."""
+    from crma_eval.claims import equivalence as eq
+
+    sides = [claim.inputs[k] for k in ("values", "a", "b") if k in claim.inputs]
+    resolved = [eq.resolve(side, metrics) for side in sides]
+    why = next((w for _, w in resolved if w), "")
+    if why:
+        return Outcome(claim, "not_checkable", detail=why)
+    values = [v for v, _ in resolved if v is not None]
+    mode, margin, alpha = claim.inputs["mode"], claim.inputs["margin"], claim.inputs["alpha"]
+    found = eq.decide_quantity(
+        values[0], values[1] if len(values) > 1 else None, mode, margin, alpha
+    )
+    recomputed = {
+        k: found[k] for k in ("estimate", "low", "high", "pvalue", "mde") if found[k] is not None
+    }
+    extra = {"mode": mode, "margin": margin, "supported": found["supported"]}
+    detail = eq.sentence(mode, margin, alpha, found)
+    if "value" in claim.printed:
+        result = compare(claim.printed, {"value": found["estimate"]})
+        if not result.ok:
+            return Outcome(claim, "differs", recomputed, result.difference, detail, mode, extra)
+    verdict = "reproduced" if found["supported"] else "not_supported"
+    return Outcome(claim, verdict, recomputed, {}, detail, mode, extra)

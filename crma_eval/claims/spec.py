@@ -31,7 +31,9 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "mcnemar": (("mcnemar", "printed", "relation"), ("statistic", "pvalue")),
     "permutation": (("permutation", "printed", "relation"), ("statistic", "pvalue", "floor")),
     "mean": (("mean", "printed"), ()),
+    "equivalence": (("equivalence", "margin", "mode", "alpha", "printed"), ()),
 }
+EQUIVALENCE_MODES = ("equivalence", "non_inferiority", "significant_drop")
 SUMMARY_KEYS = ("mean_a", "sd_a", "n_a", "mean_b", "sd_b", "n_b")
 
 
@@ -213,8 +215,35 @@ def _kind_inputs(r: _Reader, kind: str, printed: dict[str, Printed]) -> dict[str
         raw = r.mapping("permutation", ("a", "b", "alternative"))
         sides = {k: r.numbers(raw.get(k), "permutation", k) for k in ("a", "b")}
         return {**sides, "alternative": r.choice("alternative", ALTERNATIVES, "two-sided", raw)}
+    if kind == "equivalence":
+        return _equivalence_inputs(r)
     raw = r.mapping("mean", ("n",))
     return {"n": r.count(raw.get("n"), "mean", "n", minimum=1)}
+
+
+def _equivalence_inputs(r: _Reader) -> dict[str, Any]:
+    """values (one sample) or a and b (two samples): number lists or metric globs; the mode."""
+    raw = r.mapping("equivalence", ("values", "a", "b"))
+    sides = ("values",) if "values" in raw else ("a", "b")
+    if ("values" in raw and len(raw) > 1) or set(sides) - set(raw):
+        raise r.fail("needs 'values', or both 'a' and 'b'", "equivalence")
+    inputs: dict[str, Any] = {}
+    for side in sides:
+        value = raw[side]
+        if isinstance(value, str) and value.strip():
+            inputs[side] = value.strip()
+        else:
+            inputs[side] = r.numbers(value, "equivalence", side, minimum=2)
+    if "margin" not in r.raw:
+        raise r.fail("missing (the largest acceptable value, in the values' unit)", "margin")
+    margin = r.number(r.raw["margin"], "margin")
+    if margin <= 0:
+        raise r.fail("must be > 0", "margin")
+    alpha = r.number(r.raw.get("alpha", 0.05), "alpha")
+    if not 0.0 < alpha < 0.5:
+        raise r.fail("must be strictly between 0 and 0.5", "alpha")
+    mode = r.choice("mode", EQUIVALENCE_MODES, "equivalence")
+    return {**inputs, "margin": margin, "alpha": alpha, "mode": mode}
 
 
 def _parse_claim(doc: YamlDoc, index: int, raw: Any) -> Claim:
@@ -235,7 +264,7 @@ def _parse_claim(doc: YamlDoc, index: int, raw: Any) -> Claim:
             raise reader.fail("must be >= 0", "tolerance")
     printed = reader.printed_values(printed_names)
     inputs = _kind_inputs(reader, kind, printed)
-    if not printed:
+    if not printed and kind != "equivalence":  # an equivalence claim prints no number
         raise reader.fail("missing: the printed number(s) to check", "printed")
     return Claim(
         id=reader.text("id", required=True),
