@@ -200,3 +200,14 @@ def test_old_specs_keep_their_default_mode_and_name(tmp_path: Path) -> None:
     (rule,) = load_spec(spec)
     assert rule.mode == "significant_drop" and rule.name.endswith("no significant drop vs baseline")
     assert rule.threshold == "drop ≤ 0.02 or p ≥ 0.05"
+
+
+def test_compare_report_prints_the_mde(tmp_path: Path) -> None:
+    from crma_eval.report.compare import compare_runs
+
+    base, now = _answers(4000, 60, 60)
+    baseline, current = _run(tmp_path / "base", base), _run(tmp_path / "cur", now)
+    (row,) = compare_runs(baseline, current).paired
+    assert exact_ztest_power(row.mde, 4000, max(0.03, row.mde), 0.05) == pytest.approx(
+        0.8, abs=0.02
+    )

@@ -21,6 +21,7 @@ from crma_eval.fmt import DASH, missing, pvalue
 from crma_eval.plugins.base import PairSpec
 from crma_eval.registry import plugins
 from crma_eval.results import load_results
+from crma_eval.stats.equivalence import paired_mde
 from crma_eval.store import write_text_atomic
 
 ALPHA = 0.05  # only for the "changed at p < 0.05" count; no multiplicity correction
@@ -40,6 +41,7 @@ class Paired:
     p: float = math.nan
     note: str = ""
     method: str = ""
+    mde: float = math.nan  # smallest true difference the test detects (80% power, ALPHA)
 
 
 @dataclass
@@ -75,6 +77,8 @@ def _paired(metric: str, a: float, b: float, runs: tuple[RunRecords, RunRecords]
         row.n, row.p = evidence.n_pairs, evidence.test.pvalue
         row.only_a, row.only_b = int(evidence.test.b), int(evidence.test.c)
         row.method = evidence.test.method
+    if evidence.x is not None and evidence.y is not None:
+        row.mde = paired_mde(evidence.x, evidence.y, evidence.items, ALPHA).value
     return row
 
 
@@ -139,6 +143,12 @@ def _signed(value: Any) -> str:
     return DASH if missing(value) else f"{float(value):+.4g}"
 
 
+def _mde(p: Paired) -> str:
+    if not p.n or math.isnan(p.mde):
+        return DASH
+    return "none" if math.isinf(p.mde) else _num(p.mde)
+
+
 def _paired_rows(comp: Comparison) -> list[list[Any]]:
     return [
         [
@@ -150,6 +160,7 @@ def _paired_rows(comp: Comparison) -> list[list[Any]]:
             p.only_a if p.n else DASH,
             p.only_b if p.n else DASH,
             pvalue(p.p) if p.n else DASH,
+            _mde(p),
             p.method or DASH,
             p.note,
         ]
@@ -183,6 +194,7 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             f"right in {a} only",
             f"right in {b} only",
             "p",
+            "MDE",
             "test",
             "note",
         ],
@@ -192,7 +204,9 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             "p: the row's test, two-sided — McNemar exact on the discordant items when each item "
             "was answered once; the item-level sign-flip permutation test on per-item mean "
             "differences when items repeat (seeds, checkpoints), counts then being items. "
-            "n pairs: items in both runs."
+            "n pairs: items in both runs. MDE: the smallest true difference the test detects "
+            f"with 80% power at alpha {ALPHA:g} (McNemar normal approximation from the observed "
+            "discordance; t on per-item differences for repeated items; docs/power.md)."
         ],
         id="compare-paired",
     )
