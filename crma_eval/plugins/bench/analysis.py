@@ -27,6 +27,7 @@ from crma_eval.plugins.bench.continuous import (
     unbounded_score,
 )
 from crma_eval.stats import benjamini_hochberg, holm, mcnemar, paired_difference_ci, proportion_ci
+from crma_eval.stats.equivalence import comparison_mde
 
 PLUGIN = "bench"
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:
@@ -148,6 +149,8 @@ def compare(
         estimate, low, high = diff.estimate, diff.low, diff.high
         method = f"Newcombe interval; McNemar ({options.mcnemar_method})"
         extra = {"b": test.b, "c": test.c, "pvalue": test.pvalue, "method": method}
+        mde = comparison_mde(after, base, None, 1 - options.confidence)["mde"]
+        extra["mde_pp"] = 100 * mde
     else:
         t = paired_t(after - base, options.confidence, options.seed)
         estimate, low, high = t.estimate, t.low, t.high
@@ -213,7 +216,7 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
 DELTA_STATS = (
     "delta_pp", "delta_ci_low_pp", "delta_ci_high_pp", "b", "c", "pvalue", "pvalue_holm",
     "pvalue_bh", "ratio", "ratio_ci_low", "ratio_ci_high", "log_ratio", "delta", "delta_ci_low",
-    "delta_ci_high",
+    "delta_ci_high", "mde_pp",
 )  # fmt: skip
 
 
