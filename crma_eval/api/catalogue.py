@@ -129,6 +129,22 @@ def interval_label(info: MetricInfo | None) -> str:
     return f"{method_label(info.method)}{level} CI" + (f", {size}" if size else "")
 
 
+def interval_labels(infos: Iterable[MetricInfo]) -> str:
+    """The distinct interval methods of several intervals with their range of n, e.g.
+    'item-clustered CR1 95% CI (n = 6–30 items); Wilson score 95% CI (n = 20 items)'."""
+    groups: dict[str, list[MetricInfo]] = {}
+    for info in infos:
+        bare = MetricInfo(info.role, "", method=info.method, confidence=info.confidence)
+        groups.setdefault(interval_label(bare), []).append(info)
+    parts = []
+    for label, group in groups.items():
+        ns = sorted({i.n for i in group if i.n is not None})
+        unit = next((i.unit for i in group if i.unit), "unit")
+        span = "" if not ns else f"{ns[0]}" + ("" if len(ns) == 1 else f"–{ns[-1]}")
+        parts.append(label + (f" (n = {span} {unit}s)" if span else ""))
+    return "; ".join(parts) or "interval (method not stated)"
+
+
 def describe_label(info: MetricInfo) -> str:
     """One line for tables and summaries: role, method and n, e.g. 'p-value (mcnemar-exact)'."""
     parts = [p for p in (info.method, units(info.n, info.unit)) if p]
