@@ -88,8 +88,8 @@ def _ood(metrics: dict[str, float], confidence: float) -> dict[str, MetricInfo]:
 
 def _oracle_gap(metrics: dict[str, float], confidence: float, test: str) -> dict[str, MetricInfo]:
     prefix = f"{PLUGIN}.oracle_gap"
-    n = _n(metrics, prefix)
-    common: dict[str, Any] = {"unit": "item", "n": n}
+    # The unit is one paired answer (an item under one seed/checkpoint in both arms).
+    common: dict[str, Any] = {"unit": "paired answer", "n": _n(metrics, prefix)}
     out: dict[str, MetricInfo] = {}
     for stat, words in GAP.items():
         out |= describe_family(
