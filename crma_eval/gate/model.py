@@ -18,6 +18,7 @@ class Outcome:
     value: float | None
     passed: bool
     detail: str
+    what: str = ""  # the metric's role, method and n of units (crma_eval.api.catalogue)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for `crma-eval gate --json`)."""
@@ -25,6 +26,7 @@ class Outcome:
             "rule": self.rule.name,
             "line": self.rule.line,
             "metric": self.metric,
+            "what": self.what,
             "value": self.value,
             "threshold": self.rule.threshold,
             "passed": self.passed,

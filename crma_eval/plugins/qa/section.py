@@ -74,7 +74,9 @@ def _table(
 ) -> Table:
     repeated = any("n_items" in r for r in rows)
     level = next((f"{100 * i.confidence:g}% " for i in infos if i.confidence), "")
-    columns = ["Arm", "Domain", "Correct", "Accuracy", f"{level}CI", "items", "interval method"]
+    methods = {i.method for i in infos}
+    ci = f"{method_label(methods.pop())} {level}CI" if len(methods) == 1 else f"{level}CI"
+    columns = ["Arm", "Domain", "Correct", "Accuracy", ci, "items", "interval method"]
     if repeated:
         columns.insert(6, "answers")
     if routing:
@@ -274,7 +276,8 @@ def qa_section(result: dict[str, Any]) -> Section:
             )
             for r, i in totals
         ],
-        caption="Overall accuracy, k/n = correct of answered (each interval: method, n of units)",
+        caption="Overall accuracy, k/n = correct of answered "
+        f"({interval_labels(i for _, i in totals)})",
     )
     opts = result.get("report", {})
     pair = _arm_pair(rows, opts)
