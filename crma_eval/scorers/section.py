@@ -6,7 +6,7 @@ from typing import Any
 
 from crma_eval.api.catalogue import MetricInfo, interval_label
 from crma_eval.blocks import Paragraph, Table
-from crma_eval.fmt import DASH, interval, pct
+from crma_eval.fmt import DASH, interval, missing, pct
 
 
 def _accuracy_table(rows: list[dict[str, Any]], infos: list[MetricInfo]) -> Table:
@@ -18,7 +18,7 @@ def _accuracy_table(rows: list[dict[str, Any]], infos: list[MetricInfo]) -> Tabl
             pct(r["accuracy"]) if r["n"] else DASH,
             interval(r["ci_low"], r["ci_high"]) if r["n"] else DASH,
             interval_label(info) if r["n"] else DASH,
-            f"{r['mean_score']:.3f}" if r["n"] else DASH,
+            DASH if missing(r.get("mean_score")) else f"{r['mean_score']:.3f}",
             r["abstained"],
         ]
         for r, info in zip(rows, infos, strict=True)

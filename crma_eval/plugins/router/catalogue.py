@@ -56,20 +56,26 @@ def _accuracy(metrics: dict[str, float], ci: str, confidence: float) -> dict[str
             unit="query", n=_n(metrics, prefix), method="k/n", interval=ci, confidence=confidence,
         )  # fmt: skip
     for stat, words in F1.items():
-        prefix = f"{PLUGIN}.overall"
         out |= describe_family(
-            metrics, prefix, stat, words, unit="query", n=_n(metrics, prefix),
+            metrics, f"{PLUGIN}.overall", stat, words, unit="query", n=_gold(metrics),
             method="macro-F1 (sklearn)", interval=BOOT, confidence=confidence,
         )  # fmt: skip
     return out
 
 
+def _gold(metrics: dict[str, float]) -> int | None:
+    """Queries with a gold domain: all queries but the OOD ones."""
+    every, ood = _n(metrics, f"{PLUGIN}.overall"), _n(metrics, f"{PLUGIN}.ood") or 0
+    return None if every is None else every - ood
+
+
 def _ood(metrics: dict[str, float], confidence: float) -> dict[str, MetricInfo]:
     out: dict[str, MetricInfo] = {}
+    every = _n(metrics, f"{PLUGIN}.overall")
     for stat, words in OOD.items():
         out |= describe_family(
-            metrics, f"{PLUGIN}.ood", stat, words, unit="query", method=stat, interval=BOOT,
-            confidence=confidence,
+            metrics, f"{PLUGIN}.ood", stat, words, unit="query", n=every, method=stat,
+            interval=BOOT, confidence=confidence,
         )  # fmt: skip
     single = {
         f"{PLUGIN}.calibration.ece": ("expected calibration error of the routing score", "ece"),
@@ -81,8 +87,8 @@ def _ood(metrics: dict[str, float], confidence: float) -> dict[str, MetricInfo]:
     }
     for name, (words, method) in single.items():
         if name in metrics:
-            scale = "score" if method == "threshold" else "fraction"
-            out[name] = MetricInfo("estimate", words, unit="query", method=method, scale=scale)
+            scale, n = ("score", every) if method == "threshold" else ("fraction", _gold(metrics))
+            out[name] = MetricInfo("estimate", words, unit="query", n=n, method=method, scale=scale)
     return out
 
 
