@@ -132,3 +132,13 @@ def test_lm_eval_output_is_logged_in_the_run_directory(demo_run) -> None:
     log = (demo_run["out"] / "logs" / "lm-eval.log").read_text("utf-8")
     assert "Passed an already-initialized model" in log  # lm-eval's warning, not on the console
     assert "Passed an already-initialized" not in demo_run["summary"]
+
+
+def test_every_demo_metric_has_a_declared_catalogue_entry(demo_run) -> None:
+    results = demo_run["results"]
+    info = results["meta"]["metric_info"]
+    assert set(info) == set(results["metrics"])
+    assert [m for m, e in info.items() if e.get("fallback")] == []
+    ci = info["qa.with_crma.ci_low"]
+    assert (ci["method"], ci["unit"]) == ("clustered-cr1", "item")
+    assert ci["of"] == "qa.with_crma.accuracy"
