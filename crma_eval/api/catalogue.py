@@ -248,7 +248,7 @@ def describe(
             continue
         role, bound, own = stat_role(stat)
         of = f"{prefix}.{own}" if own else target
-        common = {"unit": unit, "n": n}
+        common: dict[str, Any] = {"unit": unit, "n": n}
         if name == target or (role == "estimate" and own is None and stat != estimate):
             words = estimand if name == target else f"{stat.replace('_', ' ')} of {estimand}"
             out[name] = MetricInfo("estimate", words, method=method, scale=scale, **common)

@@ -4,6 +4,7 @@ unit; a score's interval method is the one its values got (proportion CI for 0/1
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from crma_eval.api.catalogue import MetricInfo, describe
@@ -60,6 +61,6 @@ def bench_info(
         for name, info in found.items():
             if info.role == "adjusted_pvalue":
                 method = "holm" if name.endswith("holm") else "benjamini-hochberg"
-                found[name] = MetricInfo(**{**info.to_json(), "method": f"{method} across tasks"})
+                found[name] = replace(info, method=f"{method} across tasks")
         out |= found
     return out
