@@ -15,7 +15,14 @@ import statsmodels.api as sm
 from statsmodels.stats.proportion import proportion_confint
 
 from crma_eval.analyze import analyze_frames, analyze_paths
-from crma_eval.api.catalogue import ROLES, MetricInfo, catalogue
+from crma_eval.api.catalogue import (
+    ROLES,
+    MetricInfo,
+    catalogue,
+    describe,
+    fallback_entry,
+    interval_label,
+)
 from crma_eval.claims import check_file
 from crma_eval.gate import run_gate
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin
@@ -102,7 +109,8 @@ def _check_entries(results: dict[str, Any]) -> None:
 def test_every_metric_of_every_builtin_plugin_is_described(tmp_path: Path) -> None:
     opts = AnalyzeOptions(extra={"router": {"routed_arm": "routed", "oracle_arm": "with_crma"}})
     results = analyze_frames(frames(tmp_path, _every_kind()), opts)
-    assert {m.split(".")[0] for m in results["metrics"]} == set(installed())
+    lacking = set(installed()) - {m.split(".")[0] for m in results["metrics"]}
+    assert not lacking, f"add records of {lacking} to _every_kind() so its entries are checked"
     assert "router.oracle_gap.gap" in results["metrics"]
     assert _undescribed(results) == []
     _check_entries(results)
@@ -264,3 +272,32 @@ def test_gate_pairs_estimates_only_and_says_what_it_gated(tmp_path: Path) -> Non
     assert bound.what.startswith("interval bound (wilson; n = 36 items)")
     assert "p = " in estimate.detail and estimate.what.startswith("estimate (k/n; n = 36 items)")
     assert "| What it is |" in (b / "summary.md").read_text("utf-8")
+
+
+def test_describe_ties_bounds_counts_and_tests_to_their_estimate() -> None:
+    names = ["p.x.diff", "p.x.diff_ci_low", "p.x.diff_ci_high", "p.x.n", "p.x.b", "p.x.pvalue",
+             "p.x.pvalue_holm", "p.x.statistic", "p.x.auroc_ci_low", "p.x.y.diff"]  # fmt: skip
+    got = describe(names, "p.x", "diff", "a difference", unit="item", n=7, method="mean",
+                   interval="newcombe", test="mcnemar-exact", confidence=0.9)  # fmt: skip
+    assert "p.x.y.diff" not in got  # another group
+    assert got["p.x.diff"] == MetricInfo("estimate", "a difference", "item", 7, "mean", "fraction")
+    low = got["p.x.diff_ci_low"]
+    assert (low.role, low.bound, low.of, low.method, low.confidence) == (
+        "interval_bound", "low", "p.x.diff", "newcombe", 0.9)  # fmt: skip
+    assert got["p.x.auroc_ci_low"].of == "p.x.auroc"  # a bound names its own estimate
+    assert [got[f"p.x.{s}"].role for s in ("n", "b", "pvalue", "pvalue_holm", "statistic")] == [
+        "count", "count", "pvalue", "adjusted_pvalue", "statistic"]  # fmt: skip
+    assert got["p.x.pvalue"].method == "mcnemar-exact" and got["p.x.pvalue"].of == "p.x.diff"
+    assert interval_label(low) == "newcombe 90% CI, n = 7 items"
+
+
+def test_fallback_entries_never_claim_a_method_or_n() -> None:
+    for name, role in (("t.a.accuracy", "estimate"), ("t.a.ci_low", "interval_bound"),
+                       ("t.a.n", "count"), ("t.a.pvalue_bh", "adjusted_pvalue"),
+                       ("t.a.weird", "unknown")):  # fmt: skip
+        entry = fallback_entry(name)
+        assert (entry.role, entry.fallback, entry.method, entry.n) == (role, True, None, None)
+    results = {"metrics": {"t.a.accuracy": 1.0}, "meta": {"metric_info": {"t.a.accuracy": 3}}}
+    assert catalogue(results)["t.a.accuracy"].fallback  # an unreadable entry: fallback
+    with pytest.raises(ValueError, match="unknown metric role"):
+        MetricInfo("guess", "x")

@@ -96,7 +96,10 @@ class MetricInfo:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MetricInfo:
-        """Read an entry back (unknown keys are ignored; ValueError on a bad role)."""
+        """Read an entry back (unknown keys are ignored; ValueError on a bad role or a value that
+        is not a mapping)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a catalogue entry must be a mapping, got {type(data).__name__}")
         fields = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in fields})
 
@@ -308,7 +311,7 @@ def catalogue(results: Mapping[str, Any]) -> dict[str, MetricInfo]:
     entries for metrics it lacks (results written before the catalogue existed)."""
     stored = (results.get("meta") or {}).get("metric_info") or {}
     declared: dict[str, MetricInfo] = {}
-    for name, data in stored.items():
+    for name, data in stored.items() if isinstance(stored, Mapping) else ():
         try:
             declared[name] = MetricInfo.from_json(data)
         except (TypeError, ValueError):
