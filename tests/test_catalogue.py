@@ -223,6 +223,14 @@ def test_qa_labels_name_the_clustered_interval_and_its_items(repeated_run: Path)
     assert "item-clustered CR1 95\\% CI" in latex
 
 
+def test_demo_summary_labels_the_interval_from_the_catalogue(repeated_run: Path) -> None:
+    from crma_eval.demo.run import summary_lines
+
+    results = json.loads((repeated_run / "results.json").read_text("utf-8"))
+    line = next(x for x in summary_lines(results) if x.startswith("QA with_crma"))
+    assert line.endswith("(item-clustered CR1 95% CI, n = 24 items)") and "Wilson" not in line
+
+
 def test_a_claim_copied_from_the_report_passes_claims(repeated_run: Path, tmp_path: Path) -> None:
     info = catalogue(json.loads((repeated_run / "results.json").read_text("utf-8")))
     metrics = json.loads((repeated_run / "results.json").read_text("utf-8"))["metrics"]

@@ -115,6 +115,7 @@ def test_summary_reports_every_plugin(demo_run) -> None:
     for cond in ("naive", "frozen", "modular"):
         assert f"  {cond:<8} drift" in summary
     assert f"QA with_crma (MODULAR): {m['qa.with_crma.accuracy']:.1%}" in summary
+    assert "(item-clustered CR1 95% CI, n = " in summary  # seeds repeat the items
     assert "CRMA ablation, with - without: " in summary
     assert "Router accuracy" in summary and "sigma_max" in summary
     mc = f"bench.{dt.MC_TASK}"
