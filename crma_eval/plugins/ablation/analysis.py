@@ -58,6 +58,7 @@ def _independent(x: np.ndarray, y: np.ndarray, options: AnalyzeOptions) -> dict[
         "diff_ci_low": diff.low,
         "diff_ci_high": diff.high,
         "method": f"mcnemar-{options.mcnemar_method}",
+        "interval": "newcombe-paired-wilson",
     }
 
 
@@ -88,6 +89,7 @@ def clustered_difference(
         "n_observations": int(d.size),
         "exact": test.exact,
         "method": SIGN_FLIP_METHOD + ("" if test.exact else " (Monte Carlo)"),
+        "interval": "cr1-clustered-wald",
     }
 
 
@@ -210,8 +212,7 @@ def _info(
     """Catalogue entries of one comparison row: the difference's unit is the item."""
     where = f"domain {row['domain']}" if "domain" in row else "all domains"
     what = f"accuracy of arm {pair['a']} minus arm {pair['b']} on the same items, {where}"
-    repeated = "n_items" in row
-    interval = "cr1-clustered-wald" if repeated else "newcombe-paired-wilson"
+    interval = row.get("interval")
     n = int(row.get("n_items", row["n"]))
     out = describe(
         metrics, metric_name(*parts), "diff", what, unit="item", n=n,
