@@ -230,14 +230,13 @@ def describe(
     test: str | None = None,
     scale: str | None = "fraction",
     confidence: float | None = None,
-    overrides: Mapping[str, MetricInfo] | None = None,
 ) -> dict[str, MetricInfo]:
     """Entries for the metrics `<prefix>.<stat>` (stat without dots) among `metrics`.
 
     estimate: the stat that is the point estimate (e.g. "accuracy"); the others are tied to it
     (`of`), by their role from `stat_role`: bounds get `interval` as method and `confidence`,
-    statistics/p-values get `test`, counts the scale "count". overrides: stat -> entry, used as
-    given. The estimate's method is `method`.
+    statistics/p-values get `test`, counts the scale "count". The estimate's method is `method`.
+    Pass the group's names (e.g. what `put_metrics` returned) where there are many groups.
     """
     head = f"{prefix}."
     target = f"{prefix}.{estimate}" if estimate else None
@@ -246,9 +245,6 @@ def describe(
         if not name.startswith(head) or "." in name[len(head) :]:
             continue
         stat = name[len(head) :]
-        if overrides and stat in overrides:
-            out[name] = overrides[stat]
-            continue
         role, bound, own = stat_role(stat)
         of = f"{prefix}.{own}" if own else target
         common: dict[str, Any] = {"unit": unit, "n": n}

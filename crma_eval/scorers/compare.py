@@ -108,9 +108,9 @@ def compare_scorers(
     for row in rows:
         stats = {k: row[k] for k in ("k", "n", "accuracy", "ci_low", "ci_high") if k in row}
         parts = ("qa", row["arm"], "scorer", row["scorer"])
-        put_metrics(metrics, parts, stats | {"abstained": row["abstained"]})
+        names = put_metrics(metrics, parts, stats | {"abstained": row["abstained"]})
         what = f"share of scored answers passed by scorer {row['scorer']}, arm {row['arm']}"
-        info |= row_info(metrics, metric_name(*parts), row | {"method": row.get("method")}, what,
+        info |= row_info(names, metric_name(*parts), row | {"method": row.get("method")}, what,
                          options.confidence)  # fmt: skip
     n_split, shown = _disagreements(qa, verdicts)
     primary = qa["primary"].dropna().unique().tolist() if "primary" in qa.columns else []

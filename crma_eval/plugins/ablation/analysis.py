@@ -188,22 +188,22 @@ def _add_metrics(
     metrics, info = out
     label = (PLUGIN, pair_label(pair["a"], pair["b"]), condition)
     overall = pair["overall"]
-    put_metrics(
+    names = put_metrics(
         metrics, label, {k: overall[k] for k in (*PAIR_STATS, *REPEATED_STATS) if k in overall}
     )
-    info |= _info(metrics, label, pair, overall, confidence)
+    info |= _info(names, label, pair, overall, confidence)
     for row in pair["domains"]:
         stats = {
             k: row[k]
             for k in (*PAIR_STATS, *REPEATED_STATS, "pvalue_holm", "pvalue_bh")
             if k in row
         }
-        put_metrics(metrics, (*label, row["domain"]), stats)
-        info |= _info(metrics, (*label, row["domain"]), pair, row, confidence)
+        names = put_metrics(metrics, (*label, row["domain"]), stats)
+        info |= _info(names, (*label, row["domain"]), pair, row, confidence)
 
 
 def _info(
-    metrics: dict[str, float],
+    names: list[str],
     parts: tuple[Any, ...],
     pair: dict[str, Any],
     row: dict[str, Any],
@@ -215,7 +215,7 @@ def _info(
     interval = row.get("interval")
     n = int(row.get("n_items", row["n"]))
     out = describe(
-        metrics, metric_name(*parts), "diff", what, unit="item", n=n,
+        names, metric_name(*parts), "diff", what, unit="item", n=n,
         method="mean paired difference", interval=interval, test=row.get("method"),
         confidence=confidence,
     )  # fmt: skip

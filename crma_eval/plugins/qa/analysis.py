@@ -97,12 +97,12 @@ def _what(parts: tuple[Any, ...]) -> str:
 
 
 def row_info(
-    metrics: dict[str, float], prefix: str, row: dict[str, Any], what: str, confidence: float
+    names: list[str], prefix: str, row: dict[str, Any], what: str, confidence: float
 ) -> dict[str, MetricInfo]:
     """Catalogue entries of one accuracy row's metrics: the unit is the item (n = distinct items
     when items repeat, else answers = items) and the interval's method is the row's."""
     return describe(
-        metrics, prefix, "accuracy", what, unit="item", n=int(row.get("n_items", row["n"])),
+        names, prefix, "accuracy", what, unit="item", n=int(row.get("n_items", row["n"])),
         method="k/n", interval=row["method"], confidence=confidence,
     )  # fmt: skip
 
@@ -114,20 +114,20 @@ def _put(
     confidence: float,
 ) -> None:
     metrics, info = out
-    put_metrics(metrics, parts, {k: row[k] for k in (*PUBLIC, *REPEATED) if k in row})
+    names = put_metrics(metrics, parts, {k: row[k] for k in (*PUBLIC, *REPEATED) if k in row})
     what = _what(parts)
-    info |= row_info(metrics, metric_name(*parts), row, what, confidence)
+    info |= row_info(names, metric_name(*parts), row, what, confidence)
     column = row.get("replicate")
     if column is None:
         return
     for rep in row["replicates"]:
         each = (*parts, f"{column}_{rep[column]}")
-        put_metrics(metrics, each, {k: rep[k] for k in PUBLIC[:5]})
-        info |= row_info(metrics, metric_name(*each), rep, f"{what}, {column} {rep[column]}",
+        names = put_metrics(metrics, each, {k: rep[k] for k in PUBLIC[:5]})
+        info |= row_info(names, metric_name(*each), rep, f"{what}, {column} {rep[column]}",
                          confidence)  # fmt: skip
-    put_metrics(metrics, (*parts, f"{column}s"), row["replicate_summary"])
+    names = put_metrics(metrics, (*parts, f"{column}s"), row["replicate_summary"])
     info |= describe(
-        metrics, metric_name(*parts, f"{column}s"), "mean", f"mean over {column}s of {what}",
+        names, metric_name(*parts, f"{column}s"), "mean", f"mean over {column}s of {what}",
         unit=column, n=int(row["replicate_summary"]["n"]), method=f"mean of per-{column} accuracy",
     )  # fmt: skip
 
