@@ -276,8 +276,8 @@ def qa_section(result: dict[str, Any]) -> Section:
             )
             for r, i in totals
         ],
-        caption="Overall accuracy, k/n = correct of answered "
-        f"({interval_labels(i for _, i in totals)})",
+        caption="Overall accuracy, k/n = correct of answered; intervals: "
+        f"{interval_labels(i for _, i in totals)}",
     )
     opts = result.get("report", {})
     pair = _arm_pair(rows, opts)
