@@ -21,7 +21,7 @@ UNITS = {"percent": 100.0, "fraction": 1.0}
 COMMON_KEYS = ("id", "text", "tolerance")
 # kind -> (its own keys, keys of a printed mapping; () when `printed` is one number)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "metric": (("metric", "printed", "scale", "relation"), ()),
+    "metric": (("metric", "printed", "scale", "relation", "interval", "method"), ()),
     "proportion": (
         ("proportion", "printed", "interval", "unit", "method", "confidence"),
         (),
@@ -142,9 +142,24 @@ def _kind_of(reader: _Reader) -> str:
     return found[0]
 
 
-def _metric_inputs(r: _Reader) -> dict[str, Any]:
+def _bounds(r: _Reader, printed: dict[str, Printed]) -> None:
+    """`interval: [low, high]` as the printed numbers "low" and "high"."""
+    bounds = r.raw["interval"]
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise r.fail("must be a list [low, high]", "interval")
+    printed["low"], printed["high"] = (r.printed(b, "interval", i) for i, b in enumerate(bounds))
+
+
+def _metric_inputs(r: _Reader, printed: dict[str, Printed]) -> dict[str, Any]:
+    """A run metric (times `scale`); with `interval`, its interval's bounds from the run's metric
+    catalogue, and with `method`, the interval method the claim names (e.g. clustered-cr1)."""
     scale = r.number(r.raw.get("scale", 1.0), "scale")
-    return {"metric": r.text("metric", required=True), "scale": scale}
+    if "interval" in r.raw:
+        _bounds(r, printed)
+    elif "method" in r.raw:
+        raise r.fail("a method names an interval: give 'interval: [low, high]' too", "method")
+    method = r.text("method") or None
+    return {"metric": r.text("metric", required=True), "scale": scale, "method": method}
 
 
 def _proportion_inputs(r: _Reader, printed: dict[str, Printed]) -> dict[str, Any]:
@@ -158,12 +173,7 @@ def _proportion_inputs(r: _Reader, printed: dict[str, Printed]) -> dict[str, Any
     if "interval" in r.raw:
         if k is None:
             raise r.fail("an interval needs the count k as well as n", "proportion")
-        bounds = r.raw["interval"]
-        if not isinstance(bounds, list) or len(bounds) != 2:
-            raise r.fail("must be a list [low, high]", "interval")
-        printed["low"], printed["high"] = (
-            r.printed(b, "interval", i) for i, b in enumerate(bounds)
-        )
+        _bounds(r, printed)
     if not printed:
         raise r.fail("a proportion claim needs 'printed' and/or 'interval'")
     if "unit" not in r.raw:
@@ -200,7 +210,7 @@ def _welch_inputs(r: _Reader) -> dict[str, Any]:
 
 def _kind_inputs(r: _Reader, kind: str, printed: dict[str, Printed]) -> dict[str, Any]:
     if kind == "metric":
-        return _metric_inputs(r)
+        return _metric_inputs(r, printed)
     if kind == "proportion":
         return _proportion_inputs(r, printed)
     if kind == "welch":

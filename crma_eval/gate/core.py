@@ -11,10 +11,12 @@ printed beside every compare verdict are in crma_eval.gate.decide.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
 from crma_eval.evidence import Evidence, RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
 from crma_eval.gate.decide import decide_margin, rule_mde
@@ -26,6 +28,7 @@ from crma_eval.store import write_json_atomic, write_text_atomic
 from crma_eval.values import missing
 
 DROP_TOLERANCE = 1e-12
+NOT_ESTIMATE = "not an estimate (metric catalogue): threshold only, no paired test"
 
 
 def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
@@ -44,13 +47,21 @@ def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
 
 
 def check_drop(
-    rule: Rule, metric: str, current: float | None, baseline: float | None, runs: tuple
+    rule: Rule,
+    metric: str,
+    current: float | None,
+    baseline: float | None,
+    runs: tuple,
+    estimate: bool = True,
 ) -> Outcome:
-    """A `compare` rule on one metric, by its mode (crma_eval.gate.decide), with the MDE."""
+    """A `compare` rule on one metric, by its mode (crma_eval.gate.decide), with the MDE.
+
+    estimate: False for a metric the catalogue says is not an estimate (a bound, a count, a
+    p-value): it is compared by threshold only, never paired-tested."""
     if current is None or baseline is None or missing(current) or missing(baseline):
         where = "baseline" if missing(baseline) else "current run"
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
-    evidence = paired_evidence(metric, *runs)
+    evidence = paired_evidence(metric, *runs) if estimate else Evidence(None, note=NOT_ESTIMATE)
     mde = rule_mde(rule, evidence)
     drop = baseline - current
     head = f"baseline {gate_value(baseline)} → {gate_value(current)}, drop {gate_value(drop)}"
@@ -61,9 +72,9 @@ def check_drop(
         if decision.interval is not None:
             extra |= {"drop_low": decision.interval.low, "drop_high": decision.interval.high}
         detail = f"{head}; {decision.detail}{tail}"
-        return Outcome(rule, metric, current, decision.passed, detail, extra)
+        return Outcome(rule, metric, current, decision.passed, detail, extra=extra)
     passed, detail = _significant_drop(rule, drop, evidence)
-    return Outcome(rule, metric, current, passed, f"{head}{detail}{tail}", extra)
+    return Outcome(rule, metric, current, passed, f"{head}{detail}{tail}", extra=extra)
 
 
 def _finite(value: float) -> float | None:
@@ -95,6 +106,12 @@ def _significant_drop(rule: Rule, drop: float, evidence: Evidence) -> tuple[bool
     return not (too_big and significant), f"; {stats}; {verdict}"
 
 
+def _estimate(info: dict[str, MetricInfo], metric: str) -> bool:
+    """False only for metrics the catalogue knows are not estimates (bounds, counts, p-values);
+    a metric whose role is unknown (an undescribed third-party metric) keeps its paired test."""
+    return metric not in info or info[metric].role in ("estimate", "unknown")
+
+
 def _matching(pattern: str, *metric_maps: dict[str, Any]) -> list[str]:
     return sorted({name for m in metric_maps for name in m if fnmatchcase(name, pattern)})
 
@@ -104,8 +121,13 @@ def evaluate(
     metrics: dict[str, Any],
     baseline: dict[str, Any] | None,
     runs: tuple[RunRecords, RunRecords] | None,
+    info: dict[str, MetricInfo] | None = None,
 ) -> list[Outcome]:
-    """Every rule's outcomes, in spec order (one per matched metric, or one for no match)."""
+    """Every rule's outcomes, in spec order (one per matched metric, or one for no match).
+
+    info: the current run's metric catalogue; no paired test on a metric it says is not an
+    estimate."""
+    info = info or {}
     outcomes: list[Outcome] = []
     for rule in rules:
         if rule.kind == "metric":
@@ -114,7 +136,10 @@ def evaluate(
         else:
             assert baseline is not None and runs is not None
             names = _matching(rule.pattern, metrics, baseline)
-            outcomes += [check_drop(rule, n, metrics.get(n), baseline.get(n), runs) for n in names]
+            outcomes += [
+                check_drop(rule, n, metrics.get(n), baseline.get(n), runs, _estimate(info, n))
+                for n in names
+            ]
         if not names:
             detail = "no metric matches this name or pattern (renamed, or not computed?)"
             outcomes.append(Outcome(rule, rule.pattern, None, False, detail))
@@ -140,7 +165,10 @@ def run_gate(
         baseline_dir = Path(baseline_dir)
         baseline = load_results(baseline_dir)["metrics"]
         runs = (RunRecords(baseline_dir), RunRecords(run_dir))
-    outcomes = evaluate(rules, results["metrics"], baseline, runs)
+    info = catalogue(results)
+    outcomes = evaluate(rules, results["metrics"], baseline, runs, info)
+    outcomes = [replace(o, what=describe_label(info[o.metric])) if o.metric in info else o
+                for o in outcomes]  # fmt: skip
     report = GateReport(run_dir, spec_path, baseline_dir, outcomes)
     report.junit_path = write_text_atomic(run_dir / "junit.xml", junit_xml(report))
     report.summary_path = write_text_atomic(run_dir / "summary.md", summary_markdown(report))

@@ -12,6 +12,7 @@ import pandas as pd
 from crma_eval.errors import InputError
 from crma_eval.fmt import in_order, put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.drift.catalogue import drift_info
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
     check_phases,
@@ -166,7 +167,7 @@ def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult
         "two-sample t on the per-seed drifts, pooled sd (statsmodels TTestIndPower); an exact "
         "permutation test whose floor is not below alpha detects none",
     }
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=drift_info(metrics, details))
 
 
 def _nullable(matrix: np.ndarray) -> list[list[float | None]]:
