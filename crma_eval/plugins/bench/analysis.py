@@ -19,7 +19,9 @@ from crma_eval.errors import InputError
 from crma_eval.fmt import ci_methods, in_order, put_metrics
 from crma_eval.pairing import pair
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.bench.catalogue import bench_info
 from crma_eval.plugins.bench.continuous import (
+    BITS_METRICS,
     UNBOUNDED,
     paired_t,
     t_interval,
@@ -36,6 +38,7 @@ from crma_eval.plugins.bench.groups import (
 )
 from crma_eval.plugins.bench.scales import RANGE, metric_scale, pp_factor
 from crma_eval.stats import benjamini_hochberg, holm, mcnemar, paired_difference_ci, proportion_ci
+from crma_eval.stats.equivalence import comparison_mde
 
 PLUGIN = "bench"
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:
@@ -201,6 +204,31 @@ def _in_units(estimate: float, low: float, high: float, scale: str) -> dict[str,
     return {"delta": estimate, "delta_ci_low": low, "delta_ci_high": high, "unit": unit}
 
 
+def interval_method(cell: Cell, options: AnalyzeOptions) -> str:
+    """The method of `score_stats`' interval for a cell (for the metric catalogue)."""
+    if cell.metric in UNBOUNDED:
+        if cell.weights is not None:
+            return "t-interval of the ratio estimator Σ-ll/Σweight"
+        return (
+            "t-interval of the mean log-likelihood, exponentiated"
+            if cell.metric not in BITS_METRICS
+            else "t-interval of the mean"
+        )
+    if _strata(cell)[1] == EQUAL:
+        return "normal interval, lm-eval's unweighted_mean_stderr"
+    return options.ci_method if _is_binary(cell.values.to_numpy()) else "t-interval of the mean"
+
+
+def _named_segments(segments: Any, named: dict[tuple[str, str], bool]) -> Any:
+    """Segments of a score or delta row of the details (for the metric catalogue)."""
+
+    def of_row(row: dict[str, Any]) -> tuple[str | None, ...]:
+        key = (row["task"], row["metric"])
+        return tuple(segments(row["task"], row["metric"], row["filter"], named.get(key, False)))
+
+    return of_row
+
+
 def compare(
     cell: Cell, after: np.ndarray, base: np.ndarray, options: AnalyzeOptions
 ) -> dict[str, Any]:
@@ -229,6 +257,10 @@ def compare(
         estimate, low, high = diff.estimate, diff.low, diff.high
         method = f"Newcombe interval; McNemar ({options.mcnemar_method})"
         extra = {"b": test.b, "c": test.c, "pvalue": test.pvalue, "method": method}
+        factor = pp_factor(cell.scale)
+        if factor is not None:
+            mde = comparison_mde(after, base, None, 1 - options.confidence)["mde"]
+            extra["mde_pp"] = factor * mde
     else:
         t = paired_t(after - base, options.confidence, options.seed)
         estimate = t.estimate
@@ -289,7 +321,7 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
 DELTA_STATS = (
     "delta_pp", "delta_ci_low_pp", "delta_ci_high_pp", "b", "c", "pvalue", "pvalue_holm",
     "pvalue_bh", "ratio", "ratio_ci_low", "ratio_ci_high", "log_ratio", "delta", "delta_ci_low",
-    "delta_ci_high",
+    "delta_ci_high", "mde_pp",
 )  # fmt: skip
 SCORE_STATS = ("score", "n", "ci_low", "ci_high")
 
@@ -342,6 +374,7 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         put_metrics(metrics, parts, {k: row[k] for k in SCORE_STATS})
         head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
         scores.append(head | row | {"arm": cell.arm, "scale": cell.scale})
+        scores[-1]["interval"] = interval_method(cell, options)
     deltas = _deltas(cells, base_name, options)
     for d in deltas:
         parts = (PLUGIN, d["task"], f"{d['arm']}_vs_{base_name}")
@@ -361,7 +394,8 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
     subs = _subscores(cells)
     if subs:
         details["subscores"] = subs
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    info = bench_info(metrics, details, options.confidence, _named_segments(segments, named))
+    return AnalysisResult(metrics, details, methods, metric_info=info)
 
 
 METHODS = {
