@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from crma_eval.api.catalogue import catalogue, interval_label
 from crma_eval.config import load_config
 from crma_eval.run import run_config
 
@@ -54,7 +55,7 @@ def summary_lines(results: dict[str, Any], smoke: bool = False) -> list[str]:
 
     smoke: a `--small` run: says so first, and leaves out the QA and ablation lines when no QA
     answer was right (0 % vs 0 % would read as a broken CRMA, not as too little training)."""
-    m = results["metrics"]
+    m, info = results["metrics"], catalogue(results)
     lines = [SMOKE_NOTE] if smoke else []
     lines.append("Forgetting (loss-relative drift, %, mean ± std over seeds):")
     for cond in ("naive", "frozen", "modular"):
@@ -70,7 +71,8 @@ def summary_lines(results: dict[str, Any], smoke: bool = False) -> list[str]:
         acc = m.get(f"qa.{arm}.accuracy")
         if acc is not None:
             lo, hi = m[f"qa.{arm}.ci_low"], m[f"qa.{arm}.ci_high"]
-            lines.append(f"QA {arm} (MODULAR): {acc:.1%} (Wilson 95% [{lo:.1%}, {hi:.1%}])")
+            label = interval_label(info.get(f"qa.{arm}.ci_low"))
+            lines.append(f"QA {arm} (MODULAR): {acc:.1%} [{lo:.1%}, {hi:.1%}] ({label})")
     stem = "ablation.with_crma_vs_without_crma"
     p = m.get(f"{stem}.pvalue")
     if p is not None:
