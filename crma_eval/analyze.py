@@ -11,12 +11,12 @@ from typing import Any
 
 import pandas as pd
 
+from crma_eval.api.plugin import AnalyzeOptions, Plugin
+from crma_eval.api.registry import plugins as installed_plugins
 from crma_eval.atomicio import FULL_DISK, no_space
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions, Plugin
 from crma_eval.record_formats import is_plain_jsonl
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
-from crma_eval.registry import plugins as installed_plugins
 from crma_eval.results import RESULTS_SCHEMA
 from crma_eval.store import RunDir, file_sha256, json_text
 from crma_eval.versions import versions

@@ -218,7 +218,7 @@ def analyze(
 ) -> None:
     """Analyze record files (JSON Lines, JSON arrays, CSV/TSV, Parquet; `.gz` too) into OUT."""
     from crma_eval.analyze import analyze_paths
-    from crma_eval.plugins.base import AnalyzeOptions
+    from crma_eval.api.plugin import AnalyzeOptions
 
     if not 0 < confidence < 1:
         raise click.BadParameter("must be between 0 and 1", param_hint="--confidence")
@@ -301,7 +301,7 @@ def claims(claims_file: Path, run_dir: Path | None, as_json: bool, summary: Path
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_plugins(as_json: bool) -> None:
     """List installed plugins (entry-point group crma_eval.plugins)."""
-    from crma_eval.registry import plugins
+    from crma_eval.api.registry import plugins
 
     rows = [
         {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crma_eval.registry import plugins, record_kinds
+from crma_eval.api.registry import plugins, record_kinds
 
 PACKAGE = Path(__file__).resolve().parents[1] / "crma_eval"
 HEAVY = ("scipy", "statsmodels", "sklearn", "matplotlib", "jinja2", "torch")
@@ -25,7 +25,7 @@ def loaded_after(code: str) -> list[str]:
 
 
 def test_listing_plugins_and_kinds_imports_no_analysis_code() -> None:
-    code = "import crma_eval.registry as r; r.plugins(); r.record_kinds()"
+    code = "import crma_eval.api.registry as r; r.plugins(); r.record_kinds()"
     assert loaded_after(code) == []
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from fakedist import cli, install
 
 PLUGIN = """
-from crma_eval.plugins.base import AnalysisResult, Plugin
-from crma_eval.blocks import Paragraph, Section
+from crma_eval.api.plugin import AnalysisResult, Plugin
+from crma_eval.api.blocks import Paragraph, Section
 
 
 class CountPlugin(Plugin):

@@ -11,10 +11,10 @@ import torch
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaForCausalLM, TrainerControl, TrainerState
 
+from crma_eval.api.registry import crma_module
 from crma_eval.checkpoint.sinkhorn import SinkhornCRMA, decoder_layers, mixing_stats, sinkhorn
 from crma_eval.plugins.spectral.hooks import SpectralLogCallback, log_spectral
 from crma_eval.records import validate_record
-from crma_eval.registry import crma_module
 
 
 @pytest.fixture(scope="module")

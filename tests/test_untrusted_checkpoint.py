@@ -19,13 +19,13 @@ from safetensors.numpy import load_file as np_load
 from safetensors.numpy import save_file as np_save
 from safetensors.torch import load_file, save_file
 
+from crma_eval.api.registry import crma_module
 from crma_eval.checkpoint import MANIFEST_NAME, load_checkpoint
 from crma_eval.checkpoint.adapter_config import AdapterConfigError, check_pattern
 from crma_eval.checkpoint.basemodel import base_model_fingerprint
 from crma_eval.config import EngineConfig
 from crma_eval.engine import EngineSession
 from crma_eval.errors import InputError
-from crma_eval.registry import crma_module
 
 EVIL = "(.*.*.*.*.*.*.*.*)*X"
 

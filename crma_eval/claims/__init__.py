@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from crma_eval.blocks import Section
+    from crma_eval.api.blocks import Section
     from crma_eval.claims.check import Outcome
 
 CLAIMS_JSON = "claims.json"  # RUN_DIR/claims.json, written by `crma-eval claims ... RUN_DIR`

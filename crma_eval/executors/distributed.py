@@ -142,13 +142,10 @@ class ShardWorker:
     def _context(self) -> CollectContext:
         """Checkpoints, collectors and the engine session (built on first use)."""
         if self._ctx is None:
-            from crma_eval.collect import CollectContext
-            from crma_eval.run import _collectors, _load_checkpoints, _session_factory
+            from crma_eval.collect import CollectContext, collectors_of
 
-            checkpoints = _load_checkpoints(self.config)
-            self._collectors = _collectors(self.config)
-            factory = _session_factory(self.config, checkpoints)
-            self._ctx = CollectContext(self.config, checkpoints, self.shard, factory)
+            self._ctx = CollectContext.from_config(self.config, self.shard)
+            self._collectors = collectors_of(self.config)
         return self._ctx
 
     def describe(self) -> dict[str, Any]:

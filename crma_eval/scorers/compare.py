@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.fmt import in_order, proportion, put_metrics
-from crma_eval.plugins.base import AnalyzeOptions
 
 MAX_SHOWN = 50
 TEXT_CHARS = 200

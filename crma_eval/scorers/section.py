@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.blocks import Paragraph, Table
+from crma_eval.api.blocks import Paragraph, Table
 from crma_eval.fmt import DASH, interval, pct
 
 

@@ -16,18 +16,23 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from crma_eval.fmt import in_order, put_metrics
-from crma_eval.pairing import conditions, item_clusters, of_condition, pair_shared, with_items
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import (
+from crma_eval import (
     SIGN_FLIP_METHOD,
     benjamini_hochberg,
     cluster_se,
+    conditions,
     holm,
+    in_order,
+    item_clusters,
     mcnemar,
+    of_condition,
+    pair_shared,
     paired_difference_ci,
+    put_metrics,
     sign_flip_test,
+    with_items,
 )
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 
 PLUGIN = "ablation"
 PAIR_STATS = ("n", "b", "c", "statistic", "pvalue", "diff", "diff_ci_low", "diff_ci_high")

@@ -15,10 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import ci_methods, in_order, put_metrics
-from crma_eval.pairing import pair
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import (
+    InputError,
+    benjamini_hochberg,
+    ci_methods,
+    holm,
+    in_order,
+    mcnemar,
+    pair,
+    paired_difference_ci,
+    proportion_ci,
+    put_metrics,
+)
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.bench.continuous import (
     UNBOUNDED,
     paired_t,
@@ -26,7 +35,6 @@ from crma_eval.plugins.bench.continuous import (
     unbounded_compare,
     unbounded_score,
 )
-from crma_eval.stats import benjamini_hochberg, holm, mcnemar, paired_difference_ci, proportion_ci
 
 PLUGIN = "bench"
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:

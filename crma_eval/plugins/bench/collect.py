@@ -13,9 +13,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from crma_eval.checkpoint.basemodel import base_model_fingerprint
-from crma_eval.collect import CollectContext, Unit
-from crma_eval.errors import InputError
+from crma_eval import (
+    CollectContext,
+    InputError,
+    Unit,
+    base_model_fingerprint,
+    iter_records,
+    versions,
+    write_records,
+)
 from crma_eval.plugins.bench.lmeval import (
     TaskLoadError,
     evaluate,
@@ -34,8 +40,6 @@ from crma_eval.plugins.bench.options import (
     resolve_adapter,
     resolve_checkpoint,
 )
-from crma_eval.records import iter_records, write_records
-from crma_eval.versions import versions
 
 PLUGIN = "bench"
 CACHE_SCHEMA = "crma-eval/bench-cache/1"

@@ -9,9 +9,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import in_order, put_metrics
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import (
+    InputError,
+    group_summary,
+    in_order,
+    permutation_test,
+    put_metrics,
+    ranges_disjoint,
+    welch_t,
+)
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
     check_phases,
@@ -19,7 +26,6 @@ from crma_eval.plugins.drift.matrix import (
     mean_matrix,
     seed_runs,
 )
-from crma_eval.stats import group_summary, permutation_test, ranges_disjoint, welch_t
 
 PLUGIN = "drift"
 

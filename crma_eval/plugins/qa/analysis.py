@@ -11,16 +11,21 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.fmt import ci_methods, in_order, proportion, put_metrics
-from crma_eval.pairing import (
+from crma_eval import (
+    CLUSTERED_METHOD,
+    ci_methods,
+    clustered_proportion,
     conditions,
+    group_summary,
+    in_order,
     item_clusters,
     of_condition,
+    proportion,
+    put_metrics,
     repeats_items,
     with_items,
 )
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import CLUSTERED_METHOD, clustered_proportion, group_summary
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 
 PLUGIN = "qa"
 PUBLIC = ("k", "n", "accuracy", "ci_low", "ci_high", "misrouted")
@@ -142,7 +147,7 @@ def _add_scorers(
     qa: pd.DataFrame, options: AnalyzeOptions, metrics: dict[str, float], details: dict[str, Any]
 ) -> None:
     """Scorers side by side (crma_eval.scorers.compare), when the records carry verdicts."""
-    from crma_eval.scorers.compare import compare_scorers
+    from crma_eval import compare_scorers
 
     compared = compare_scorers(qa, options)
     if compared is not None:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Bool01, Int, Name, Num, RecordKind
+from crma_eval.api import RECORD_CONFIG, Bool01, Int, Name, Num, RecordKind
 
 
 class QARecord(TypedDict):

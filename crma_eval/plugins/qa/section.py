@@ -6,10 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, ci_caption, interval, missing, pct
-from crma_eval.labels import display
+from crma_eval import DASH, ci_caption, display, interval, missing, new_figure, pct, svg_of
+from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table
 
 OVERALL = "all domains"
 DEFINITIONS = [
@@ -261,6 +259,6 @@ def qa_section(result: dict[str, Any]) -> Section:
 
 def _scorer_blocks(result: dict[str, Any], ci: str) -> list[Paragraph | Table]:
     """Scorers side by side (crma_eval.scorers.section), when the analysis compared them."""
-    from crma_eval.scorers.section import scorer_blocks
+    from crma_eval import scorer_blocks
 
     return scorer_blocks(result["details"].get("scorers"), ci)

@@ -9,9 +9,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import ci_methods, first_row, proportion, put_metrics, where
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import (
+    DEFAULT_RESAMPLES,
+    InputError,
+    ci_methods,
+    first_row,
+    proportion,
+    put_metrics,
+    rows_bootstrap_ci,
+    where,
+)
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import metrics as rm
 from crma_eval.plugins.router.oracle_gap import (
     attribution,
@@ -20,7 +28,6 @@ from crma_eval.plugins.router.oracle_gap import (
     paired_items,
 )
 from crma_eval.plugins.router.records import ROUTE_CATEGORIES
-from crma_eval.stats.resample import DEFAULT_RESAMPLES, rows_bootstrap_ci
 
 PLUGIN = "router"
 NONE = "(none)"

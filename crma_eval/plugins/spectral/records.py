@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Int, Name, NonNeg, Num, RecordKind
+from crma_eval.api import RECORD_CONFIG, Int, Name, NonNeg, Num, RecordKind
 
 
 class SpectralRecord(TypedDict):
