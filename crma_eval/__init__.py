@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from crma_eval.versions import __version__
 
 _EXPORTS: dict[str, str] = {
     "analyze_paths": "crma_eval.analyze",
@@ -138,7 +138,7 @@ _EXPORTS: dict[str, str] = {
     "RunDir": "crma_eval.store",
     "write_json_atomic": "crma_eval.store",
     "missing": "crma_eval.values",
-    "versions": "crma_eval.versions",
+    "library_versions": "crma_eval.versions",
     "YamlDoc": "crma_eval.yamlio",
 }
 
@@ -206,6 +206,7 @@ __all__ = [
     "item_clusters",
     "item_rows",
     "iter_records",
+    "library_versions",
     "load_checkpoint",
     "load_records",
     "majority",
@@ -252,7 +253,6 @@ __all__ = [
     "slug",
     "svg_of",
     "validate_record",
-    "versions",
     "welch_t",
     "where",
     "with_items",
@@ -376,7 +376,7 @@ if TYPE_CHECKING:
     from crma_eval.stats.resample import DEFAULT_RESAMPLES, rows_bootstrap_ci
     from crma_eval.store import RunDir, write_json_atomic
     from crma_eval.values import missing
-    from crma_eval.versions import versions
+    from crma_eval.versions import library_versions
     from crma_eval.yamlio import YamlDoc
 
 

@@ -19,7 +19,7 @@ from crma_eval.record_formats import is_plain_jsonl
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.results import RESULTS_SCHEMA
 from crma_eval.store import RunDir, file_sha256, json_text
-from crma_eval.versions import versions
+from crma_eval.versions import library_versions
 
 
 def _seeds(frames: dict[str, pd.DataFrame]) -> list[Any]:
@@ -72,7 +72,7 @@ def analyze_frames(
         "plugins": entries,
         "meta": {
             "failures": failures,
-            "versions": versions(),
+            "versions": library_versions(),
             "methods": methods,
             "seeds": _seeds(frames),
             "record_counts": {kind: len(f) for kind, f in frames.items()},

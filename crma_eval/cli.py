@@ -13,12 +13,12 @@ from typing import Any
 
 import click
 
-from crma_eval import __version__
 from crma_eval.errors import InputError
 from crma_eval.plugins.bench.gsm8k.cli import audit
 from crma_eval.plugins.router.suite_cli import router_suite
 from crma_eval.review.cli import review
 from crma_eval.scorers.cli import rescore
+from crma_eval.versions import __version__
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 

@@ -28,7 +28,7 @@ from crma_eval.collect.fingerprint import data_hash
 from crma_eval.config import RunConfig
 from crma_eval.errors import InputError
 from crma_eval.store import RunDir, write_json_atomic
-from crma_eval.versions import versions
+from crma_eval.versions import library_versions
 
 RUN_SCHEMA = "crma-eval/run/2"
 
@@ -61,7 +61,7 @@ def _provenance(config: RunConfig, checkpoints: list[Checkpoint]) -> dict[str, A
         "base_models": {str(b): base_model_fingerprint(str(b)) for b in sorted(map(str, bases))},
         "checkpoints": {c.id: c.content_hash() for c in checkpoints},
         "data": {str(Path(p).resolve()): data_hash(p) for p in files},
-        "versions": versions(),
+        "versions": library_versions(),
     }
 
 

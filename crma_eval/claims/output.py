@@ -11,8 +11,8 @@ from typing import Any
 
 from crma_eval.api.blocks import KeyValues, Paragraph, Section, Table
 from crma_eval.atomicio import write_text_atomic
-from crma_eval.claims import CLAIMS_JSON
 from crma_eval.claims.check import VERDICTS, Outcome
+from crma_eval.results import CLAIMS_JSON
 
 CLAIMS_SCHEMA = "crma_eval.claims/1"
 _STYLE = {"reproduced": "green", "not_checkable": "yellow"}

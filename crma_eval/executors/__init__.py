@@ -8,12 +8,7 @@ return the failed units. `crma_eval.executors.ray_exec.RayExecutor` spreads unit
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from crma_eval.collect import Executor
-
-Progress = Callable[[str, int, int], None]
-"""Progress callback: (label of the latest unit, units resolved + 1, units planned)."""
+from crma_eval.api.collect import Executor, Progress
 
 __all__ = ["Executor", "Progress", "make_executor"]
 

@@ -19,7 +19,7 @@ from crma_eval import (
     Unit,
     base_model_fingerprint,
     iter_records,
-    versions,
+    library_versions,
     write_records,
 )
 from crma_eval.plugins.bench.lmeval import (
@@ -148,7 +148,7 @@ def cache_key(
     has_crma = ckpt is not None and arm.crma and ckpt.manifest.crma is not None
     parts = {
         "schema": CACHE_SCHEMA,
-        "versions": versions(),
+        "versions": library_versions(),
         "base_model": _base_identity(_base_model(ctx, ckpt)),
         "adapter": None if domain is None else ckpt.content_hash(f"adapter:{domain}"),
         "crma": ckpt.content_hash("crma") if has_crma else None,
