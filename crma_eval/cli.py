@@ -9,13 +9,14 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crma_eval.errors import InputError
-from crma_eval.plugins.bench.gsm8k.cli import audit
-from crma_eval.plugins.router.suite_cli import router_suite
+
+if TYPE_CHECKING:
+    from crma_eval.api import Plugin
 from crma_eval.review.cli import review
 from crma_eval.scorers.cli import rescore
 from crma_eval.versions import __version__
@@ -24,7 +25,19 @@ EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class _Group(click.Group):
-    """A click group that maps our exceptions onto the documented exit codes."""
+    """A click group that maps our exceptions onto the documented exit codes and adds the verbs
+    installed plugins contribute (`Plugin.commands`, loaded when invoked)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in plugin_commands():
+            plugin, path = plugin_commands()[cmd_name]
+            command: click.Command = plugin.load(path)
+            return command
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -45,6 +58,13 @@ class _Group(click.Group):
             traceback.print_exc()
             click.echo("crma-eval: internal error (a bug): please report it", err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def plugin_commands() -> dict[str, tuple[Plugin, str]]:
+    """Verb -> (plugin, dotted path of its click command) for every installed plugin's verbs."""
+    from crma_eval.api.registry import plugins
+
+    return {verb: (p, path) for p in plugins().values() for verb, path in p.commands.items()}
 
 
 def _error(message: str) -> None:
@@ -326,10 +346,8 @@ def list_plugins(as_json: bool) -> None:
         click.echo(f"{row['name']:<10} {kinds:<10} {declares:<10} {steps:<16} {row['title']}")
 
 
-cli.add_command(audit)
 cli.add_command(rescore)
 cli.add_command(review)
-cli.add_command(router_suite)
 
 
 def main(argv: list[str] | None = None) -> None:

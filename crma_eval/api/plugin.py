@@ -154,7 +154,8 @@ class Plugin:
     main kind's frame (with every frame when `analysis_reads_all`), never with an empty one.
     section: `f(result) -> Section` from the plugin's results.json entry. items: `f(records,
     result) -> list[Items]`, the drill-down lists (see `report_items`). A plugin overrides a
-    method only where it needs more (e.g. `pairing`).
+    method only where it needs more (e.g. `pairing`). commands: CLI verbs the plugin adds,
+    verb -> dotted path of a click command (`crma-eval <verb>`).
     """
 
     name: ClassVar[str]
@@ -170,19 +171,20 @@ class Plugin:
     analysis_reads_all: ClassVar[bool] = False
     section: ClassVar[str | None] = None
     items: ClassVar[str | None] = None
+    commands: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.kinds and cls.record_kinds:
             cls.kinds = tuple(kind.name for kind in cls.record_kinds)
 
-    def _load(self, path: str) -> Any:
-        """The object `path` names, relative paths against this plugin's package."""
+    def load(self, path: str) -> Any:
+        """The object a dotted path names, relative paths against this plugin's package."""
         return import_path(path, sys.modules[type(self).__module__].__package__)
 
     def load_collector(self) -> Any:
         """A new instance of this plugin's collector (None when it collects nothing)."""
-        return self._load(self.collector)() if self.collector else None
+        return self.load(self.collector)() if self.collector else None
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
@@ -192,7 +194,7 @@ class Plugin:
         main = frames.get(self.kinds[0]) if self.kinds else None
         if self.analysis is None or main is None or main.empty:
             return None
-        result: AnalysisResult | None = self._load(self.analysis)(
+        result: AnalysisResult | None = self.load(self.analysis)(
             frames if self.analysis_reads_all else main, options
         )
         return result
@@ -201,7 +203,7 @@ class Plugin:
         """Build this plugin's report section from its results.json entry (details, methods)."""
         if self.section is None:
             return None
-        section: Section = self._load(self.section)(result)
+        section: Section = self.load(self.section)(result)
         return section
 
     def pairing(self, metric: str) -> PairSpec | None:
@@ -218,5 +220,5 @@ class Plugin:
         """
         if self.items is None:
             return []
-        found: list[Items] = self._load(self.items)(records, result)
+        found: list[Items] = self.load(self.items)(records, result)
         return found

@@ -96,7 +96,7 @@ class BenchCollector:
         cached = read_cache(opts, key, arm.name, ckpt_id)
         if cached is not None:
             return cached
-        session = ctx.session()
+        session: Any = ctx.session()  # lm-eval needs an EngineSession: .model, .tokenizer
         activate(session, ckpt, domain, arm.crma, ctx.checkpoints)
         # a task is a long unit: LoRA merged (weights restored after); lm-eval's output to a log
         with session.merged(), lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):

@@ -22,3 +22,4 @@ class RouterPlugin(Plugin):
     analysis_reads_all: ClassVar[bool] = True  # the oracle gap also reads `qa`
     section: ClassVar[str | None] = ".section:router_section"
     items: ClassVar[str | None] = ".section:router_items"
+    commands: ClassVar[dict[str, str]] = {"router-suite": ".suite_cli:router_suite"}
