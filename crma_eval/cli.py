@@ -157,8 +157,8 @@ def run(
     """
     if quiet:
         _hush_libraries()
+    from crma_eval.collect.executors import make_executor
     from crma_eval.config import load_config
-    from crma_eval.executors import make_executor
     from crma_eval.run import headline_metrics, run_config
 
     cfg = load_config(config)

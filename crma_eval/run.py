@@ -34,7 +34,7 @@ RUN_SCHEMA = "crma-eval/run/2"
 
 if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
-    from crma_eval.executors import Executor
+    from crma_eval.collect.executors import Executor
 
 
 @dataclass
@@ -133,7 +133,7 @@ def run_config(
 
     Raises InputError (exit 2, nothing lost) when OUT is in use by another process, is not a run
     directory of ours, or nothing can be collected. `limit` overrides the config's `limit`;
-    `executor` says where units run (crma_eval.executors; None: here, one after the other).
+    `executor` says where units run (crma_eval.collect.executors; None: here, one after the other).
     """
     from crma_eval.report.render import render_report
 

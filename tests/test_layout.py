@@ -70,13 +70,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: data and models: records, run directories, results, checkpoints, config, engine, scorers
     (
-        "crma_eval.records", "crma_eval.store", "crma_eval.results", "crma_eval.shards",
+        "crma_eval.records", "crma_eval.store", "crma_eval.results",
         "crma_eval.pairing", "crma_eval.checkpoint", "crma_eval.config", "crma_eval.engine",
         "crma_eval.scorers", "crma_eval.collect.data",
     ),
     # 3: the stages and the plugins
     (
-        "crma_eval.collect", "crma_eval.executors", "crma_eval.analyze", "crma_eval.evidence",
+        "crma_eval.collect", "crma_eval.analyze", "crma_eval.evidence",
         "crma_eval.report", "crma_eval.gate", "crma_eval.claims", "crma_eval.review",
         "crma_eval.scorers.rescore", "crma_eval.scorers.cli", "crma_eval.plugins",
     ),

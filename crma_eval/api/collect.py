@@ -3,9 +3,9 @@
 A plugin that collects names a `Collector` class (`Plugin.collector`, a dotted path). The
 collector lists its units (plugin, checkpoint, arm, domain) and produces the records of one unit;
 the collect stage (crma_eval.collect) runs the units the ledger lacks and commits each atomically.
-An `Executor` takes that loop elsewhere (crma_eval.executors). A `Session` is what a collector
-asks the model for: the real one is crma_eval.engine.EngineSession, the fake one (no torch,
-deterministic) crma_eval.engine.fake.FakeSession.
+An `Executor` takes that loop elsewhere (crma_eval.collect.executors). A `Session` is what a
+collector asks the model for: the real one is crma_eval.engine.EngineSession, the fake one (no
+torch, deterministic) crma_eval.engine.fake.FakeSession.
 
 This module imports nothing above the contract: the run config, checkpoints and run directory
 are the objects `crma_eval.RunConfig`, `crma_eval.Checkpoint` and `crma_eval.store.RunDir`,

@@ -3,6 +3,10 @@
 A plugin that collects names a `Collector` class (dotted path in `Plugin.collector`). The
 collector lists its units (plugin, checkpoint, arm, domain) and produces the records of one unit;
 this module runs the units that the ledger does not mark complete and commits each atomically.
+
+The package holds everything collect and resume need: data readers (`data`), input fingerprints
+(`fingerprint`), shards of a distributed run (`shards`) and the executors (`executors`). The
+contract collectors implement lives in crma_eval.api.collect.
 """
 
 from __future__ import annotations
@@ -118,8 +122,8 @@ def run_units(
     A completed unit whose inputs changed (fingerprint differs) has its records dropped and is
     recomputed; units no longer planned keep their records. Bad input in one unit is recorded as
     a failure, not fatal. Raises InputError when the run directory is not one of ours.
-    `executor` (crma_eval.executors) takes the units elsewhere, e.g. onto Ray actors; None runs
-    them here, one after the other.
+    `executor` (crma_eval.collect.executors) takes the units elsewhere, e.g. onto Ray actors; None
+    runs them here, one after the other.
     """
     if executor is not None:
         return executor.run(collectors, ctx, on_progress)

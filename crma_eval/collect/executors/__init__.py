@@ -3,7 +3,8 @@
 The default (no executor) is the in-process loop of `crma_eval.collect.run_units`. An executor
 object takes over that loop through `run_units(..., executor=...)`; it must leave the run
 directory exactly as the serial loop would (records in plan order, one ledger entry per unit) and
-return the failed units. `crma_eval.executors.ray_exec.RayExecutor` spreads units over Ray actors.
+return the failed units. `crma_eval.collect.executors.ray_exec.RayExecutor` spreads units over
+Ray actors.
 """
 
 from __future__ import annotations
@@ -22,6 +23,6 @@ def make_executor(name: str, address: str | None = None, workers: int | None = N
     """
     if name == "serial":
         return None
-    from crma_eval.executors.ray_exec import RayExecutor
+    from crma_eval.collect.executors.ray_exec import RayExecutor
 
     return RayExecutor(address, workers, gpus_per_worker, quiet=quiet)

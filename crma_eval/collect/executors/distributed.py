@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crma_eval.errors import InputError
-from crma_eval.shards import (
+from crma_eval.collect.shards import (
     SHARDS,
     Merger,
     UnitBytes,
@@ -25,6 +24,7 @@ from crma_eval.shards import (
     recover_all,
     remove_stray_temporaries,
 )
+from crma_eval.errors import InputError
 from crma_eval.store import RunDir, write_json_atomic
 
 if TYPE_CHECKING:

@@ -16,10 +16,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crma_eval.collect.executors.distributed import Prepared, ShardWorker, prepare
+from crma_eval.collect.executors.plan import Group, make_groups
+from crma_eval.collect.shards import SHARDS, new_shard_names
 from crma_eval.errors import InputError
-from crma_eval.executors.distributed import Prepared, ShardWorker, prepare
-from crma_eval.executors.plan import Group, make_groups
-from crma_eval.shards import SHARDS, new_shard_names
 from crma_eval.store import RunDir
 
 if TYPE_CHECKING:
