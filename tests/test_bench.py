@@ -297,6 +297,7 @@ def test_graded_metric_uses_t_interval_and_paired_t(tmp_path):
     assert section.id == "bench" and len(section.blocks) == 5
 
 
+@pytest.mark.slow
 def test_real_engine_session_with_a_lora_checkpoint(tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model

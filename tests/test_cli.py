@@ -179,6 +179,7 @@ def test_analyze_failing_midway_leaves_every_earlier_output(
     assert {p: p.read_bytes() for p in before} == before
 
 
+@pytest.mark.slow
 def test_init_writes_a_config_that_loads_for_the_checkpoints(tmp_path: Path) -> None:
     import tinymodel as tm
     import yaml
@@ -203,6 +204,7 @@ def test_init_writes_a_config_that_loads_for_the_checkpoints(tmp_path: Path) -> 
     assert again.exit_code == 2 and "exists already" in again.output
 
 
+@pytest.mark.slow
 def test_init_on_mixed_conditions_limits_crma_arms_and_gates_per_condition(tmp_path: Path) -> None:
     import tinymodel as tm
     import yaml

@@ -67,6 +67,7 @@ def wait_for(predicate, proc: subprocess.Popen[str], what: str) -> None:  # type
     assert proc.poll() is None, f"driver ended before {what}: {proc.communicate()[1][-2000:]}"
 
 
+@pytest.mark.slow
 def test_ray_run_survives_actor_and_driver_kills_with_serial_bytes(
     config: Path, tmp_path: Path
 ) -> None:

@@ -66,6 +66,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return install(tmp_path_factory.mktemp("site"), "third_party_latency", PLUGIN, ENTRY)
 
 
+@pytest.mark.slow
 def test_new_kind_collected_analyzed_reported_and_gated(
     env: dict[str, str], tmp_path: Path
 ) -> None:
