@@ -7,7 +7,6 @@ unchanged). Units and plugins that fail on bad input are listed; the rest still 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from crma_eval.collect import CollectContext, UnitFailure, collectors_of, plan_u
 from crma_eval.collect.fingerprint import data_hash
 from crma_eval.config import RunConfig
 from crma_eval.errors import InputError
+from crma_eval.results import load_results
 from crma_eval.store import RunDir, write_json_atomic
 from crma_eval.versions import library_versions
 
@@ -159,17 +159,12 @@ def run_config(
         }
         path = analyze_paths(run.record_files(), run.path, options, meta=meta, partial=True)
         outcome.wrote_results = True
-        results = _read_results(path)
+        results = load_results(path.parent)
         outcome.metrics = results["metrics"]
         outcome.failures = [UnitFailure(**f) for f in results["meta"]["failures"]]
         render_report(run.path)
         outcome.wrote_report = True
     return outcome
-
-
-def _read_results(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 HEADLINE = ("accuracy", "pvalue", "max_dev")
