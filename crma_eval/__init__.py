@@ -14,6 +14,7 @@ statsmodels, matplotlib, jinja2 or torch).
 - records, data and checkpoints: load_records, iter_records, write_records, read_items,
   read_holdout, Checkpoint, load_checkpoint, RunConfig, RunDir, EngineSession, FakeSession
 - pipeline: analyze_paths, render_report, run_gate
+- metric catalogue: MetricInfo, describe (what each metric is: role, unit, n, method, scale)
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from typing import TYPE_CHECKING, Any
 from crma_eval.versions import __version__
 
 _EXPORTS: dict[str, str] = {
+    "MDE_METHOD": "crma_eval.stats.equivalence",
+    "comparison_mde": "crma_eval.stats.equivalence",
+    "metric_name": "crma_eval.naming",
+    "seeds_mde": "crma_eval.stats.power",
     "analyze_paths": "crma_eval.analyze",
     "AnalysisResult": "crma_eval.api",
     "AnalyzeOptions": "crma_eval.api",
@@ -140,12 +145,15 @@ _EXPORTS: dict[str, str] = {
     "missing": "crma_eval.values",
     "library_versions": "crma_eval.versions",
     "YamlDoc": "crma_eval.yamlio",
+    "MetricInfo": "crma_eval.api.catalogue",
+    "describe": "crma_eval.api.catalogue",
 }
 
 __all__ = [
     "CLUSTERED_METHOD",
     "DASH",
     "DEFAULT_RESAMPLES",
+    "MDE_METHOD",
     "RECORD_CONFIG",
     "SIGN_FLIP_METHOD",
     "SOURCE_COLUMNS",
@@ -166,6 +174,7 @@ __all__ = [
     "Int",
     "Items",
     "KeyValues",
+    "MetricInfo",
     "Name",
     "NonNeg",
     "Num",
@@ -194,8 +203,10 @@ __all__ = [
     "cluster_se",
     "clustered_proportion",
     "compare_scorers",
+    "comparison_mde",
     "conditions",
     "data_hash",
+    "describe",
     "display",
     "find_numbers",
     "first_row",
@@ -212,6 +223,7 @@ __all__ = [
     "majority",
     "mcnemar",
     "mcnemar_from_pairs",
+    "metric_name",
     "missing",
     "mixing_stats",
     "new_figure",
@@ -247,6 +259,7 @@ __all__ = [
     "score",
     "score_records",
     "scorer_blocks",
+    "seeds_mde",
     "select_slugged",
     "sign_flip_test",
     "signed",
@@ -291,6 +304,7 @@ if TYPE_CHECKING:
         Unit,
         UnitFailure,
     )
+    from crma_eval.api.catalogue import MetricInfo, describe
     from crma_eval.atomicio import write_text_atomic
     from crma_eval.checkpoint import Checkpoint, load_checkpoint
     from crma_eval.checkpoint.basemodel import base_model_fingerprint
@@ -322,7 +336,7 @@ if TYPE_CHECKING:
     )
     from crma_eval.gate import run_gate
     from crma_eval.labels import display, ordered
-    from crma_eval.naming import check_unique, slug
+    from crma_eval.naming import check_unique, metric_name, slug
     from crma_eval.numbers import (
         NumberSpan,
         canonical,
@@ -373,6 +387,8 @@ if TYPE_CHECKING:
         sign_flip_test,
         welch_t,
     )
+    from crma_eval.stats.equivalence import MDE_METHOD, comparison_mde
+    from crma_eval.stats.power import seeds_mde
     from crma_eval.stats.resample import DEFAULT_RESAMPLES, rows_bootstrap_ci
     from crma_eval.store import RunDir, write_json_atomic
     from crma_eval.values import missing

@@ -78,7 +78,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "crma_eval.collect", "crma_eval.analyze", "crma_eval.evidence",
         "crma_eval.report", "crma_eval.gate", "crma_eval.claims", "crma_eval.review",
-        "crma_eval.scorers.rescore", "crma_eval.scorers.cli", "crma_eval.plugins",
+        "crma_eval.scorers.rescore", "crma_eval.scorers.cli", "crma_eval.plugins", "crma_eval.plan",
     ),
     # 4: the application: runs, the CLI, the demo, entry shims
     (

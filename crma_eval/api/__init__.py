@@ -8,6 +8,8 @@ Nothing here imports another part of crma_eval (except `crma_eval.errors`), nor 
 - registry (crma_eval.api.registry): plugins, get_plugin, record_kinds, data_entries,
   load_object, crma_module, router_class and the entry-point groups
 - report blocks (crma_eval.api.blocks): Section, Paragraph, Table, Figure, KeyValues, Items, Block
+- metric catalogue (crma_eval.api.catalogue): MetricInfo, describe, describe_family and the
+  interval / method labels
 - collect protocols (crma_eval.api.collect): Unit, CollectContext, Collector, Executor, Session,
   UnitFailure, Progress
 """
@@ -15,6 +17,14 @@ Nothing here imports another part of crma_eval (except `crma_eval.errors`), nor 
 from __future__ import annotations
 
 from crma_eval.api.blocks import Block, Figure, Items, KeyValues, Paragraph, Section, Table
+from crma_eval.api.catalogue import (
+    MetricInfo,
+    describe,
+    describe_family,
+    interval_label,
+    interval_labels,
+    method_label,
+)
 from crma_eval.api.collect import (
     CollectContext,
     Collector,
@@ -63,6 +73,7 @@ __all__ = [
     "Int",
     "Items",
     "KeyValues",
+    "MetricInfo",
     "Name",
     "NonNeg",
     "Num",
@@ -77,9 +88,14 @@ __all__ = [
     "Unit",
     "UnitFailure",
     "data_entries",
+    "describe",
+    "describe_family",
     "get_plugin",
     "import_path",
+    "interval_label",
+    "interval_labels",
     "load_object",
+    "method_label",
     "plugins",
     "record_kinds",
 ]

@@ -16,9 +16,11 @@ from crma_eval import (
     permutation_test,
     put_metrics,
     ranges_disjoint,
+    seeds_mde,
     welch_t,
 )
 from crma_eval.api import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.drift.catalogue import drift_info
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
     check_phases,
@@ -68,6 +70,7 @@ def _tests(a: list[float], b: list[float], options: AnalyzeOptions) -> dict[str,
             "n_permutations": perm.n_permutations,
         },
         "disjoint": ranges_disjoint(a, b),
+        "mde": seeds_mde(a, b, 1 - options.confidence),
     }
 
 
@@ -125,7 +128,7 @@ def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list
             (PLUGIN, label, "permutation"),
             {k: perm[k] for k in ("pvalue", "pvalue_greater", "pvalue_less", "floor", "exact")},
         )
-        put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"]})
+        put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"], "mde": test["mde"]})
 
 
 def _permutation_method(tests: list[dict[str, Any]]) -> str:
@@ -166,8 +169,11 @@ def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult
         "drift": "loss-relative drift (L(T,d) - L(d,d)) / L(d,d) * 100, mean over d < T",
         "std": "sample (ddof=1)",
         "test": "welch-t; " + _permutation_method(tests),
+        "mde": "minimum detectable drift difference (pp) at alpha = 1 - confidence, 80% power: "
+        "two-sample t on the per-seed drifts, pooled sd (statsmodels TTestIndPower); an exact "
+        "permutation test whose floor is not below alpha detects none",
     }
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=drift_info(metrics, details))
 
 
 def _nullable(matrix: np.ndarray) -> list[list[float | None]]:

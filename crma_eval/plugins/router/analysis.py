@@ -21,6 +21,7 @@ from crma_eval import (
 )
 from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import metrics as rm
+from crma_eval.plugins.router.catalogue import router_info
 from crma_eval.plugins.router.oracle_gap import (
     attribution,
     default_routed_arm,
@@ -234,4 +235,4 @@ def analyze_router(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> 
         "oracle_gap": f"paired items; {boot.replace('queries', 'items')}; McNemar "
         f"{options.mcnemar_method}",
     }
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=router_info(metrics, methods))

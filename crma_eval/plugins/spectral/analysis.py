@@ -10,6 +10,7 @@ import pandas as pd
 
 from crma_eval import InputError, put_metrics
 from crma_eval.api import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.spectral.catalogue import spectral_info
 
 PLUGIN = "spectral"
 DEFAULT_TOLERANCE = 1e-6
@@ -116,4 +117,4 @@ def analyze_spectral(spectral: pd.DataFrame, options: AnalyzeOptions) -> Analysi
         "series": _series(frame),
     }
     methods = {"deviation": "|spectral_norm - 1|", "tolerance": repr(tol)}
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=spectral_info(metrics))
