@@ -120,7 +120,6 @@ _EXPORTS: dict[str, str] = {
     "majority": "crma_eval.review.agreement",
     "point_kappas": "crma_eval.review.agreement",
     "score_records": "crma_eval.scorers.apply",
-    "compare_scorers": "crma_eval.scorers.compare",
     "scorer_blocks": "crma_eval.scorers.section",
     "score": "crma_eval.scoring",
     "CLUSTERED_METHOD": "crma_eval.stats",
@@ -202,7 +201,6 @@ __all__ = [
     "ci_methods",
     "cluster_se",
     "clustered_proportion",
-    "compare_scorers",
     "comparison_mde",
     "conditions",
     "data_hash",
@@ -367,7 +365,6 @@ if TYPE_CHECKING:
     from crma_eval.report.render import render_report
     from crma_eval.review.agreement import majority, point_kappas
     from crma_eval.scorers.apply import score_records
-    from crma_eval.scorers.compare import compare_scorers
     from crma_eval.scorers.section import scorer_blocks
     from crma_eval.scoring import score
     from crma_eval.stats import (
