@@ -35,21 +35,35 @@ class _Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except OSError as exc:
-            from crma_eval.atomicio import FULL_DISK, no_space
+            from crma_eval.oserrors import user_fixable
 
-            if exc.errno not in FULL_DISK:
-                raise
-            _error(no_space(exc.filename or "?").one_line())
+            fixable = user_fixable(exc)
+            if fixable is None:
+                _internal()
+                ctx.exit(EXIT_INTERNAL)
+            _error(fixable.one_line())
             ctx.exit(EXIT_BAD_INPUT)
         except Exception:
-            traceback.print_exc()
-            click.echo("crma-eval: internal error (a bug): please report it", err=True)
+            _internal()
             ctx.exit(EXIT_INTERNAL)
 
 
+def _internal() -> None:
+    """The internal-error report (exit 3): the traceback, then one line saying it is a bug."""
+    traceback.print_exc()
+    click.echo("crma-eval: internal error (a bug): please report it", err=True)
+
+
+MAX_ERROR_CHARS = 1000
+
+
 def _error(message: str) -> None:
-    """One line on stderr, whatever newlines the message holds (greppable CI logs)."""
-    click.echo("crma-eval: error: " + " ".join(message.split()), err=True)
+    """One line on stderr, whatever newlines the message holds (greppable CI logs), cut to
+    MAX_ERROR_CHARS so a hostile input cannot flood the log."""
+    line = " ".join(message.split())
+    if len(line) > MAX_ERROR_CHARS:
+        line = line[: MAX_ERROR_CHARS - 1] + "…"
+    click.echo("crma-eval: error: " + line, err=True)
 
 
 def _hush_libraries() -> None:

@@ -8,6 +8,7 @@ allow a paired test; otherwise the detail says the comparison is threshold only.
 
 from __future__ import annotations
 
+import math
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
     """A `metric` rule on one metric: min ≤ value ≤ max (a null value fails)."""
     if value is None or missing(value):
         return Outcome(rule, metric, None, False, "value is null (not computed)")
+    if not math.isfinite(value):
+        detail = f"{metric} is not finite ({value}): never passes"
+        return Outcome(rule, metric, value, False, detail)
     if rule.min is not None and value < rule.min:
         return Outcome(
             rule, metric, value, False, f"{gate_value(value)} is below min {gate_value(rule.min)}"
@@ -46,6 +50,10 @@ def check_drop(
     if current is None or baseline is None or missing(current) or missing(baseline):
         where = "baseline" if missing(baseline) else "current run"
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
+    for side, value in (("current run", current), ("baseline", baseline)):
+        if not math.isfinite(value):
+            detail = f"{metric} is not finite ({value}) in the {side}: never passes"
+            return Outcome(rule, metric, current, False, detail)
     evidence = paired_evidence(metric, *runs)
     drop = baseline - current
     head = f"baseline {gate_value(baseline)} → {gate_value(current)}, drop {gate_value(drop)}"
