@@ -89,6 +89,7 @@ def test_three_rater_round_trip(tmp_path) -> None:
         filled = [[*row.values()] for _, row in rows]
         for j, cells in enumerate(filled):
             cells[5] = labels[r, j]
+        filled[0][6] = f"rater {r}"  # rater 3's labels copy rater 1's, but the sheet is their own
         paths.append(write_csv(tmp_path / f"rater{r}.csv", list(rows[0][1]), filled))
     result = runner.invoke(
         cli, ["review", "import", str(run_dir), *map(str, paths), "--json", "--bootstrap", "100"]

@@ -323,9 +323,7 @@ def definitions(entries: Mapping[str, Any], plugins: Mapping[str, Plugin]) -> li
     return list(pairs.items())
 
 
-def _context(
-    results: dict[str, Any], run_dir: Path | None, options: dict[str, Any]
-) -> list[Any]:
+def _context(results: dict[str, Any], run_dir: Path | None, options: dict[str, Any]) -> list[Any]:
     """The header's run context; empty when results.json was edited out of shape."""
     try:
         return run_context(results, run_dir or Path("."), options)
