@@ -221,3 +221,16 @@ def test_rescore_respects_the_run_lock(tmp_path, capsys) -> None:
         rc, _, err = _cli(capsys, "rescore", str(run), "--scorers", "exact")
     assert rc == 2 and f"in use by PID {os.getpid()}" in err
     assert (run / "records" / "qa.jsonl").read_bytes() == before
+
+
+def test_gate_summary_stays_under_a_mebibyte(tmp_path, capsys) -> None:
+    name = "qa.metric_with_a_rather_long_descriptive_name_{:05d}"
+    run = _run(tmp_path, json.dumps({name.format(i): 0.5 for i in range(12000)}))
+    rules = f'gates:\n- metric: "qa.m*"\n  min: 0.1\n- metric: {name.format(11999)}\n  min: 0.9\n'
+    rc, _, _ = _cli(capsys, "gate", str(run), "--spec", str(_spec(tmp_path, rules)))
+    summary = (run / "summary.md").read_text(encoding="utf-8")
+    full = (run / "summary-full.md").read_text(encoding="utf-8")
+    assert rc == 1 and len(summary.encode()) < 1 << 20 < len(full.encode())
+    first = summary.split("\n")[6]  # failures first
+    assert "❌" in first and "11999" in first and "summary-full.md" in summary.splitlines()[-1]
+    assert full.count("\n| ") == 12002  # the header row and 12,001 checks

@@ -16,7 +16,7 @@ from typing import Any
 from crma_eval.evidence import RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
 from crma_eval.gate.model import GateReport, Outcome
-from crma_eval.gate.output import junit_xml, summary_markdown
+from crma_eval.gate.output import FULL_SUMMARY, SUMMARY_LIMIT, junit_xml, summary_markdown
 from crma_eval.gate.spec import Rule, load_spec, spec_error
 from crma_eval.results import load_results
 from crma_eval.store import write_json_atomic, write_text_atomic
@@ -130,7 +130,11 @@ def run_gate(
     outcomes = evaluate(rules, results["metrics"], baseline, runs)
     report = GateReport(run_dir, spec_path, baseline_dir, outcomes)
     report.junit_path = write_text_atomic(run_dir / "junit.xml", junit_xml(report))
-    report.summary_path = write_text_atomic(run_dir / "summary.md", summary_markdown(report))
+    full = summary_markdown(report)
+    short = summary_markdown(report, limit=SUMMARY_LIMIT)
+    if short != full:  # over GitHub's limit: the whole table goes next to it
+        write_text_atomic(run_dir / FULL_SUMMARY, full)
+    report.summary_path = write_text_atomic(run_dir / "summary.md", short)
     write_json_atomic(run_dir / "gate.json", gate_json(report))  # read by the report's CI banner
     return report
 
