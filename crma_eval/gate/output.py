@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 from crma_eval.fmt import gate_value
 from crma_eval.gate.model import GateReport, Outcome
+from crma_eval.naming import visible
 
 SUITE = "crma-eval gate"
 SUMMARY_LIMIT = 1000 * 1024  # bytes of summary.md: under GitHub's 1 MiB step-summary limit
@@ -59,7 +60,7 @@ def junit_xml(report: GateReport) -> str:
 
 def _md(text: str) -> str:
     """A Markdown table cell: one line; HTML, pipes and emphasis/link characters escaped."""
-    text = " ".join(str(text).split())
+    text = " ".join(visible(text).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\g<0>", text)
 

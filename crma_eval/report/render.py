@@ -26,7 +26,7 @@ from crma_eval.claims import claims_section
 from crma_eval.errors import clip
 from crma_eval.figures import figure_style
 from crma_eval.labels import display_options
-from crma_eval.naming import slug
+from crma_eval.naming import slug, visible, visible_html
 from crma_eval.plugins.base import Plugin
 from crma_eval.registry import plugins as installed_plugins
 from crma_eval.report.context import gate_status, run_context, scrub_path
@@ -81,7 +81,7 @@ def format_value(value: Any, hint: str = "") -> str:
         return _four_significant(number)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_value(v, hint) for v in value) + "]"
-    return str(value)
+    return visible(value)  # bidi/zero-width controls shown, never obeyed
 
 
 @dataclass
@@ -354,16 +354,18 @@ def render_html(
     ]
     sections += [_extra_view(section, exporter) for section in extra]
     template = _environment().get_template("report.html.j2")
-    return template.render(
-        run_name=run_name,
-        meta=meta,
-        context=_context(results, run_dir, options),
-        gate=None if run_dir is None else gate_status(run_dir),
-        provenance=provenance(meta),
-        n_metrics=len(results["metrics"]),
-        sections=sections,
-        definitions=definitions(results["plugins"], plugins),
-    )
+    return visible_html(
+        template.render(
+            run_name=run_name,
+            meta=meta,
+            context=_context(results, run_dir, options),
+            gate=None if run_dir is None else gate_status(run_dir),
+            provenance=provenance(meta),
+            n_metrics=len(results["metrics"]),
+            sections=sections,
+            definitions=definitions(results["plugins"], plugins),
+        )
+    )  # no bidi or zero-width control in any displayed name or text
 
 
 def render_report(run_dir: str | Path, *, plugins: Mapping[str, Plugin] | None = None) -> Path:
