@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -256,8 +257,10 @@ def analyze(
 def report(run_dir: Path) -> None:
     """(Re)render RUN_DIR/report.html from RUN_DIR/results.json."""
     from crma_eval.report.render import render_report
+    from crma_eval.store import writing_into
 
-    click.echo(f"report: {render_report(run_dir)}")
+    with writing_into(run_dir):
+        click.echo(f"report: {render_report(run_dir)}")
 
 
 @cli.command()
@@ -269,12 +272,14 @@ def gate(run_dir: Path, spec: Path, baseline: Path | None, as_json: bool) -> Non
     """Evaluate gates on RUN_DIR; writes junit.xml, summary.md and gate.json (and re-renders an
     existing report.html so it shows the outcome); exit 1 if a gate fails."""
     from crma_eval.gate import run_gate
+    from crma_eval.store import writing_into
 
-    outcome = run_gate(run_dir, spec, baseline)
-    if (Path(run_dir) / "report.html").exists():
-        from crma_eval.report.render import render_report
+    with writing_into(run_dir):
+        outcome = run_gate(run_dir, spec, baseline)
+        if (Path(run_dir) / "report.html").exists():
+            from crma_eval.report.render import render_report
 
-        render_report(run_dir)
+            render_report(run_dir)
     if as_json:
         _echo_json(outcome.to_dict())
     else:
@@ -307,8 +312,11 @@ def compare(run_a: Path, run_b: Path, out: Path | None) -> None:
 def claims(claims_file: Path, run_dir: Path | None, as_json: bool, summary: Path | None) -> None:
     """Check printed numbers in CLAIMS.yaml (against RUN_DIR); exit 1 unless all reproduced."""
     from crma_eval.claims.cli import run_claims
+    from crma_eval.store import writing_into
 
-    sys.exit(run_claims(claims_file, run_dir, as_json=as_json, summary=summary))
+    with writing_into(run_dir) if run_dir is not None else contextlib.nullcontext():
+        code = run_claims(claims_file, run_dir, as_json=as_json, summary=summary)
+    sys.exit(code)
 
 
 @cli.command("plugins")

@@ -234,3 +234,17 @@ def test_gate_summary_stays_under_a_mebibyte(tmp_path, capsys) -> None:
     first = summary.split("\n")[6]  # failures first
     assert "❌" in first and "11999" in first and "summary-full.md" in summary.splitlines()[-1]
     assert full.count("\n| ") == 12002  # the header row and 12,001 checks
+
+
+@pytest.mark.parametrize("verb", ["gate", "report", "claims"])
+def test_writers_respect_the_run_lock(tmp_path, capsys, verb) -> None:
+    run = _run(tmp_path)
+    spec = _spec(tmp_path, "gates:\n- metric: qa.acc\n  min: 0.1\n")
+    claims = tmp_path / "claims.yaml"
+    claims.write_text("claims:\n- id: c\n  metric: qa.acc\n  printed: 0.5\n")
+    args = {"gate": ["gate", str(run), "--spec", str(spec)], "report": ["report", str(run)],
+            "claims": ["claims", str(claims), str(run)]}[verb]  # fmt: skip
+    with RunDir(run).locked():
+        rc, _, err = _cli(capsys, *args)
+    assert rc == 2 and f"in use by PID {os.getpid()}" in err
+    assert sorted(p.name for p in run.iterdir()) == ["results.json", "run.lock"]
