@@ -208,8 +208,8 @@ def loopback_only() -> Callable[[], None]:
     from ray._private import services
 
     saved = (services.get_node_ip_address, services.resolve_ip_for_localhost)
-    services.get_node_ip_address = lambda *args, **kwargs: LOOPBACK  # type: ignore[assignment]
-    services.resolve_ip_for_localhost = lambda host: LOOPBACK  # type: ignore[assignment]
+    services.get_node_ip_address = lambda *args, **kwargs: LOOPBACK
+    services.resolve_ip_for_localhost = lambda host: LOOPBACK
 
     def restore() -> None:
         services.get_node_ip_address, services.resolve_ip_for_localhost = saved
