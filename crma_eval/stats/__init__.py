@@ -6,12 +6,9 @@ Analysis-only: nothing here imports torch.
 from crma_eval.stats.bootstrap import BootstrapResult, mean_difference, paired_bootstrap_ci
 from crma_eval.stats.clustered import (
     CLUSTERED_METHOD,
-    SIGN_FLIP_METHOD,
     ClusteredProportion,
-    SignFlipResult,
     cluster_se,
     clustered_proportion,
-    sign_flip_test,
     wilson_interval,
 )
 from crma_eval.stats.groups import (
@@ -32,6 +29,7 @@ from crma_eval.stats.paired import (
 )
 from crma_eval.stats.permutation import ALTERNATIVES, PermutationResult, permutation_test
 from crma_eval.stats.proportions import PROPORTION_METHODS, method_label, proportion_ci
+from crma_eval.stats.signflip import SIGN_FLIP_METHOD, SignFlipResult, sign_flip_test
 
 __all__ = [
     "ALTERNATIVES",
