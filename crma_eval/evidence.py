@@ -5,8 +5,8 @@ The plugin owning a metric says which records it covers (`Plugin.pairing`: e.g.
 records); crma_eval.pairing matches them (every key both runs carry; the checkpoint is dropped
 when the runs' ids differ and the rest is unambiguous). Items answered once: exact McNemar
 (two-sided). Items answered several times (seeds, checkpoints): exact sign-flip permutation
-test on per-item totals of the differences, b and c counting items. Unmatched or ambiguous items are an
-error (exit 2).
+test on per-item totals of the differences, b and c counting items. Unmatched or ambiguous items
+are an error (exit 2).
 """
 
 from __future__ import annotations
