@@ -190,8 +190,8 @@ def comparison_sections(comp: Comparison) -> list[Section]:
         "Paired tests on shared items (the pairing of gate --baseline; A as the baseline)",
         [
             "p: the row's test, two-sided — McNemar exact on the discordant items when each item "
-            "was answered once; the item-level sign-flip permutation test on per-item mean "
-            "differences when items repeat (seeds, checkpoints), counts then being items. "
+            "was answered once; the item-level sign-flip permutation test on per-item "
+            "differences (totals) when items repeat (seeds, checkpoints), counts then being items. "
             "n pairs: items in both runs."
         ],
         id="compare-paired",
