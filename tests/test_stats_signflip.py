@@ -149,3 +149,18 @@ def test_unequal_repeats_test_and_interval_share_the_pooled_estimand() -> None:
         sign_flip_test(np.bincount(groups, weights=d), "greater").pvalue
     )
     assert (res.b, res.c) == (1, 3)
+
+
+def test_two_sample_monte_carlo_does_not_depend_on_which_group_comes_first() -> None:
+    from crma_eval.stats import permutation_test
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 30), rng.normal(0.4, 1, 25)
+    forward, backward = permutation_test(a, b), permutation_test(b, a)
+    assert not forward.exact
+    assert forward.pvalue == backward.pvalue
+    assert permutation_test(a, b, "greater").pvalue == permutation_test(b, a, "less").pvalue
+    exact = stats.permutation_test(
+        (a, b), lambda x, y: np.mean(x) - np.mean(y), n_resamples=20_000, random_state=1
+    )
+    assert forward.pvalue == pytest.approx(exact.pvalue, abs=0.02)
