@@ -151,6 +151,8 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         f"{REPEATED_INTERVAL} clipped to [-1, 1] (repeated items)",
         "multiplicity": "holm and benjamini-hochberg across the domains of one pair of arms",
         "pairing": "crma_eval.pairing: every key both arms carry",
+        "unit": "item (domain, item_id); repeated answers of an item (seeds, checkpoints) are "
+        "one cluster: n_items items, n_observations paired answers",
         "confidence": str(options.confidence),
     }
     details = {"arms": in_order(qa["arm"]), "pairs": pairs, "unpaired": unpaired}

@@ -193,6 +193,7 @@ def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult
     methods = {
         "drift": "loss-relative drift (L(T,d) - L(d,d)) / L(d,d) * 100, mean over d < T",
         "std": "sample (ddof=1)",
+        "unit": "seed (one training run per condition and seed); conditions paired by seed",
         "test": "welch-t; " + _permutation_method(tests),
         "paired_test": PAIRED_TEST,
         "test_used": PAIRED_TEST if tests else "none (one condition)",

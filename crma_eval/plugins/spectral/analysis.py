@@ -142,6 +142,7 @@ def analyze_spectral(spectral: pd.DataFrame, options: AnalyzeOptions) -> Analysi
     }
     methods = {
         "deviation": "|spectral_norm - 1|",
+        "unit": "one measured mixing matrix (module, phase, step)",
         "tolerance": repr(tol),
         "steps": "logged steps: distinct steps of the training log's records (a checkpoint's "
         "own measurement is a matrix, not a logged step); n counts every measured matrix",
