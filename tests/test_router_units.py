@@ -123,6 +123,8 @@ def test_perfect_router_f1_interval_skips_resamples_lacking_a_domain(tmp_path: P
     # P(resample lacks the one 'law' query) = (39/40)^40 = 0.363: about 363 of 1000.
     assert 300 < skipped < 430
     assert "skipped" in result.methods["bootstrap"]
+    headline = section_of(RouterPlugin(), tmp_path, result).blocks[0]
+    assert f"{skipped} resamples lacking a class skipped" in dict(headline.items)["macro F1"]
 
 
 def _oracle_records(seeds: int) -> list[dict]:

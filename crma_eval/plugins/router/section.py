@@ -149,7 +149,9 @@ def _with_interval(details: dict[str, Any], group: str, name: str, n: str) -> st
     low, high = ((details.get(group) or {}).get(f"{name}_{end}") for end in ("ci_low", "ci_high"))
     if low is None or high is None:
         return f"{num(value, 3)} ({n})"
-    return f"{num(value, 3)} [{num(low, 3)}, {num(high, 3)}] ({n}; bootstrap interval)"
+    skipped = (details.get("bootstrap_skipped") or {}).get(name, 0)
+    note = f", {skipped} resamples lacking a class skipped" if skipped else ""
+    return f"{num(value, 3)} [{num(low, 3)}, {num(high, 3)}] ({n}; bootstrap interval{note})"
 
 
 def router_section(result: dict[str, Any]) -> Section:
