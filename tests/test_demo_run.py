@@ -115,6 +115,7 @@ def test_summary_reports_every_plugin(demo_run) -> None:
     for cond in ("naive", "frozen", "modular"):
         assert f"  {cond:<8} drift" in summary
     assert f"QA with_crma (MODULAR): {m['qa.with_crma.accuracy']:.1%}" in summary
+    assert "(item-clustered CR1 95% CI, n = " in summary  # seeds repeat the items
     assert "CRMA ablation, with - without: " in summary
     assert "Router accuracy" in summary and "sigma_max" in summary
     mc = f"bench.{dt.MC_TASK}"
@@ -132,3 +133,13 @@ def test_lm_eval_output_is_logged_in_the_run_directory(demo_run) -> None:
     log = (demo_run["out"] / "logs" / "lm-eval.log").read_text("utf-8")
     assert "Passed an already-initialized model" in log  # lm-eval's warning, not on the console
     assert "Passed an already-initialized" not in demo_run["summary"]
+
+
+def test_every_demo_metric_has_a_declared_catalogue_entry(demo_run) -> None:
+    results = demo_run["results"]
+    info = results["meta"]["metric_info"]
+    assert set(info) == set(results["metrics"])
+    assert [m for m, e in info.items() if e.get("fallback")] == []
+    ci = info["qa.with_crma.ci_low"]
+    assert (ci["method"], ci["unit"]) == ("clustered-cr1", "item")
+    assert ci["of"] == "qa.with_crma.accuracy"

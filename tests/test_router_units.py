@@ -86,6 +86,10 @@ def test_several_routers_cluster_by_query_with_per_checkpoint_rows(tmp_path: Pat
         low, _ = proportion_confint(k, len(rows), method="wilson")
         assert m[f"router.overall.checkpoint_{ck}.ci_low"] == pytest.approx(low)
     assert "clustered" in result.methods["bootstrap"]
+    assert set(m) <= set(result.metric_info)  # every metric described in the catalogue
+    info = result.metric_info["router.overall.ci_low"]
+    assert (info.method, info.n, info.unit) == ("clustered-cr1", len(base), "query")
+    assert result.metric_info["router.overall.checkpoint_a.ci_low"].method == "wilson"
     section = section_of(RouterPlugin(), tmp_path, result)
     captions = [b.caption for b in section.blocks if isinstance(b, Table)]
     assert any("per checkpoint" in c for c in captions)
@@ -152,6 +156,9 @@ def test_oracle_gap_is_tested_on_items_when_they_repeat(tmp_path: Path) -> None:
     assert "router.oracle_gap.mcnemar_b" not in m
     assert m["router.oracle_gap.gap"] == pytest.approx(6 / 18)
     assert "item-level" in result.methods["oracle_gap"]
+    assert set(m) <= set(result.metric_info)
+    pinfo = result.metric_info["router.oracle_gap.pvalue"]
+    assert (pinfo.method, pinfo.unit, pinfo.n) == ("sign-flip-permutation", "item", 18)
     section = section_of(RouterPlugin(), tmp_path, result)
     numbers = [b for b in section.blocks if isinstance(b, KeyValues) and "forgetting" in b.caption]
     assert dict(numbers[0].items)["paired items"] == "18 items (90 paired answers)"

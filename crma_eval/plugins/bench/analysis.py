@@ -19,7 +19,9 @@ from crma_eval.errors import InputError
 from crma_eval.fmt import ci_methods, in_order, put_metrics
 from crma_eval.pairing import pair
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.bench.catalogue import bench_info
 from crma_eval.plugins.bench.continuous import (
+    BITS_METRICS,
     UNBOUNDED,
     paired_t,
     t_interval,
@@ -27,6 +29,7 @@ from crma_eval.plugins.bench.continuous import (
     unbounded_score,
 )
 from crma_eval.stats import benjamini_hochberg, holm, mcnemar, paired_difference_ci, proportion_ci
+from crma_eval.stats.equivalence import comparison_mde
 
 PLUGIN = "bench"
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:
@@ -130,6 +133,17 @@ def score_stats(
     return {"score": score, "n": n, "ci_low": low, "ci_high": high}
 
 
+def interval_method(values: np.ndarray, options: AnalyzeOptions, metric: str) -> str:
+    """The method of `score_stats`' interval for these values (for the metric catalogue)."""
+    if metric in UNBOUNDED:
+        return (
+            "t-interval of the mean log-likelihood, exponentiated"
+            if metric not in BITS_METRICS
+            else "t-interval of the mean"
+        )
+    return options.ci_method if _is_binary(values) else "t-interval of the mean"
+
+
 def compare(
     after: np.ndarray, base: np.ndarray, options: AnalyzeOptions, task: str = "", metric: str = ""
 ) -> dict[str, Any]:
@@ -148,6 +162,8 @@ def compare(
         estimate, low, high = diff.estimate, diff.low, diff.high
         method = f"Newcombe interval; McNemar ({options.mcnemar_method})"
         extra = {"b": test.b, "c": test.c, "pvalue": test.pvalue, "method": method}
+        mde = comparison_mde(after, base, None, 1 - options.confidence)["mde"]
+        extra["mde_pp"] = 100 * mde
     else:
         t = paired_t(after - base, options.confidence, options.seed)
         estimate, low, high = t.estimate, t.low, t.high
@@ -213,7 +229,7 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
 DELTA_STATS = (
     "delta_pp", "delta_ci_low_pp", "delta_ci_high_pp", "b", "c", "pvalue", "pvalue_holm",
     "pvalue_bh", "ratio", "ratio_ci_low", "ratio_ci_high", "log_ratio", "delta", "delta_ci_low",
-    "delta_ci_high",
+    "delta_ci_high", "mde_pp",
 )  # fmt: skip
 
 
@@ -236,6 +252,7 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         put_metrics(metrics, (PLUGIN, cell.task, cell.arm, segment(cell.task, cell.filter)), row)
         scores.append({"task": cell.task, "metric": cell.metric, "filter": cell.filter} | row)
         scores[-1]["arm"] = cell.arm
+        scores[-1]["interval"] = interval_method(cell.values.to_numpy(), options, cell.metric)
     deltas = _deltas(cells, base_name, options)
     for d in deltas:
         parts = (PLUGIN, d["task"], f"{d['arm']}_vs_{base_name}", segment(d["task"], d["filter"]))
@@ -253,4 +270,5 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         "pairing": pairing(frame),
     }
     details = {"scores": scores, "deltas": deltas, "base_arm": base_name}
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    info = bench_info(metrics, details, options.confidence, segment)
+    return AnalysisResult(metrics, details, methods, metric_info=info)

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from crma_eval.api.catalogue import method_label
 from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, ci_caption, interval, missing, num, pct, pvalue, signed
+from crma_eval.fmt import DASH, interval, missing, num, pct, pvalue, signed
 from crma_eval.labels import display
 from crma_eval.naming import slug
 from crma_eval.plugins.bench.analysis import NO_FILTER
@@ -158,11 +159,12 @@ def headline(details: Mapping[str, Any], opts: Mapping[str, Any]) -> KeyValues:
 
 def _scores(rows: list[dict[str, Any]], ci: str, opts: Mapping[str, Any]) -> Table:
     body = [
-        [task_label(r), r["metric"], display(opts, r["arm"]), r["n"], _score(r), _score_ci(r)]
+        [task_label(r), r["metric"], display(opts, r["arm"]), r["n"], _score(r), _score_ci(r),
+         method_label(r["interval"]) if "interval" in r else DASH]
         for r in rows
-    ]
+    ]  # fmt: skip
     return Table(
-        columns=["Task (filter)", "Metric", "Arm", "n", "Score", ci],
+        columns=["Task (filter)", "Metric", "Arm", "n (documents)", "Score", ci, "interval method"],
         rows=body,
         caption="Benchmark scores per arm",
         notes=[
@@ -243,5 +245,5 @@ def bench_section(result: dict[str, Any]) -> Section:
     if details["deltas"]:
         blocks.insert(0, headline(details, opts))
         blocks += [before_after(details, level, opts), *forests(details["deltas"], level, opts)]
-    blocks.append(_scores(details["scores"], ci_caption(methods), opts))
+    blocks.append(_scores(details["scores"], f"{level} CI", opts))
     return Section(id="bench", title="Standard benchmarks", blocks=blocks, definitions=DEFINITIONS)

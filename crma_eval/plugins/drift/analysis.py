@@ -12,6 +12,7 @@ import pandas as pd
 from crma_eval.errors import InputError
 from crma_eval.fmt import in_order, put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.drift.catalogue import drift_info
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
     check_phases,
@@ -27,6 +28,7 @@ from crma_eval.stats import (
     sign_flip_test,
     welch_t,
 )
+from crma_eval.stats.power import seeds_mde
 
 PLUGIN = "drift"
 # Conditions always share seeds (check_seeds), and the learning advantage pairs them by seed.
@@ -95,6 +97,7 @@ def _tests(a: list[float], b: list[float], options: AnalyzeOptions) -> dict[str,
         },
         "disjoint": ranges_disjoint(a, b),
         "paired": _paired(a, b, options),
+        "mde": seeds_mde(a, b, 1 - options.confidence),
     }
 
 
@@ -152,7 +155,7 @@ def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list
             (PLUGIN, label, "permutation"),
             {k: perm[k] for k in ("pvalue", "pvalue_greater", "pvalue_less", "floor", "exact")},
         )
-        put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"]})
+        put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"], "mde": test["mde"]})
         put_metrics(metrics, (PLUGIN, label, "paired"), test["paired"])
 
 
@@ -189,7 +192,12 @@ def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult
     for cond in conditions:
         _condition_metrics(metrics, cond)
     _pair_metrics(metrics, advantages, tests)
-    details = {"conditions": conditions, "advantages": advantages, "tests": tests}
+    details = {
+        "conditions": conditions,
+        "advantages": advantages,
+        "tests": tests,
+        "confidence": options.confidence,
+    }
     methods = {
         "drift": "loss-relative drift (L(T,d) - L(d,d)) / L(d,d) * 100, mean over d < T",
         "std": "sample (ddof=1)",
@@ -197,8 +205,11 @@ def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult
         "test": "welch-t; " + _permutation_method(tests),
         "paired_test": PAIRED_TEST,
         "test_used": PAIRED_TEST if tests else "none (one condition)",
+        "mde": "minimum detectable drift difference (pp) at alpha = 1 - confidence, 80% power: "
+        "two-sample t on the per-seed drifts, pooled sd (statsmodels TTestIndPower); an exact "
+        "permutation test whose floor is not below alpha detects none",
     }
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=drift_info(metrics, details))
 
 
 def _nullable(matrix: np.ndarray) -> list[list[float | None]]:

@@ -84,7 +84,7 @@ def _test(r: np.ndarray, o: np.ndarray, items: np.ndarray | None, options: Analy
     if items is None:
         test = mcnemar_from_pairs(r, o, options.mcnemar_method)
         stats = {"mcnemar_b": float(test.b), "mcnemar_c": float(test.c), "pvalue": test.pvalue}
-        return stats, f"McNemar {options.mcnemar_method} on {r.size} paired items"
+        return stats, f"{r.size} paired items; McNemar {options.mcnemar_method}"
     res = repeated_difference(r.astype(float) - o.astype(float), items, options.confidence,
                               options.seed)  # fmt: skip
     stats = {

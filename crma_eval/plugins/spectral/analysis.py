@@ -11,6 +11,7 @@ import pandas as pd
 from crma_eval.errors import InputError
 from crma_eval.fmt import put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.spectral.catalogue import spectral_info
 
 PLUGIN = "spectral"
 DEFAULT_TOLERANCE = 1e-6
@@ -147,4 +148,4 @@ def analyze_spectral(spectral: pd.DataFrame, options: AnalyzeOptions) -> Analysi
         "steps": "logged steps: distinct steps of the training log's records (a checkpoint's "
         "own measurement is a matrix, not a logged step); n counts every measured matrix",
     }
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=spectral_info(metrics))
