@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crma_eval.api.registry import plugins
 from crma_eval.errors import InputError
 from crma_eval.pairing import item_clusters, pair, repeats_items
 from crma_eval.records import load_records
-from crma_eval.registry import plugins
 from crma_eval.stats import mcnemar_from_pairs
 from crma_eval.stats.repeated import repeated_difference
 from crma_eval.store import RunDir

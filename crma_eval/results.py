@@ -9,6 +9,7 @@ from typing import Any
 from crma_eval.errors import InputError
 
 RESULTS_SCHEMA = "crma-eval/results/1"
+CLAIMS_JSON = "claims.json"  # RUN_DIR/claims.json, written by `crma-eval claims ... RUN_DIR`
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any]:

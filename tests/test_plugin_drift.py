@@ -10,10 +10,10 @@ import pytest
 from recordgen import frames, loss_matrix, section_of, stored
 from scipy import stats
 
-from crma_eval.blocks import Figure, KeyValues, Table
+from crma_eval.api.blocks import Figure, KeyValues, Table
+from crma_eval.api.plugin import AnalysisResult, AnalyzeOptions
 from crma_eval.errors import InputError
 from crma_eval.labels import display_options
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift import DriftPlugin
 
 ORDER = ("law", "med", "code")  # trained in this order; not alphabetical, not file order

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from recordgen import frames, section_of, spectral
 
-from crma_eval.blocks import Figure, KeyValues, Table
+from crma_eval.api.blocks import Figure, KeyValues, Table
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.spectral import SpectralPlugin
 
 RECORDS = [

@@ -13,8 +13,8 @@ from recordgen import frames, qa, route, section_of
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score, roc_curve
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 
-from crma_eval.blocks import Figure
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.api.blocks import Figure
+from crma_eval.api.plugin import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import RouterPlugin
 from crma_eval.plugins.router import metrics as rm
 from crma_eval.stats.resample import rows_bootstrap_ci

@@ -13,8 +13,8 @@ import statsmodels.api as sm
 from recordgen import frames, qa, route, section_of
 from statsmodels.stats.proportion import proportion_confint
 
-from crma_eval.blocks import KeyValues, Table
-from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.api.blocks import KeyValues, Table
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.plugins.router import RouterPlugin
 from crma_eval.plugins.router import metrics as rm
 

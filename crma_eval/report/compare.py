@@ -14,13 +14,13 @@ from typing import Any
 
 import pandas as pd
 
+from crma_eval.api.blocks import Items, KeyValues, Paragraph, Section, Table
 from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
-from crma_eval.blocks import Items, KeyValues, Paragraph, Section, Table
+from crma_eval.api.plugin import PairSpec
+from crma_eval.api.registry import plugins
 from crma_eval.errors import InputError
 from crma_eval.evidence import RunRecords, paired_evidence
 from crma_eval.fmt import DASH, missing, pvalue
-from crma_eval.plugins.base import PairSpec
-from crma_eval.registry import plugins
 from crma_eval.results import load_results
 from crma_eval.stats.equivalence import paired_mde
 from crma_eval.store import write_text_atomic

@@ -1,6 +1,6 @@
 """Render a run directory's results.json into one self-contained, escaped `report.html`.
 
-Plugins describe their sections with blocks (crma_eval.blocks); the jinja2 templates in
+Plugins describe their sections with blocks (crma_eval.api.blocks); the jinja2 templates in
 `templates/` turn each block type into HTML with one macro. Autoescaping is on, so every string
 (model outputs, domain names, metadata) is escaped; only our own matplotlib SVG is marked safe,
 after a check that it references nothing outside the document.
@@ -21,14 +21,14 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from crma_eval.api.blocks import Figure, Items, KeyValues, Section, Table
 from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
-from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
+from crma_eval.api.plugin import Plugin
+from crma_eval.api.registry import plugins as installed_plugins
 from crma_eval.claims import claims_section
 from crma_eval.figures import figure_style
 from crma_eval.labels import display_options
 from crma_eval.naming import slug
-from crma_eval.plugins.base import Plugin
-from crma_eval.registry import plugins as installed_plugins
 from crma_eval.report.context import gate_status, run_context, scrub_path
 from crma_eval.report.exports import csv_text, latex_text, write_export
 from crma_eval.report.svg import safe_svg
@@ -351,7 +351,7 @@ def render_html(
 def render_report(run_dir: str | Path, *, plugins: Mapping[str, Plugin] | None = None) -> Path:
     """(Re)render RUN_DIR/report.html from RUN_DIR/results.json; returns the report's path.
 
-    `plugins` defaults to the installed plugins (crma_eval.registry); the report is written to a
+    `plugins` defaults to the installed plugins (crma_eval.api.registry); the report is written to a
     temp file and renamed, so a failure leaves an existing report untouched. Tables are exported
     to RUN_DIR/tables/ (CSV, LaTeX) and complete drill-down lists to RUN_DIR/items/ (CSV).
     """

@@ -5,7 +5,7 @@ Each record gains or updates:
   verdicts:  {scorer: true | false | null}      (graded scorers pass at their threshold)
   abstained: {scorer: why}                      (only scorers that abstained on this record)
   primary:   the scorer that decides `correct`
-  correct:   the primary's verdict; when the primary abstains, today's rule for the answer type
+  correct:   the primary's verdict; when the primary abstains, the scoring rule for the answer type
              (contains / numeric) decides and `correct_by` names it.
 Scores of scorers not re-run are kept.
 """

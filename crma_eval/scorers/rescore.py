@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.collect.data import read_jsonl
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.records import record_json
 from crma_eval.scorers.apply import score_records
 from crma_eval.scorers.config import ScorersConfig

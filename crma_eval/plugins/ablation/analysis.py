@@ -16,20 +16,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.api.catalogue import MetricInfo, describe
-from crma_eval.fmt import in_order, put_metrics
-from crma_eval.naming import metric_name
-from crma_eval.pairing import conditions, item_clusters, of_condition, pair_shared, with_items
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import (
+from crma_eval import (
+    MDE_METHOD,
+    REPEATED_INTERVAL,
     SIGN_FLIP_METHOD,
     benjamini_hochberg,
+    comparison_mde,
+    conditions,
     holm,
+    in_order,
+    item_clusters,
     mcnemar,
+    metric_name,
+    of_condition,
+    pair_shared,
     paired_difference_ci,
+    put_metrics,
+    repeated_difference,
+    with_items,
 )
-from crma_eval.stats.equivalence import MDE_METHOD, comparison_mde
-from crma_eval.stats.repeated import REPEATED_INTERVAL, repeated_difference
+from crma_eval.api import AnalysisResult, AnalyzeOptions, MetricInfo, describe
 
 PLUGIN = "ablation"
 PAIR_STATS = ("n", "b", "c", "statistic", "pvalue", "diff", "diff_ci_low", "diff_ci_high")

@@ -7,11 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import num, pct, pvalue
-from crma_eval.labels import display
-from crma_eval.naming import slug
+from crma_eval import display, new_figure, num, pct, pvalue, slug, svg_of
+from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table
 
 DIFF_KEYS = ("diff", "diff_ci_low", "diff_ci_high")
 TITLE = "Paired ablation (McNemar; item-level test for repeated items)"

@@ -9,9 +9,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import in_order, put_metrics
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import (
+    InputError,
+    group_summary,
+    in_order,
+    paired_t,
+    permutation_test,
+    put_metrics,
+    ranges_disjoint,
+    seeds_mde,
+    sign_flip_test,
+    welch_t,
+)
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift.catalogue import drift_info
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
@@ -20,15 +30,6 @@ from crma_eval.plugins.drift.matrix import (
     mean_matrix,
     seed_runs,
 )
-from crma_eval.stats import (
-    group_summary,
-    paired_t,
-    permutation_test,
-    ranges_disjoint,
-    sign_flip_test,
-    welch_t,
-)
-from crma_eval.stats.power import seeds_mde
 
 PLUGIN = "drift"
 # Conditions always share seeds (check_seeds), and the learning advantage pairs them by seed.

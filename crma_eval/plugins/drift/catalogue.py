@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.api.catalogue import MetricInfo, describe
-from crma_eval.naming import metric_name
+from crma_eval import metric_name
+from crma_eval.api import MetricInfo, describe
 
 PLUGIN = "drift"
 DRIFT = "loss-relative drift (L(T,d) − L(d,d)) / L(d,d) × 100, mean over d < T"

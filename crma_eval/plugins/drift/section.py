@@ -7,10 +7,19 @@ from typing import Any
 import numpy as np
 from matplotlib.colors import Normalize
 
-from crma_eval.blocks import Figure, KeyValues, Section, Table
-from crma_eval.figures import new_figure, new_panels, svg_of
-from crma_eval.fmt import DASH, missing, num, pvalue, signed
-from crma_eval.labels import display, ordered
+from crma_eval import (
+    DASH,
+    display,
+    missing,
+    new_figure,
+    new_panels,
+    num,
+    ordered,
+    pvalue,
+    signed,
+    svg_of,
+)
+from crma_eval.api import Figure, KeyValues, Section, Table
 
 
 def _mean_std(summary: dict[str, Any], digits: int, unit: str = "") -> str:

@@ -9,9 +9,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import ci_methods, first_row, proportion, put_metrics, where
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import (
+    CLUSTERED_METHOD,
+    DEFAULT_RESAMPLES,
+    InputError,
+    ci_methods,
+    clustered_proportion,
+    first_row,
+    proportion,
+    put_metrics,
+    rows_bootstrap_ci,
+    where,
+)
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import metrics as rm
 from crma_eval.plugins.router.catalogue import router_info
 from crma_eval.plugins.router.oracle_gap import (
@@ -22,8 +32,6 @@ from crma_eval.plugins.router.oracle_gap import (
 )
 from crma_eval.plugins.router.records import ROUTE_CATEGORIES
 from crma_eval.plugins.router.units import SEVERAL, SINGLE, Units, query_units
-from crma_eval.stats import CLUSTERED_METHOD, clustered_proportion
-from crma_eval.stats.resample import DEFAULT_RESAMPLES, rows_bootstrap_ci
 
 PLUGIN = "router"
 NONE = "(none)"

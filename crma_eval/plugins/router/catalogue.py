@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.api.catalogue import MetricInfo, describe, describe_family
+from crma_eval.api import MetricInfo, describe, describe_family
 
 PLUGIN = "router"
 BOOT = "percentile bootstrap"

@@ -17,10 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.plugins.base import AnalyzeOptions
-from crma_eval.stats import mcnemar_from_pairs
-from crma_eval.stats.repeated import repeated_difference
-from crma_eval.stats.resample import rows_bootstrap_ci
+from crma_eval import mcnemar_from_pairs, repeated_difference, rows_bootstrap_ci
+from crma_eval.api import AnalyzeOptions
 
 KEYS = ("domain", "item_id", "seed", "checkpoint")
 MAX_LISTED = 200

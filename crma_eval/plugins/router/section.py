@@ -8,10 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import ci_caption, interval, num, pct
-from crma_eval.labels import display
+from crma_eval import ci_caption, display, interval, new_figure, num, pct, svg_of
+from crma_eval.api import Figure, Items, KeyValues, Section, Table
 from crma_eval.plugins.router import section_stress
 
 DEFINITIONS = [

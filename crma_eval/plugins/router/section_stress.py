@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, num, pct, pvalue
-from crma_eval.values import missing
+from crma_eval import DASH, missing, new_figure, num, pct, pvalue, svg_of
+from crma_eval.api import Figure, KeyValues, Paragraph, Table
 
 DEFINITIONS = [
     (

@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import put_metrics
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import InputError, put_metrics
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.spectral.catalogue import spectral_info
 
 PLUGIN = "spectral"

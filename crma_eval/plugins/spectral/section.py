@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.blocks import Figure, KeyValues, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import missing
+from crma_eval import missing, new_figure, svg_of
+from crma_eval.api import Figure, KeyValues, Section, Table
 
 
 def _sci(value: Any) -> str:
