@@ -10,22 +10,36 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from crma_eval import __version__
 from crma_eval.errors import InputError
-from crma_eval.plugins.bench.gsm8k.cli import audit
-from crma_eval.plugins.router.suite_cli import router_suite
+
+if TYPE_CHECKING:
+    from crma_eval.api import Plugin
+from crma_eval.plan.cli import plan
 from crma_eval.review.cli import review
 from crma_eval.scorers.cli import rescore
+from crma_eval.versions import __version__
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class _Group(click.Group):
-    """A click group that maps our exceptions onto the documented exit codes."""
+    """A click group that maps our exceptions onto the documented exit codes and adds the verbs
+    installed plugins contribute (`Plugin.commands`, loaded when invoked)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in plugin_commands():
+            plugin, path = plugin_commands()[cmd_name]
+            command: click.Command = plugin.load(path)
+            return command
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,6 +67,13 @@ def _internal() -> None:
     """The internal-error report (exit 3): the traceback, then one line saying it is a bug."""
     traceback.print_exc()
     click.echo("crma-eval: internal error (a bug): please report it", err=True)
+
+
+def plugin_commands() -> dict[str, tuple[Plugin, str]]:
+    """Verb -> (plugin, dotted path of its click command) for every installed plugin's verbs."""
+    from crma_eval.api.registry import plugins
+
+    return {verb: (p, path) for p in plugins().values() for verb, path in p.commands.items()}
 
 
 MAX_ERROR_CHARS = 1000
@@ -152,8 +173,8 @@ def run(
     """
     if quiet:
         _hush_libraries()
+    from crma_eval.collect.executors import make_executor
     from crma_eval.config import load_config
-    from crma_eval.executors import make_executor
     from crma_eval.run import headline_metrics, run_config
 
     cfg = load_config(config)
@@ -233,7 +254,7 @@ def analyze(
 ) -> None:
     """Analyze record files (JSON Lines, JSON arrays, CSV/TSV, Parquet; `.gz` too) into OUT."""
     from crma_eval.analyze import analyze_paths
-    from crma_eval.plugins.base import AnalyzeOptions
+    from crma_eval.api.plugin import AnalyzeOptions
 
     if not 0 < confidence < 1:
         raise click.BadParameter("must be between 0 and 1", param_hint="--confidence")
@@ -264,13 +285,37 @@ def report(run_dir: Path) -> None:
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--spec", type=click.Path(path_type=Path), required=True, help="GATES.yaml")
+@click.argument("run_dirs", metavar="RUN_DIR", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--spec", type=click.Path(path_type=Path), default=None, help="GATES.yaml")
 @click.option("--baseline", type=click.Path(path_type=Path), default=None, help="Baseline run dir.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def gate(run_dir: Path, spec: Path, baseline: Path | None, as_json: bool) -> None:
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="RUN_DIR... are repeated runs of one checkpoint: propose margins from their spread.",
+)
+@click.option("--metric", "patterns", multiple=True, help="--calibrate: metric globs.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05)
+def gate(
+    run_dirs: tuple[Path, ...],
+    spec: Path | None,
+    baseline: Path | None,
+    as_json: bool,
+    calibrate: bool,
+    patterns: tuple[str, ...],
+    alpha: float,
+) -> None:
     """Evaluate gates on RUN_DIR; writes junit.xml, summary.md and gate.json (and re-renders an
-    existing report.html so it shows the outcome); exit 1 if a gate fails."""
+    existing report.html so it shows the outcome); exit 1 if a gate fails. With --calibrate,
+    print gate rules with margins from the spread of repeated runs of one checkpoint."""
+    if calibrate:
+        from crma_eval.plan.cli import print_calibration
+
+        print_calibration(list(run_dirs), patterns, alpha, as_json)
+        return
+    if len(run_dirs) != 1 or spec is None:
+        raise click.UsageError("gate needs one RUN_DIR and --spec GATES.yaml (or --calibrate)")
+    run_dir = run_dirs[0]
     from crma_eval.gate import run_gate
     from crma_eval.store import writing_into
 
@@ -323,7 +368,7 @@ def claims(claims_file: Path, run_dir: Path | None, as_json: bool, summary: Path
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_plugins(as_json: bool) -> None:
     """List installed plugins (entry-point group crma_eval.plugins)."""
-    from crma_eval.registry import plugins
+    from crma_eval.api.registry import plugins
 
     rows = [
         {
@@ -348,10 +393,9 @@ def list_plugins(as_json: bool) -> None:
         click.echo(f"{row['name']:<10} {kinds:<10} {declares:<10} {steps:<16} {row['title']}")
 
 
-cli.add_command(audit)
+cli.add_command(plan)
 cli.add_command(rescore)
 cli.add_command(review)
-cli.add_command(router_suite)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,6 @@ Also the check that user-given names (arms) are unique, shared by the config val
 from __future__ import annotations
 
 import re
-import unicodedata
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 _PUNY_UNSAFE = re.compile(r"[^A-Za-z0-9\-]")
@@ -19,14 +18,14 @@ def slug(part: object) -> str:
     """Make one name segment safe for dotted metric names (no dots, no spaces).
 
     ASCII names: runs of other characters become `_` (unchanged rule). Names holding non-ASCII
-    characters get a reversible slug, UNICODE_PREFIX + the NFC name's Punycode (RFC 3492) with
+    characters get a reversible slug, UNICODE_PREFIX + the name's Punycode (RFC 3492) with
     any character other than letters, digits and `-` written `_XX` (hex), so distinct names
     never collide (`unslug` gives the name back).
     """
     text = str(part).strip()
     if text.isascii():
         return _UNSAFE.sub("_", text).strip("_") or "_"
-    puny = unicodedata.normalize("NFC", text).encode("punycode").decode("ascii")
+    puny = text.encode("punycode").decode("ascii")
     return UNICODE_PREFIX + _PUNY_UNSAFE.sub(lambda m: f"_{ord(m.group()):02x}", puny)
 
 

@@ -9,6 +9,7 @@ from crma_eval.errors import InputError
 from crma_eval.safeload import read_json
 
 RESULTS_SCHEMA = "crma-eval/results/1"
+CLAIMS_JSON = "claims.json"  # RUN_DIR/claims.json, written by `crma-eval claims ... RUN_DIR`
 # meta entries the report reads, with the JSON type analyze writes them as
 META_TYPES: dict[str, type] = {
     "options": dict,

@@ -25,7 +25,8 @@ pytest.importorskip("ray")  # installed by `make install` (extra `ray`); CI runs
 
 DRIVER = (
     "import sys; from pathlib import Path; from crma_eval.config import load_config;"
-    "from crma_eval.run import run_config; from crma_eval.executors.ray_exec import RayExecutor;"
+    "from crma_eval.run import run_config;"
+    "from crma_eval.collect.executors.ray_exec import RayExecutor;"
     "ex = RayExecutor(workers=2, local_gpus=2, quiet=True);"
     "run_config(load_config(sys.argv[1]), Path(sys.argv[2]), quiet=True, executor=ex)"
 )
@@ -66,6 +67,7 @@ def wait_for(predicate, proc: subprocess.Popen[str], what: str) -> None:  # type
     assert proc.poll() is None, f"driver ended before {what}: {proc.communicate()[1][-2000:]}"
 
 
+@pytest.mark.slow
 def test_ray_run_survives_actor_and_driver_kills_with_serial_bytes(
     config: Path, tmp_path: Path
 ) -> None:
@@ -116,7 +118,7 @@ def test_private_cluster_listens_on_loopback_only() -> None:
     import ray
 
     psutil = pytest.importorskip("psutil")
-    from crma_eval.executors.ray_exec import RayExecutor
+    from crma_eval.collect.executors.ray_exec import RayExecutor
 
     assert RayExecutor(workers=1, local_gpus=0, quiet=True)._connect(ray)
     try:

@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from scipy.special import softmax
 
+from crma_eval.api.registry import router_class
 from crma_eval.checkpoint.router import CentroidRouter, fit_temperature
 from crma_eval.cli import cli
 from crma_eval.errors import InputError
 from crma_eval.plugins.router.collect import read_suite
 from crma_eval.plugins.router.overlap import domain_overlap
 from crma_eval.plugins.router.suite import OOD_FILE, PERTURBATIONS, read_texts
-from crma_eval.registry import router_class
 
 QUESTIONS = {
     "cooking": ["How long do I bake bread at 200 degrees?", "What knife cuts onions best?",

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from crma_eval.blocks import Section
-    from crma_eval.claims.check import Outcome
+from crma_eval.results import CLAIMS_JSON
 
-CLAIMS_JSON = "claims.json"  # RUN_DIR/claims.json, written by `crma-eval claims ... RUN_DIR`
+if TYPE_CHECKING:
+    from crma_eval.api.blocks import Section
+    from crma_eval.claims.check import Outcome
 
 
 def check_file(claims_path: str | Path, run_dir: str | Path | None = None) -> list[Outcome]:
@@ -22,13 +22,16 @@ def check_file(claims_path: str | Path, run_dir: str | Path | None = None) -> li
 
     Raises InputError (exit 2) for a bad claims file (file:line) or an unreadable run directory.
     """
+    from crma_eval.api.catalogue import catalogue
     from crma_eval.claims.check import check_claim
     from crma_eval.claims.spec import load_claims
     from crma_eval.results import load_results
 
     claims = load_claims(claims_path)
-    metrics = None if run_dir is None else load_results(run_dir)["metrics"]
-    return [check_claim(claim, metrics) for claim in claims]
+    results = None if run_dir is None else load_results(run_dir)
+    metrics = None if results is None else results["metrics"]
+    info = None if results is None else catalogue(results)
+    return [check_claim(claim, metrics, info) for claim in claims]
 
 
 def claims_section(run_dir: str | Path) -> Section | None:

@@ -44,7 +44,7 @@ def junit_xml(report: GateReport) -> str:
         case = ET.SubElement(suite, "testcase", attrs)
         text = (
             f"rule: {outcome.rule.name} (spec line {outcome.rule.line})\n"
-            f"metric: {outcome.metric}\nvalue: {gate_value(outcome.value)}\n"
+            f"metric: {outcome.metric}\nwhat: {outcome.what}\nvalue: {gate_value(outcome.value)}\n"
             f"threshold: {outcome.rule.threshold}\ndetail: {outcome.detail}"
         )
         if outcome.passed:
@@ -79,7 +79,14 @@ def verdict(report: GateReport) -> str:
 
 def _row(o: Outcome) -> str:
     mark = "✅" if o.passed else "❌"
-    cells = [mark, _md(o.rule.name), _code(o.metric), gate_value(o.value), _md(o.rule.threshold)]
+    cells = [
+        mark,
+        _md(o.rule.name),
+        _code(o.metric),
+        _md(o.what) or "—",
+        gate_value(o.value),
+        _md(o.rule.threshold),
+    ]
     return "| " + " | ".join([*cells, _md(o.detail)]) + " |"
 
 
@@ -99,8 +106,8 @@ def summary_markdown(
     lines += [
         where,
         "",
-        "| | Rule | Metric | Value | Threshold | Detail |",
-        "|---|---|---|---|---|---|",
+        "| | Rule | Metric | What it is | Value | Threshold | Detail |",
+        "|---|---|---|---|---|---|---|",
     ]
     rows = [_row(o) for o in report.outcomes]
     if limit is None or len("\n".join(lines + rows).encode()) + 1 <= limit:

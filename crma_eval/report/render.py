@@ -1,6 +1,6 @@
 """Render a run directory's results.json into one self-contained, escaped `report.html`.
 
-Plugins describe their sections with blocks (crma_eval.blocks); the jinja2 templates in
+Plugins describe their sections with blocks (crma_eval.api.blocks); the jinja2 templates in
 `templates/` turn each block type into HTML with one macro. Autoescaping is on, so every string
 (model outputs, domain names, metadata) is escaped; only our own matplotlib SVG is marked safe,
 after a check that it references nothing outside the document.
@@ -21,14 +21,15 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
+from crma_eval.api.blocks import Figure, Items, KeyValues, Section, Table
+from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
+from crma_eval.api.plugin import Plugin
+from crma_eval.api.registry import plugins as installed_plugins
 from crma_eval.claims import claims_section
 from crma_eval.errors import clip
 from crma_eval.figures import figure_style
 from crma_eval.labels import display_options
 from crma_eval.naming import slug, visible, visible_html
-from crma_eval.plugins.base import Plugin
-from crma_eval.registry import plugins as installed_plugins
 from crma_eval.report.context import gate_status, run_context, scrub_path
 from crma_eval.report.exports import csv_text, latex_text, write_export
 from crma_eval.report.svg import safe_svg
@@ -105,7 +106,7 @@ class SectionView:
     blocks: list[BlockView] = field(default_factory=list)
     definitions: list[tuple[str, str]] = field(default_factory=list)
     notice: str = ""
-    metrics: list[tuple[str, Any]] = field(default_factory=list)
+    metrics: list[tuple[str, Any, str]] = field(default_factory=list)
 
     @property
     def headline(self) -> KeyValues | None:
@@ -191,14 +192,15 @@ def _section_view(
     entry: dict[str, Any],
     plugin: Plugin | None,
     metrics: dict[str, Any],
-    ctx: tuple[Exporter, Records, dict[str, Any]],
+    ctx: tuple[Exporter, Records, dict[str, Any], dict[str, MetricInfo]],
 ) -> SectionView:
-    exporter, records, options = ctx
-    own = sorted((k, v) for k, v in metrics.items() if k.split(".", 1)[0] == name)
+    exporter, records, options, info = ctx
+    mine = sorted(k for k in metrics if k.split(".", 1)[0] == name)
+    own = [(k, metrics[k], describe_label(info[k])) for k in mine]
     if plugin is None:
         notice = f"Plugin “{name}” is not installed, so its section cannot be drawn."
         return SectionView(_unique_id(name, exporter.used), name, name, notice=notice, metrics=own)
-    entry = {**entry, "report": options}
+    entry = {**entry, "report": options, "metric_info": {k: info[k] for k in mine}}
     try:
         with figure_style():
             section: Section | None = plugin.report_section(entry)
@@ -347,7 +349,7 @@ def render_html(
     exporter = Exporter(run_dir, set(RESERVED_IDS))
     meta = results["meta"]
     options = display_options(meta)
-    ctx = (exporter, Records(run_dir), options)
+    ctx = (exporter, Records(run_dir), options, catalogue(results))
     sections = [
         _section_view(name, entry, plugins.get(name), results["metrics"], ctx)
         for name, entry in results["plugins"].items()
@@ -371,7 +373,7 @@ def render_html(
 def render_report(run_dir: str | Path, *, plugins: Mapping[str, Plugin] | None = None) -> Path:
     """(Re)render RUN_DIR/report.html from RUN_DIR/results.json; returns the report's path.
 
-    `plugins` defaults to the installed plugins (crma_eval.registry); the report is written to a
+    `plugins` defaults to the installed plugins (crma_eval.api.registry); the report is written to a
     temp file and renamed, so a failure leaves an existing report untouched. Tables are exported
     to RUN_DIR/tables/ (CSV, LaTeX) and complete drill-down lists to RUN_DIR/items/ (CSV).
     """

@@ -52,7 +52,8 @@ def _echo(s: dict[str, Any]) -> None:
     if "fleiss" in s["agreement"]:
         f = s["agreement"]["fleiss"]
         click.echo(
-            f"  Fleiss' kappa {_fmt(f['estimate'])} [{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}]"
+            f"  Fleiss' kappa {_fmt(f['estimate'])} [{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}] "
+            f"on {f['n_items']} items with 2+ labels ({f['n_complete']} labelled by every rater)"
         )
     for name, r in s["scorers_vs_humans"].items():
         click.echo(f"  {name:<10} agrees with the human majority {r['k']}/{r['n']} "

@@ -6,7 +6,7 @@ Each record gains or updates:
   abstained: {scorer: why}                      (only scorers that abstained on this record)
   flags:     {scorer: why}                      (e.g. an answer holding judge-format markers)
   primary:   the scorer that decides `correct`
-  correct:   the primary's verdict; when the primary abstains, today's rule for the answer type
+  correct:   the primary's verdict; when the primary abstains, the scoring rule for the answer type
              (contains / numeric) decides and `correct_by` names it.
 Scores of scorers not re-run are kept.
 """

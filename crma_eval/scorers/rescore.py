@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.collect.data import read_jsonl
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.records import record_json
 from crma_eval.results import load_results
 from crma_eval.safeload import read_json

@@ -3,35 +3,44 @@
 Arms are matched by crma_eval.pairing (one rule for ablation, bench and gate --baseline). Items
 answered once per arm: McNemar on the discordant pairs and Newcombe's paired difference interval,
 as before. Items answered several times (seeds, checkpoints): the item is the unit, an exact
-sign-flip permutation test on per-item mean differences and a cluster-robust (CR1) interval.
+sign-flip permutation test on per-item totals of the differences and a cluster-robust (CR1)
+interval with a t(items − 1) reference, both of the pooled difference (stats.repeated).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
-from crma_eval.fmt import in_order, put_metrics
-from crma_eval.pairing import conditions, item_clusters, of_condition, pair_shared, with_items
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import (
+from crma_eval import (
+    MDE_METHOD,
+    REPEATED_INTERVAL,
     SIGN_FLIP_METHOD,
     benjamini_hochberg,
-    cluster_se,
+    comparison_mde,
+    conditions,
     holm,
+    in_order,
+    item_clusters,
     mcnemar,
+    metric_name,
+    of_condition,
+    pair_shared,
     paired_difference_ci,
-    sign_flip_test,
+    put_metrics,
+    repeated_difference,
+    with_items,
 )
+from crma_eval.api import AnalysisResult, AnalyzeOptions, MetricInfo, describe
 
 PLUGIN = "ablation"
 PAIR_STATS = ("n", "b", "c", "statistic", "pvalue", "diff", "diff_ci_low", "diff_ci_high")
-REPEATED_STATS = ("n_items", "n_observations")
+REPEATED_STATS = ("n_items", "n_observations", "design_effect")
+POWER_STATS = ("mde",)
 KEYS = ["domain", "item_id", "seed", "checkpoint", "condition"]
 
 
@@ -55,6 +64,7 @@ def _independent(x: np.ndarray, y: np.ndarray, options: AnalyzeOptions) -> dict[
         "diff_ci_low": diff.low,
         "diff_ci_high": diff.high,
         "method": f"mcnemar-{options.mcnemar_method}",
+        "interval": "newcombe-paired-wilson",
     }
 
 
@@ -63,28 +73,26 @@ def clustered_difference(
 ) -> dict[str, Any]:
     """Item-level comparison of repeated paired 0/1 answers (shape [N] each, items: [N] labels).
 
-    b / c: items whose mean correctness is higher under x / under y. Test: sign-flip permutation
-    on the per-item mean differences. Interval: mean difference ± z * CR1 item-clustered SE,
-    clipped to [-1, 1].
+    One estimand, diff = mean(x - y) over the paired answers (stats.repeated_difference):
+    b / c: items whose total x - y is positive / negative. Test: exact sign-flip permutation
+    on the per-item totals. Interval: diff ± t(items − 1) * CR1 item-clustered SE, in [-1, 1].
     """
-    d = x.astype(float) - y.astype(float)
-    per_item = pd.Series(d).groupby(items, sort=False).mean().to_numpy()
-    test = sign_flip_test(per_item, seed=options.seed)
-    estimate = float(d.mean())
-    z = float(sps.norm.isf((1 - options.confidence) / 2))
-    se = cluster_se(d, items) if per_item.size > 1 else math.nan
+    res = repeated_difference(x.astype(float) - y.astype(float), items, options.confidence,
+                              options.seed)  # fmt: skip
     return {
-        "b": int(np.count_nonzero(per_item > 0)),
-        "c": int(np.count_nonzero(per_item < 0)),
-        "statistic": test.statistic,
-        "pvalue": test.pvalue,
-        "diff": estimate,
-        "diff_ci_low": max(-1.0, estimate - z * se),
-        "diff_ci_high": min(1.0, estimate + z * se),
-        "n_items": int(per_item.size),
-        "n_observations": int(d.size),
-        "exact": test.exact,
-        "method": SIGN_FLIP_METHOD + ("" if test.exact else " (Monte Carlo)"),
+        "b": res.b,
+        "c": res.c,
+        "statistic": res.estimate,
+        "pvalue": res.pvalue,
+        "diff": res.estimate,
+        "diff_ci_low": res.low,
+        "diff_ci_high": res.high,
+        "n_items": res.n_items,
+        "n_observations": res.n_observations,
+        "df": res.df,
+        "exact": res.exact,
+        "method": SIGN_FLIP_METHOD + ("" if res.exact else " (Monte Carlo)"),
+        "interval": REPEATED_INTERVAL,
     }
 
 
@@ -93,6 +101,7 @@ def _comparison(aligned: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any
     items = item_clusters(aligned).to_numpy()
     repeated = bool(pd.Series(items).duplicated().any())
     found = clustered_difference(x, y, items, options) if repeated else _independent(x, y, options)
+    found |= comparison_mde(x, y, items if repeated else None, 1 - options.confidence)
     return {"n": int(x.size), **found, "acc_a": float(x.mean()), "acc_b": float(y.mean())}
 
 
@@ -138,6 +147,7 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
     With no such pair the result has no metrics and `skipped` says why.
     """
     metrics: dict[str, float] = {}
+    info: dict[str, MetricInfo] = {}
     pairs: list[dict[str, Any]] = []
     unpaired: dict[str, list[str]] = {}
     for cond in conditions(qa):
@@ -148,18 +158,22 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
     seen = Counter((p["a"], p["b"]) for p in pairs)
     for p in pairs:
         # The condition joins the name only when that pair of arms is compared under several.
-        _add_metrics(metrics, p, p["condition"] if seen[(p["a"], p["b"])] > 1 else None)
+        cond = p["condition"] if seen[(p["a"], p["b"])] > 1 else None
+        _add_metrics((metrics, info), p, cond, options.confidence)
     tests = {d.get("method") for p in pairs for d in (p["overall"], *p["domains"])}
     methods = {
         "test": "; ".join(sorted(t for t in tests if t)) or f"mcnemar-{options.mcnemar_method}",
         "diff_ci": "newcombe-paired-wilson (one answer per item); "
-        "cr1-clustered-wald clipped to [-1, 1] (repeated items)",
+        f"{REPEATED_INTERVAL} clipped to [-1, 1] (repeated items)",
         "multiplicity": "holm and benjamini-hochberg across the domains of one pair of arms",
         "pairing": "crma_eval.pairing: every key both arms carry",
+        "unit": "item (domain, item_id); repeated answers of an item (seeds, checkpoints) are "
+        "one cluster: n_items items, n_observations paired answers",
         "confidence": str(options.confidence),
+        "mde": MDE_METHOD,
     }
     details = {"arms": in_order(qa["arm"]), "pairs": pairs, "unpaired": unpaired}
-    result = AnalysisResult(metrics=metrics, details=details, methods=methods)
+    result = AnalysisResult(metrics, details, methods, metric_info=info)
     if not pairs:
         result.skipped = (
             f"no two qa arms answered the same items (arms: {', '.join(map(str, details['arms']))})"
@@ -172,16 +186,44 @@ def pair_label(a: str, b: str) -> str:
     return f"{a}_vs_{b}"
 
 
-def _add_metrics(metrics: dict[str, float], pair: dict[str, Any], condition: Any) -> None:
+def _add_metrics(
+    out: tuple[dict[str, float], dict[str, MetricInfo]],
+    pair: dict[str, Any],
+    condition: Any,
+    confidence: float,
+) -> None:
+    metrics, info = out
     label = (PLUGIN, pair_label(pair["a"], pair["b"]), condition)
     overall = pair["overall"]
-    put_metrics(
-        metrics, label, {k: overall[k] for k in (*PAIR_STATS, *REPEATED_STATS) if k in overall}
-    )
+    named = (*PAIR_STATS, *REPEATED_STATS, *POWER_STATS)
+    names = put_metrics(metrics, label, {k: overall[k] for k in named if k in overall})
+    info |= _info(names, label, pair, overall, confidence)
     for row in pair["domains"]:
-        stats = {
-            k: row[k]
-            for k in (*PAIR_STATS, *REPEATED_STATS, "pvalue_holm", "pvalue_bh")
-            if k in row
-        }
-        put_metrics(metrics, (*label, row["domain"]), stats)
+        stats = {k: row[k] for k in (*named, "pvalue_holm", "pvalue_bh") if k in row}
+        names = put_metrics(metrics, (*label, row["domain"]), stats)
+        info |= _info(names, (*label, row["domain"]), pair, row, confidence)
+
+
+def _info(
+    names: list[str],
+    parts: tuple[Any, ...],
+    pair: dict[str, Any],
+    row: dict[str, Any],
+    confidence: float,
+) -> dict[str, MetricInfo]:
+    """Catalogue entries of one comparison row: the difference's unit is the item."""
+    where = f"domain {row['domain']}" if "domain" in row else "all domains"
+    what = f"accuracy of arm {pair['a']} minus arm {pair['b']} on the same items, {where}"
+    interval = row.get("interval")
+    n = int(row.get("n_items", row["n"]))
+    out = describe(
+        names, metric_name(*parts), "diff", what, unit="item", n=n,
+        method="mean paired difference", interval=interval, test=row.get("method"),
+        confidence=confidence,
+    )  # fmt: skip
+    for stat in ("pvalue_holm", "pvalue_bh"):
+        name = metric_name(*parts, stat)
+        if name in out:
+            method = "holm" if stat == "pvalue_holm" else "benjamini-hochberg"
+            out[name] = replace(out[name], method=f"{method} across the domains of this pair")
+    return out

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import num, pct, pvalue
-from crma_eval.labels import display
-from crma_eval.naming import slug
+from crma_eval import display, new_figure, num, pct, pvalue, slug, svg_of
+from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table
 
 DIFF_KEYS = ("diff", "diff_ci_low", "diff_ci_high")
 TITLE = "Paired ablation (McNemar; item-level test for repeated items)"
@@ -18,9 +16,9 @@ TEST_LABEL = {
     "mcnemar-exact": "McNemar exact binomial test",
     "mcnemar-midp": "McNemar mid-p test",
     "mcnemar-chi2": "McNemar chi-square test with continuity correction",
-    "sign-flip-permutation": "exact sign-flip permutation test on per-item mean differences",
+    "sign-flip-permutation": "exact sign-flip permutation test on per-item differences",
     "sign-flip-permutation (Monte Carlo)": "seeded Monte Carlo sign-flip permutation test on "
-    "per-item mean differences",
+    "per-item differences",
 }
 
 
@@ -31,10 +29,15 @@ DEFINITIONS = [
     ("Newcombe interval", "paired square-and-add of Wilson intervals (Newcombe 1998, method 10)"),
     (
         "sign-flip permutation",
-        "item-level test for repeated items: per-item mean difference, all 2^n sign flips "
-        "enumerated (n <= 20 items with a difference), else 100,000 seeded Monte Carlo flips",
+        "item-level test for repeated items: per-item total difference, exact null distribution "
+        "(lattice convolution for 0/1 answers; all 2^n flips for n <= 20 other values), else "
+        "100,000 seeded Monte Carlo flips and their negations",
     ),
-    ("clustered difference interval", "mean difference ± z × CR1 item-clustered SE, in [−1, 1]"),
+    (
+        "clustered difference interval",
+        "pooled difference ± t(items − 1) × CR1 item-clustered SE, in [−1, 1] (the test's "
+        "estimand)",
+    ),
     ("Holm", "family-wise error control over the domains of one pair of arms"),
     ("Benjamini–Hochberg", "false discovery rate control over the same family"),
     ("pairing", "every key both arms carry; checkpoint dropped when the arms' ids differ"),
@@ -60,7 +63,15 @@ def _cells(label: str, row: dict[str, Any], holm: bool) -> list[Any]:
         pvalue(row["pvalue"]),
     ]
     adjusted = [pvalue(row["pvalue_holm"]), pvalue(row["pvalue_bh"])] if holm else ["—", "—"]
-    return [*cells, *adjusted, _test_label(row.get("method", ""))]
+    return [*cells, *adjusted, _mde(row), _test_label(row.get("method", ""))]
+
+
+def _mde(row: dict[str, Any]) -> str:
+    """The minimum detectable difference in pp ('none' when no difference is detectable)."""
+    mde = row.get("mde")
+    if mde is None:
+        return "—"
+    return "none" if math.isnan(mde) else f"{100 * mde:.1f}"
 
 
 def _names(pair: dict[str, Any], opts: dict[str, Any]) -> tuple[str, str]:
@@ -98,6 +109,7 @@ def _pair_table(pair: dict[str, Any], test: str, level: str, opts: dict[str, Any
         "p",
         "p (Holm)",
         "p (BH)",
+        "MDE (pp)",
         "test",
     ]
     rows = [_cells(d["domain"], d, True) for d in pair["domains"]]
@@ -112,6 +124,10 @@ def _pair_table(pair: dict[str, Any], test: str, level: str, opts: dict[str, Any
         "Difference interval: Newcombe's paired square-and-add of Wilson intervals (one answer "
         "per item); mean difference ± z × item-clustered (CR1) standard error, clipped to "
         "[−1, 1] (items answered several times, where b and c count items, not answers).",
+        "MDE: the smallest true difference the test detects with 80% power at alpha = 1 − "
+        "confidence (McNemar normal approximation from the observed discordance; paired t on "
+        "per-item differences with the measured design effect for repeated items); a "
+        "non-significant p says nothing about differences smaller than it.",
         f"Pairing: {pair.get('pairing', '')}.",
     ]
     return Table(

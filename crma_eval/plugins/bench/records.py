@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Name, Num, RecordKind
+from crma_eval.api import Name, Num, RecordKind
 
 
 class BenchRecord(TypedDict):
     """One per-document metric value of an lm-eval task under one arm."""
 
-    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
     kind: Literal["bench"]
     task: Name
     arm: Name
@@ -23,6 +22,9 @@ class BenchRecord(TypedDict):
     doc_hash: NotRequired[str | None]
     prediction: NotRequired[str | None]
     target: NotRequired[str | None]
+    weight: NotRequired[Num | None]  # rolling log-likelihood: lm-eval's words or bytes
+    subtask: NotRequired[str | None]
+    groups: NotRequired[list[dict[str, Any]] | None]  # containing the subtask (docs/bench.md)
 
 
 BENCH_KIND = RecordKind(

@@ -11,16 +11,20 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.fmt import ci_methods, in_order, proportion, put_metrics
-from crma_eval.pairing import (
+from crma_eval import (
+    CLUSTERED_METHOD,
+    ci_methods,
     conditions,
-    item_clusters,
+    group_summary,
+    in_order,
+    metric_name,
     of_condition,
+    put_metrics,
     repeats_items,
     with_items,
 )
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import CLUSTERED_METHOD, clustered_proportion, group_summary
+from crma_eval.api import AnalysisResult, AnalyzeOptions, MetricInfo, describe
+from crma_eval.plugins.qa.accuracy import accuracy, row_info
 
 PLUGIN = "qa"
 PUBLIC = ("k", "n", "accuracy", "ci_low", "ci_high", "misrouted")
@@ -36,27 +40,6 @@ def _routing(qa: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"routed": is_routed, "misrouted": is_routed & (routed.isna() | (routed != qa["domain"]))}
     )
-
-
-def accuracy(rows: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
-    """k, n, accuracy and interval of one group: plain CI for independent items, else clustered."""
-    correct = rows["correct"].astype(bool)
-    k, n = int(correct.sum()), int(correct.size)
-    if not repeats_items(rows):
-        return proportion(k, n, options) | {"method": options.ci_method}
-    res = clustered_proportion(correct.to_numpy(), item_clusters(rows), options.confidence)
-    return {
-        "k": k,
-        "n": n,
-        "accuracy": res.estimate,
-        "ci_low": res.low,
-        "ci_high": res.high,
-        "n_items": res.n_items,
-        "n_observations": res.n_observations,
-        "design_effect": res.design_effect,
-        "n_effective": res.n_effective,
-        "method": res.method,
-    }
 
 
 def replicate_column(rows: pd.DataFrame) -> str | None:
@@ -87,14 +70,36 @@ def _row(rows: pd.DataFrame, head: dict[str, Any], options: AnalyzeOptions) -> d
     return row
 
 
-def _put(metrics: dict[str, float], parts: tuple[Any, ...], row: dict[str, Any]) -> None:
-    put_metrics(metrics, parts, {k: row[k] for k in (*PUBLIC, *REPEATED) if k in row})
+def _what(parts: tuple[Any, ...]) -> str:
+    """A row's estimand in words, e.g. 'share of answers correct, arm with_crma, all domains'."""
+    _, arm, cond, *domain = parts
+    where = f"domain {domain[0]}" if domain and domain[0] is not None else "all domains"
+    return f"share of answers correct, arm {arm}" + (f", {cond}" if cond else "") + f", {where}"
+
+
+def _put(
+    out: tuple[dict[str, float], dict[str, MetricInfo]],
+    parts: tuple[Any, ...],
+    row: dict[str, Any],
+    confidence: float,
+) -> None:
+    metrics, info = out
+    names = put_metrics(metrics, parts, {k: row[k] for k in (*PUBLIC, *REPEATED) if k in row})
+    what = _what(parts)
+    info |= row_info(names, metric_name(*parts), row, what, confidence)
     column = row.get("replicate")
     if column is None:
         return
     for rep in row["replicates"]:
-        put_metrics(metrics, (*parts, f"{column}_{rep[column]}"), {k: rep[k] for k in PUBLIC[:5]})
-    put_metrics(metrics, (*parts, f"{column}s"), row["replicate_summary"])
+        each = (*parts, f"{column}_{rep[column]}")
+        names = put_metrics(metrics, each, {k: rep[k] for k in PUBLIC[:5]})
+        info |= row_info(names, metric_name(*each), rep, f"{what}, {column} {rep[column]}",
+                         confidence)  # fmt: skip
+    names = put_metrics(metrics, (*parts, f"{column}s"), row["replicate_summary"])
+    info |= describe(
+        names, metric_name(*parts, f"{column}s"), "mean", f"mean over {column}s of {what}",
+        unit=column, n=int(row["replicate_summary"]["n"]), method=f"mean of per-{column} accuracy",
+    )  # fmt: skip
 
 
 def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
@@ -108,6 +113,7 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     if "routed_domain" in qa.columns:
         frame = frame.join(_routing(qa))
     metrics: dict[str, float] = {}
+    info: dict[str, MetricInfo] = {}
     rows: list[dict[str, Any]] = []
     for arm in in_order(frame["arm"]):
         of_arm = frame[frame["arm"] == arm]
@@ -121,10 +127,10 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
             for domain, per_domain in group.groupby("domain", sort=False):
                 row = _row(per_domain, head | {"domain": domain}, options)
                 rows.append(row)
-                _put(metrics, (PLUGIN, arm, cond, domain), row)
+                _put((metrics, info), (PLUGIN, arm, cond, domain), row, options.confidence)
             total = _row(group, head | {"domain": None}, options)
             rows.append(total)
-            _put(metrics, (PLUGIN, arm, cond), total)
+            _put((metrics, info), (PLUGIN, arm, cond), total, options.confidence)
     details = {
         "rows": rows,
         "routing": "misrouted" in frame.columns,
@@ -134,17 +140,21 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     if any(r["method"] == CLUSTERED_METHOD for r in rows):
         methods["ci_repeated"] = CLUSTERED_METHOD
         methods["replicate_std"] = "sample (ddof=1)"
-    _add_scorers(qa, options, metrics, details)
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    _add_scorers(qa, options, (metrics, info), details)
+    return AnalysisResult(metrics=metrics, details=details, methods=methods, metric_info=info)
 
 
 def _add_scorers(
-    qa: pd.DataFrame, options: AnalyzeOptions, metrics: dict[str, float], details: dict[str, Any]
+    qa: pd.DataFrame,
+    options: AnalyzeOptions,
+    out: tuple[dict[str, float], dict[str, MetricInfo]],
+    details: dict[str, Any],
 ) -> None:
-    """Scorers side by side (crma_eval.scorers.compare), when the records carry verdicts."""
-    from crma_eval.scorers.compare import compare_scorers
+    """Scorers side by side (crma_eval.plugins.qa.scorer_compare), when records carry verdicts."""
+    from crma_eval.plugins.qa.scorer_compare import compare_scorers
 
     compared = compare_scorers(qa, options)
     if compared is not None:
-        metrics.update(compared[0])
+        out[0].update(compared[0])
+        out[1].update(compared[2])
         details["scorers"] = compared[1]

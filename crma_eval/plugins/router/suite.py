@@ -29,9 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crma_eval.atomicio import write_text_atomic
-from crma_eval.collect.data import read_jsonl
-from crma_eval.errors import InputError
+from crma_eval import InputError, read_jsonl, write_text_atomic
 
 OOD_FILE = Path(__file__).resolve().parents[3] / "tasks" / "router_stress" / "ood.jsonl"
 TEXT_FIELDS = ("question", "query", "text")

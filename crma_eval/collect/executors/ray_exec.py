@@ -17,15 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crma_eval.collect.executors.distributed import Prepared, ShardWorker, prepare
+from crma_eval.collect.executors.plan import Group, make_groups
+from crma_eval.collect.shards import SHARDS, new_shard_names
 from crma_eval.errors import InputError
-from crma_eval.executors.distributed import Prepared, ShardWorker, prepare
-from crma_eval.executors.plan import Group, make_groups
-from crma_eval.shards import SHARDS, new_shard_names
 from crma_eval.store import RunDir
 
 if TYPE_CHECKING:
-    from crma_eval.collect import CollectContext, Collector, UnitFailure
-    from crma_eval.executors import Progress
+    from crma_eval.api.collect import CollectContext, Collector, Progress, UnitFailure
 
 POLL_S = 0.5
 LOOPBACK = "127.0.0.1"
