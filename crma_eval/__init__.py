@@ -137,6 +137,9 @@ _EXPORTS: dict[str, str] = {
     "ranges_disjoint": "crma_eval.stats",
     "sign_flip_test": "crma_eval.stats",
     "welch_t": "crma_eval.stats",
+    "paired_t": "crma_eval.stats",
+    "REPEATED_INTERVAL": "crma_eval.stats.repeated",
+    "repeated_difference": "crma_eval.stats.repeated",
     "DEFAULT_RESAMPLES": "crma_eval.stats.resample",
     "rows_bootstrap_ci": "crma_eval.stats.resample",
     "RunDir": "crma_eval.store",
@@ -154,6 +157,7 @@ __all__ = [
     "DEFAULT_RESAMPLES",
     "MDE_METHOD",
     "RECORD_CONFIG",
+    "REPEATED_INTERVAL",
     "SIGN_FLIP_METHOD",
     "SOURCE_COLUMNS",
     "AnalysisResult",
@@ -235,6 +239,7 @@ __all__ = [
     "pair",
     "pair_shared",
     "paired_difference_ci",
+    "paired_t",
     "parse_number",
     "pct",
     "permutation_test",
@@ -251,6 +256,7 @@ __all__ = [
     "read_number_words",
     "record_json",
     "render_report",
+    "repeated_difference",
     "repeats_items",
     "rows_bootstrap_ci",
     "run_gate",
@@ -378,6 +384,7 @@ if TYPE_CHECKING:
         mcnemar,
         mcnemar_from_pairs,
         paired_difference_ci,
+        paired_t,
         permutation_test,
         proportion_ci,
         ranges_disjoint,
@@ -386,6 +393,7 @@ if TYPE_CHECKING:
     )
     from crma_eval.stats.equivalence import MDE_METHOD, comparison_mde
     from crma_eval.stats.power import seeds_mde
+    from crma_eval.stats.repeated import REPEATED_INTERVAL, repeated_difference
     from crma_eval.stats.resample import DEFAULT_RESAMPLES, rows_bootstrap_ci
     from crma_eval.store import RunDir, write_json_atomic
     from crma_eval.values import missing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -49,16 +50,23 @@ class _Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except OSError as exc:
-            from crma_eval.atomicio import FULL_DISK, no_space
+            from crma_eval.oserrors import user_fixable
 
-            if exc.errno not in FULL_DISK:
-                raise
-            _error(no_space(exc.filename or "?").one_line())
+            fixable = user_fixable(exc)
+            if fixable is None:
+                _internal()
+                ctx.exit(EXIT_INTERNAL)
+            _error(fixable.one_line())
             ctx.exit(EXIT_BAD_INPUT)
         except Exception:
-            traceback.print_exc()
-            click.echo("crma-eval: internal error (a bug): please report it", err=True)
+            _internal()
             ctx.exit(EXIT_INTERNAL)
+
+
+def _internal() -> None:
+    """The internal-error report (exit 3): the traceback, then one line saying it is a bug."""
+    traceback.print_exc()
+    click.echo("crma-eval: internal error (a bug): please report it", err=True)
 
 
 def plugin_commands() -> dict[str, tuple[Plugin, str]]:
@@ -68,9 +76,16 @@ def plugin_commands() -> dict[str, tuple[Plugin, str]]:
     return {verb: (p, path) for p in plugins().values() for verb, path in p.commands.items()}
 
 
+MAX_ERROR_CHARS = 1000
+
+
 def _error(message: str) -> None:
-    """One line on stderr, whatever newlines the message holds (greppable CI logs)."""
-    click.echo("crma-eval: error: " + " ".join(message.split()), err=True)
+    """One line on stderr, whatever newlines the message holds (greppable CI logs), cut to
+    MAX_ERROR_CHARS so a hostile input cannot flood the log."""
+    line = " ".join(message.split())
+    if len(line) > MAX_ERROR_CHARS:
+        line = line[: MAX_ERROR_CHARS - 1] + "…"
+    click.echo("crma-eval: error: " + line, err=True)
 
 
 def _hush_libraries() -> None:
@@ -263,8 +278,10 @@ def analyze(
 def report(run_dir: Path) -> None:
     """(Re)render RUN_DIR/report.html from RUN_DIR/results.json."""
     from crma_eval.report.render import render_report
+    from crma_eval.store import writing_into
 
-    click.echo(f"report: {render_report(run_dir)}")
+    with writing_into(run_dir):
+        click.echo(f"report: {render_report(run_dir)}")
 
 
 @cli.command()
@@ -300,12 +317,14 @@ def gate(
         raise click.UsageError("gate needs one RUN_DIR and --spec GATES.yaml (or --calibrate)")
     run_dir = run_dirs[0]
     from crma_eval.gate import run_gate
+    from crma_eval.store import writing_into
 
-    outcome = run_gate(run_dir, spec, baseline)
-    if (Path(run_dir) / "report.html").exists():
-        from crma_eval.report.render import render_report
+    with writing_into(run_dir):
+        outcome = run_gate(run_dir, spec, baseline)
+        if (Path(run_dir) / "report.html").exists():
+            from crma_eval.report.render import render_report
 
-        render_report(run_dir)
+            render_report(run_dir)
     if as_json:
         _echo_json(outcome.to_dict())
     else:
@@ -338,8 +357,11 @@ def compare(run_a: Path, run_b: Path, out: Path | None) -> None:
 def claims(claims_file: Path, run_dir: Path | None, as_json: bool, summary: Path | None) -> None:
     """Check printed numbers in CLAIMS.yaml (against RUN_DIR); exit 1 unless all reproduced."""
     from crma_eval.claims.cli import run_claims
+    from crma_eval.store import writing_into
 
-    sys.exit(run_claims(claims_file, run_dir, as_json=as_json, summary=summary))
+    with writing_into(run_dir) if run_dir is not None else contextlib.nullcontext():
+        code = run_claims(claims_file, run_dir, as_json=as_json, summary=summary)
+    sys.exit(code)
 
 
 @cli.command("plugins")

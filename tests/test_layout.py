@@ -66,7 +66,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "crma_eval.naming", "crma_eval.values", "crma_eval.numbers", "crma_eval.labels",
         "crma_eval.atomicio", "crma_eval.yamlio", "crma_eval.csvsafe", "crma_eval.record_formats",
         "crma_eval.figures", "crma_eval.versions", "crma_eval.drilldown", "crma_eval.stats",
-        "crma_eval.fmt", "crma_eval.scoring",
+        "crma_eval.fmt", "crma_eval.scoring", "crma_eval.safeload", "crma_eval.oserrors",
     ),
     # 2: data and models: records, run directories, results, checkpoints, config, engine, scorers
     (

@@ -222,8 +222,8 @@ def comparison_sections(comp: Comparison) -> list[Section]:
         "Paired tests on shared items (the pairing of gate --baseline; A as the baseline)",
         [
             "p: the row's test, two-sided — McNemar exact on the discordant items when each item "
-            "was answered once; the item-level sign-flip permutation test on per-item mean "
-            "differences when items repeat (seeds, checkpoints), counts then being items. "
+            "was answered once; the item-level sign-flip permutation test on per-item "
+            "differences (totals) when items repeat (seeds, checkpoints), counts then being items. "
             "n pairs: items in both runs. MDE: the smallest true difference the test detects "
             f"with 80% power at alpha {ALPHA:g} (McNemar normal approximation from the observed "
             "discordance; t on per-item differences for repeated items; docs/power.md)."
