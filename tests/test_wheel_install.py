@@ -52,8 +52,12 @@ def _build_wheel(dist: Path) -> Path:
         cmd.insert(4, "--no-build-isolation")
     except ImportError:
         pass
-    subprocess.run(cmd, check=True, capture_output=True, timeout=600)
-    shutil.rmtree(REPO / "build", ignore_errors=True)
+    leftovers = [p for p in (REPO / "build", REPO / "crma_eval.egg-info") if not p.exists()]
+    try:
+        subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+    finally:  # a stale egg-info in the repository would shadow the installed entry points
+        for path in leftovers:
+            shutil.rmtree(path, ignore_errors=True)
     (wheel,) = dist.glob("crma_eval-*.whl")
     return wheel
 
