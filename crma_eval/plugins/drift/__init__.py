@@ -64,6 +64,8 @@ class DriftPlugin(Plugin):
     ) -> AnalysisResult | None:
         """Drift, holdout, advantages and tests; None without loss records."""
         loss = frames.get("loss")
+        if loss is not None:  # after_phase 0 (the base model) is the cl plugin's row 0, not drift's
+            loss = loss[loss["after_phase"] >= 1]
         if loss is None or loss.empty:
             return None
         from crma_eval.plugins.drift.analysis import analyze_drift

@@ -131,6 +131,8 @@ class QACollector:
                     "seed": seed,
                     "condition": condition,
                     "checkpoint": ck.id,
+                    "after_phase": ck.phase,
+                    "domain_order": list(ck.manifest.domain_order),
                     "match": result.match,
                     "adapter": adapter,
                     "crma": crma_on,
