@@ -104,12 +104,20 @@ def attributions(
             "routing_error": float(_lower(error, strict=False)),
         }
         if o.cells_b is not None and r.cells_b is not None:
-            lows = percentile(_lower(_shared_drift(o.cells_b), strict=True)[:, None], options.confidence)
-            metrics |= {"shared_drift_ci_low": float(lows[0][0]), "shared_drift_ci_high": float(lows[1][0])}
+            lows = percentile(
+                _lower(_shared_drift(o.cells_b), strict=True)[:, None], options.confidence
+            )
+            metrics |= {
+                "shared_drift_ci_low": float(lows[0][0]),
+                "shared_drift_ci_high": float(lows[1][0]),
+            }
             err_b = r.cells_b - o.cells_b
             err_b[:, _not_lower(error.shape[-1])] = np.nan
             lows = percentile(_lower(err_b, strict=False)[:, None], options.confidence)
-            metrics |= {"routing_error_ci_low": float(lows[0][0]), "routing_error_ci_high": float(lows[1][0])}
+            metrics |= {
+                "routing_error_ci_low": float(lows[0][0]),
+                "routing_error_ci_high": float(lows[1][0]),
+            }
         found.append(
             {
                 "condition": condition,

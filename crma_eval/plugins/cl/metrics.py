@@ -171,7 +171,9 @@ def all_metrics(
     S = oriented(np.asarray(R, dtype=float), higher_is_better)
     out = {name: fn(S) for name, fn in _PLAIN.items()}
     if joint is not None:
-        out["intransigence"] = intransigence(S, oriented(np.asarray(joint, float), higher_is_better))
+        out["intransigence"] = intransigence(
+            S, oriented(np.asarray(joint, float), higher_is_better)
+        )
     if not higher_is_better:
         del out["rem"]
         for name, spec in SPECS.items():
