@@ -29,7 +29,7 @@ from crma_eval.plugins.cl.matrix import (
     nullable,
     qa_table,
 )
-from crma_eval.plugins.cl.metrics import SPECS, all_metrics, needed_cells
+from crma_eval.plugins.cl.metrics import LOSS_NAMES, SPECS, all_metrics, needed_cells
 from crma_eval.plugins.cl.options import CLOptions, cl_options
 from crma_eval.stats import group_summary
 
@@ -61,7 +61,8 @@ def _compute_qa(
     per_seed = all_metrics(R, joint)
     if weights is None:
         return Computed(R, per_seed, None, {}), joint
-    cells, metrics = [], {name: [] for name in per_seed}
+    cells: list[np.ndarray] = []
+    metrics: dict[str, list[np.ndarray]] = {name: [] for name in per_seed}
     for block in chunks(weights):
         Rb = cell_means(series.y, columns, block)  # [b, S, T+1, T]
         Jb = None if series.joint is None else cell_means(series.joint, columns, block)[:, None]
@@ -79,15 +80,18 @@ def _reasons(
     """Why each metric that cannot be computed is not (missing cells, no joint, T = 1)."""
     T = len(order)
     reasons: dict[str, str] = {}
-    for name in SPECS:
+    for spec_name in SPECS:
+        name = LOSS_NAMES.get(spec_name, spec_name) if source == "loss" else spec_name
+        if name == "rem" and source == "loss":
+            continue
         if name == "intransigence" and not joint:
             reasons[name] = (
                 "no joint reference: records of the condition named by options.cl.joint"
                 + (" (qa records only)" if source == "loss" else "")
             )
             continue
-        missing = needed_cells(name, T)[None] & np.isnan(R)
-        if T < 2 and name != "acc" and name not in ("a", "intransigence"):
+        missing = needed_cells(spec_name, T)[None] & np.isnan(R)
+        if T < 2 and spec_name not in ("acc", "a", "intransigence"):
             reasons[name] = "needs at least 2 phases"
         elif missing.any():
             s, r, c = (int(v[0]) for v in np.nonzero(missing))
@@ -136,7 +140,9 @@ def _series_details(
         if name in reasons or np.isnan(values).any():
             reasons.setdefault(name, "not defined for these matrices")
             continue
-        entry = _summary(values) | {"seeds": {str(s): float(v) for s, v in zip(seeds, values)}}
+        entry = _summary(values) | {
+            "seeds": {str(s): float(v) for s, v in zip(seeds, values, strict=True)}
+        }
         if name in computed.metrics_b:
             low, high = percentile(computed.metrics_b[name][:, None], confidence)
             entry |= {"ci_low": float(low[0]), "ci_high": float(high[0])}
@@ -244,7 +250,9 @@ def analyze_cl(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> Anal
     losses = loss_series(loss, opts) if loss is not None else []
     if table is None and not losses:
         return None
-    series, computed, notes = [], {}, []
+    series: list[dict[str, Any]] = []
+    computed: dict[tuple[str, str], Computed] = {}
+    notes: list[str] = []
     if table is not None:
         notes = table.notes
         if table.series:

@@ -68,7 +68,7 @@ def nullable(values: np.ndarray) -> Any:
 
 
 def record_phases(qa: pd.DataFrame) -> pd.Series:
-    """after_phase of each qa record (float, NaN when unknown): the field, else the checkpoint id."""
+    """after_phase of each qa record (float; NaN: unknown): the field, else the checkpoint id."""
     phase = pd.Series(np.nan, index=qa.index, dtype=float)
     if "after_phase" in qa.columns:
         phase = pd.to_numeric(qa["after_phase"], errors="coerce").astype(float)

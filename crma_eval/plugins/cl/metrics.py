@@ -93,7 +93,7 @@ def forgetting_avalanche(R: Array) -> Array:
 
 
 def intransigence(R: Array, joint: Array) -> Array:
-    """Chaudhry et al. 2018: (1/T) Σ_k (J_k − R_{k,k}), J = the joint reference's scores [..., T]."""
+    """Chaudhry et al. 2018: (1/T) Σ_k (J_k − R_{k,k}); J: the joint reference's scores [..., T]."""
     return (joint - _diag(R)).mean(axis=-1)
 
 
@@ -154,6 +154,10 @@ _PLAIN: dict[str, Callable[[Array], Array]] = {
 }
 
 
+# A loss matrix's levels are losses, not accuracies: named apart.
+LOSS_NAMES = {"acc": "final_loss", "a": "a_loss"}
+
+
 def oriented(R: Array, higher_is_better: bool) -> Array:
     """The matrix as a higher-is-better score: itself for accuracy, −loss for a loss."""
     return R if higher_is_better else -R
@@ -165,8 +169,8 @@ def all_metrics(
     """Every metric of `R` ([..., T+1, T]); `joint` ([..., T]) enables intransigence.
 
     A loss matrix (higher_is_better False) is negated before the formulas, so differences keep
-    the accuracy sign convention; its levels (ACC, A) are negated back into loss units, and REM
-    (defined for scores in [0, 1]) is left out.
+    the accuracy sign convention; its levels (ACC, A) are negated back into loss units and named
+    `final_loss` and `a_loss`, and REM (defined for scores in [0, 1]) is left out.
     """
     S = oriented(np.asarray(R, dtype=float), higher_is_better)
     out = {name: fn(S) for name, fn in _PLAIN.items()}
@@ -177,8 +181,8 @@ def all_metrics(
     if not higher_is_better:
         del out["rem"]
         for name, spec in SPECS.items():
-            if spec.level and name in out:
-                out[name] = -out[name]
+            if spec.level:
+                out[LOSS_NAMES[name]] = -out.pop(name)
     return out
 
 

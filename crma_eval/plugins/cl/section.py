@@ -14,11 +14,13 @@ from crma_eval.labels import display
 
 COLUMNS = (
     ("acc", "ACC"),
+    ("final_loss", "ACC (final loss)"),
     ("bwt", "BWT"),
     ("fwt", "FWT"),
     ("forgetting", "Forgetting"),
     ("intransigence", "Intransigence"),
     ("a", "A"),
+    ("a_loss", "A (loss)"),
     ("bwt_diaz", "BWT (Díaz)"),
     ("rem", "REM"),
     ("forgetting_avalanche", "Forgetting (Avalanche)"),
@@ -116,8 +118,8 @@ def _metric_table(group: list[dict[str, Any]], opts: dict[str, Any], unit: str) 
     ]
     if unit != "accuracy":
         notes.append(
-            "Loss: ACC and A are mean losses (lower is better); differences are oriented like "
-            "accuracy (BWT < 0 and forgetting > 0 mean forgetting)."
+            "Loss: ACC and A are mean losses (metrics final_loss, a_loss; lower is better); "
+            "differences are oriented like accuracy (BWT < 0 and forgetting > 0 mean forgetting)."
         )
     return Table(
         ["Series", "metric prefix", "seeds", *(title for _, title in shown)],
@@ -219,7 +221,7 @@ def _attribution(entries: list[dict[str, Any]], opts: dict[str, Any]) -> list[Bl
                     "part comes from misrouted items, its model part from correctly routed ones."
                 ],
                 id=f"attribution-{entry['condition']}",
-            )  # fmt: skip
+            )
         )
     return blocks
 

@@ -57,6 +57,7 @@ class QACollector:
         without it is an InputError on the arm's config line). An oracle arm is not asked about a
         domain its checkpoint has not trained yet (with `qa_checkpoints: all`): there is no
         adapter to choose, and scoring the bare base there would pass for forgetting."""
+
         def every(arm: Arm) -> bool:  # the arm's own `checkpoints`, else the run's
             return (arm.checkpoints or ctx.config.qa_checkpoints) == "all"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import Field
-
 from typing_extensions import NotRequired, TypedDict
 
 from crma_eval.plugins.base import RECORD_CONFIG, Bool01, Int, Name, Num, RecordKind
