@@ -38,6 +38,21 @@ def bench_lines(
     return lines
 
 
+def cl_lines(metrics: dict[str, Any]) -> list[str]:
+    """The continual-learning matrix's headline per condition: ACC, BWT and forgetting."""
+    lines = []
+    for cond in ("naive", "frozen", "modular"):
+        stem = f"cl.{cond}"
+        if f"{stem}.acc" in metrics:
+            lines.append(
+                f"  {cond:<8} ACC {_fmt(metrics, f'{stem}.acc', '.1%')}"
+                f"  BWT {_fmt(metrics, f'{stem}.bwt', '+.3f')}"
+                f"  forgetting {_fmt(metrics, f'{stem}.forgetting', '+.3f')}"
+            )
+    head = "Continual-learning matrix (QA accuracy after every phase, mean over seeds):"
+    return [head, *lines] if lines else []
+
+
 def summary_lines(results: dict[str, Any]) -> list[str]:
     """A short console summary of a demo run's headline numbers (read from results.json)."""
     m = results["metrics"]
@@ -60,6 +75,7 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
             f"CRMA ablation, with - without: {_fmt(m, f'{stem}.diff', '+.1%')}"
             f" (b = {_fmt(m, f'{stem}.b', '.0f')}, c = {_fmt(m, f'{stem}.c', '.0f')}), p = {p:.3g}"
         )
+    lines += cl_lines(m)
     lines.append(f"Router accuracy (all categories): {_fmt(m, 'router.overall.accuracy', '.1%')}")
     lines.append(f"Router accuracy (in-domain): {_fmt(m, 'router.in_domain.accuracy', '.1%')}")
     lines.append(f"Max |sigma_max - 1| of CRMA mixing: {_fmt(m, 'spectral.all.max_dev', '.2e')}")
