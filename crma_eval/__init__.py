@@ -10,6 +10,7 @@ The public API. Plugin authors import only from here; every name is loaded on fi
   interval, missing
 - collect: Unit, CollectContext, Collector
 - pipeline: load_records, analyze_paths, render_report, run_gate
+- metric catalogue: MetricInfo, describe (what each metric is: role, unit, n, method, scale)
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ _EXPORTS: dict[str, str] = {
     "analyze_paths": "crma_eval.analyze",
     "render_report": "crma_eval.report.render",
     "run_gate": "crma_eval.gate",
+    "MetricInfo": "crma_eval.api.catalogue",
+    "describe": "crma_eval.api.catalogue",
 }
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "Figure",
     "InputError",
     "KeyValues",
+    "MetricInfo",
     "Name",
     "NonNeg",
     "PairSpec",
@@ -75,6 +79,7 @@ __all__ = [
     "__version__",
     "analyze_paths",
     "ci_caption",
+    "describe",
     "interval",
     "load_records",
     "missing",
@@ -92,6 +97,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from crma_eval.analyze import analyze_paths
+    from crma_eval.api.catalogue import MetricInfo, describe
     from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
     from crma_eval.collect import CollectContext, Collector, Unit
     from crma_eval.errors import InputError

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from crma_eval.api.catalogue import MetricInfo, complete
 from crma_eval.atomicio import FULL_DISK, no_space
 from crma_eval.errors import InputError
 from crma_eval.plugins.base import AnalyzeOptions, Plugin
@@ -30,6 +31,20 @@ def _seeds(frames: dict[str, pd.DataFrame]) -> list[Any]:
     return sorted(seeds)
 
 
+def _declared(given: Any, metrics: dict[str, float]) -> dict[str, MetricInfo]:
+    """A plugin's catalogue entries for its own metrics; entries given as JSON mappings are read,
+    unreadable ones dropped (those metrics then get fallback entries, never a crash)."""
+    out: dict[str, MetricInfo] = {}
+    for name, entry in (given or {}).items() if isinstance(given, dict) else ():
+        if name not in metrics:
+            continue
+        try:
+            out[name] = entry if isinstance(entry, MetricInfo) else MetricInfo.from_json(entry)
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return out
+
+
 def analyze_frames(
     frames: dict[str, pd.DataFrame],
     options: AnalyzeOptions,
@@ -44,6 +59,7 @@ def analyze_frames(
     """
     plugins = installed_plugins() if plugins is None else plugins
     metrics: dict[str, float] = {}
+    info: dict[str, MetricInfo] = {}
     entries: dict[str, Any] = {}
     methods: dict[str, dict[str, str]] = {}
     failures: list[dict[str, Any]] = []
@@ -61,6 +77,7 @@ def analyze_frames(
         if result is None:
             continue
         metrics.update(result.metrics)
+        info.update(_declared(result.metric_info, result.metrics))
         entries[name] = {"details": result.details, "methods": result.methods}
         if result.skipped:
             entries[name]["skipped"] = result.skipped
@@ -74,6 +91,7 @@ def analyze_frames(
             "failures": failures,
             "versions": versions(),
             "methods": methods,
+            "metric_info": {m: e.to_json() for m, e in sorted(complete(metrics, info).items())},
             "seeds": _seeds(frames),
             "record_counts": {kind: len(f) for kind, f in frames.items()},
             "options": {

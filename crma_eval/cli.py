@@ -15,6 +15,7 @@ import click
 
 from crma_eval import __version__
 from crma_eval.errors import InputError
+from crma_eval.plan.cli import plan
 from crma_eval.plugins.bench.gsm8k.cli import audit
 from crma_eval.plugins.router.suite_cli import router_suite
 from crma_eval.review.cli import review
@@ -247,13 +248,37 @@ def report(run_dir: Path) -> None:
 
 
 @cli.command()
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--spec", type=click.Path(path_type=Path), required=True, help="GATES.yaml")
+@click.argument("run_dirs", metavar="RUN_DIR", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--spec", type=click.Path(path_type=Path), default=None, help="GATES.yaml")
 @click.option("--baseline", type=click.Path(path_type=Path), default=None, help="Baseline run dir.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def gate(run_dir: Path, spec: Path, baseline: Path | None, as_json: bool) -> None:
+@click.option(
+    "--calibrate",
+    is_flag=True,
+    help="RUN_DIR... are repeated runs of one checkpoint: propose margins from their spread.",
+)
+@click.option("--metric", "patterns", multiple=True, help="--calibrate: metric globs.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05)
+def gate(
+    run_dirs: tuple[Path, ...],
+    spec: Path | None,
+    baseline: Path | None,
+    as_json: bool,
+    calibrate: bool,
+    patterns: tuple[str, ...],
+    alpha: float,
+) -> None:
     """Evaluate gates on RUN_DIR; writes junit.xml, summary.md and gate.json (and re-renders an
-    existing report.html so it shows the outcome); exit 1 if a gate fails."""
+    existing report.html so it shows the outcome); exit 1 if a gate fails. With --calibrate,
+    print gate rules with margins from the spread of repeated runs of one checkpoint."""
+    if calibrate:
+        from crma_eval.plan.cli import print_calibration
+
+        print_calibration(list(run_dirs), patterns, alpha, as_json)
+        return
+    if len(run_dirs) != 1 or spec is None:
+        raise click.UsageError("gate needs one RUN_DIR and --spec GATES.yaml (or --calibrate)")
+    run_dir = run_dirs[0]
     from crma_eval.gate import run_gate
 
     outcome = run_gate(run_dir, spec, baseline)
@@ -327,6 +352,7 @@ def list_plugins(as_json: bool) -> None:
 
 
 cli.add_command(audit)
+cli.add_command(plan)
 cli.add_command(rescore)
 cli.add_command(review)
 cli.add_command(router_suite)

@@ -47,6 +47,11 @@ class Evidence:
     test: PairedTest | None
     n_pairs: int = 0
     note: str = "no paired records: threshold only"
+    # Paired data behind the test (gate decision modes, MDE): baseline and current 0/1 answers
+    # (shape [N]) and, for repeated items, each answer's item label (else None).
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    items: np.ndarray | None = None
 
 
 class RunRecords:
@@ -79,19 +84,20 @@ def _pair(metric: str, keys: list[str], frames: list[pd.DataFrame], value: str) 
         return _item_level(matched.frame, x, y, matched.note)
     res = mcnemar_from_pairs(x, y, method="exact")
     test = PairedTest(res.statistic, res.pvalue, res.b, res.c, TEST)
-    return Evidence(test, int(x.size), note=f"{TEST}, {matched.note}")
+    return Evidence(test, int(x.size), f"{TEST}, {matched.note}", x, y)
 
 
 def _item_level(frame: pd.DataFrame, x: np.ndarray, y: np.ndarray, note: str) -> Evidence:
     """Sign-flip test on per-item mean differences (baseline - current) of repeated answers."""
-    d = pd.Series(x.astype(float) - y.astype(float)).groupby(item_clusters(frame).to_numpy())
+    items = item_clusters(frame).to_numpy()
+    d = pd.Series(x.astype(float) - y.astype(float)).groupby(items)
     per_item = d.mean().to_numpy()
     res = sign_flip_test(per_item)
     b, c = int(np.count_nonzero(per_item > 0)), int(np.count_nonzero(per_item < 0))
     kind = "exact" if res.exact else f"Monte Carlo, {res.n_permutations} resamples"
     test = PairedTest(res.statistic, res.pvalue, b, c, ITEM_TEST)
     text = f"{ITEM_TEST} ({kind}; {len(frame)} answers of {res.n_items} items), {note}"
-    return Evidence(test, res.n_items, note=text)
+    return Evidence(test, res.n_items, text, x, y, items)
 
 
 def paired_evidence(metric: str, baseline: RunRecords, current: RunRecords) -> Evidence:

@@ -15,8 +15,11 @@ from crma_eval.values import missing
 DASH = "—"
 
 
-def put_metrics(metrics: dict[str, float], parts: tuple[object, ...], stats: Mapping) -> None:
-    """Add `<parts>.<stat>` names for each stat; two names slugging to one metric is bad input."""
+def put_metrics(metrics: dict[str, float], parts: tuple[object, ...], stats: Mapping) -> list[str]:
+    """Add `<parts>.<stat>` names for each stat; two names slugging to one metric is bad input.
+
+    Returns the names added (for their metric catalogue entries)."""
+    added: list[str] = []
     for stat, value in stats.items():
         name = metric_name(*parts, stat)
         if name in metrics:
@@ -25,6 +28,8 @@ def put_metrics(metrics: dict[str, float], parts: tuple[object, ...], stats: Map
                 "(names are slugged: characters other than letters, digits, '_' and '-' become '_')"
             )
         metrics[name] = float(value)
+        added.append(name)
+    return added
 
 
 def where(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -90,15 +90,18 @@ def test_before_after_pipeline_offline(workspace):
     m = result.metrics
     base, after = _paired_table(frame, "tiny_mc", "acc_norm")
     assert len(base) == 12 and not after.isna().any()
-    assert m["bench.tiny_mc.base.score"] == pytest.approx(base.mean())
-    assert m["bench.tiny_mc.after.n"] == 12
-    assert m["bench.tiny_mc.after_vs_base.delta_pp"] == pytest.approx(100 * (after - base).mean())
+    assert "bench.tiny_mc.base.score" not in m  # acc and acc_norm: the name says which
+    assert m["bench.tiny_mc.base.acc_norm.score"] == pytest.approx(base.mean())
+    assert m["bench.tiny_mc.after.acc_norm.n"] == 12
+    delta = m["bench.tiny_mc.after_vs_base.acc_norm.delta_pp"]
+    assert delta == pytest.approx(100 * (after - base).mean())
     b = int(((after == 1) & (base == 0)).sum())
     c = int(((after == 0) & (base == 1)).sum())
-    assert (m["bench.tiny_mc.after_vs_base.b"], m["bench.tiny_mc.after_vs_base.c"]) == (b, c)
+    prefix = "bench.tiny_mc.after_vs_base.acc_norm."
+    assert (m[prefix + "b"], m[prefix + "c"]) == (b, c)
     assert b + c > 0  # the arms really ran different weights (deterministic tiny model)
     expected_p = sm_mcnemar([[0, b], [c, 0]], exact=True).pvalue
-    assert m["bench.tiny_mc.after_vs_base.pvalue"] == pytest.approx(expected_p)
+    assert m[prefix + "pvalue"] == pytest.approx(expected_p)
 
     gsm = frame[(frame["task"] == "gsm8k_mini") & (frame["filter"] == "crma-corrected")]
     for _, row in gsm.iterrows():
@@ -258,22 +261,27 @@ def test_holm_across_tasks_and_primary_metric(tmp_path):
     raw = []
     for task in ("hellaswag", "arc_challenge"):
         sub = frame[(frame["task"] == task) & (frame["metric"] == "acc_norm")]
-        assert m[f"bench.{task}.base.score"] == pytest.approx(
+        assert m[f"bench.{task}.base.acc_norm.score"] == pytest.approx(
             sub[sub["arm"] == "base"]["value"].mean()
         )
-        raw.append(m[f"bench.{task}.after_vs_base.pvalue"])
+        raw.append(m[f"bench.{task}.after_vs_base.acc_norm.pvalue"])
     adjusted = multipletests(raw, method="holm")[1]
     assert [
-        m["bench.hellaswag.after_vs_base.pvalue_holm"],
-        m["bench.arc_challenge.after_vs_base.pvalue_holm"],
+        m["bench.hellaswag.after_vs_base.acc_norm.pvalue_holm"],
+        m["bench.arc_challenge.after_vs_base.acc_norm.pvalue_holm"],
     ] == pytest.approx(list(adjusted))
+    assert not any(".acc." in k for k in m)  # only the primary metric is reported
 
     chosen = AnalyzeOptions(extra={"bench": {"metrics": {"hellaswag": "acc"}}})
     m_acc = BenchPlugin().analyze({"bench": frame}, chosen).metrics
     sub = frame[
         (frame["task"] == "hellaswag") & (frame["metric"] == "acc") & (frame["arm"] == "base")
     ]
-    assert m_acc["bench.hellaswag.base.score"] == pytest.approx(sub["value"].mean())
+    assert m_acc["bench.hellaswag.base.acc.score"] == pytest.approx(sub["value"].mean())
+    both = AnalyzeOptions(extra={"bench": {"metrics": {"hellaswag": ["acc", "acc_norm"]}}})
+    m_both = BenchPlugin().analyze({"bench": frame}, both).metrics
+    assert m_both["bench.hellaswag.base.acc.score"] == m_acc["bench.hellaswag.base.acc.score"]
+    assert m_both["bench.hellaswag.base.acc_norm.score"] == m["bench.hellaswag.base.acc_norm.score"]
 
 
 def test_graded_metric_uses_t_interval_and_paired_t(tmp_path):

@@ -78,7 +78,7 @@ def test_bench_scores_both_tasks_for_both_arms(demo_run) -> None:
     records = _jsonl(out / "records" / "bench.jsonl")
     n_mc = len(_jsonl(out / "build" / "data" / "bench" / f"{dt.MC_TASK}.jsonl"))
     assert n_mc == sum(SIZES["small"].entities * len(SPECS[d].attributes) for d in DOMAINS)
-    cells = [(dt.MC_TASK, "acc_norm", "none", "")]
+    cells = [(dt.MC_TASK, "acc_norm", "none", ".acc_norm")]  # acc and acc_norm: named
     cells += [(dt.ARITH_TASK, "exact_match", f, f".{f}") for f in FILTERS]
     for task, metric, filt, seg in cells:
         scores = _scores(records, task, metric, filt)
@@ -127,13 +127,16 @@ def test_summary_reports_every_plugin(demo_run) -> None:
     for cond in ("naive", "frozen", "modular"):
         assert f"  {cond:<8} drift" in summary
     assert f"QA with_crma (MODULAR): {m['qa.with_crma.accuracy']:.1%}" in summary
+    assert "(item-clustered CR1 95% CI, n = " in summary  # seeds repeat the items
     assert "CRMA ablation, with - without: " in summary
     assert "Router accuracy" in summary and "sigma_max" in summary
-    mc = f"bench.{dt.MC_TASK}"
-    line = next(x for x in summary.splitlines() if x.startswith(f"Bench {dt.MC_TASK}:"))
-    assert f"base {m[f'{mc}.base.score']:.1%} -> after {m[f'{mc}.after.score']:.1%}" in line
-    assert f"delta {m[f'{mc}.after_vs_base.delta_pp']:+.1f} pp" in line
-    low, high = m[f"{mc}.after_vs_base.delta_ci_low_pp"], m[f"{mc}.after_vs_base.delta_ci_high_pp"]
+    mc, norm = f"bench.{dt.MC_TASK}", "acc_norm"  # acc and acc_norm: names carry the metric
+    line = next(x for x in summary.splitlines() if x.startswith(f"Bench {dt.MC_TASK} [{norm}]:"))
+    score = f"base {m[f'{mc}.base.{norm}.score']:.1%} -> after {m[f'{mc}.after.{norm}.score']:.1%}"
+    assert score in line
+    delta = f"{mc}.after_vs_base.{norm}"
+    assert f"delta {m[f'{delta}.delta_pp']:+.1f} pp" in line
+    low, high = m[f"{delta}.delta_ci_low_pp"], m[f"{delta}.delta_ci_high_pp"]
     assert f"[{low:+.1f}, {high:+.1f}]" in line
     for filt in FILTERS:
         assert f"Bench {dt.ARITH_TASK} [{filt}]: base " in summary
@@ -144,3 +147,13 @@ def test_lm_eval_output_is_logged_in_the_run_directory(demo_run) -> None:
     log = (demo_run["out"] / "logs" / "lm-eval.log").read_text("utf-8")
     assert "Passed an already-initialized model" in log  # lm-eval's warning, not on the console
     assert "Passed an already-initialized" not in demo_run["summary"]
+
+
+def test_every_demo_metric_has_a_declared_catalogue_entry(demo_run) -> None:
+    results = demo_run["results"]
+    info = results["meta"]["metric_info"]
+    assert set(info) == set(results["metrics"])
+    assert [m for m, e in info.items() if e.get("fallback")] == []
+    ci = info["qa.with_crma.ci_low"]
+    assert (ci["method"], ci["unit"]) == ("clustered-cr1", "item")
+    assert ci["of"] == "qa.with_crma.accuracy"

@@ -144,7 +144,7 @@ def test_summary_and_junit_escape_untrusted_text(tmp_path: Path) -> None:
     assert lines[0] == "## ❌ crma-eval gate failed: 1 of 2 checks failed"
     rows = [line for line in lines if line.startswith("| ✅") or line.startswith("| ❌")]
     assert len(rows) == 2
-    assert all(row.count(" | ") == 5 for row in rows)  # pipes in the rule name are escaped
+    assert all(row.count(" | ") == 6 for row in rows)  # pipes in the rule name are escaped
     assert "<script>" not in summary and "a \\| b &lt;script&gt;" in summary
 
 

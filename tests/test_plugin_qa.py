@@ -116,8 +116,9 @@ def test_report_section(tmp_path: Path) -> None:
         assert row[0] == (domain or "all domains")
         assert row[1] == f"{sum(base)}/{len(base)}" and row[3] == f"{sum(tuned)}/{len(tuned)}"
         assert row[5] == f"{diff:+.1f} pp"
-    assert isinstance(table, Table) and table.columns[-1] == "Wilson score 95% CI"
-    assert table.rows[0] == ["base", "med", "2/5", "40.0%", table.rows[0][4]]
+    assert isinstance(table, Table) and table.columns[4] == "Wilson score 95% CI"
+    assert table.columns[5:] == ["items", "interval method"]
+    assert table.rows[0] == ["base", "med", "2/5", "40.0%", table.rows[0][4], 5, "Wilson score"]
     assert table.rows[2][1] == "all domains" and table.rows[2][2] == "5/8"
     assert len(table.rows) == 6
     assert any(isinstance(b, Figure) and b.svg.startswith("<svg") for b in section.blocks)

@@ -22,13 +22,16 @@ def check_file(claims_path: str | Path, run_dir: str | Path | None = None) -> li
 
     Raises InputError (exit 2) for a bad claims file (file:line) or an unreadable run directory.
     """
+    from crma_eval.api.catalogue import catalogue
     from crma_eval.claims.check import check_claim
     from crma_eval.claims.spec import load_claims
     from crma_eval.results import load_results
 
     claims = load_claims(claims_path)
-    metrics = None if run_dir is None else load_results(run_dir)["metrics"]
-    return [check_claim(claim, metrics) for claim in claims]
+    results = None if run_dir is None else load_results(run_dir)
+    metrics = None if results is None else results["metrics"]
+    info = None if results is None else catalogue(results)
+    return [check_claim(claim, metrics, info) for claim in claims]
 
 
 def claims_section(run_dir: str | Path) -> Section | None:

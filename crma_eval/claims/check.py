@@ -4,7 +4,8 @@ Verdicts: reproduced; differs (by how much, in the printed unit); method_mismatc
 interval matches another proportion method, named); rounded_summary_only (a Welch test
 reproduced from the printed means and sds, not from the raw values); impossible (GRIM, Brown &
 Heathers 2017: no integer count gives the printed proportion or mean for that n);
-not_checkable (the metric, or the run directory, is absent: the detail says which).
+not_checkable (the metric, or the run directory, is absent: the detail says which);
+not_supported (an equivalence claim whose decision mode does not establish it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from crma_eval.api.catalogue import MetricInfo, interval_label
+from crma_eval.api.catalogue import method_label as catalogue_method
 from crma_eval.claims.printed import Printed
 from crma_eval.claims.spec import Claim
 from crma_eval.stats import (
@@ -36,6 +39,7 @@ VERDICTS: tuple[str, ...] = (
     "rounded_summary_only",
     "impossible",
     "not_checkable",
+    "not_supported",
 )
 INTERVAL_METHODS = PROPORTION_METHODS + RECOGNISED_ONLY_METHODS
 
@@ -121,17 +125,44 @@ def _verdict(claim: Claim, result: Comparison, recomputed: dict[str, float], **k
     return Outcome(claim, verdict, recomputed, result.difference, detail, **kw)
 
 
-def check_metric(claim: Claim, metrics: Mapping[str, Any] | None) -> Outcome:
-    """A metric of RUN_DIR/results.json (times `scale`) against the printed number."""
+def _bounds_of(name: str, info: Mapping[str, MetricInfo]) -> dict[str, str]:
+    """{"low": metric, "high": metric}: the interval bounds the catalogue ties to `name`."""
+    return {e.bound: m for m, e in info.items() if e.of == name and e.bound is not None}
+
+
+def check_metric(
+    claim: Claim, metrics: Mapping[str, Any] | None, info: Mapping[str, MetricInfo] | None = None
+) -> Outcome:
+    """A metric of RUN_DIR/results.json (times `scale`) against the printed number; a printed
+    interval against the bounds the run's metric catalogue ties to that metric, and a named
+    interval method against the catalogue's (method_mismatch when they differ)."""
     name, scale = claim.inputs["metric"], claim.inputs["scale"]
     if metrics is None:
         return Outcome(claim, "not_checkable", detail=f"needs RUN_DIR for metric {name}")
-    if name not in metrics:
-        return Outcome(claim, "not_checkable", detail=f"metric {name} is not in results.json")
-    if metrics[name] is None:
-        return Outcome(claim, "not_checkable", detail=f"metric {name} is null (not computable)")
-    recomputed = {"value": float(metrics[name]) * scale}
-    return _verdict(claim, compare(claim.printed, recomputed, claim.relation), recomputed)
+    bounds = _bounds_of(name, info or {}) if "low" in claim.printed else {}
+    names = {"value": name, **bounds}
+    lacking = [m for key, m in names.items() if key in claim.printed and metrics.get(m) is None]
+    if lacking or ("low" in claim.printed and set(bounds) != {"low", "high"}):
+        what = f"metric {lacking[0]}" if lacking else f"an interval of {name}"
+        return Outcome(claim, "not_checkable", detail=f"{what} is not in results.json (or null)")
+    recomputed = {k: float(metrics[m]) * scale for k, m in names.items() if k in claim.printed}
+    outcome = _verdict(claim, compare(claim.printed, recomputed, claim.relation), recomputed)
+    if not bounds:
+        return outcome
+    entry = (info or {})[bounds["low"]]
+    named = claim.inputs.get("method")
+    if named is not None and named != entry.method:
+        detail = (
+            f"printed as {catalogue_method(named)}, but the run's interval is "
+            f"{interval_label(entry)} ({outcome.detail})"
+        )
+        extra = {"named_method": named}
+        return Outcome(
+            claim, "method_mismatch", recomputed, outcome.difference, detail, entry.method, extra
+        )
+    return replace(
+        outcome, method=entry.method, detail=f"{interval_label(entry)}: {outcome.detail}"
+    )
 
 
 def grim_counts(p: Printed, n: int, scale: float, upper: int | None) -> list[int]:
@@ -267,12 +298,17 @@ def check_permutation(claim: Claim) -> Outcome:
     return _verdict(claim, result, recomputed, method=method)
 
 
-def check_claim(claim: Claim, metrics: Mapping[str, Any] | None) -> Outcome:
-    """The verdict on one claim; `metrics` is results.json's metrics, or None without RUN_DIR."""
+def check_claim(
+    claim: Claim, metrics: Mapping[str, Any] | None, info: Mapping[str, MetricInfo] | None = None
+) -> Outcome:
+    """The verdict on one claim; `metrics` is results.json's metrics, or None without RUN_DIR;
+    `info` its metric catalogue (crma_eval.api.catalogue)."""
     if claim.kind == "metric":
-        return check_metric(claim, metrics)
+        return check_metric(claim, metrics, info)
     if claim.kind == "mean":
         return _grim(claim, claim.inputs["n"], 1.0, None, "total")
+    if claim.kind == "equivalence":
+        return check_equivalence(claim, metrics)
     checks = {
         "proportion": check_proportion,
         "welch": check_welch,
@@ -281,3 +317,30 @@ def check_claim(claim: Claim, metrics: Mapping[str, Any] | None) -> Outcome:
         "permutation": check_permutation,
     }
     return checks[claim.kind](claim)
+
+
+def check_equivalence(claim: Claim, metrics: Mapping[str, Any] | None) -> Outcome:
+    """An equivalence claim by its mode (crma_eval.claims.equivalence); printed: the estimate."""
+    from crma_eval.claims import equivalence as eq
+
+    sides = [claim.inputs[k] for k in ("values", "a", "b") if k in claim.inputs]
+    resolved = [eq.resolve(side, metrics) for side in sides]
+    why = next((w for _, w in resolved if w), "")
+    if why:
+        return Outcome(claim, "not_checkable", detail=why)
+    values = [v for v, _ in resolved if v is not None]
+    mode, margin, alpha = claim.inputs["mode"], claim.inputs["margin"], claim.inputs["alpha"]
+    found = eq.decide_quantity(
+        values[0], values[1] if len(values) > 1 else None, mode, margin, alpha
+    )
+    recomputed = {
+        k: found[k] for k in ("estimate", "low", "high", "pvalue", "mde") if found[k] is not None
+    }
+    extra = {"mode": mode, "margin": margin, "supported": found["supported"]}
+    detail = eq.sentence(mode, margin, alpha, found)
+    if "value" in claim.printed:
+        result = compare(claim.printed, {"value": found["estimate"]})
+        if not result.ok:
+            return Outcome(claim, "differs", recomputed, result.difference, detail, mode, extra)
+    verdict = "reproduced" if found["supported"] else "not_supported"
+    return Outcome(claim, verdict, recomputed, {}, detail, mode, extra)

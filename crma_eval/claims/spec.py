@@ -21,7 +21,7 @@ UNITS = {"percent": 100.0, "fraction": 1.0}
 COMMON_KEYS = ("id", "text", "tolerance")
 # kind -> (its own keys, keys of a printed mapping; () when `printed` is one number)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "metric": (("metric", "printed", "scale", "relation"), ()),
+    "metric": (("metric", "printed", "scale", "relation", "interval", "method"), ()),
     "proportion": (
         ("proportion", "printed", "interval", "unit", "method", "confidence"),
         (),
@@ -31,7 +31,9 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "mcnemar": (("mcnemar", "printed", "relation"), ("statistic", "pvalue")),
     "permutation": (("permutation", "printed", "relation"), ("statistic", "pvalue", "floor")),
     "mean": (("mean", "printed"), ()),
+    "equivalence": (("equivalence", "margin", "mode", "alpha", "printed"), ()),
 }
+EQUIVALENCE_MODES = ("equivalence", "non_inferiority", "significant_drop")
 SUMMARY_KEYS = ("mean_a", "sd_a", "n_a", "mean_b", "sd_b", "n_b")
 
 
@@ -140,9 +142,24 @@ def _kind_of(reader: _Reader) -> str:
     return found[0]
 
 
-def _metric_inputs(r: _Reader) -> dict[str, Any]:
+def _bounds(r: _Reader, printed: dict[str, Printed]) -> None:
+    """`interval: [low, high]` as the printed numbers "low" and "high"."""
+    bounds = r.raw["interval"]
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise r.fail("must be a list [low, high]", "interval")
+    printed["low"], printed["high"] = (r.printed(b, "interval", i) for i, b in enumerate(bounds))
+
+
+def _metric_inputs(r: _Reader, printed: dict[str, Printed]) -> dict[str, Any]:
+    """A run metric (times `scale`); with `interval`, its interval's bounds from the run's metric
+    catalogue, and with `method`, the interval method the claim names (e.g. clustered-cr1)."""
     scale = r.number(r.raw.get("scale", 1.0), "scale")
-    return {"metric": r.text("metric", required=True), "scale": scale}
+    if "interval" in r.raw:
+        _bounds(r, printed)
+    elif "method" in r.raw:
+        raise r.fail("a method names an interval: give 'interval: [low, high]' too", "method")
+    method = r.text("method") or None
+    return {"metric": r.text("metric", required=True), "scale": scale, "method": method}
 
 
 def _proportion_inputs(r: _Reader, printed: dict[str, Printed]) -> dict[str, Any]:
@@ -156,12 +173,7 @@ def _proportion_inputs(r: _Reader, printed: dict[str, Printed]) -> dict[str, Any
     if "interval" in r.raw:
         if k is None:
             raise r.fail("an interval needs the count k as well as n", "proportion")
-        bounds = r.raw["interval"]
-        if not isinstance(bounds, list) or len(bounds) != 2:
-            raise r.fail("must be a list [low, high]", "interval")
-        printed["low"], printed["high"] = (
-            r.printed(b, "interval", i) for i, b in enumerate(bounds)
-        )
+        _bounds(r, printed)
     if not printed:
         raise r.fail("a proportion claim needs 'printed' and/or 'interval'")
     if "unit" not in r.raw:
@@ -198,7 +210,7 @@ def _welch_inputs(r: _Reader) -> dict[str, Any]:
 
 def _kind_inputs(r: _Reader, kind: str, printed: dict[str, Printed]) -> dict[str, Any]:
     if kind == "metric":
-        return _metric_inputs(r)
+        return _metric_inputs(r, printed)
     if kind == "proportion":
         return _proportion_inputs(r, printed)
     if kind == "welch":
@@ -213,8 +225,35 @@ def _kind_inputs(r: _Reader, kind: str, printed: dict[str, Printed]) -> dict[str
         raw = r.mapping("permutation", ("a", "b", "alternative"))
         sides = {k: r.numbers(raw.get(k), "permutation", k) for k in ("a", "b")}
         return {**sides, "alternative": r.choice("alternative", ALTERNATIVES, "two-sided", raw)}
+    if kind == "equivalence":
+        return _equivalence_inputs(r)
     raw = r.mapping("mean", ("n",))
     return {"n": r.count(raw.get("n"), "mean", "n", minimum=1)}
+
+
+def _equivalence_inputs(r: _Reader) -> dict[str, Any]:
+    """values (one sample) or a and b (two samples): number lists or metric globs; the mode."""
+    raw = r.mapping("equivalence", ("values", "a", "b"))
+    sides = ("values",) if "values" in raw else ("a", "b")
+    if ("values" in raw and len(raw) > 1) or set(sides) - set(raw):
+        raise r.fail("needs 'values', or both 'a' and 'b'", "equivalence")
+    inputs: dict[str, Any] = {}
+    for side in sides:
+        value = raw[side]
+        if isinstance(value, str) and value.strip():
+            inputs[side] = value.strip()
+        else:
+            inputs[side] = r.numbers(value, "equivalence", side, minimum=2)
+    if "margin" not in r.raw:
+        raise r.fail("missing (the largest acceptable value, in the values' unit)", "margin")
+    margin = r.number(r.raw["margin"], "margin")
+    if margin <= 0:
+        raise r.fail("must be > 0", "margin")
+    alpha = r.number(r.raw.get("alpha", 0.05), "alpha")
+    if not 0.0 < alpha < 0.5:
+        raise r.fail("must be strictly between 0 and 0.5", "alpha")
+    mode = r.choice("mode", EQUIVALENCE_MODES, "equivalence")
+    return {**inputs, "margin": margin, "alpha": alpha, "mode": mode}
 
 
 def _parse_claim(doc: YamlDoc, index: int, raw: Any) -> Claim:
@@ -235,7 +274,7 @@ def _parse_claim(doc: YamlDoc, index: int, raw: Any) -> Claim:
             raise reader.fail("must be >= 0", "tolerance")
     printed = reader.printed_values(printed_names)
     inputs = _kind_inputs(reader, kind, printed)
-    if not printed:
+    if not printed and kind != "equivalence":  # an equivalence claim prints no number
         raise reader.fail("missing: the printed number(s) to check", "printed")
     return Claim(
         id=reader.text("id", required=True),

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from crma_eval.api.catalogue import catalogue, interval_label
 from crma_eval.config import load_config
 from crma_eval.run import run_config
 
@@ -55,7 +56,7 @@ def cl_lines(metrics: dict[str, Any]) -> list[str]:
 
 def summary_lines(results: dict[str, Any]) -> list[str]:
     """A short console summary of a demo run's headline numbers (read from results.json)."""
-    m = results["metrics"]
+    m, info = results["metrics"], catalogue(results)
     lines = ["Forgetting (loss-relative drift, %, mean ± std over seeds):"]
     for cond in ("naive", "frozen", "modular"):
         mean, std = _fmt(m, f"drift.{cond}.drift.mean"), _fmt(m, f"drift.{cond}.drift.std")
@@ -67,7 +68,8 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
         acc = m.get(f"qa.{arm}.accuracy")
         if acc is not None:
             lo, hi = m[f"qa.{arm}.ci_low"], m[f"qa.{arm}.ci_high"]
-            lines.append(f"QA {arm} (MODULAR): {acc:.1%} (Wilson 95% [{lo:.1%}, {hi:.1%}])")
+            label = interval_label(info.get(f"qa.{arm}.ci_low"))
+            lines.append(f"QA {arm} (MODULAR): {acc:.1%} [{lo:.1%}, {hi:.1%}] ({label})")
     stem = "ablation.with_crma_vs_without_crma"
     p = m.get(f"{stem}.pvalue")
     if p is not None:

@@ -15,6 +15,7 @@ for models, so from the shell use `python -m crma_eval.engine.prefix_lm --model 
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,6 +37,18 @@ def _is_sliding(config: Any) -> bool:
 class PrefixSharedLM(HFLM):
     """HFLM whose `loglikelihood` encodes a shared context once (see module docstring)."""
 
+    def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """lm-eval's split of the joint encoding; when a token spans the join and the
+        continuation gets no token of its own, the continuation encoded alone (lm-eval PR
+        #4055; HFLM asserts instead, lm-eval issues #1053, #1297)."""
+        context_enc, continuation_enc = super()._encode_pair(context, continuation)
+        if not continuation_enc and self.backend == "causal":
+            spaces = len(context) - len(context.rstrip())
+            text = context[len(context) - spaces :] + continuation if spaces else continuation
+            context_enc = self.tok_encode(context[: len(context) - spaces] or context)
+            continuation_enc = self.tok_encode(text, add_special_tokens=False)
+        return context_enc, continuation_enc
+
     def _loglikelihood_tokens(
         self,
         requests: list[Request],
@@ -45,8 +58,18 @@ class PrefixSharedLM(HFLM):
         """(sum log p(continuation | context), greedy?) per request, in request order."""
         if self.backend != "causal":
             return super()._loglikelihood_tokens(requests, disable_tqdm, override_bs)
-        out: list[tuple[float, bool] | None] = [None] * len(requests)
-        long = [i for i, r in enumerate(requests) if len(r[1]) + len(r[2]) > self.max_length + 1]
+        # an empty continuation (an empty choice string) has log-likelihood 0, the empty sum;
+        # one longer than the model's window cannot be scored (HFLM asserts): NaN, and the
+        # bench records the document as unscored (crma_eval.plugins.bench.samples)
+        out: list[tuple[float, bool] | None] = [
+            (math.nan, False) if len(r[2]) > self.max_length else None if r[2] else (0.0, True)
+            for r in requests
+        ]
+        long = [
+            i
+            for i, r in enumerate(requests)
+            if out[i] is None and len(r[1]) + len(r[2]) > self.max_length + 1
+        ]
         if long:  # HFLM truncates these from the left; keep its exact behaviour
             answers = super()._loglikelihood_tokens([requests[i] for i in long], True, override_bs)
             for i, ans in zip(long, answers, strict=True):

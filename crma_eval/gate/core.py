@@ -1,19 +1,25 @@
 """Evaluate a gate spec against a run's results.json (and a baseline run) into a GateReport.
 
 A `metric` rule must match at least one metric (a renamed metric never passes silently) and every
-match must lie within its bounds. A `compare` rule fails only on a drop (baseline − current)
-larger than `max_drop` that is also significant (paired McNemar p < alpha) where per-item records
-allow a paired test; otherwise the detail says the comparison is threshold only.
+match must lie within its bounds. A `compare` rule in the default mode (significant_drop) fails
+only on a drop (baseline − current) larger than `max_drop` that is also significant (paired
+McNemar p < alpha) where per-item records allow a paired test; otherwise the detail says the
+comparison is threshold only. The margin modes (non_inferiority, equivalence) and the MDE
+printed beside every compare verdict are in crma_eval.gate.decide.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from crma_eval.evidence import RunRecords, paired_evidence
+from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
+from crma_eval.evidence import Evidence, RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
+from crma_eval.gate.decide import decide_margin, rule_mde
 from crma_eval.gate.model import GateReport, Outcome
 from crma_eval.gate.output import junit_xml, summary_markdown
 from crma_eval.gate.spec import Rule, load_spec, spec_error
@@ -22,6 +28,7 @@ from crma_eval.store import write_json_atomic, write_text_atomic
 from crma_eval.values import missing
 
 DROP_TOLERANCE = 1e-12
+NOT_ESTIMATE = "not an estimate (metric catalogue): threshold only, no paired test"
 
 
 def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
@@ -40,21 +47,48 @@ def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
 
 
 def check_drop(
-    rule: Rule, metric: str, current: float | None, baseline: float | None, runs: tuple
+    rule: Rule,
+    metric: str,
+    current: float | None,
+    baseline: float | None,
+    runs: tuple,
+    estimate: bool = True,
 ) -> Outcome:
-    """A `compare` rule on one metric: fail iff drop > max_drop and (where paired) p < alpha."""
+    """A `compare` rule on one metric, by its mode (crma_eval.gate.decide), with the MDE.
+
+    estimate: False for a metric the catalogue says is not an estimate (a bound, a count, a
+    p-value): it is compared by threshold only, never paired-tested."""
     if current is None or baseline is None or missing(current) or missing(baseline):
         where = "baseline" if missing(baseline) else "current run"
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
-    evidence = paired_evidence(metric, *runs)
+    evidence = paired_evidence(metric, *runs) if estimate else Evidence(None, note=NOT_ESTIMATE)
+    mde = rule_mde(rule, evidence)
     drop = baseline - current
     head = f"baseline {gate_value(baseline)} → {gate_value(current)}, drop {gate_value(drop)}"
+    tail = "" if mde is None else f"; {mde.text()}"
+    extra = {"mode": rule.mode, "mde": None if mde is None else _finite(mde.value)}
+    if rule.mode != "significant_drop":
+        decision = decide_margin(rule, evidence)
+        if decision.interval is not None:
+            extra |= {"drop_low": decision.interval.low, "drop_high": decision.interval.high}
+        detail = f"{head}; {decision.detail}{tail}"
+        return Outcome(rule, metric, current, decision.passed, detail, extra=extra)
+    passed, detail = _significant_drop(rule, drop, evidence)
+    return Outcome(rule, metric, current, passed, f"{head}{detail}{tail}", extra=extra)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _significant_drop(rule: Rule, drop: float, evidence: Evidence) -> tuple[bool, str]:
+    """Fail iff drop > max_drop and (where paired) p < alpha; the detail after the head."""
     too_big = drop - rule.max_drop > DROP_TOLERANCE  # 0.9 - 0.88 is 0.0200...02 in floats
     if evidence.test is None:
         verdict = (
             f"drop > max_drop {gate_value(rule.max_drop)}" if too_big else "drop within max_drop"
         )
-        return Outcome(rule, metric, current, not too_big, f"{head} ({verdict}); {evidence.note}")
+        return not too_big, f" ({verdict}); {evidence.note}"
     test = evidence.test
     significant = test.pvalue < rule.alpha
     stats = (
@@ -69,9 +103,13 @@ def check_drop(
         verdict = f"drop not significant (p ≥ alpha {rule.alpha:g})"
     else:
         verdict = "drop within max_drop"
-    return Outcome(
-        rule, metric, current, not (too_big and significant), f"{head}; {stats}; {verdict}"
-    )
+    return not (too_big and significant), f"; {stats}; {verdict}"
+
+
+def _estimate(info: dict[str, MetricInfo], metric: str) -> bool:
+    """False only for metrics the catalogue knows are not estimates (bounds, counts, p-values);
+    a metric whose role is unknown (an undescribed third-party metric) keeps its paired test."""
+    return metric not in info or info[metric].role in ("estimate", "unknown")
 
 
 def _matching(pattern: str, *metric_maps: dict[str, Any]) -> list[str]:
@@ -83,8 +121,13 @@ def evaluate(
     metrics: dict[str, Any],
     baseline: dict[str, Any] | None,
     runs: tuple[RunRecords, RunRecords] | None,
+    info: dict[str, MetricInfo] | None = None,
 ) -> list[Outcome]:
-    """Every rule's outcomes, in spec order (one per matched metric, or one for no match)."""
+    """Every rule's outcomes, in spec order (one per matched metric, or one for no match).
+
+    info: the current run's metric catalogue; no paired test on a metric it says is not an
+    estimate."""
+    info = info or {}
     outcomes: list[Outcome] = []
     for rule in rules:
         if rule.kind == "metric":
@@ -93,7 +136,10 @@ def evaluate(
         else:
             assert baseline is not None and runs is not None
             names = _matching(rule.pattern, metrics, baseline)
-            outcomes += [check_drop(rule, n, metrics.get(n), baseline.get(n), runs) for n in names]
+            outcomes += [
+                check_drop(rule, n, metrics.get(n), baseline.get(n), runs, _estimate(info, n))
+                for n in names
+            ]
         if not names:
             detail = "no metric matches this name or pattern (renamed, or not computed?)"
             outcomes.append(Outcome(rule, rule.pattern, None, False, detail))
@@ -119,7 +165,10 @@ def run_gate(
         baseline_dir = Path(baseline_dir)
         baseline = load_results(baseline_dir)["metrics"]
         runs = (RunRecords(baseline_dir), RunRecords(run_dir))
-    outcomes = evaluate(rules, results["metrics"], baseline, runs)
+    info = catalogue(results)
+    outcomes = evaluate(rules, results["metrics"], baseline, runs, info)
+    outcomes = [replace(o, what=describe_label(info[o.metric])) if o.metric in info else o
+                for o in outcomes]  # fmt: skip
     report = GateReport(run_dir, spec_path, baseline_dir, outcomes)
     report.junit_path = write_text_atomic(run_dir / "junit.xml", junit_xml(report))
     report.summary_path = write_text_atomic(run_dir / "summary.md", summary_markdown(report))

@@ -18,6 +18,10 @@ class Outcome:
     value: float | None
     passed: bool
     detail: str
+    what: str = ""  # the metric's role, method and n of units (crma_eval.api.catalogue)
+    # compare rules: mode, mde (null: none detectable or no paired records) and, in the margin
+    # modes, drop_low / drop_high (the 1 - 2 alpha interval of baseline - current)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (for `crma-eval gate --json`)."""
@@ -25,10 +29,12 @@ class Outcome:
             "rule": self.rule.name,
             "line": self.rule.line,
             "metric": self.metric,
+            "what": self.what,
             "value": self.value,
             "threshold": self.rule.threshold,
             "passed": self.passed,
             "detail": self.detail,
+            **self.extra,
         }
 
 

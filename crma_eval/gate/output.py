@@ -41,7 +41,7 @@ def junit_xml(report: GateReport) -> str:
         case = ET.SubElement(suite, "testcase", attrs)
         text = (
             f"rule: {outcome.rule.name} (spec line {outcome.rule.line})\n"
-            f"metric: {outcome.metric}\nvalue: {gate_value(outcome.value)}\n"
+            f"metric: {outcome.metric}\nwhat: {outcome.what}\nvalue: {gate_value(outcome.value)}\n"
             f"threshold: {outcome.rule.threshold}\ndetail: {outcome.detail}"
         )
         if outcome.passed:
@@ -83,8 +83,8 @@ def summary_markdown(report: GateReport) -> str:
     lines += [
         where,
         "",
-        "| | Rule | Metric | Value | Threshold | Detail |",
-        "|---|---|---|---|---|---|",
+        "| | Rule | Metric | What it is | Value | Threshold | Detail |",
+        "|---|---|---|---|---|---|---|",
     ]
     for o in report.outcomes:
         mark = "✅" if o.passed else "❌"
@@ -92,6 +92,7 @@ def summary_markdown(report: GateReport) -> str:
             mark,
             _md(o.rule.name),
             _code(o.metric),
+            _md(o.what) or "—",
             gate_value(o.value),
             _md(o.rule.threshold),
         ]

@@ -1,5 +1,8 @@
 """The gate spec (GATES.yaml): a `gates` list of threshold and baseline-comparison rules.
 
+`compare` rules take a decision `mode` (significant_drop, the default; non_inferiority;
+equivalence) with `margin`, and `power` for the MDE printed beside each verdict.
+
 Every problem is an InputError naming the spec file and the line of the offending rule, so a CI
 log points straight at the rule to fix.
 """
@@ -14,11 +17,31 @@ from typing import Any
 from crma_eval.errors import InputError
 from crma_eval.yamlio import YamlDoc
 
-RULE_KEYS = ("name", "metric", "compare", "min", "max", "max_drop", "alpha")
+RULE_KEYS = (
+    "name",
+    "metric",
+    "compare",
+    "min",
+    "max",
+    "max_drop",
+    "alpha",
+    "mode",
+    "margin",
+    "power",
+)
 METRIC_ONLY = ("min", "max")
-COMPARE_ONLY = ("max_drop", "alpha")
+COMPARE_ONLY = ("max_drop", "alpha", "mode", "margin", "power")
+NUMERIC_COMPARE = ("max_drop", "alpha", "margin", "power")
 DEFAULT_ALPHA = 0.05
 DEFAULT_MAX_DROP = 0.0
+DEFAULT_POWER = 0.8
+# Decision modes of `compare` rules (crma_eval.gate.decide); the first is the default.
+MODES = ("significant_drop", "non_inferiority", "equivalence")
+DEFAULT_NAMES = {
+    "significant_drop": "no significant drop vs",
+    "non_inferiority": "non-inferior to",
+    "equivalence": "equivalent to",
+}
 
 
 @dataclass(frozen=True)
@@ -33,10 +56,18 @@ class Rule:
     max: float | None = None
     max_drop: float = DEFAULT_MAX_DROP
     alpha: float = DEFAULT_ALPHA
+    mode: str = MODES[0]
+    margin: float = 0.0  # non_inferiority / equivalence: the largest acceptable drop
+    power: float = DEFAULT_POWER  # for the MDE printed beside the verdict
 
     @property
     def threshold(self) -> str:
         """The rule's bound as short text for tables (e.g. `≥ 0.9`, `drop ≤ 0.02 or p ≥ 0.05`)."""
+        level = f"{1 - 2 * self.alpha:.0%}"
+        if self.mode == "non_inferiority":
+            return f"upper {level} bound of drop < {self.margin:g}"
+        if self.mode == "equivalence":
+            return f"{level} interval of drop within ±{self.margin:g} (TOST)"
         if self.kind == "compare":
             return f"drop ≤ {self.max_drop:g} or p ≥ {self.alpha:g}"
         if self.min is not None and self.max is not None:
@@ -83,7 +114,7 @@ def _parse_rule(doc: YamlDoc, index: int, raw: Any) -> Rule:
     metric, compare = _text(doc, index, raw, "metric"), _text(doc, index, raw, "compare")
     if (metric is None) == (compare is None):
         raise doc.error("a rule needs exactly one of 'metric' or 'compare'", loc)
-    numbers = {key: _number(doc, index, raw, key) for key in (*METRIC_ONLY, *COMPARE_ONLY)}
+    numbers = {key: _number(doc, index, raw, key) for key in (*METRIC_ONLY, *NUMERIC_COMPARE)}
     name = _text(doc, index, raw, "name")
     if metric is not None:
         misplaced = [k for k in COMPARE_ONLY if k in raw]
@@ -103,8 +134,33 @@ def _parse_rule(doc: YamlDoc, index: int, raw: Any) -> Rule:
     if not 0.0 < alpha < 1.0:
         raise doc.error(f"alpha must be strictly between 0 and 1, got {alpha:g}", loc, "alpha")
     max_drop = DEFAULT_MAX_DROP if numbers["max_drop"] is None else numbers["max_drop"]
-    default_name = f"{compare}: no significant drop vs baseline"
-    return Rule(name or default_name, "compare", str(compare), line, max_drop=max_drop, alpha=alpha)
+    mode, margin, power = _decision(doc, index, raw, numbers)
+    rule = Rule("", "compare", str(compare), line, max_drop=max_drop, alpha=alpha)
+    rule = replace(rule, mode=mode, margin=margin, power=power)
+    return replace(rule, name=name or f"{compare}: {DEFAULT_NAMES[mode]} baseline")
+
+
+def _decision(
+    doc: YamlDoc, index: int, raw: dict[str, Any], numbers: dict[str, float | None]
+) -> tuple[str, float, float]:
+    """A compare rule's `mode`, `margin` (> 0, needed by the margin modes) and `power`."""
+    loc: list[str | int] = ["gates", index]
+    mode = raw.get("mode", MODES[0])
+    if mode not in MODES:
+        raise doc.error(f"must be one of {', '.join(MODES)}, got {mode!r}", [*loc, "mode"], "mode")
+    power = DEFAULT_POWER if numbers["power"] is None else numbers["power"]
+    if not 0.0 < power < 1.0:
+        raise doc.error(f"power must be strictly between 0 and 1, got {power:g}", loc, "power")
+    margin = numbers["margin"]
+    if mode == MODES[0]:
+        if margin is not None:
+            raise doc.error("significant_drop uses 'max_drop', not 'margin'", loc, "margin")
+        return mode, 0.0, power
+    if "max_drop" in raw:
+        raise doc.error(f"{mode} uses 'margin', not 'max_drop'", loc, "max_drop")
+    if margin is None or margin <= 0:
+        raise doc.error(f"{mode} needs a 'margin' > 0 (the largest acceptable drop)", loc, "margin")
+    return str(mode), margin, power
 
 
 def load_spec(path: str | Path) -> list[Rule]:

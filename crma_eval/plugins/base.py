@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
 
+    from crma_eval.api.catalogue import MetricInfo
     from crma_eval.blocks import Items, Section
 
 # The pydantic configuration every record schema uses: unknown extra fields are kept, numbers
@@ -102,12 +103,15 @@ class AnalysisResult:
     methods used (e.g. {"ci": "wilson", "test": "mcnemar-exact"}), copied into results.json meta.
     skipped: why a plugin that had records produced no result (results.json
     `plugins.<name>.skipped`, printed on stderr and in the report); None when it has one.
+    metric_info: metric name -> MetricInfo (crma_eval.api.catalogue) for each metric, gathered
+    into results.json `meta.metric_info`; a metric without one gets a fallback entry.
     """
 
     metrics: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     methods: dict[str, str] = field(default_factory=dict)
     skipped: str | None = None
+    metric_info: dict[str, MetricInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

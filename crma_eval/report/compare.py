@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
 from crma_eval.blocks import Items, KeyValues, Paragraph, Section, Table
 from crma_eval.errors import InputError
 from crma_eval.evidence import RunRecords, paired_evidence
@@ -21,6 +22,7 @@ from crma_eval.fmt import DASH, missing, pvalue
 from crma_eval.plugins.base import PairSpec
 from crma_eval.registry import plugins
 from crma_eval.results import load_results
+from crma_eval.stats.equivalence import paired_mde
 from crma_eval.store import write_text_atomic
 
 ALPHA = 0.05  # only for the "changed at p < 0.05" count; no multiplicity correction
@@ -40,6 +42,7 @@ class Paired:
     p: float = math.nan
     note: str = ""
     method: str = ""
+    mde: float = math.nan  # smallest true difference the test detects (80% power, ALPHA)
 
 
 @dataclass
@@ -51,6 +54,12 @@ class Comparison:
     only: dict[str, list[str]]
     paired: list[Paired] = field(default_factory=list)
     flipped: dict[str, pd.DataFrame] = field(default_factory=dict)
+    info: dict[str, MetricInfo] = field(default_factory=dict)
+
+    def is_estimate(self, metric: str) -> bool:
+        """True when the metric catalogue says `metric` is a point estimate in both runs."""
+        info = self.info.get(metric)
+        return info is not None and info.is_estimate
 
 
 def _delta(a: Any, b: Any) -> float:
@@ -75,6 +84,8 @@ def _paired(metric: str, a: float, b: float, runs: tuple[RunRecords, RunRecords]
         row.n, row.p = evidence.n_pairs, evidence.test.pvalue
         row.only_a, row.only_b = int(evidence.test.b), int(evidence.test.c)
         row.method = evidence.test.method
+    if evidence.x is not None and evidence.y is not None:
+        row.mde = paired_mde(evidence.x, evidence.y, evidence.items, ALPHA).value
     return row
 
 
@@ -103,12 +114,24 @@ def _general(specs: dict[str, PairSpec]) -> list[str]:
     return [m for m, s in specs.items() if m.count(".") == fewest[s.kind]]
 
 
+def _shared_info(loaded: list[dict[str, Any]], shared: list[str]) -> dict[str, MetricInfo]:
+    """Run B's catalogue entry of each shared metric, its role demoted to `unknown` when run A's
+    catalogue gives it another role (only metrics both runs call estimates are tested)."""
+    infos = [catalogue(r) for r in loaded]
+    out = {}
+    for metric in shared:
+        a, b = infos[0][metric], infos[1][metric]
+        out[metric] = b if a.role == b.role else MetricInfo("unknown", b.estimand, fallback=True)
+    return out
+
+
 def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     """Compare two run directories (results.json and, for paired tests, their records).
 
     Raises InputError (exit 2) when a run directory has no readable results.json.
     """
-    results = [load_results(r)["metrics"] for r in (run_a, run_b)]
+    loaded = [load_results(r) for r in (run_a, run_b)]
+    results = [r["metrics"] for r in loaded]
     names = (Path(run_a).resolve().name, Path(run_b).resolve().name)
     shared_names = [m for m in results[0] if m in results[1]]
     shared = [(m, results[0][m], results[1][m]) for m in shared_names]
@@ -116,9 +139,10 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
         names[0]: sorted(set(results[0]) - set(results[1])),
         names[1]: sorted(set(results[1]) - set(results[0])),
     }
-    out = Comparison(names, shared, only)
+    out = Comparison(names, shared, only, info=_shared_info(loaded, shared_names))
     runs = (RunRecords(run_a), RunRecords(run_b))
-    specs = {m: s for m in shared_names if (s := _spec(m)) is not None}
+    estimates = [m for m in shared_names if out.is_estimate(m)]
+    specs = {m: s for m in estimates if (s := _spec(m)) is not None}
     out.paired = [_paired(m, results[0][m], results[1][m], runs) for m in specs]
     tested = {p.metric for p in out.paired if p.n}
     for metric in _general({m: s for m, s in specs.items() if m in tested}):
@@ -139,6 +163,12 @@ def _signed(value: Any) -> str:
     return DASH if missing(value) else f"{float(value):+.4g}"
 
 
+def _mde(p: Paired) -> str:
+    if not p.n or math.isnan(p.mde):
+        return DASH
+    return "none" if math.isinf(p.mde) else _num(p.mde)
+
+
 def _paired_rows(comp: Comparison) -> list[list[Any]]:
     return [
         [
@@ -150,6 +180,7 @@ def _paired_rows(comp: Comparison) -> list[list[Any]]:
             p.only_a if p.n else DASH,
             p.only_b if p.n else DASH,
             pvalue(p.p) if p.n else DASH,
+            _mde(p),
             p.method or DASH,
             p.note,
         ]
@@ -183,6 +214,7 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             f"right in {a} only",
             f"right in {b} only",
             "p",
+            "MDE",
             "test",
             "note",
         ],
@@ -192,16 +224,23 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             "p: the row's test, two-sided — McNemar exact on the discordant items when each item "
             "was answered once; the item-level sign-flip permutation test on per-item mean "
             "differences when items repeat (seeds, checkpoints), counts then being items. "
-            "n pairs: items in both runs."
+            "n pairs: items in both runs. MDE: the smallest true difference the test detects "
+            f"with 80% power at alpha {ALPHA:g} (McNemar normal approximation from the observed "
+            "discordance; t on per-item differences for repeated items; docs/power.md)."
         ],
         id="compare-paired",
     )
     every = Table(
-        ["metric", a, b, "delta (B − A)"],
-        [[m, _num(x), _num(y), _signed(_delta(x, y))] for m, x, y in comp.shared],
+        ["metric", "what it is (role; method; n of units)", a, b, "delta (B − A)"],
+        [
+            [m, describe_label(comp.info[m]), _num(x), _num(y), _signed(_delta(x, y))]
+            for m, x, y in comp.shared
+        ],
         "Every shared metric",
+        ["Paired tests and the largest deltas cover estimates only (the metric catalogue's role); "
+         "interval bounds, counts, test statistics and p-values are listed here, never tested."],
         id="compare-metrics",
-    )
+    )  # fmt: skip
     blocks: list[Any] = [summary, paired] if comp.paired else [summary]
     blocks.append(every)
     one_side = [[run, m] for run, names in comp.only.items() for m in names]
@@ -248,10 +287,19 @@ def markdown(comp: Comparison) -> str:
         ]
         lines.append("")
     moved = sorted(
-        (row for row in comp.shared if not missing(_delta(row[1], row[2]))),
+        (
+            row
+            for row in comp.shared
+            if comp.is_estimate(row[0]) and not missing(_delta(row[1], row[2]))
+        ),
         key=lambda row: -abs(_delta(row[1], row[2])),
     )
-    lines += [f"Largest deltas (B − A) of {len(moved)}:", "", "| metric | delta |", "|---|---:|"]
+    lines += [
+        f"Largest deltas (B − A) of {len(moved)} estimates (not bounds, counts or p-values):",
+        "",
+        "| metric | delta |",
+        "|---|---:|",
+    ]
     lines += [f"| `{m}` | {_signed(_delta(x, y))} |" for m, x, y in moved[:MD_ROWS]]
     lines += ["", "Full comparison: compare.html (tables/ and items/ beside it)."]
     return "\n".join(lines) + "\n"

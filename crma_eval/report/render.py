@@ -21,6 +21,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
 from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
 from crma_eval.claims import claims_section
 from crma_eval.figures import figure_style
@@ -102,7 +103,7 @@ class SectionView:
     blocks: list[BlockView] = field(default_factory=list)
     definitions: list[tuple[str, str]] = field(default_factory=list)
     notice: str = ""
-    metrics: list[tuple[str, Any]] = field(default_factory=list)
+    metrics: list[tuple[str, Any, str]] = field(default_factory=list)
 
     @property
     def headline(self) -> KeyValues | None:
@@ -188,14 +189,15 @@ def _section_view(
     entry: dict[str, Any],
     plugin: Plugin | None,
     metrics: dict[str, Any],
-    ctx: tuple[Exporter, Records, dict[str, Any]],
+    ctx: tuple[Exporter, Records, dict[str, Any], dict[str, MetricInfo]],
 ) -> SectionView:
-    exporter, records, options = ctx
-    own = sorted((k, v) for k, v in metrics.items() if k.split(".", 1)[0] == name)
+    exporter, records, options, info = ctx
+    mine = sorted(k for k in metrics if k.split(".", 1)[0] == name)
+    own = [(k, metrics[k], describe_label(info[k])) for k in mine]
     if plugin is None:
         notice = f"Plugin “{name}” is not installed, so its section cannot be drawn."
         return SectionView(_unique_id(name, exporter.used), name, name, notice=notice, metrics=own)
-    entry = {**entry, "report": options}
+    entry = {**entry, "report": options, "metric_info": {k: info[k] for k in mine}}
     with figure_style():
         section: Section | None = plugin.report_section(entry)
     if section is None:
@@ -327,7 +329,7 @@ def render_html(
     exporter = Exporter(run_dir, set(RESERVED_IDS))
     meta = results["meta"]
     options = display_options(meta)
-    ctx = (exporter, Records(run_dir), options)
+    ctx = (exporter, Records(run_dir), options, catalogue(results))
     sections = [
         _section_view(name, entry, plugins.get(name), results["metrics"], ctx)
         for name, entry in results["plugins"].items()

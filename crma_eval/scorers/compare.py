@@ -14,8 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.fmt import in_order, proportion, put_metrics
+from crma_eval.api.catalogue import MetricInfo
+from crma_eval.fmt import in_order, put_metrics
+from crma_eval.naming import metric_name
+from crma_eval.pairing import with_items
 from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.plugins.qa.analysis import accuracy, row_info
 
 MAX_SHOWN = 50
 TEXT_CHARS = 200
@@ -41,7 +45,8 @@ def _accuracy_rows(
             n_abstained = int(abstained[name].notna()[mine].sum()) if name in abstained else 0
             row: dict[str, Any] = {"arm": arm, "scorer": name, "abstained": n_abstained}
             if len(passed):
-                row |= proportion(int(passed.sum()), len(passed), options)
+                scored = with_items(qa.loc[passed.index].assign(correct=passed))
+                row |= accuracy(scored, options)
                 row["mean_score"] = float(scores.loc[mine, name].dropna().astype(float).mean())
             else:
                 row |= {"k": 0, "n": 0}
@@ -86,9 +91,10 @@ def _disagreements(qa: pd.DataFrame, verdicts: pd.DataFrame) -> tuple[int, list[
 
 def compare_scorers(
     qa: pd.DataFrame, options: AnalyzeOptions
-) -> tuple[dict[str, float], dict[str, Any]] | None:
-    """(metrics `qa.<arm>.scorer.<name>.{k,n,accuracy,ci_low,ci_high,abstained}`, details);
-    None when the records carry no `verdicts`."""
+) -> tuple[dict[str, float], dict[str, Any], dict[str, MetricInfo]] | None:
+    """(metrics `qa.<arm>.scorer.<name>.{k,n,accuracy,ci_low,ci_high,abstained}`, details,
+    their catalogue entries); None when the records carry no `verdicts`. The interval is the one
+    the QA table uses for the same answers (item-clustered when items repeat)."""
     if "verdicts" not in qa.columns:
         return None
     verdicts = _maps(qa["verdicts"], qa.index)
@@ -98,10 +104,14 @@ def compare_scorers(
     abstained = _maps(qa.get("abstained"), qa.index)
     rows = _accuracy_rows(qa, verdicts, scores, abstained, options)
     metrics: dict[str, float] = {}
+    info: dict[str, MetricInfo] = {}
     for row in rows:
         stats = {k: row[k] for k in ("k", "n", "accuracy", "ci_low", "ci_high") if k in row}
-        put_metrics(metrics, ("qa", row["arm"], "scorer", row["scorer"]),
-                    stats | {"abstained": row["abstained"]})  # fmt: skip
+        parts = ("qa", row["arm"], "scorer", row["scorer"])
+        names = put_metrics(metrics, parts, stats | {"abstained": row["abstained"]})
+        what = f"share of scored answers passed by scorer {row['scorer']}, arm {row['arm']}"
+        info |= row_info(names, metric_name(*parts), row | {"method": row.get("method")}, what,
+                         options.confidence)  # fmt: skip
     n_split, shown = _disagreements(qa, verdicts)
     primary = qa["primary"].dropna().unique().tolist() if "primary" in qa.columns else []
     details = {
@@ -111,4 +121,4 @@ def compare_scorers(
         "agreement": _agreement(verdicts),
         "disagreements": {"n": n_split, "shown": shown},
     }
-    return metrics, details
+    return metrics, details, info

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from crma_eval.api.catalogue import MetricInfo, interval_label
 from crma_eval.blocks import Paragraph, Table
-from crma_eval.fmt import DASH, interval, pct
+from crma_eval.fmt import DASH, interval, missing, pct
 
 
-def _accuracy_table(rows: list[dict[str, Any]], ci: str) -> Table:
+def _accuracy_table(rows: list[dict[str, Any]], infos: list[MetricInfo]) -> Table:
     body = [
         [
             r["arm"],
@@ -16,13 +17,15 @@ def _accuracy_table(rows: list[dict[str, Any]], ci: str) -> Table:
             f"{r['k']}/{r['n']}",
             pct(r["accuracy"]) if r["n"] else DASH,
             interval(r["ci_low"], r["ci_high"]) if r["n"] else DASH,
-            f"{r['mean_score']:.3f}" if r["n"] else DASH,
+            interval_label(info) if r["n"] else DASH,
+            DASH if missing(r.get("mean_score")) else f"{r['mean_score']:.3f}",
             r["abstained"],
         ]
-        for r in rows
+        for r, info in zip(rows, infos, strict=True)
     ]
+    columns = ["Arm", "Scorer", "Passed", "Accuracy", "CI", "interval (method, n of units)"]
     return Table(
-        columns=["Arm", "Scorer", "Passed", "Accuracy", ci, "Mean score", "Abstained"],
+        columns=[*columns, "Mean score", "Abstained"],
         rows=body,
         caption="Accuracy by scorer",
         notes=[
@@ -71,14 +74,17 @@ def _disagreement_table(details: dict[str, Any]) -> Table:
     )
 
 
-def scorer_blocks(details: dict[str, Any] | None, ci: str) -> list[Paragraph | Table]:
-    """Accuracy per scorer, the agreement matrix and the disagreeing answers ([] without data)."""
+def scorer_blocks(
+    details: dict[str, Any] | None, infos: list[MetricInfo]
+) -> list[Paragraph | Table]:
+    """Accuracy per scorer, the agreement matrix and the disagreeing answers ([] without data);
+    `infos`: the catalogue entry of each accuracy row's interval (same order as the rows)."""
     if not details:
         return []
     primary = ", ".join(details["primary"]) or "none recorded"
     blocks: list[Paragraph | Table] = [
         Paragraph(f"Scorers: {', '.join(details['names'])}; primary (decides correct): {primary}."),
-        _accuracy_table(details["rows"], ci),
+        _accuracy_table(details["rows"], infos),
         _agreement_table(details),
     ]
     if details["disagreements"]["n"]:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from crma_eval.api.catalogue import MetricInfo, describe
 from crma_eval.fmt import in_order, put_metrics
+from crma_eval.naming import metric_name
 from crma_eval.pairing import conditions, item_clusters, of_condition, pair_shared, with_items
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.stats import (
@@ -28,10 +31,12 @@ from crma_eval.stats import (
     paired_difference_ci,
     sign_flip_test,
 )
+from crma_eval.stats.equivalence import MDE_METHOD, comparison_mde
 
 PLUGIN = "ablation"
 PAIR_STATS = ("n", "b", "c", "statistic", "pvalue", "diff", "diff_ci_low", "diff_ci_high")
-REPEATED_STATS = ("n_items", "n_observations")
+REPEATED_STATS = ("n_items", "n_observations", "design_effect")
+POWER_STATS = ("mde",)
 KEYS = ["domain", "item_id", "seed", "checkpoint", "condition"]
 
 
@@ -55,6 +60,7 @@ def _independent(x: np.ndarray, y: np.ndarray, options: AnalyzeOptions) -> dict[
         "diff_ci_low": diff.low,
         "diff_ci_high": diff.high,
         "method": f"mcnemar-{options.mcnemar_method}",
+        "interval": "newcombe-paired-wilson",
     }
 
 
@@ -85,6 +91,7 @@ def clustered_difference(
         "n_observations": int(d.size),
         "exact": test.exact,
         "method": SIGN_FLIP_METHOD + ("" if test.exact else " (Monte Carlo)"),
+        "interval": "cr1-clustered-wald",
     }
 
 
@@ -93,6 +100,7 @@ def _comparison(aligned: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any
     items = item_clusters(aligned).to_numpy()
     repeated = bool(pd.Series(items).duplicated().any())
     found = clustered_difference(x, y, items, options) if repeated else _independent(x, y, options)
+    found |= comparison_mde(x, y, items if repeated else None, 1 - options.confidence)
     return {"n": int(x.size), **found, "acc_a": float(x.mean()), "acc_b": float(y.mean())}
 
 
@@ -159,6 +167,7 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
     With no such pair the result has no metrics and `skipped` says why.
     """
     metrics: dict[str, float] = {}
+    info: dict[str, MetricInfo] = {}
     pairs: list[dict[str, Any]] = []
     unpaired: dict[str, list[str]] = {}
     for cond in conditions(qa):
@@ -169,7 +178,8 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
     seen = Counter((p["a"], p["b"]) for p in pairs)
     for p in pairs:
         # The condition joins the name only when that pair of arms is compared under several.
-        _add_metrics(metrics, p, p["condition"] if seen[(p["a"], p["b"])] > 1 else None)
+        cond = p["condition"] if seen[(p["a"], p["b"])] > 1 else None
+        _add_metrics((metrics, info), p, cond, options.confidence)
     tests = {d.get("method") for p in pairs for d in (p["overall"], *p["domains"])}
     methods = {
         "test": "; ".join(sorted(t for t in tests if t)) or f"mcnemar-{options.mcnemar_method}",
@@ -178,9 +188,10 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         "multiplicity": "holm and benjamini-hochberg across the domains of one pair of arms",
         "pairing": "crma_eval.pairing: every key both arms carry",
         "confidence": str(options.confidence),
+        "mde": MDE_METHOD,
     }
     details = {"arms": in_order(qa["arm"]), "pairs": pairs, "unpaired": unpaired}
-    result = AnalysisResult(metrics=metrics, details=details, methods=methods)
+    result = AnalysisResult(metrics, details, methods, metric_info=info)
     if not pairs:
         result.skipped = (
             f"no two qa arms answered the same items (arms: {', '.join(map(str, details['arms']))})"
@@ -193,16 +204,44 @@ def pair_label(a: str, b: str) -> str:
     return f"{a}_vs_{b}"
 
 
-def _add_metrics(metrics: dict[str, float], pair: dict[str, Any], condition: Any) -> None:
+def _add_metrics(
+    out: tuple[dict[str, float], dict[str, MetricInfo]],
+    pair: dict[str, Any],
+    condition: Any,
+    confidence: float,
+) -> None:
+    metrics, info = out
     label = (PLUGIN, pair_label(pair["a"], pair["b"]), condition)
     overall = pair["overall"]
-    put_metrics(
-        metrics, label, {k: overall[k] for k in (*PAIR_STATS, *REPEATED_STATS) if k in overall}
-    )
+    named = (*PAIR_STATS, *REPEATED_STATS, *POWER_STATS)
+    names = put_metrics(metrics, label, {k: overall[k] for k in named if k in overall})
+    info |= _info(names, label, pair, overall, confidence)
     for row in pair["domains"]:
-        stats = {
-            k: row[k]
-            for k in (*PAIR_STATS, *REPEATED_STATS, "pvalue_holm", "pvalue_bh")
-            if k in row
-        }
-        put_metrics(metrics, (*label, row["domain"]), stats)
+        stats = {k: row[k] for k in (*named, "pvalue_holm", "pvalue_bh") if k in row}
+        names = put_metrics(metrics, (*label, row["domain"]), stats)
+        info |= _info(names, (*label, row["domain"]), pair, row, confidence)
+
+
+def _info(
+    names: list[str],
+    parts: tuple[Any, ...],
+    pair: dict[str, Any],
+    row: dict[str, Any],
+    confidence: float,
+) -> dict[str, MetricInfo]:
+    """Catalogue entries of one comparison row: the difference's unit is the item."""
+    where = f"domain {row['domain']}" if "domain" in row else "all domains"
+    what = f"accuracy of arm {pair['a']} minus arm {pair['b']} on the same items, {where}"
+    interval = row.get("interval")
+    n = int(row.get("n_items", row["n"]))
+    out = describe(
+        names, metric_name(*parts), "diff", what, unit="item", n=n,
+        method="mean paired difference", interval=interval, test=row.get("method"),
+        confidence=confidence,
+    )  # fmt: skip
+    for stat in ("pvalue_holm", "pvalue_bh"):
+        name = metric_name(*parts, stat)
+        if name in out:
+            method = "holm" if stat == "pvalue_holm" else "benjamini-hochberg"
+            out[name] = replace(out[name], method=f"{method} across the domains of this pair")
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,15 @@ def _cells(label: str, row: dict[str, Any], holm: bool) -> list[Any]:
         pvalue(row["pvalue"]),
     ]
     adjusted = [pvalue(row["pvalue_holm"]), pvalue(row["pvalue_bh"])] if holm else ["—", "—"]
-    return [*cells, *adjusted, _test_label(row.get("method", ""))]
+    return [*cells, *adjusted, _mde(row), _test_label(row.get("method", ""))]
+
+
+def _mde(row: dict[str, Any]) -> str:
+    """The minimum detectable difference in pp ('none' when no difference is detectable)."""
+    mde = row.get("mde")
+    if mde is None:
+        return "—"
+    return "none" if math.isnan(mde) else f"{100 * mde:.1f}"
 
 
 def _names(pair: dict[str, Any], opts: dict[str, Any]) -> tuple[str, str]:
@@ -98,6 +107,7 @@ def _pair_table(pair: dict[str, Any], test: str, level: str, opts: dict[str, Any
         "p",
         "p (Holm)",
         "p (BH)",
+        "MDE (pp)",
         "test",
     ]
     rows = [_cells(d["domain"], d, True) for d in pair["domains"]]
@@ -112,6 +122,10 @@ def _pair_table(pair: dict[str, Any], test: str, level: str, opts: dict[str, Any
         "Difference interval: Newcombe's paired square-and-add of Wilson intervals (one answer "
         "per item); mean difference ± z × item-clustered (CR1) standard error, clipped to "
         "[−1, 1] (items answered several times, where b and c count items, not answers).",
+        "MDE: the smallest true difference the test detects with 80% power at alpha = 1 − "
+        "confidence (McNemar normal approximation from the observed discordance; paired t on "
+        "per-item differences with the measured design effect for repeated items); a "
+        "non-significant p says nothing about differences smaller than it.",
         f"Pairing: {pair.get('pairing', '')}.",
     ]
     return Table(

@@ -31,16 +31,29 @@ BENCH_KEYS = ("task", "doc_id", "metric", "filter", "seed", "checkpoint")
 
 
 def _covered(task: str, arm: str, segments: set[str], frame: pd.DataFrame) -> pd.DataFrame:
-    """The records a bench metric covers: its task and arm, and only the lm-eval metric the name
-    mentions (e.g. `acc` in `bench.arc.after.acc.score`) when it mentions one."""
+    """The records a bench metric covers: its task and arm, one lm-eval metric and one filter.
+
+    The metric and filter are those the name mentions (e.g. `acc_norm` and `strict-match` in
+    `bench.arc.after.acc_norm.strict-match.score`); a name without a metric means the task's
+    primary metric, without a filter the task's only filter (several: none is paired)."""
     from crma_eval.naming import slug
     from crma_eval.pairing import select_slugged
+    from crma_eval.plugins.bench.analysis import NO_FILTER, primary_metric
 
     rows = select_slugged(frame, {"task": task, "arm": arm})
     if rows.empty:
         return rows
     named = rows["metric"].map(slug).isin(segments)
-    return rows[named] if named.any() else rows
+    if named.any():
+        rows = rows[named]
+    else:
+        metrics = list(dict.fromkeys(rows["metric"].astype(str)))
+        rows = rows[rows["metric"] == primary_metric(task, metrics, {})]
+    filters = rows["filter"].astype(object).fillna(NO_FILTER) if "filter" in rows else None
+    if filters is None or filters.nunique() <= 1:
+        return rows
+    chosen = filters.map(slug).isin(segments)
+    return rows[chosen] if chosen.any() else rows.iloc[:0]
 
 
 class BenchPlugin(Plugin):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,14 +19,26 @@ from crma_eval.errors import InputError
 from crma_eval.fmt import ci_methods, in_order, put_metrics
 from crma_eval.pairing import pair
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.bench.catalogue import bench_info
 from crma_eval.plugins.bench.continuous import (
+    BITS_METRICS,
     UNBOUNDED,
     paired_t,
     t_interval,
     unbounded_compare,
     unbounded_score,
 )
+from crma_eval.plugins.bench.groups import (
+    EQUAL,
+    document_weights,
+    group_rules,
+    preferred_metrics,
+    stratified,
+    subscores,
+)
+from crma_eval.plugins.bench.scales import RANGE, metric_scale, pp_factor
 from crma_eval.stats import benjamini_hochberg, holm, mcnemar, paired_difference_ci, proportion_ci
+from crma_eval.stats.equivalence import comparison_mde
 
 PLUGIN = "bench"
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:
@@ -47,19 +59,50 @@ class Cell:
     arm: str
     values: pd.Series
     rows: pd.DataFrame
+    scale: str = "fraction"
+    named: bool = False  # the task reports several metrics: names carry the metric
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """lm-eval's words/bytes of rolling log-likelihood records (None without them)."""
+        if "weight" not in self.rows or self.rows["weight"].isna().any():
+            return None
+        return self.rows["weight"].astype(float).to_numpy()
 
 
-def primary_metric(task: str, metrics: list[str], overrides: dict[str, str]) -> str:
-    """The metric that is the task's score: the configured one, else by METRIC_PREFERENCE."""
+def chosen_metrics(
+    task: str, metrics: list[str], overrides: dict[str, Any], preferred: list[str] | None = None
+) -> list[str]:
+    """The metrics that are the task's scores: the configured one(s) (`options.bench.metrics`,
+    a name or a list), else the first of the task group's aggregated metrics, else by
+    METRIC_PREFERENCE; rolling log-likelihood tasks report all their metrics."""
     chosen = overrides.get(task)
     if chosen is not None:
-        if chosen not in metrics:
+        names = [chosen] if isinstance(chosen, str) else list(chosen)
+        missing = [m for m in names if m not in metrics]
+        if missing or not names:
             raise InputError(
-                f"bench task {task!r} has no metric {chosen!r} (records have {', '.join(metrics)})"
+                f"bench task {task!r} has no metric {', '.join(map(repr, missing or names))} "
+                f"(records have {', '.join(metrics)})"
             )
-        return chosen
-    preferred = [m for m in METRIC_PREFERENCE if m in metrics]
-    return preferred[0] if preferred else sorted(metrics)[0]
+        return names
+    if metrics and all(m in UNBOUNDED for m in metrics):
+        return list(metrics)
+    return [primary_metric(task, metrics, {}, preferred)]
+
+
+def primary_metric(
+    task: str, metrics: list[str], overrides: dict[str, Any], preferred: list[str] | None = None
+) -> str:
+    """The one metric that is the task's score: configured, else the group's aggregated metric,
+    else by METRIC_PREFERENCE."""
+    chosen = overrides.get(task)
+    if chosen is not None:
+        return chosen_metrics(task, metrics, overrides)[0]
+    for name in [*(preferred or []), *METRIC_PREFERENCE]:
+        if name in metrics:
+            return name
+    return sorted(metrics)[0]
 
 
 def _natural(doc_id: str) -> tuple[Any, ...]:
@@ -81,20 +124,24 @@ def pair_keys(rows: pd.DataFrame, by_hash: bool) -> list[str]:
     return keys
 
 
-def _cells(frame: pd.DataFrame, overrides: dict[str, str]) -> list[Cell]:
-    """Split bench records into cells (task, primary metric, filter, arm), in record order."""
+def _cells(frame: pd.DataFrame, overrides: dict[str, Any], scales: dict[str, str]) -> list[Cell]:
+    """Split bench records into cells (task, chosen metric, filter, arm), in record order."""
     filters = frame["filter"] if "filter" in frame else pd.Series(None, index=frame.index)
     frame = frame.assign(filter=filters.astype(object).fillna(NO_FILTER))
     by_hash = pairing(frame) == "doc_hash"
     cells = []
     for task in in_order(frame["task"]):
         of_task = frame[frame["task"] == task]
-        metric = primary_metric(task, in_order(of_task["metric"]), overrides)
-        chosen = of_task[of_task["metric"] == metric]
-        for (filt, arm), rows in chosen.groupby(["filter", "arm"], sort=False):
-            values = rows["value"].astype(float).to_numpy()
-            series = pd.Series(values, index=pair_keys(rows, by_hash))
-            cells.append(Cell(task, metric, str(filt), str(arm), series, rows))
+        reported = in_order(of_task["metric"])
+        chosen = chosen_metrics(task, reported, overrides, preferred_metrics(task, of_task))
+        for metric in chosen:
+            scale = metric_scale(metric, scales)
+            rows_of = of_task[of_task["metric"] == metric]
+            for (filt, arm), rows in rows_of.groupby(["filter", "arm"], sort=False):
+                values = rows["value"].astype(float).to_numpy()
+                series = pd.Series(values, index=pair_keys(rows, by_hash))
+                cell = Cell(task, metric, str(filt), str(arm), series, rows, scale)
+                cells.append(replace(cell, named=len(reported) > 1))
     return cells
 
 
@@ -107,37 +154,99 @@ def _is_binary(*arrays: np.ndarray) -> bool:
     return all(bool(np.isin(a, (0.0, 1.0)).all()) for a in arrays)
 
 
-def _bounded(values: np.ndarray) -> bool:
-    """A graded metric whose values all lie in [0, 1] is taken to be bounded there."""
-    return bool(np.all((values >= 0) & (values <= 1)))
+def _clip(low: float, high: float, scale: str, width: bool = False) -> tuple[float, float]:
+    """An interval clipped to the scale's range (a difference: to ± its width)."""
+    bounds = RANGE.get(scale)
+    if bounds is None or math.isnan(low):
+        return low, high
+    lo, hi = (bounds[0] - bounds[1], bounds[1] - bounds[0]) if width else bounds
+    return max(low, lo), min(high, hi)
 
 
-def score_stats(
-    values: np.ndarray, options: AnalyzeOptions, task: str = "", metric: str = ""
-) -> dict[str, float]:
-    """Mean score with its CI: the proportion CI for 0/1 values, else a t-interval of the mean
-    (clipped to [0, 1] for metrics bounded there); unbounded metrics as lm-eval aggregates them."""
-    if metric in UNBOUNDED:
-        return unbounded_score(values, task, metric, options.confidence)
+def _strata(cell: Cell) -> tuple[np.ndarray, str | None]:
+    """Per-document weights of the cell's score and the group rule's name (None: a task)."""
+    rule = group_rules(cell.rows).get(cell.task)
+    weights, method = document_weights(cell.rows, rule, cell.metric, cell.filter)
+    return np.asarray(weights, float), method
+
+
+def score_stats(cell: Cell, options: AnalyzeOptions) -> dict[str, Any]:
+    """Score with its CI: proportion CI for 0/1 values, else a t-interval of the mean clipped to
+    the metric's range; rolling metrics as lm-eval aggregates them; groups by lm-eval's rule."""
+    values = cell.values.to_numpy()
+    if cell.metric in UNBOUNDED:
+        return unbounded_score(values, cell.task, cell.metric, options.confidence, cell.weights)
     n = values.size
+    _, method = _strata(cell)
+    extra = {} if method is None else {"aggregation": method}
+    if method == EQUAL:
+        est = stratified(values, cell.rows["subtask"].to_numpy(), options.confidence)
+        low, high = _clip(est["low"], est["high"], cell.scale)
+        return {"score": est["estimate"], "n": n, "ci_low": low, "ci_high": high} | extra
     score = float(values.mean())
     if _is_binary(values):
         low, high = proportion_ci(int(values.sum()), n, options.confidence, options.ci_method)
     else:
-        low, high = t_interval(values, options.confidence)
-        if _bounded(values) and not math.isnan(low):
-            low, high = max(low, 0.0), min(high, 1.0)
-    return {"score": score, "n": n, "ci_low": low, "ci_high": high}
+        low, high = _clip(*t_interval(values, options.confidence), cell.scale)
+    return {"score": score, "n": n, "ci_low": low, "ci_high": high} | extra
+
+
+def _in_units(estimate: float, low: float, high: float, scale: str) -> dict[str, Any]:
+    """A difference in pp for proportions, else in the metric's own units (named)."""
+    factor = pp_factor(scale)
+    if factor is not None:
+        return {
+            "delta_pp": factor * estimate,
+            "delta_ci_low_pp": factor * low,
+            "delta_ci_high_pp": factor * high,
+        }
+    unit = "points" if scale == "points" else "metric units"
+    return {"delta": estimate, "delta_ci_low": low, "delta_ci_high": high, "unit": unit}
+
+
+def interval_method(cell: Cell, options: AnalyzeOptions) -> str:
+    """The method of `score_stats`' interval for a cell (for the metric catalogue)."""
+    if cell.metric in UNBOUNDED:
+        if cell.weights is not None:
+            return "t-interval of the ratio estimator Σ-ll/Σweight"
+        return (
+            "t-interval of the mean log-likelihood, exponentiated"
+            if cell.metric not in BITS_METRICS
+            else "t-interval of the mean"
+        )
+    if _strata(cell)[1] == EQUAL:
+        return "normal interval, lm-eval's unweighted_mean_stderr"
+    return options.ci_method if _is_binary(cell.values.to_numpy()) else "t-interval of the mean"
+
+
+def _named_segments(segments: Any, named: dict[tuple[str, str], bool]) -> Any:
+    """Segments of a score or delta row of the details (for the metric catalogue)."""
+
+    def of_row(row: dict[str, Any]) -> tuple[str | None, ...]:
+        key = (row["task"], row["metric"])
+        return tuple(segments(row["task"], row["metric"], row["filter"], named.get(key, False)))
+
+    return of_row
 
 
 def compare(
-    after: np.ndarray, base: np.ndarray, options: AnalyzeOptions, task: str = "", metric: str = ""
+    cell: Cell, after: np.ndarray, base: np.ndarray, options: AnalyzeOptions
 ) -> dict[str, Any]:
-    """Paired after - base delta in pp with CI; McNemar (b, c) for 0/1 values, else paired t
-    (interval and p from the same test, exact sign-flip p for zero-variance differences).
-    Unbounded metrics: a ratio or a difference in bits (continuous.unbounded_compare)."""
-    if metric in UNBOUNDED:
-        return unbounded_compare(after, base, task, metric, options.confidence, options.seed)
+    """Paired after - base difference with CI in the metric's scale (pp only for proportions);
+    McNemar (b, c) for 0/1 values, else paired t (interval and p from the same test, exact
+    sign-flip p for essentially constant differences); an equal-weight group (weight_by_size:
+    false) by the stratified difference; rolling metrics as a ratio or in bits."""
+    if cell.metric in UNBOUNDED:
+        return unbounded_compare(
+            after, base, cell.task, cell.metric, options.confidence, options.seed, cell.weights
+        )
+    _, method = _strata(cell)
+    if method == EQUAL:
+        est = stratified(after - base, cell.rows["subtask"].to_numpy(), options.confidence)
+        low, high = _clip(est["low"], est["high"], cell.scale, width=True)
+        name = "stratified paired difference (equal weight per subtask), normal interval, z-test"
+        extra = {"pvalue": est["pvalue"], "method": name}
+        return _in_units(est["estimate"], low, high, cell.scale) | extra
     if _is_binary(after, base):
         diff = paired_difference_ci(after.astype(bool), base.astype(bool), options.confidence)
         test = mcnemar(
@@ -148,18 +257,16 @@ def compare(
         estimate, low, high = diff.estimate, diff.low, diff.high
         method = f"Newcombe interval; McNemar ({options.mcnemar_method})"
         extra = {"b": test.b, "c": test.c, "pvalue": test.pvalue, "method": method}
+        factor = pp_factor(cell.scale)
+        if factor is not None:
+            mde = comparison_mde(after, base, None, 1 - options.confidence)["mde"]
+            extra["mde_pp"] = factor * mde
     else:
         t = paired_t(after - base, options.confidence, options.seed)
-        estimate, low, high = t.estimate, t.low, t.high
-        if _bounded(after) and _bounded(base) and not math.isnan(low):
-            low, high = max(low, -1.0), min(high, 1.0)
+        estimate = t.estimate
+        low, high = _clip(t.low, t.high, cell.scale, width=True)
         extra = {"pvalue": t.pvalue, "method": t.method}
-    return {
-        "delta_pp": 100 * estimate,
-        "delta_ci_low_pp": 100 * low,
-        "delta_ci_high_pp": 100 * high,
-        **extra,
-    }
+    return _in_units(estimate, low, high, cell.scale) | extra
 
 
 def _side(cell: Cell) -> pd.DataFrame:
@@ -188,17 +295,18 @@ def _base_arm(arms: list[str], configured: str | None) -> str:
 
 
 def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[dict[str, Any]]:
-    """Each non-base cell against the base arm's cell of the same task and filter, Holm-adjusted."""
-    lookup = {(c.task, c.filter, c.arm): c for c in cells}
+    """Each non-base cell against the base arm's cell of the same task, metric and filter,
+    Holm- and BH-adjusted across the tasks (metrics, filters) compared for the same arm."""
+    lookup = {(c.task, c.metric, c.filter, c.arm): c for c in cells}
     deltas: list[dict[str, Any]] = []
     for cell in cells:
-        base = lookup.get((cell.task, cell.filter, base_name))
+        base = lookup.get((cell.task, cell.metric, cell.filter, base_name))
         if cell.arm == base_name or base is None:
             continue
         after, before = _paired(cell, base)
         head: dict[str, Any] = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
-        head |= {"arm": cell.arm, "base": base_name, "n": after.size}
-        deltas.append(head | compare(after, before, options, cell.task, cell.metric))
+        head |= {"arm": cell.arm, "base": base_name, "n": after.size, "scale": cell.scale}
+        deltas.append(head | compare(cell, after, before, options))
     for arm in dict.fromkeys(d["arm"] for d in deltas):
         family = [d for d in deltas if d["arm"] == arm]
         pvalues = [d["pvalue"] for d in family]
@@ -213,44 +321,95 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
 DELTA_STATS = (
     "delta_pp", "delta_ci_low_pp", "delta_ci_high_pp", "b", "c", "pvalue", "pvalue_holm",
     "pvalue_bh", "ratio", "ratio_ci_low", "ratio_ci_high", "log_ratio", "delta", "delta_ci_low",
-    "delta_ci_high",
+    "delta_ci_high", "mde_pp",
 )  # fmt: skip
+SCORE_STATS = ("score", "n", "ci_low", "ci_high")
 
 
-def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
-    """Scores per task, filter and arm; each other arm against the base arm, Holm across tasks."""
-    settings = options.extra.get(PLUGIN) or {}
-    cells = _cells(frame, dict(settings.get("metrics") or {}))
-    base_name = _base_arm(in_order(frame["arm"]), settings.get("base_arm"))
+def _segments(cells: list[Cell]) -> Any:
+    """Name segments of a cell: its metric when the task reports several, its filter when the
+    task has several (`bench.<task>.<arm>[.<metric>][.<filter>].<stat>`)."""
     filters: dict[str, set[str]] = {}
     for cell in cells:
         filters.setdefault(cell.task, set()).add(cell.filter)
 
-    def segment(task: str, filt: str) -> str | None:
-        return filt if len(filters[task]) > 1 else None
+    def segments(task: str, metric: str, filt: str, named: bool) -> tuple[str | None, ...]:
+        return (metric if named else None), (filt if len(filters[task]) > 1 else None)
+
+    return segments
+
+
+def _subscores(cells: list[Cell]) -> list[dict[str, Any]]:
+    """Sub-group and subtask scores of every group cell (lm-eval's rule per sub-group)."""
+    out = []
+    for cell in cells:
+        if cell.metric in UNBOUNDED:
+            continue
+        head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter, "arm": cell.arm}
+        out += [head | row for row in subscores(cell.rows, cell.metric, cell.filter)]
+    return out
+
+
+def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
+    """Scores per task, metric, filter and arm; each other arm against the base arm, Holm across
+    tasks. `options.extra['bench']`: metrics (task -> metric or list), scales (metric -> scale),
+    base_arm."""
+    settings = options.extra.get(PLUGIN) or {}
+    scales = dict(settings.get("scales") or {})
+    cells = _cells(frame, dict(settings.get("metrics") or {}), scales)
+    base_name = _base_arm(in_order(frame["arm"]), settings.get("base_arm"))
+    segments = _segments(cells)
+    named = {(c.task, c.metric): c.named for c in cells}
 
     metrics: dict[str, float] = {}
     scores = []
     for cell in cells:
-        row = score_stats(cell.values.to_numpy(), options, cell.task, cell.metric)
-        put_metrics(metrics, (PLUGIN, cell.task, cell.arm, segment(cell.task, cell.filter)), row)
-        scores.append({"task": cell.task, "metric": cell.metric, "filter": cell.filter} | row)
-        scores[-1]["arm"] = cell.arm
+        row = score_stats(cell, options)
+        parts = (
+            PLUGIN,
+            cell.task,
+            cell.arm,
+            *segments(cell.task, cell.metric, cell.filter, cell.named),
+        )
+        put_metrics(metrics, parts, {k: row[k] for k in SCORE_STATS})
+        head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
+        scores.append(head | row | {"arm": cell.arm, "scale": cell.scale})
+        scores[-1]["interval"] = interval_method(cell, options)
     deltas = _deltas(cells, base_name, options)
     for d in deltas:
-        parts = (PLUGIN, d["task"], f"{d['arm']}_vs_{base_name}", segment(d["task"], d["filter"]))
+        parts = (PLUGIN, d["task"], f"{d['arm']}_vs_{base_name}")
+        parts += segments(d["task"], d["metric"], d["filter"], named[(d["task"], d["metric"])])
         put_metrics(metrics, parts, {k: d[k] for k in DELTA_STATS if k in d})
-    methods = ci_methods(options) | {
-        "ci_continuous": "t-interval of the mean, clipped to [0, 1] for metrics bounded there",
-        "paired_ci": "Newcombe square-and-add (0/1 scores); paired t-interval of the same paired "
-        "t-test (graded scores, clipped to [-1, 1]); zero width for zero-variance differences",
-        "test": f"mcnemar-{options.mcnemar_method} (0/1 scores); paired t-test (graded scores); "
-        "exact sign-flip test (zero-variance differences)",
-        "unbounded": "perplexity: exp(mean -loglikelihood) as lm-eval, compared as a ratio "
-        "exp(mean log-difference) with a paired t-interval on the log scale; bits_per_byte: "
-        "mean, compared as a difference in bits with a paired t-interval",
-        "multiplicity": "holm and benjamini-hochberg across tasks (and filters), per compared arm",
-        "pairing": pairing(frame),
-    }
+    methods = (
+        ci_methods(options)
+        | METHODS
+        | {
+            "test": f"mcnemar-{options.mcnemar_method} (0/1 scores); paired t-test (graded "
+            "scores); exact sign-flip test (essentially constant differences, R's t.test rule); "
+            "z-test of the stratified difference (groups with weight_by_size: false)",
+            "pairing": pairing(frame),
+        }
+    )
     details = {"scores": scores, "deltas": deltas, "base_arm": base_name}
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    subs = _subscores(cells)
+    if subs:
+        details["subscores"] = subs
+    info = bench_info(metrics, details, options.confidence, _named_segments(segments, named))
+    return AnalysisResult(metrics, details, methods, metric_info=info)
+
+
+METHODS = {
+    "ci_continuous": "t-interval of the mean, clipped to the metric's range (fraction [0, 1], "
+    "percent [0, 100]; from the metric's definition)",
+    "paired_ci": "Newcombe square-and-add (0/1 scores); paired t-interval of the same paired "
+    "t-test (graded scores, clipped to ± the metric's range); zero width for essentially "
+    "constant differences",
+    "unbounded": "rolling log-likelihood as lm-eval: perplexity exp(-Σll/Σwords or bytes), bits "
+    "per byte -Σll/Σbytes/ln 2; compared on the same documents as a perplexity ratio or a "
+    "difference in bits, t-interval (n - 1 df) of the ratio estimator",
+    "units": "differences in percentage points for proportions (fraction, percent), in points "
+    "for 0-100 scores (BLEU, chrF, ROUGE), else in the metric's own units",
+    "groups": "lm-eval's group rule (aggregate_metric_list, weight_by_size over all leaf "
+    "tasks); weight_by_size: false by the stratified mean with lm-eval's unweighted_mean_stderr",
+    "multiplicity": "holm and benjamini-hochberg across tasks (metrics, filters), per compared arm",
+}

@@ -19,10 +19,10 @@ from crma_eval.errors import InputError
 from crma_eval.plugins.bench.lmeval import (
     TaskLoadError,
     evaluate,
+    group_memberships,
     lm_eval_output_to,
     load_tasks,
     prepare_environment,
-    sample_records,
     task_fingerprint,
     task_label,
 )
@@ -34,13 +34,15 @@ from crma_eval.plugins.bench.options import (
     resolve_adapter,
     resolve_checkpoint,
 )
+from crma_eval.plugins.bench.samples import sample_records, unscored_documents
 from crma_eval.records import iter_records, write_records
 from crma_eval.versions import versions
 
 PLUGIN = "bench"
-CACHE_SCHEMA = "crma-eval/bench-cache/1"
+CACHE_SCHEMA = "crma-eval/bench-cache/2"  # 2: few-shot documents, groups, weights
 NO_CHECKPOINT = "none"
 LM_EVAL_LOG = "logs/lm-eval.log"  # lm-eval's own console output, inside the run directory
+UNSCORED_LOG = "logs/bench-unscored.jsonl"  # documents that could not be scored, with the reason
 
 
 def default_cache_dir() -> Path:
@@ -97,7 +99,9 @@ class BenchCollector:
         # a task is a long unit: LoRA merged (weights restored after); lm-eval's output to a log
         with session.merged(), lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
             samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
-        records = sample_records(samples, label, arm.name, ckpt_id)
+        groups = group_memberships(loaded)
+        records = sample_records(samples, label, arm.name, ckpt_id, loaded["tasks"], groups)
+        log_unscored(ctx.run_dir.path / UNSCORED_LOG, unscored_documents(samples, label, arm.name))
         if not records:
             raise option_error(
                 ctx.config,
@@ -106,6 +110,16 @@ class BenchCollector:
             )
         write_cache(opts, key, records)
         return records
+
+
+def log_unscored(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Append the documents a unit could not score (one JSON line each); the rest goes on."""
+    if not rows:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as sink:
+        for row in rows:
+            sink.write(json.dumps(row, sort_keys=True) + "\n")
 
 
 def activate(session: Any, ckpt: Any, domain: str | None, crma: bool, known: list[Any]) -> None:

@@ -1,12 +1,16 @@
 """Graded and unbounded benchmark metrics: one method gives each interval and its p-value.
 
-Graded metrics bounded in [0, 1] (TruthfulQA mc2, f1, averaged acc): paired t-test with its own
-t-interval (scipy `ttest_rel(...).confidence_interval`), clipped to the metric's range; when every
-document moves by the same amount (zero variance) the t-test is undefined and the exact sign-flip
+Graded metrics (TruthfulQA mc2, f1, averaged acc): paired t-test with its own t-interval (scipy
+`ttest_1samp(...).confidence_interval`), clipped to the metric's range when it has one; when the
+differences are essentially constant (standard error below 10 machine epsilons of the mean, R's
+`t.test` rule "data are essentially constant") the t-test is undefined and the exact sign-flip
 test gives p (2 / 2^n for n equal nonzero differences) with a zero-width interval.
-Unbounded metrics (perplexity family, bits per byte) are aggregated as lm-eval aggregates them and
-compared on the log scale: perplexity as a ratio exp(mean log-difference), bits per byte (already
-a log2 quantity) as a difference in bits; never in percentage points.
+Rolling log-likelihood metrics are aggregated as lm-eval aggregates them (lm_eval/api/metrics.py):
+word/byte perplexity exp(-Σll / Σweight), bits per byte -Σll / Σweight / ln 2, with the words or
+bytes of each document as weight (documents without one weigh 1: exp(-mean ll)). Their intervals
+are t-intervals (n - 1 df) of the ratio estimator Σy / Σw with its linearised variance
+n / (n - 1) · Σ(y - R·w)² / (Σw)² (Cochran, Sampling Techniques, 6.9); arms are compared on the
+same documents as a perplexity ratio exp(Δ) or a difference in bits Δ / ln 2; never in pp.
 """
 
 from __future__ import annotations
@@ -20,20 +24,30 @@ from scipy import stats as sps
 from crma_eval.errors import InputError
 from crma_eval.stats import sign_flip_test
 
-# lm-eval metrics aggregated as exp(-mean loglikelihood): corpus perplexity.
+# lm-eval metrics aggregated as exp(-Σll / Σweight): corpus perplexity.
 PERPLEXITY_METRICS: frozenset[str] = frozenset(
     {"perplexity", "word_perplexity", "byte_perplexity", "ppl"}
 )
-# lm-eval metrics already on a log2 scale (bits), averaged.
+# lm-eval metrics on a log2 scale (bits): -Σll / Σbytes / ln 2.
 BITS_METRICS: frozenset[str] = frozenset({"bits_per_byte", "bpb"})
 UNBOUNDED: frozenset[str] = PERPLEXITY_METRICS | BITS_METRICS
 PAIRED_T = "paired t-test with its t-interval"
-ZERO_VARIANCE = "exact sign-flip test (zero-variance differences)"
+ZERO_VARIANCE = "exact sign-flip test (essentially constant differences)"
+RATIO_T = "ratio estimator (Σ over documents) with a t-interval, n - 1 df"
+EPS_FACTOR = 10  # R's t.test: stderr < 10 * .Machine$double.eps * |mean| is "essentially constant"
+
+
+def essentially_constant(values: np.ndarray) -> bool:
+    """R's `t.test` rule: all equal, or standard error < 10 · machine epsilon · |mean|."""
+    if values.size < 2 or np.ptp(values) == 0:
+        return True
+    stderr = float(values.std(ddof=1)) / math.sqrt(values.size)
+    return bool(stderr < EPS_FACTOR * np.finfo(float).eps * abs(float(values.mean())))
 
 
 def log_perplexity(values: np.ndarray, task: str, metric: str) -> np.ndarray:
-    """Per-document log perplexity: -loglikelihood (lm-eval's per-document item, <= 0) or
-    log(per-document perplexity >= 1). Mixed or impossible values are an InputError."""
+    """Per-document -loglikelihood (lm-eval's item, values <= 0), or log of per-document
+    perplexities (values >= 1) from older records. Mixed or impossible values are an InputError."""
     if np.all(values <= 0):
         return -values
     if np.all(values >= 1):
@@ -45,11 +59,11 @@ def log_perplexity(values: np.ndarray, task: str, metric: str) -> np.ndarray:
 
 
 def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    """t-interval of the mean (NaN for n < 2; zero width for zero variance)."""
+    """t-interval of the mean (NaN for n < 2; zero width for essentially constant values)."""
     if values.size < 2:
         return math.nan, math.nan
-    if np.ptp(values) == 0:
-        return float(values[0]), float(values[0])
+    if essentially_constant(values):
+        return float(values.mean()), float(values.mean())
     ci = sps.ttest_1samp(values, 0.0).confidence_interval(confidence)
     return float(ci.low), float(ci.high)
 
@@ -68,12 +82,12 @@ def paired_t(d: np.ndarray, confidence: float, seed: int) -> PairedT:
     """Mean of paired differences d (shape [n]) with interval and p from one method.
 
     Paired t (one-sample t on d) when d varies; exact sign-flip test (zero-width interval) when
-    every difference is equal; NaN interval and p for n < 2.
+    d is essentially constant (R's rule, `essentially_constant`); NaN interval and p for n < 2.
     """
     estimate = float(d.mean())
     if d.size < 2:
         return PairedT(estimate, math.nan, math.nan, math.nan, PAIRED_T)
-    if np.ptp(d) == 0:
+    if essentially_constant(d):
         pvalue = sign_flip_test(d, seed=seed).pvalue
         return PairedT(estimate, estimate, estimate, pvalue, ZERO_VARIANCE)
     res = sps.ttest_1samp(d, 0.0)
@@ -81,43 +95,96 @@ def paired_t(d: np.ndarray, confidence: float, seed: int) -> PairedT:
     return PairedT(estimate, float(ci.low), float(ci.high), float(res.pvalue), PAIRED_T)
 
 
+def ratio_t(y: np.ndarray, w: np.ndarray, confidence: float, seed: int) -> PairedT:
+    """R = Σy / Σw with a t-interval (n - 1 df) from the linearised variance of the ratio
+    estimator and the matching two-sided t-test of R = 0; equal weights give the paired t."""
+    estimate = float(y.sum() / w.sum())
+    if y.size < 2:
+        return PairedT(estimate, math.nan, math.nan, math.nan, RATIO_T)
+    residual = y - estimate * w
+    se = float(np.sqrt(np.sum(residual**2) * y.size / (y.size - 1)) / w.sum())
+    if se < EPS_FACTOR * np.finfo(float).eps * abs(estimate) or se == 0:  # R's t.test rule
+        pvalue = sign_flip_test(y, seed=seed).pvalue
+        return PairedT(estimate, estimate, estimate, pvalue, ZERO_VARIANCE)
+    quantile = float(sps.t.ppf(0.5 + confidence / 2, y.size - 1))
+    pvalue = float(2 * sps.t.sf(abs(estimate) / se, y.size - 1))
+    return PairedT(estimate, estimate - quantile * se, estimate + quantile * se, pvalue, RATIO_T)
+
+
+def _neg_ll(values: np.ndarray, weights: np.ndarray | None, task: str, metric: str) -> np.ndarray:
+    return -values if weights is not None else log_perplexity(values, task, metric)
+
+
+def _weights(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    return np.ones_like(values, dtype=float) if weights is None else weights
+
+
 def unbounded_score(
-    values: np.ndarray, task: str, metric: str, confidence: float
+    values: np.ndarray,
+    task: str,
+    metric: str,
+    confidence: float,
+    weights: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Corpus score of an unbounded metric with a t-interval on its log (or bits) scale."""
-    if metric in BITS_METRICS:
+    """Corpus score of a rolling metric as lm-eval aggregates it, with its interval.
+
+    values: per-document log-likelihoods (with `weights`, the words/bytes lm-eval pairs them
+    with), or without weights: log-likelihoods or perplexities (perplexity family), bits (bits).
+    """
+    if metric in BITS_METRICS and weights is None:  # older records: per-document bits
         low, high = t_interval(values, confidence)
+        mean = float(values.mean())
+        return {"score": mean, "n": values.size, "ci_low": max(low, 0.0), "ci_high": high}
+    r = ratio_t(_neg_ll(values, weights, task, metric), _weights(values, weights), confidence, 0)
+    if metric in BITS_METRICS:
+        scale = 1 / math.log(2)
         return {
-            "score": float(values.mean()),
+            "score": r.estimate * scale,
             "n": values.size,
-            "ci_low": max(low, 0.0),
-            "ci_high": high,
+            "ci_low": max(r.low * scale, 0.0),
+            "ci_high": r.high * scale,
         }
-    logs = log_perplexity(values, task, metric)
-    low, high = t_interval(logs, confidence)
     return {
-        "score": math.exp(logs.mean()),
+        "score": math.exp(r.estimate),
         "n": values.size,
-        "ci_low": math.exp(low),
-        "ci_high": math.exp(high),
+        "ci_low": math.exp(r.low),
+        "ci_high": math.exp(r.high),
     }
 
 
 def unbounded_compare(
-    after: np.ndarray, base: np.ndarray, task: str, metric: str, confidence: float, seed: int
+    after: np.ndarray,
+    base: np.ndarray,
+    task: str,
+    metric: str,
+    confidence: float,
+    seed: int,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Perplexity: ratio after/base = exp(mean log-difference) with its interval; bits: delta."""
-    if metric in BITS_METRICS:
+    """Perplexity: ratio after/base = exp(Δ), Δ = Σ(-ll_after + ll_base) / Σweight, with its
+    interval; bits per byte: Δ / ln 2 as a difference in bits (same documents, same weights)."""
+    if metric in BITS_METRICS and weights is None:  # older records: per-document bits
         t = paired_t(after - base, confidence, seed)
         return {
             "delta": t.estimate,
             "delta_ci_low": t.low,
             "delta_ci_high": t.high,
             "pvalue": t.pvalue,
+            "unit": "bits",
             "method": f"{t.method} (bits)",
         }
-    d = log_perplexity(after, task, metric) - log_perplexity(base, task, metric)
-    t = paired_t(d, confidence, seed)
+    d = _neg_ll(after, weights, task, metric) - _neg_ll(base, weights, task, metric)
+    t = ratio_t(d, _weights(after, weights), confidence, seed)
+    if metric in BITS_METRICS:
+        scale = 1 / math.log(2)
+        return {
+            "delta": t.estimate * scale,
+            "delta_ci_low": t.low * scale,
+            "delta_ci_high": t.high * scale,
+            "pvalue": t.pvalue,
+            "unit": "bits",
+            "method": f"{t.method} (bits per byte)",
+        }
     return {
         "log_ratio": t.estimate,
         "ratio": math.exp(t.estimate),

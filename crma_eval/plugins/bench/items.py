@@ -84,12 +84,41 @@ def discordant_documents(
     )
 
 
+def group_members(subscores: list[dict[str, Any]], opts: Mapping[str, Any]) -> Items:
+    """The sub-groups (each by lm-eval's rule) and subtasks of every group task, per arm."""
+    rows = [
+        [
+            task_label(s),
+            s["metric"],
+            display(opts, s["arm"]),
+            s["level"],
+            s["name"],
+            s["n"],
+            s["score"],
+            s.get("method"),
+        ]
+        for s in subscores
+    ]
+    return Items(
+        "Groups: sub-group and subtask scores",
+        ["group (filter)", "metric", "arm", "level", "name", "n", "score", "aggregation"],
+        rows,
+        note="Sub-groups aggregated by their own aggregate_metric_list (lm-eval's rule); "
+        "subtasks: mean over their documents.",
+        id="bench-group-members",
+    )
+
+
 def bench_items(
     records: Callable[[str], pd.DataFrame | None], result: dict[str, Any]
 ) -> list[Items]:
-    """The bench plugin's drill-down: discordant documents of every 0/1 before/after comparison."""
+    """The bench plugin's drill-down: discordant documents of every 0/1 before/after comparison,
+    and the sub-groups and subtasks of group tasks."""
+    opts = result.get("report", {})
+    subscores = result["details"].get("subscores")
+    members = [group_members(subscores, opts)] if subscores else []
     bench = records("bench")
     if bench is None:
-        return []
-    opts = result.get("report", {})
-    return [discordant_documents(bench, d, opts) for d in result["details"]["deltas"] if "b" in d]
+        return members
+    deltas = result["details"]["deltas"]
+    return [discordant_documents(bench, d, opts) for d in deltas if "b" in d] + members

@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 import sys
 from collections.abc import Iterator
@@ -52,23 +51,56 @@ def _manager(include: tuple[str, ...], defaults: bool) -> Any:
     return TaskManager(include_path=list(include) or None, include_defaults=defaults)
 
 
+def _tolerant_loader() -> Any:
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """Safe YAML that reads lm-eval's `!function` tags as nothing (only names are read)."""
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    return Loader
+
+
+def declared_name(path: Path) -> str:
+    """The group or task a task YAML declares (`group:` first, else `task:`)."""
+    import yaml
+
+    try:
+        config = yaml.load(path.read_text(encoding="utf-8"), Loader=_tolerant_loader())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TaskLoadError(f"cannot read the task file {str(path)!r}: {exc}") from None
+    config = config if isinstance(config, dict) else {}
+    for key in ("group", "task"):
+        if isinstance(config.get(key), str):
+            return str(config[key])
+    raise TaskLoadError(f"task file {str(path)!r} declares neither a group nor a task name")
+
+
 def task_manager(spec: str, include: tuple[str, ...]) -> Any:
     """A TaskManager that knows `spec`; lm-eval's own index (slow to build) only when needed."""
-    if is_path(spec):
-        return _manager(include, False)
     if include and spec in _manager(include, False).all_tasks:
         return _manager(include, False)
     return _manager(include, True)
 
 
 def load_tasks(spec: str, include: tuple[str, ...]) -> tuple[dict[str, Any], Any]:
-    """Build the tasks of a spec (name, group, tag or YAML path); errors become TaskLoadError."""
+    """Build the tasks of a spec (name, group, tag or YAML path); errors become TaskLoadError.
+
+    A YAML path is loaded by the name it declares with its folder on the include path (lm-eval's
+    TaskManager cannot load a group from a path: "unhashable type: 'list'"), so the group's
+    members and sub-groups beside it resolve as well."""
     import yaml
     from datasets.exceptions import DatasetNotFoundError
 
-    manager = task_manager(spec, include)
+    name = spec
+    if is_path(spec):
+        path = Path(spec)
+        if not path.is_file():
+            raise TaskLoadError(f"no task file {spec!r}")
+        name, include = declared_name(path), (*include, str(path.resolve().parent))
+    manager = task_manager(name, include)
     try:
-        loaded = manager.load([spec])
+        loaded = manager.load([name])
     except KeyError:
         raise TaskLoadError(f"lm-eval does not know the task {spec!r}") from None
     except (OSError, DatasetNotFoundError) as exc:
@@ -97,17 +129,65 @@ def _stable(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '')}.{name}"
 
 
+def _docs_digest(digest: Any, docs: Any) -> None:
+    for doc in docs or ():
+        digest.update(json.dumps(doc, sort_keys=True, default=_stable).encode())
+
+
+def _fewshot_docs(task: Any) -> Any:
+    """The documents a task draws few-shot examples from (None when it has none)."""
+    try:
+        return task.fewshot_docs()
+    except Exception:  # tasks without a few-shot source raise in some lm-eval versions
+        return None
+
+
 def task_fingerprint(loaded: dict[str, Any]) -> dict[str, str]:
-    """Per task, a hash of its configuration and of its evaluation documents."""
+    """Per task, a hash of its configuration, its evaluation documents and the documents its
+    few-shot examples are drawn from (editing either split changes the answers); per group,
+    its configuration (members, aggregation)."""
     prints = {}
     for name, task in sorted(loaded["tasks"].items()):
         digest = hashlib.sha256(
             json.dumps(task.dump_config(), sort_keys=True, default=_stable).encode()
         )
-        for doc in task.eval_docs:
-            digest.update(json.dumps(doc, sort_keys=True, default=_stable).encode())
+        _docs_digest(digest, task.eval_docs)
+        digest.update(b"\x00fewshot\x00")
+        _docs_digest(digest, _fewshot_docs(task))
         prints[name] = digest.hexdigest()
+    for name, group in sorted((loaded.get("groups") or {}).items()):
+        text = json.dumps(_group_rules(group), sort_keys=True, default=_stable)
+        prints[f"group:{name}"] = hashlib.sha256(text.encode()).hexdigest()
     return prints
+
+
+def _group_rules(group: Any) -> dict[str, Any]:
+    """A group's name, leaf tasks and aggregate_metric_list (lm_eval/api/group.py)."""
+    rules = [
+        {
+            "metric": agg.metric,
+            "weight_by_size": bool(agg.weight_by_size),
+            "filter_list": None if agg.filter_list is None else list(agg.filter_list),
+        }
+        for agg in group.aggregate_metric_list or []
+    ]
+    leaves = [t.task_name for t in group.get_all_tasks()]
+    return {"name": group.name, "aggregate": rules, "tasks": leaves}
+
+
+def group_memberships(loaded: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per leaf task, the groups containing it (outermost first) with their aggregation rules.
+
+    lm-eval aggregates a group over all its leaf tasks (nested groups included), each group by
+    its own aggregate_metric_list; a group without one reports no score."""
+    groups = [_group_rules(g) for g in (loaded.get("groups") or {}).values()]
+    groups.sort(key=lambda g: -len(g["tasks"]))
+    member: dict[str, list[dict[str, Any]]] = {}
+    for group in groups:
+        for task in group["tasks"]:
+            entry = {"name": group["name"], "aggregate": group["aggregate"]}
+            member.setdefault(task, []).append(entry)
+    return member
 
 
 def _progress_sink() -> contextlib.AbstractContextManager[Any]:
@@ -178,67 +258,3 @@ def evaluate(
             fewshot_random_seed=opts.fewshot_seed,
         )
     return results["samples"]
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)) or hasattr(value, "item"):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        return number if math.isfinite(number) else None
-    return None
-
-
-def _prediction(filtered: list[Any]) -> str | None:
-    """The answer lm-eval scored: a generation, or the index of the most likely choice."""
-    if len(filtered) > 1 and all(
-        isinstance(x, (list, tuple)) and x and _number(x[0]) is not None for x in filtered
-    ):
-        scores = [float(x[0]) for x in filtered]
-        return str(scores.index(max(scores)))
-    if len(filtered) == 1 and isinstance(filtered[0], str):
-        return filtered[0]
-    return None
-
-
-def _response(sample: dict[str, Any]) -> str | None:
-    """The raw generated text of a generation task (None for likelihood tasks)."""
-    resps = sample.get("resps") or []
-    first = resps[0] if resps else None
-    text = first[0] if isinstance(first, list) and first else first
-    return text if isinstance(text, str) else None
-
-
-def sample_records(
-    samples: dict[str, list[dict[str, Any]]], label: str, arm: str, checkpoint: str | None
-) -> list[dict[str, Any]]:
-    """bench records (one per document, metric and filter) from lm-eval's logged samples."""
-    records = []
-    for subtask, logged in samples.items():
-        for sample in logged:
-            doc_id = str(sample["doc_id"])
-            base = {
-                "kind": "bench",
-                "task": label,
-                "arm": arm,
-                "doc_id": doc_id if subtask == label else f"{subtask}/{doc_id}",
-                "filter": sample.get("filter"),
-                "doc_hash": sample.get("doc_hash"),
-                "prediction": _prediction(list(sample.get("filtered_resps") or [])),
-                "target": None if sample.get("target") is None else str(sample["target"]),
-                "subtask": subtask,
-                "checkpoint": checkpoint,
-            }
-            text, doc = _response(sample), sample.get("doc") or {}
-            if text is not None:
-                base["response"] = text
-                if isinstance(doc.get("question"), str):
-                    base["question"] = doc["question"]
-            for metric in sample.get("metrics", []):
-                value = _number(sample.get(metric))
-                if value is not None:
-                    records.append({**base, "metric": metric, "value": value})
-    return records

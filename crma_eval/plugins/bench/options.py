@@ -6,7 +6,7 @@ Errors name the config file and the line of the offending option.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -20,7 +20,7 @@ DEFAULT_TASKS: tuple[str, ...] = (
     "truthfulqa_mc2",
     "winogrande",
     "mmlu",
-    "gsm8k",
+    "gsm8k_crma",  # lm-eval's gsm8k (strict-match, flexible-extract) plus crma-corrected
 )
 LOC: tuple[str, str] = ("options", "bench")
 
@@ -71,7 +71,10 @@ class BenchOptions(BaseModel):
     offline: bool = False
     cache: bool = True
     cache_dir: Path | None = None
-    metrics: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, str | list[str]] = Field(default_factory=dict)
+    scales: dict[str, Literal["fraction", "percent", "points", "unbounded", "unknown"]] = Field(
+        default_factory=dict
+    )
     base_arm: str | None = None
 
     @field_validator("arms")

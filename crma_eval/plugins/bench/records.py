@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from typing_extensions import NotRequired, TypedDict
 
@@ -23,6 +23,9 @@ class BenchRecord(TypedDict):
     doc_hash: NotRequired[str | None]
     prediction: NotRequired[str | None]
     target: NotRequired[str | None]
+    weight: NotRequired[Num | None]  # rolling log-likelihood: lm-eval's words or bytes
+    subtask: NotRequired[str | None]
+    groups: NotRequired[list[dict[str, Any]] | None]  # containing the subtask (docs/bench.md)
 
 
 BENCH_KIND = RecordKind(

@@ -8,16 +8,22 @@ from typing import Any
 
 import numpy as np
 
+from crma_eval.api.catalogue import method_label
 from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, ci_caption, interval, missing, num, pct, pvalue, signed
+from crma_eval.fmt import DASH, interval, missing, num, pct, pvalue, signed
 from crma_eval.labels import display
 from crma_eval.naming import slug
 from crma_eval.plugins.bench.analysis import NO_FILTER
 from crma_eval.plugins.bench.continuous import UNBOUNDED
 
 DEFINITIONS = [
-    ("Δ (pp)", "score(after) − score(base) in percentage points, on paired documents"),
+    (
+        "Δ",
+        "score(after) − score(base) on paired documents: percentage points (pp) for proportions, "
+        "points for 0–100 scores (BLEU, chrF, ROUGE), bits for bits per byte, else the metric's "
+        "own units; the scale comes from the metric's definition, never from the data",
+    ),
     ("p (Holm)", "Holm-adjusted across the tasks (and filters) compared for the same arm"),
     ("p (BH)", "Benjamini–Hochberg (FDR) adjusted over the same family as Holm"),
     (
@@ -49,29 +55,35 @@ def delta_id(prefix: str, row: Mapping[str, Any]) -> str:
     return slug(f"{prefix}-{row['task']}-{row['filter']}-{row['arm']}-vs-{row['base']}")
 
 
+def _proportion(row: Mapping[str, Any]) -> bool:
+    """A score shown as a percentage: a fraction in [0, 1] (results before scales: bounded)."""
+    return row["metric"] not in UNBOUNDED and row.get("scale", "fraction") == "fraction"
+
+
 def _score(row: Mapping[str, Any] | None) -> str:
-    """A score: a percentage for bounded metrics, a plain number for unbounded ones."""
+    """A score: a percentage for fractions, a plain number (in its own units) otherwise."""
     if row is None:
         return DASH
-    return num(row["score"]) if row["metric"] in UNBOUNDED else pct(row["score"])
+    return pct(row["score"]) if _proportion(row) else num(row["score"])
 
 
 def _score_ci(row: Mapping[str, Any]) -> str:
-    if row["metric"] not in UNBOUNDED:
+    if _proportion(row):
         return interval(row["ci_low"], row["ci_high"])
     low, high = row["ci_low"], row["ci_high"]
     return DASH if missing(low) else f"[{num(low)}, {num(high)}]"
 
 
 def delta_cells(row: Mapping[str, Any]) -> list[str]:
-    """The difference and its interval in the metric's own terms (pp, ratio or bits)."""
+    """The difference and its interval in the metric's own terms (pp, ratio, bits, points)."""
     if "ratio" in row:
         low, high = row["ratio_ci_low"], row["ratio_ci_high"]
         return [f"× {row['ratio']:.4f}", DASH if missing(low) else f"[{low:.4f}, {high:.4f}]"]
     if "delta" in row:
+        unit = f" {row.get('unit', 'bits')}"
         low, high = row["delta_ci_low"], row["delta_ci_high"]
-        ci = DASH if missing(low) else f"[{low:+.4f}, {high:+.4f}] bits"
-        return [signed(row["delta"], 4, " bits"), ci]
+        ci = DASH if missing(low) else f"[{low:+.4f}, {high:+.4f}]{unit}"
+        return [signed(row["delta"], 4, unit), ci]
     low, high = row["delta_ci_low_pp"], row["delta_ci_high_pp"]
     ci = DASH if missing(low) else f"[{low:+.2f}, {high:+.2f}] pp"
     return [signed(row["delta_pp"], 2, " pp"), ci]
@@ -130,8 +142,8 @@ def before_after(details: Mapping[str, Any], level: str, opts: Mapping[str, Any]
         rows=rows,
         caption="Benchmarks before and after: paired difference per task",
         notes=[
-            "Δ in percentage points for scores in [0, 1]; perplexity-type metrics as the ratio "
-            "after / before (× 1 = no change); bits per byte as a difference in bits.",
+            "Δ in percentage points for proportions, in points for 0–100 scores; perplexity-type "
+            "metrics as the ratio after / before (× 1 = no change); bits per byte in bits.",
             "Documents are paired on lm-eval's content hash when every record has one, else on "
             "doc_id; n pairs counts the paired documents.",
             "Holm and Benjamini–Hochberg adjust over the tasks (and filters) compared for the "
@@ -158,11 +170,12 @@ def headline(details: Mapping[str, Any], opts: Mapping[str, Any]) -> KeyValues:
 
 def _scores(rows: list[dict[str, Any]], ci: str, opts: Mapping[str, Any]) -> Table:
     body = [
-        [task_label(r), r["metric"], display(opts, r["arm"]), r["n"], _score(r), _score_ci(r)]
+        [task_label(r), r["metric"], display(opts, r["arm"]), r["n"], _score(r), _score_ci(r),
+         method_label(r["interval"]) if "interval" in r else DASH]
         for r in rows
-    ]
+    ]  # fmt: skip
     return Table(
-        columns=["Task (filter)", "Metric", "Arm", "n", "Score", ci],
+        columns=["Task (filter)", "Metric", "Arm", "n (documents)", "Score", ci, "interval method"],
         rows=body,
         caption="Benchmark scores per arm",
         notes=[
@@ -243,5 +256,5 @@ def bench_section(result: dict[str, Any]) -> Section:
     if details["deltas"]:
         blocks.insert(0, headline(details, opts))
         blocks += [before_after(details, level, opts), *forests(details["deltas"], level, opts)]
-    blocks.append(_scores(details["scores"], ci_caption(methods), opts))
+    blocks.append(_scores(details["scores"], f"{level} CI", opts))
     return Section(id="bench", title="Standard benchmarks", blocks=blocks, definitions=DEFINITIONS)

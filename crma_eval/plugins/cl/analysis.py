@@ -242,6 +242,7 @@ def _options(extra: dict[str, Any]) -> CLOptions:
 def analyze_cl(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> AnalysisResult | None:
     """Matrices and continual-learning metrics from qa and loss records (docs/cl.md)."""
     from crma_eval.plugins.cl.attribution import attributions
+    from crma_eval.plugins.cl.catalogue import cl_info
 
     opts = _options(options.extra)
     qa, loss = frames.get("qa"), frames.get("loss")
@@ -279,4 +280,6 @@ def analyze_cl(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> Anal
         "n_resamples": opts.n_resamples,
         "specs": {k: asdict(v) for k, v in SPECS.items()},
     }
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(
+        metrics=metrics, details=details, methods=methods, metric_info=cl_info(metrics, details)
+    )

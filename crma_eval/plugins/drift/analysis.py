@@ -12,6 +12,7 @@ import pandas as pd
 from crma_eval.errors import InputError
 from crma_eval.fmt import in_order, put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.drift.catalogue import drift_info
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
     check_phases,
@@ -20,6 +21,7 @@ from crma_eval.plugins.drift.matrix import (
     seed_runs,
 )
 from crma_eval.stats import group_summary, permutation_test, ranges_disjoint, welch_t
+from crma_eval.stats.power import seeds_mde
 
 PLUGIN = "drift"
 
@@ -62,6 +64,7 @@ def _tests(a: list[float], b: list[float], options: AnalyzeOptions) -> dict[str,
             "n_permutations": perm.n_permutations,
         },
         "disjoint": ranges_disjoint(a, b),
+        "mde": seeds_mde(a, b, 1 - options.confidence),
     }
 
 
@@ -119,7 +122,7 @@ def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list
             (PLUGIN, label, "permutation"),
             {k: perm[k] for k in ("pvalue", "pvalue_greater", "pvalue_less", "floor", "exact")},
         )
-        put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"]})
+        put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"], "mde": test["mde"]})
 
 
 def _permutation_method(tests: list[dict[str, Any]]) -> str:
@@ -160,8 +163,11 @@ def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult
         "drift": "loss-relative drift (L(T,d) - L(d,d)) / L(d,d) * 100, mean over d < T",
         "std": "sample (ddof=1)",
         "test": "welch-t; " + _permutation_method(tests),
+        "mde": "minimum detectable drift difference (pp) at alpha = 1 - confidence, 80% power: "
+        "two-sample t on the per-seed drifts, pooled sd (statsmodels TTestIndPower); an exact "
+        "permutation test whose floor is not below alpha detects none",
     }
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=drift_info(metrics, details))
 
 
 def _nullable(matrix: np.ndarray) -> list[list[float | None]]:

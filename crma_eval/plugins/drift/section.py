@@ -217,6 +217,7 @@ def _tests_table(details: dict[str, Any], opts: dict[str, Any]) -> Table:
                 pvalue(p.get("pvalue_greater")),
                 pvalue(p.get("pvalue_less")),
                 "exact" if p["exact"] else f"Monte Carlo ({p['n_permutations']})",
+                DASH if missing(t.get("mde")) else f"{t['mde']:.2f}",
                 "yes" if t["disjoint"] else "no",
             ]
         )
@@ -231,9 +232,13 @@ def _tests_table(details: dict[str, Any], opts: dict[str, Any]) -> Table:
         "p (a > b)",
         "p (a < b)",
         "permutation",
+        "MDE (pp)",
         "ranges disjoint",
     ]
     notes = [
+        "MDE: the smallest true drift difference a two-sample t test on these seeds detects with "
+        "80% power at alpha = 1 − confidence (pooled sd, statsmodels TTestIndPower); when the "
+        "permutation floor is not below alpha the permutation test detects none.",
         "Permutation p is two-sided (twice the smaller one-sided p); p (a > b) and p (a < b) are "
         "the one-sided p-values of the same exact test (metrics `.permutation.pvalue_greater` / "
         "`.pvalue_less`). 'floor' is the smallest two-sided p attainable with these seeds, so a "

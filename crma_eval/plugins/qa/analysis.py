@@ -11,7 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from crma_eval.api.catalogue import MetricInfo, describe
 from crma_eval.fmt import ci_methods, in_order, proportion, put_metrics
+from crma_eval.naming import metric_name
 from crma_eval.pairing import (
     conditions,
     item_clusters,
@@ -87,14 +89,47 @@ def _row(rows: pd.DataFrame, head: dict[str, Any], options: AnalyzeOptions) -> d
     return row
 
 
-def _put(metrics: dict[str, float], parts: tuple[Any, ...], row: dict[str, Any]) -> None:
-    put_metrics(metrics, parts, {k: row[k] for k in (*PUBLIC, *REPEATED) if k in row})
+def _what(parts: tuple[Any, ...]) -> str:
+    """A row's estimand in words, e.g. 'share of answers correct, arm with_crma, all domains'."""
+    _, arm, cond, *domain = parts
+    where = f"domain {domain[0]}" if domain and domain[0] is not None else "all domains"
+    return f"share of answers correct, arm {arm}" + (f", {cond}" if cond else "") + f", {where}"
+
+
+def row_info(
+    names: list[str], prefix: str, row: dict[str, Any], what: str, confidence: float
+) -> dict[str, MetricInfo]:
+    """Catalogue entries of one accuracy row's metrics: the unit is the item (n = distinct items
+    when items repeat, else answers = items) and the interval's method is the row's."""
+    return describe(
+        names, prefix, "accuracy", what, unit="item", n=int(row.get("n_items", row["n"])),
+        method="k/n", interval=row["method"], confidence=confidence,
+    )  # fmt: skip
+
+
+def _put(
+    out: tuple[dict[str, float], dict[str, MetricInfo]],
+    parts: tuple[Any, ...],
+    row: dict[str, Any],
+    confidence: float,
+) -> None:
+    metrics, info = out
+    names = put_metrics(metrics, parts, {k: row[k] for k in (*PUBLIC, *REPEATED) if k in row})
+    what = _what(parts)
+    info |= row_info(names, metric_name(*parts), row, what, confidence)
     column = row.get("replicate")
     if column is None:
         return
     for rep in row["replicates"]:
-        put_metrics(metrics, (*parts, f"{column}_{rep[column]}"), {k: rep[k] for k in PUBLIC[:5]})
-    put_metrics(metrics, (*parts, f"{column}s"), row["replicate_summary"])
+        each = (*parts, f"{column}_{rep[column]}")
+        names = put_metrics(metrics, each, {k: rep[k] for k in PUBLIC[:5]})
+        info |= row_info(names, metric_name(*each), rep, f"{what}, {column} {rep[column]}",
+                         confidence)  # fmt: skip
+    names = put_metrics(metrics, (*parts, f"{column}s"), row["replicate_summary"])
+    info |= describe(
+        names, metric_name(*parts, f"{column}s"), "mean", f"mean over {column}s of {what}",
+        unit=column, n=int(row["replicate_summary"]["n"]), method=f"mean of per-{column} accuracy",
+    )  # fmt: skip
 
 
 def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
@@ -108,6 +143,7 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     if "routed_domain" in qa.columns:
         frame = frame.join(_routing(qa))
     metrics: dict[str, float] = {}
+    info: dict[str, MetricInfo] = {}
     rows: list[dict[str, Any]] = []
     for arm in in_order(frame["arm"]):
         of_arm = frame[frame["arm"] == arm]
@@ -121,10 +157,10 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
             for domain, per_domain in group.groupby("domain", sort=False):
                 row = _row(per_domain, head | {"domain": domain}, options)
                 rows.append(row)
-                _put(metrics, (PLUGIN, arm, cond, domain), row)
+                _put((metrics, info), (PLUGIN, arm, cond, domain), row, options.confidence)
             total = _row(group, head | {"domain": None}, options)
             rows.append(total)
-            _put(metrics, (PLUGIN, arm, cond), total)
+            _put((metrics, info), (PLUGIN, arm, cond), total, options.confidence)
     details = {
         "rows": rows,
         "routing": "misrouted" in frame.columns,
@@ -134,17 +170,21 @@ def analyze_qa(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
     if any(r["method"] == CLUSTERED_METHOD for r in rows):
         methods["ci_repeated"] = CLUSTERED_METHOD
         methods["replicate_std"] = "sample (ddof=1)"
-    _add_scorers(qa, options, metrics, details)
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    _add_scorers(qa, options, (metrics, info), details)
+    return AnalysisResult(metrics=metrics, details=details, methods=methods, metric_info=info)
 
 
 def _add_scorers(
-    qa: pd.DataFrame, options: AnalyzeOptions, metrics: dict[str, float], details: dict[str, Any]
+    qa: pd.DataFrame,
+    options: AnalyzeOptions,
+    out: tuple[dict[str, float], dict[str, MetricInfo]],
+    details: dict[str, Any],
 ) -> None:
     """Scorers side by side (crma_eval.scorers.compare), when the records carry verdicts."""
     from crma_eval.scorers.compare import compare_scorers
 
     compared = compare_scorers(qa, options)
     if compared is not None:
-        metrics.update(compared[0])
+        out[0].update(compared[0])
+        out[1].update(compared[2])
         details["scorers"] = compared[1]

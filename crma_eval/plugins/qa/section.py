@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from crma_eval.api.catalogue import MetricInfo, interval_label, interval_labels, method_label
 from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
 from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, ci_caption, interval, missing, pct
+from crma_eval.fmt import DASH, interval, missing, pct
 from crma_eval.labels import display
+from crma_eval.naming import metric_name
 
 OVERALL = "all domains"
 DEFINITIONS = [
@@ -36,6 +38,29 @@ METHOD_LABEL = {
 }
 
 
+def interval_info(
+    result: dict[str, Any], row: dict[str, Any], parts: tuple[Any, ...] = ()
+) -> MetricInfo:
+    """The catalogue entry of a row's interval (its `ci_low`): method, n of units, confidence.
+
+    Results written before the catalogue (no `metric_info`) get the entry from the row itself.
+    """
+    head = (
+        ("qa", row["arm"], *parts)
+        if parts
+        else ("qa", row["arm"], row.get("condition"), row["domain"])
+    )
+    found = (result.get("metric_info") or {}).get(metric_name(*head, "ci_low"))
+    if found is not None and not found.fallback:
+        return found
+    level = float((result.get("methods") or {}).get("confidence", 0.95))
+    n = row.get("n_items", row.get("n"))
+    return MetricInfo(
+        "interval_bound", "accuracy interval", unit="item", n=None if n is None else int(n),
+        method=row.get("method") or (result.get("methods") or {}).get("ci"), confidence=level,
+    )  # fmt: skip
+
+
 def _label(row: dict[str, Any], opts: dict[str, Any] | None = None) -> str:
     """An arm's display name, with its training condition when the records carry several."""
     arm = display(opts or {}, row["arm"])
@@ -44,28 +69,31 @@ def _label(row: dict[str, Any], opts: dict[str, Any] | None = None) -> str:
     )
 
 
-def _table(rows: list[dict[str, Any]], routing: bool, ci: str, opts: dict[str, Any]) -> Table:
+def _table(
+    rows: list[dict[str, Any]], routing: bool, infos: list[MetricInfo], opts: dict[str, Any]
+) -> Table:
     repeated = any("n_items" in r for r in rows)
-    columns = ["Arm", "Domain", "Correct", "Accuracy", ci]
+    level = next((f"{100 * i.confidence:g}% " for i in infos if i.confidence), "")
+    methods = {i.method for i in infos}
+    ci = f"{method_label(methods.pop())} {level}CI" if len(methods) == 1 else f"{level}CI"
+    columns = ["Arm", "Domain", "Correct", "Accuracy", ci, "items", "interval method"]
     if repeated:
-        columns += ["items", "answers", "interval method"]
+        columns.insert(6, "answers")
     if routing:
         columns.append("Misrouted")
     body = []
-    for row in rows:
+    for row, info in zip(rows, infos, strict=True):
         cells = [
             _label(row, opts),
             OVERALL if row["domain"] is None else row["domain"],
             f"{row['k']}/{row['n']}",
             pct(row["accuracy"]),
             interval(row["ci_low"], row["ci_high"]),
+            DASH if info.n is None else info.n,
         ]
         if repeated:
-            cells += [
-                row.get("n_items", row["n"]),
-                row.get("n_observations", row["n"]),
-                METHOD_LABEL.get(row["method"], row["method"]),
-            ]
+            cells.append(row.get("n_observations", row["n"]))
+        cells.append(METHOD_LABEL.get(str(info.method), method_label(info.method)))
         if routing:
             cells.append(DASH if "misrouted" not in row else f"{row['misrouted']}/{row['routed']}")
         body.append(cells)
@@ -87,13 +115,15 @@ def _table(rows: list[dict[str, Any]], routing: bool, ci: str, opts: dict[str, A
     return Table(
         columns=columns,
         rows=body,
-        caption="QA accuracy by arm and domain",
+        caption=f"QA accuracy by arm and domain; intervals: {interval_labels(infos)}",
         notes=notes,
         id="qa-accuracy",
     )
 
 
-def _replicates(rows: list[dict[str, Any]], opts: dict[str, Any]) -> Table | None:
+def _replicates(
+    result: dict[str, Any], rows: list[dict[str, Any]], opts: dict[str, Any]
+) -> Table | None:
     """Per-seed (or per-checkpoint) accuracy of repeated-measures rows and their mean ± std."""
     body = []
     for row in rows:
@@ -102,6 +132,8 @@ def _replicates(rows: list[dict[str, Any]], opts: dict[str, Any]) -> Table | Non
             continue
         domain = OVERALL if row["domain"] is None else row["domain"]
         for rep in row["replicates"]:
+            parts = (row.get("condition"), row["domain"], f"{column}_{rep[column]}")
+            info = interval_info(result, {**rep, "arm": row["arm"]}, parts)
             body.append(
                 [
                     _label(row, opts),
@@ -109,7 +141,7 @@ def _replicates(rows: list[dict[str, Any]], opts: dict[str, Any]) -> Table | Non
                     f"{column} {rep[column]}",
                     f"{rep['k']}/{rep['n']}",
                     pct(rep["accuracy"]),
-                    interval(rep["ci_low"], rep["ci_high"]),
+                    f"{interval(rep['ci_low'], rep['ci_high'])} ({interval_label(info)})",
                 ]
             )
         summary = row["replicate_summary"]
@@ -135,10 +167,11 @@ def _replicates(rows: list[dict[str, Any]], opts: dict[str, Any]) -> Table | Non
     )
 
 
-def _figure(rows: list[dict[str, Any]], ci: str, opts: dict[str, Any]) -> Figure:
+def _figure(rows: list[dict[str, Any]], infos: list[MetricInfo], opts: dict[str, Any]) -> Figure:
     """Accuracy per domain and arm as points with interval whiskers, domains down the page (so
     labels stay horizontal and readable at phone width, however many domains)."""
     per_domain = [r for r in rows if r["domain"] is not None]
+    ci = interval_labels([i for r, i in zip(rows, infos, strict=True) if r["domain"] is not None])
     arms = list(dict.fromkeys(_label(r, opts) for r in per_domain))
     domains = list(dict.fromkeys(r["domain"] for r in per_domain))
     fig, ax = new_figure(width=5.5, height=1.1 + 0.22 * len(domains) * max(1, len(arms)) ** 0.5)
@@ -229,38 +262,48 @@ def _side_by_side(
 
 
 def qa_section(result: dict[str, Any]) -> Section:
-    """Headline accuracy per arm, the per-domain table and a bar chart."""
+    """Headline accuracy per arm, the per-domain table and a bar chart; every interval labelled
+    with its method and n of units from the metric catalogue (`result["metric_info"]`)."""
     rows = result["details"]["rows"]
-    ci = ci_caption(result["methods"])
-    totals = [r for r in rows if r["domain"] is None]
+    infos = [interval_info(result, r) for r in rows]
+    totals = [(r, i) for r, i in zip(rows, infos, strict=True) if r["domain"] is None]
     headline = KeyValues(
         items=[
             (
                 _label(r, result.get("report", {})),
-                f"{r['k']}/{r['n']} = {pct(r['accuracy'])} {interval(r['ci_low'], r['ci_high'])}",
+                f"{r['k']}/{r['n']} = {pct(r['accuracy'])} {interval(r['ci_low'], r['ci_high'])}"
+                f" ({interval_label(i)})",
             )
-            for r in totals
+            for r, i in totals
         ],
-        caption=f"Overall accuracy, k/n = correct of answered ({ci})",
+        caption="Overall accuracy, k/n = correct of answered; intervals: "
+        f"{interval_labels(i for _, i in totals)}",
     )
     opts = result.get("report", {})
     pair = _arm_pair(rows, opts)
     blocks: list[Any] = [headline]
     if pair is not None:
         blocks += _side_by_sides(rows, pair, opts)
-    replicates = _replicates(rows, opts)
+    replicates = _replicates(result, rows, opts)
     blocks += [
-        _table(rows, bool(result["details"].get("routing")), ci, opts),
+        _table(rows, bool(result["details"].get("routing")), infos, opts),
         *([replicates] if replicates is not None else []),
-        _figure(rows, ci, opts),
-        Paragraph(f"Intervals: {ci}, computed per arm and domain from k correct of n answered."),
-        *_scorer_blocks(result, ci),
+        _figure(rows, infos, opts),
+        Paragraph(
+            f"Intervals: {interval_labels(infos)}, computed per arm and domain from the answers "
+            "(k correct of n answered; the unit of analysis is the item)."
+        ),
+        *_scorer_blocks(result),
     ]
     return Section(id="qa", title="Domain QA accuracy", blocks=blocks, definitions=DEFINITIONS)
 
 
-def _scorer_blocks(result: dict[str, Any], ci: str) -> list[Paragraph | Table]:
+def _scorer_blocks(result: dict[str, Any]) -> list[Paragraph | Table]:
     """Scorers side by side (crma_eval.scorers.section), when the analysis compared them."""
     from crma_eval.scorers.section import scorer_blocks
 
-    return scorer_blocks(result["details"].get("scorers"), ci)
+    details = result["details"].get("scorers")
+    infos = [
+        interval_info(result, r, ("scorer", r["scorer"])) for r in (details or {}).get("rows", [])
+    ]
+    return scorer_blocks(details, infos)

@@ -13,6 +13,7 @@ from crma_eval.errors import InputError
 from crma_eval.fmt import ci_methods, first_row, proportion, put_metrics, where
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import metrics as rm
+from crma_eval.plugins.router.catalogue import router_info
 from crma_eval.plugins.router.oracle_gap import (
     attribution,
     default_routed_arm,
@@ -227,4 +228,4 @@ def analyze_router(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> 
         "oracle_gap": f"paired items; {boot.replace('queries', 'items')}; McNemar "
         f"{options.mcnemar_method}",
     }
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=router_info(metrics, methods))

@@ -11,6 +11,7 @@ import pandas as pd
 from crma_eval.errors import InputError
 from crma_eval.fmt import put_metrics
 from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.plugins.spectral.catalogue import spectral_info
 
 PLUGIN = "spectral"
 DEFAULT_TOLERANCE = 1e-6
@@ -117,4 +118,4 @@ def analyze_spectral(spectral: pd.DataFrame, options: AnalyzeOptions) -> Analysi
         "series": _series(frame),
     }
     methods = {"deviation": "|spectral_norm - 1|", "tolerance": repr(tol)}
-    return AnalysisResult(metrics=metrics, details=details, methods=methods)
+    return AnalysisResult(metrics, details, methods, metric_info=spectral_info(metrics))

@@ -1,0 +1,104 @@
+"""`equivalence` claims: "no forgetting" checked by a decision mode, not by non-significance.
+
+The quantity is mean(values) (one sample, e.g. per-seed drift) or mean(a) - mean(b) (two
+samples, e.g. the advantage of MODULAR over FROZEN); larger is worse (drift, a drop). Modes:
+
+* equivalence: TOST, both one-sided t tests at alpha (statsmodels DescrStatsW.ttost_mean /
+  ttost_ind with unequal variances); supported when the (1 - 2 alpha) interval is within ±margin.
+* non_inferiority: one-sided t test of H0 quantity >= margin (statsmodels ttest_mean /
+  CompareMeans.ttest_ind, alternative "smaller"); supported when p < alpha.
+* significant_drop: the old reading; supported unless quantity > margin and the two-sided t
+  test gives p < alpha. The MDE says how large a quantity that test would have seen.
+Values are numbers, or a glob over RUN_DIR's metric names (values in name order).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
+from typing import Any
+
+import numpy as np
+from statsmodels.stats.weightstats import CompareMeans, DescrStatsW, ttost_ind
+
+from crma_eval.stats.power import one_sample_mde, pooled_sd, two_sample_mde
+
+MODES = ("equivalence", "non_inferiority", "significant_drop")
+
+
+def resolve(
+    source: Sequence[float] | str, metrics: Mapping[str, Any] | None
+) -> tuple[list[float] | None, str]:
+    """The values of one side: the list itself, or RUN_DIR metrics matching a glob."""
+    if not isinstance(source, str):
+        return list(source), ""
+    if metrics is None:
+        return None, f"needs RUN_DIR for the metrics {source}"
+    names = sorted(n for n in metrics if fnmatchcase(n, source) and metrics[n] is not None)
+    if len(names) < 2:
+        return None, f"fewer than 2 metrics match {source} in results.json"
+    return [float(metrics[n]) for n in names], ""
+
+
+def decide_quantity(
+    a: list[float], b: list[float] | None, mode: str, margin: float, alpha: float
+) -> dict[str, Any]:
+    """Estimate, (1 - 2 alpha) interval, p of the mode's test, MDE and whether it supports."""
+    one = DescrStatsW(np.asarray(a, dtype=float))
+    if b is None:
+        estimate = float(one.mean)
+        low, high = one.tconfint_mean(alpha=2 * alpha)
+        if mode == "equivalence":
+            pvalue = float(one.ttost_mean(-margin, margin)[0])
+        elif mode == "non_inferiority":
+            pvalue = float(one.ttest_mean(margin, alternative="smaller")[1])
+        else:
+            pvalue = float(one.ttest_mean(0.0)[1])
+        sd = float(np.std(a, ddof=1))
+        mde = one_sample_mde(len(a), sd, alpha).value
+        design = f"one-sample t on {len(a)} values"
+    else:
+        two = CompareMeans(one, DescrStatsW(np.asarray(b, dtype=float)))
+        estimate = float(np.mean(a) - np.mean(b))
+        low, high = two.tconfint_diff(alpha=2 * alpha, usevar="unequal")
+        if mode == "equivalence":
+            pvalue = float(ttost_ind(a, b, -margin, margin, usevar="unequal")[0])
+        elif mode == "non_inferiority":
+            res = two.ttest_ind(alternative="smaller", usevar="unequal", value=margin)
+            pvalue = float(res[1])
+        else:
+            pvalue = float(two.ttest_ind(usevar="unequal")[1])
+        mde = two_sample_mde(len(a), len(b), pooled_sd(a, b), alpha).value
+        design = f"Welch t on {len(a)} vs {len(b)} values"
+    if mode == "significant_drop":
+        supported = not (estimate > margin and pvalue < alpha)
+    else:
+        supported = pvalue < alpha
+    return {
+        "estimate": estimate,
+        "low": float(low),
+        "high": float(high),
+        "pvalue": pvalue,
+        "mde": mde if math.isfinite(mde) else None,
+        "supported": supported,
+        "design": design,
+    }
+
+
+def sentence(mode: str, margin: float, alpha: float, found: dict[str, Any]) -> str:
+    """The verdict's detail: interval, p of the mode's test, MDE."""
+    level = f"{1 - 2 * alpha:.0%}"
+    mde = "none detectable" if found["mde"] is None else f"{found['mde']:.3g}"
+    head = (
+        f"{found['design']}: {found['estimate']:.4g}, {level} interval "
+        f"[{found['low']:.4g}, {found['high']:.4g}]"
+    )
+    if mode == "equivalence":
+        what = f"TOST within ±{margin:g}: p = {found['pvalue']:.3g}"
+    elif mode == "non_inferiority":
+        what = f"non-inferiority (< {margin:g}): p = {found['pvalue']:.3g}"
+    else:
+        what = f"significant drop beyond {margin:g}? two-sided p = {found['pvalue']:.3g}"
+    verdict = "supported" if found["supported"] else f"not supported at alpha {alpha:g}"
+    return f"{head}; {what}; {verdict}; MDE {mde} (80% power)"

@@ -1,0 +1,66 @@
+"""Decision modes of `compare` rules, and the MDE printed beside every compare verdict.
+
+* significant_drop (default): fail iff drop > max_drop and the paired test gives p < alpha
+  (crma_eval.gate.core.check_drop); a pass on an underpowered run shows its MDE.
+* non_inferiority: pass only when the upper bound of the one-sided (1 - alpha) interval of the
+  drop (the upper end of the two-sided 1 - 2 alpha interval) is below `margin`.
+* equivalence: TOST (Schuirmann 1987): pass only when the two-sided (1 - 2 alpha) interval of
+  the drop lies within (-margin, margin).
+Intervals come from crma_eval.stats.equivalence (Newcombe paired; item-level t for repeated
+items). Without per-item 0/1 records there is no interval, and both margin modes fail saying so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crma_eval.evidence import Evidence
+from crma_eval.fmt import gate_value
+from crma_eval.gate.spec import Rule
+from crma_eval.stats.equivalence import DropInterval, drop_interval, paired_mde
+from crma_eval.stats.power import Mde
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A margin mode's verdict on one metric: passed, the interval it rests on, the sentence."""
+
+    passed: bool
+    interval: DropInterval | None
+    detail: str
+
+
+def rule_mde(rule: Rule, evidence: Evidence) -> Mde | None:
+    """The MDE of the rule's paired test at its alpha and power (None without paired records)."""
+    if evidence.x is None or evidence.y is None:
+        return None
+    return paired_mde(evidence.x, evidence.y, evidence.items, rule.alpha, rule.power)
+
+
+def decide_margin(rule: Rule, evidence: Evidence) -> Decision:
+    """non_inferiority or equivalence on the paired records of one metric."""
+    if evidence.x is None or evidence.y is None:
+        why = f"{rule.mode} needs per-item 0/1 records in both runs ({evidence.note})"
+        return Decision(False, None, why)
+    level = 1 - 2 * rule.alpha
+    interval = drop_interval(evidence.x, evidence.y, evidence.items, level)
+    bounds = (
+        f"{level:.0%} interval of the drop [{gate_value(interval.low)}, "
+        f"{gate_value(interval.high)}] ({interval.method}, n = {interval.n})"
+    )
+    margin = gate_value(rule.margin)
+    if rule.mode == "non_inferiority":
+        passed = interval.high < rule.margin
+        verdict = (
+            f"non-inferior: upper bound < margin {margin}"
+            if passed
+            else f"non-inferiority not shown: upper bound ≥ margin {margin}"
+        )
+    else:
+        passed = -rule.margin < interval.low and interval.high < rule.margin
+        verdict = (
+            f"equivalent (TOST): within ±{margin}"
+            if passed
+            else f"equivalence not shown (TOST): not within ±{margin}"
+        )
+    return Decision(passed, interval, f"{bounds}; {verdict}")

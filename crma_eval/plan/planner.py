@@ -1,0 +1,260 @@
+"""Sample-size planning (`crma-eval plan`): items, repeats and seeds to detect a drop.
+
+From a pilot run's results.json, per metric:
+
+* `qa.<...>.accuracy` (a future run compared with this one on the same items, McNemar or
+  item-level sign flips): the discordance between the two runs is unknown from one run, so the
+  conservative 2 p (1 - p) of independent errors is assumed unless `--discordance` is given; the
+  ICC comes from the measured design effect with m answers per item, ICC = (deff - 1) / (m - 1).
+* `ablation.<a>_vs_<b>[...]` (n, b, c measured): the observed discordance (b + c) / n and, for
+  repeated items, the measured design effect of the difference.
+* `drift.<a>_vs_<b>` (per-seed drift, Welch / permutation): seeds per condition for a drift
+  difference `drift_diff` (pp) with the pooled per-seed sd; at least the smallest number whose
+  exact permutation floor is below alpha.
+Stated rates (no pilot) plan one design from `accuracy` / `discordance`, `icc`, `repeats`, `sd`.
+Methods: crma_eval.stats.power (Connor 1987 for paired binary; statsmodels t power for seeds).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Any
+
+from crma_eval.stats.power import (
+    clustered_items_n,
+    design_effect,
+    icc_from_design_effect,
+    paired_binary_mde,
+    permutation_floor,
+    two_sample_mde,
+    two_sample_n,
+)
+
+REPEATS = (1, 2, 3, 5, 10)
+_PAIR = re.compile(r"^drift\.(?P<a>[^.]+)_vs_(?P<b>[^.]+)\.mde$")
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What to detect: `drop` (accuracy, fraction), `drift_diff` (pp), at alpha and power."""
+
+    drop: float = 0.05
+    drift_diff: float = 1.0
+    alpha: float = 0.05
+    power: float = 0.8
+
+
+@dataclass
+class Plan:
+    """One metric's plan: design, the rates assumed, now (n, mde) and what is needed."""
+
+    metric: str
+    design: str
+    assumptions: dict[str, Any]
+    now: dict[str, Any]
+    needed: dict[str, Any]
+    by_repeats: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "design": self.design,
+            "assumptions": self.assumptions,
+            "now": self.now,
+            "needed": self.needed,
+            "by_repeats": self.by_repeats,
+            "note": self.note,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def binary_plan(
+    metric: str,
+    discordance: float,
+    icc: float,
+    repeats: float,
+    n_items: int | None,
+    t: Targets,
+    assumed: str,
+    icc_source: str = "stated",
+) -> Plan:
+    """Items needed for a paired 0/1 comparison (answers per item `repeats`, this ICC)."""
+    m = max(1, round(repeats))
+    deff = design_effect(icc, m)
+    needed = clustered_items_n(t.drop, discordance, icc, m, t.alpha, t.power)
+    now: dict[str, Any] = {}
+    if n_items is not None:
+        now = {"items": n_items, "repeats": m, "design_effect": deff}
+        effective = max(1, math.floor(n_items * m / deff))
+        now["mde"] = _finite(paired_binary_mde(effective, discordance, t.alpha, t.power).value)
+    by_repeats = {
+        str(r): clustered_items_n(t.drop, discordance, icc, r, t.alpha, t.power)
+        for r in sorted({*REPEATS, m})
+    }
+    floor = clustered_items_n(t.drop, discordance, icc, 10**6, t.alpha, t.power)
+    note = "repeats = seeds x repeats per seed (answers per item per run)"
+    if icc > 0:
+        note = f"more repeats cannot bring the items below {floor} (ICC {icc:.3g}); {note}"
+    return Plan(
+        metric,
+        "paired binary (McNemar / item-level sign flips), Connor 1987 with design effect",
+        {
+            "discordance": discordance,
+            "discordance_source": assumed,
+            "icc": icc,
+            "icc_source": icc_source,
+        },
+        now,
+        {"items": needed, "repeats": m},
+        by_repeats,
+        note,
+    )
+
+
+def seeds_plan(metric: str, sd: float, seeds: tuple[int, int] | None, t: Targets) -> Plan:
+    """Seeds per condition for a drift difference `drift_diff` (pp) at the pooled sd.
+
+    seeds: the pilot's seeds per condition (None for stated rates)."""
+    by_t = two_sample_n(t.drift_diff, sd, t.alpha, t.power)
+    by_floor = next(n for n in range(2, 50) if permutation_floor(n, n) < t.alpha)
+    now: dict[str, Any] = {}
+    if seeds is not None:
+        n_a, n_b = seeds
+        now = {
+            "seeds": f"{n_a} vs {n_b}",
+            "mde": _finite(two_sample_mde(n_a, n_b, sd, t.alpha, t.power).value),
+            "permutation_floor": permutation_floor(n_a, n_b),
+        }
+    source = "stated" if seeds is None else "pooled per-seed drift sd of the pilot"
+    note = (
+        f"two-sample t needs {by_t} seeds per condition; the exact permutation test reaches "
+        f"p < {t.alpha:g} only from {by_floor} seeds per condition"
+    )
+    return Plan(
+        metric,
+        "seeds (two-sample t, pooled sd, statsmodels TTestIndPower; exact permutation floor)",
+        {"sd": sd, "sd_source": source},
+        now,
+        {"seeds": max(by_t, by_floor)},
+        note=note,
+    )
+
+
+def _icc(deff: float | None, m: float, stated: float) -> tuple[float, str]:
+    """The ICC from a measured design effect, or the stated one with one answer per item."""
+    if m <= 1:
+        return stated, "stated (--icc): one answer per item measures none"
+    return icc_from_design_effect(deff or 1.0, m), "measured: (design effect - 1) / (m - 1)"
+
+
+def _accuracy_plans(
+    metrics: dict[str, Any], t: Targets, discordance: float | None, stated_icc: float
+) -> list[Plan]:
+    plans = []
+    for name, p in metrics.items():
+        if not name.startswith("qa.") or not name.endswith(".accuracy") or p is None:
+            continue
+        base = name[: -len(".accuracy")]
+        n_obs = metrics.get(f"{base}.n_observations") or metrics.get(f"{base}.n")
+        n_items = metrics.get(f"{base}.n_items") or metrics.get(f"{base}.n")
+        if not n_obs or not n_items:
+            continue
+        m = n_obs / n_items
+        icc, icc_source = _icc(metrics.get(f"{base}.design_effect"), m, stated_icc)
+        psi, source = (
+            (discordance, "stated")
+            if discordance is not None
+            else (max(2 * p * (1 - p), t.drop), "assumed 2p(1-p): independent errors")
+        )
+        plans.append(binary_plan(name, psi, icc, m, int(n_items), t, source, icc_source))
+    return plans
+
+
+def _ablation_plans(metrics: dict[str, Any], t: Targets, stated_icc: float) -> list[Plan]:
+    plans = []
+    for name in metrics:
+        if not (name.startswith("ablation.") and name.endswith(".b")):
+            continue
+        base = name[:-2]
+        n, b, c = (metrics.get(f"{base}.{k}") for k in ("n", "b", "c"))
+        if not n or b is None or c is None:
+            continue
+        n_items = metrics.get(f"{base}.n_items") or n
+        m = n / n_items
+        # Repeated items: b, c count items, so (b + c) / items is the share of items with any
+        # discordance, at least the per-answer discordance (conservative).
+        psi = (b + c) / n_items
+        icc, icc_source = _icc(metrics.get(f"{base}.design_effect"), m, stated_icc)
+        source = "observed (b + c) / items"
+        plans.append(binary_plan(base, psi, icc, m, int(n_items), t, source, icc_source))
+    return plans
+
+
+def _drift_plans(metrics: dict[str, Any], t: Targets) -> list[Plan]:
+    plans = []
+    for name in metrics:
+        match = _PAIR.match(name)
+        if match is None:
+            continue
+        stats = []
+        for cond in (match["a"], match["b"]):
+            sd, n = metrics.get(f"drift.{cond}.drift.std"), metrics.get(f"drift.{cond}.drift.n")
+            if sd is None or not n:
+                break
+            stats.append((float(sd), int(n)))
+        if len(stats) != 2 or min(n for _, n in stats) < 2:
+            continue
+        (sd_a, n_a), (sd_b, n_b) = stats
+        pooled = math.sqrt(((n_a - 1) * sd_a**2 + (n_b - 1) * sd_b**2) / (n_a + n_b - 2))
+        if pooled > 0:
+            plans.append(seeds_plan(name[: -len(".mde")], pooled, (n_a, n_b), t))
+    return plans
+
+
+def plan_from_metrics(
+    metrics: dict[str, Any],
+    t: Targets,
+    patterns: tuple[str, ...] = (),
+    discordance: float | None = None,
+    icc: float = 0.0,
+) -> list[Plan]:
+    """Plans for every plannable metric of a pilot's results (filtered by fnmatch globs).
+
+    `icc` is used only where the pilot answers each item once (nothing to measure it from)."""
+    plans = [
+        *_accuracy_plans(metrics, t, discordance, icc),
+        *_ablation_plans(metrics, t, icc),
+        *_drift_plans(metrics, t),
+    ]
+    if patterns:
+        plans = [p for p in plans if any(fnmatchcase(p.metric, g) for g in patterns)]
+    return plans
+
+
+def plan_stated(
+    t: Targets,
+    accuracy: float | None,
+    discordance: float | None,
+    icc: float,
+    repeats: int,
+    sd: float | None,
+) -> list[Plan]:
+    """Plans from stated rates: a paired 0/1 design and/or (with `sd`) a seeds design."""
+    plans = []
+    if discordance is not None or accuracy is not None:
+        if discordance is not None:
+            psi, source = discordance, "stated"
+        else:
+            assert accuracy is not None
+            psi, source = max(2 * accuracy * (1 - accuracy), t.drop), "assumed 2p(1-p)"
+        plans.append(binary_plan("stated", psi, icc, repeats, None, t, source))
+    if sd is not None:
+        plans.append(seeds_plan("stated (seeds)", sd, None, t))
+    return plans

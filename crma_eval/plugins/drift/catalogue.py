@@ -1,0 +1,93 @@
+"""Catalogue entries (crma_eval.api.catalogue) of the drift plugin's metrics: seeds are the unit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crma_eval.api.catalogue import MetricInfo, describe
+from crma_eval.naming import metric_name
+
+PLUGIN = "drift"
+DRIFT = "loss-relative drift (L(T,d) − L(d,d)) / L(d,d) × 100, mean over d < T"
+HOLDOUT = "final holdout loss (mean NLL per token over all domains after the last phase)"
+SCALES = {"drift": "percent", "holdout": "nats per token", "advantage": "percent"}
+WORDS = {"drift": DRIFT, "holdout": HOLDOUT}
+
+
+def _per_seed(metrics: dict[str, float], prefix: str, what: str) -> dict[str, MetricInfo]:
+    """One seed's drift / holdout / advantage (each an estimate of that seed alone)."""
+    out = {}
+    for stat, scale in SCALES.items():
+        name = f"{prefix}.{stat}"
+        if name in metrics:
+            words = f"{WORDS.get(stat, 'learning advantage')}, {what}"
+            out[name] = MetricInfo("estimate", words, unit="seed", n=1, scale=scale)
+    return out
+
+
+def _condition(metrics: dict[str, float], cond: dict[str, Any]) -> dict[str, MetricInfo]:
+    name, n = cond["condition"], len(cond["seeds"])
+    out: dict[str, MetricInfo] = {}
+    for quantity in ("drift", "holdout"):
+        out |= describe(
+            metrics, metric_name(PLUGIN, name, quantity), "mean",
+            f"{WORDS[quantity]}, condition {name}, mean over seeds", unit="seed", n=n,
+            method="mean over seeds; sample std (ddof=1)", scale=SCALES[quantity],
+        )  # fmt: skip
+    for seed in cond["seeds"]:
+        prefix = metric_name(PLUGIN, name, f"seed_{seed['seed']}")
+        out |= _per_seed(metrics, prefix, f"condition {name}, seed {seed['seed']}")
+    for domain in cond["domains"]:
+        out |= describe(
+            metrics, metric_name(PLUGIN, name, domain["domain"], "drift"), "mean",
+            f"drift of domain {domain['domain']}, condition {name}, mean over seeds",
+            unit="seed", n=int(domain["n"]), method="mean over seeds", scale="percent",
+        )  # fmt: skip
+    return out
+
+
+def _advantage(metrics: dict[str, float], adv: dict[str, Any]) -> dict[str, MetricInfo]:
+    label = f"{adv['a']}_over_{adv['b']}"
+    what = f"learning advantage of {adv['a']} over {adv['b']} (holdout_B − holdout_A) / holdout_B"
+    out = describe(
+        metrics, metric_name(PLUGIN, label, "advantage"), "mean", f"{what}, mean over seeds",
+        unit="seed", n=len(adv["seeds"]), method="mean over matched seeds; sample std (ddof=1)",
+        scale="percent",
+    )  # fmt: skip
+    for seed, _ in adv["seeds"]:
+        out |= _per_seed(
+            metrics, metric_name(PLUGIN, label, f"seed_{seed}"), f"{what}, seed {seed}"
+        )
+    return out
+
+
+def _test(metrics: dict[str, float], test: dict[str, Any], n: int) -> dict[str, MetricInfo]:
+    label = f"{test['a']}_vs_{test['b']}"
+    what = f"difference in per-seed drift, {test['a']} vs {test['b']}"
+    kind = "exact" if test["permutation"]["exact"] else "monte-carlo"
+    common: dict[str, Any] = {"unit": "seed", "n": n}
+    out: dict[str, MetricInfo] = {}
+    for part, method in (("welch", "welch-t"), ("permutation", f"permutation-{kind}")):
+        prefix = metric_name(PLUGIN, label, part)
+        out |= describe(metrics, prefix, None, what, test=method, **common)
+    disjoint = f"per-seed drift ranges disjoint, {what}"
+    out |= describe(metrics, metric_name(PLUGIN, label), None, disjoint, test="ranges", **common)
+    mde = metric_name(PLUGIN, label, "mde")
+    if mde in metrics:
+        words = f"minimum detectable {what} (80% power, two-sided alpha = 1 − confidence)"
+        method = "two-sample t power, pooled sd (statsmodels TTestIndPower)"
+        out[mde] = MetricInfo("design", words, method=method, scale="percent", **common)
+    return out
+
+
+def drift_info(metrics: dict[str, float], details: dict[str, Any]) -> dict[str, MetricInfo]:
+    """Entries for every drift metric, from the analysis details (conditions, advantages, tests)."""
+    seeds = {c["condition"]: len(c["seeds"]) for c in details["conditions"]}
+    out: dict[str, MetricInfo] = {}
+    for cond in details["conditions"]:
+        out |= _condition(metrics, cond)
+    for adv in details["advantages"]:
+        out |= _advantage(metrics, adv)
+    for test in details["tests"]:
+        out |= _test(metrics, test, seeds.get(test["a"], 0) + seeds.get(test["b"], 0))
+    return out
