@@ -175,6 +175,10 @@ def test_records_to_metrics_per_seed_and_across_seeds() -> None:
     assert m["cl.naive.r2.law"] == pytest.approx((0.7 + 0.9) / 2)
     series = result["plugins"]["cl"]["details"]["series"][0]
     assert series["matrix"][3] == pytest.approx([0.45, 0.7, 0.95])
+    info = result["meta"]["metric_info"]
+    assert not [k for k in m if k.startswith("cl.") and info[k].get("fallback")]
+    assert info["cl.naive.bwt.ci_low"]["of"] == "cl.naive.bwt"
+    assert (info["cl.naive.bwt.ci_low"]["unit"], info["cl.naive.bwt"]["unit"]) == ("item", "seed")
 
 
 def test_phase_from_after_phase_field_and_missing_base_says_why() -> None:
