@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TRANSFORMERS_NO_ADVISORY_WARNINGS ?= 1
 
-.PHONY: install test lint demo bench clean browser
+.PHONY: install test test-fast lint demo bench clean browser
 
 # The report's browser test drives Debian's chromium through chromium-driver (nothing is downloaded
 # at test time). Installed when missing; CI runs as root (sudo is used when available otherwise).
@@ -39,6 +39,10 @@ lint: install
 
 test: install lint browser
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Tests that need no real model (the collect stage runs on crma_eval.engine.fake.FakeSession).
+test-fast: install
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 
 demo: install
 	$(VENV)/bin/crma-eval demo --out reports/demo

@@ -40,10 +40,10 @@ def measure(root: Path) -> dict[str, float]:
     """Wall seconds: serial run, ray run, ray start-up alone, merge alone."""
     import ray
 
+    from crma_eval.collect.executors.ray_exec import RayExecutor
+    from crma_eval.collect.shards import Merger, committed_units, shard_dirs
     from crma_eval.config import load_config
-    from crma_eval.executors.ray_exec import RayExecutor
     from crma_eval.run import run_config
-    from crma_eval.shards import Merger, committed_units, shard_dirs
     from crma_eval.store import RunDir
 
     config = load_config(small_config(root))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -12,15 +11,15 @@ from typing import Any
 import pandas as pd
 
 from crma_eval.api.catalogue import MetricInfo, complete
-from crma_eval.atomicio import FULL_DISK, no_space
+from crma_eval.api.plugin import AnalyzeOptions, Plugin
+from crma_eval.api.registry import plugins as installed_plugins
+from crma_eval.atomicio import write_all_atomic
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions, Plugin
 from crma_eval.record_formats import is_plain_jsonl
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
-from crma_eval.registry import plugins as installed_plugins
 from crma_eval.results import RESULTS_SCHEMA
 from crma_eval.store import RunDir, file_sha256, json_text
-from crma_eval.versions import versions
+from crma_eval.versions import library_versions
 
 
 def _seeds(frames: dict[str, pd.DataFrame]) -> list[Any]:
@@ -89,7 +88,7 @@ def analyze_frames(
         "plugins": entries,
         "meta": {
             "failures": failures,
-            "versions": versions(),
+            "versions": library_versions(),
             "methods": methods,
             "metric_info": {m: e.to_json() for m, e in sorted(complete(metrics, info).items())},
             "seeds": _seeds(frames),
@@ -129,37 +128,6 @@ def _record_copies(
     return {run.records_dir / f"{k}.jsonl": _kind_text(f, raw, verbatim) for k, f in frames.items()}
 
 
-def _stage(path: Path, text: str) -> Path:
-    """Write `text` to a hidden temp file beside `path` (fsynced); a full disk names `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.staged")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        if exc.errno in FULL_DISK:
-            raise no_space(path) from None
-        raise
-    return tmp
-
-
-def write_all(files: dict[Path, str]) -> None:
-    """Stage every file, then rename them all: if any write fails, no target has changed."""
-    staged: dict[Path, Path] = {}
-    try:
-        for path, text in files.items():
-            staged[path] = _stage(path, text)
-    except BaseException:
-        for tmp in staged.values():
-            tmp.unlink(missing_ok=True)
-        raise
-    for path, tmp in staged.items():
-        os.replace(tmp, path)
-
-
 def analyze_paths(
     paths: list[Path],
     out_dir: str | Path,
@@ -193,7 +161,7 @@ def analyze_paths(
     results["meta"]["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results["meta"]["wall_time_s"] = round(time.perf_counter() - started, 3)
     results["meta"]["argv"] = sys.argv[1:]
-    write_all({**copies, run.results_path: json_text(results)})
+    write_all_atomic({**copies, run.results_path: json_text(results)})
     if copies:  # records/ must match results.json: drop copies of kinds not analysed now
         for path in run.record_files():
             if path not in copies:

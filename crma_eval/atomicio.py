@@ -31,23 +31,46 @@ def _umask() -> int:
 
 
 @contextmanager
-def atomic_open(path: str | Path) -> Iterator[TextIO]:
-    """A UTF-8 text handle whose content replaces `path` atomically when the block succeeds."""
-    path = Path(path)
+def _staged(path: Path) -> Iterator[tuple[TextIO, str]]:
+    """A UTF-8 handle on a temp file beside `path` and its name; fsynced with the usual
+    permissions when the block succeeds, removed when it fails (a full disk names `path`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            yield fh
+            yield fh, tmp
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.errno in FULL_DISK:
             raise no_space(path) from None
         raise
+
+
+@contextmanager
+def atomic_open(path: str | Path) -> Iterator[TextIO]:
+    """A UTF-8 text handle whose content replaces `path` atomically when the block succeeds."""
+    with _staged(Path(path)) as (fh, tmp):
+        yield fh
+    os.replace(tmp, path)
+
+
+def write_all_atomic(files: Mapping[Path, str]) -> None:
+    """Stage every file, then rename them all: if any write fails, no target has changed."""
+    staged: dict[Path, str] = {}
+    try:
+        for path, text in files.items():
+            with _staged(path) as (fh, tmp):
+                fh.write(text)
+            staged[path] = tmp
+    except BaseException:
+        for tmp in staged.values():
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for path, tmp in staged.items():
+        os.replace(tmp, path)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -9,23 +10,36 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from crma_eval import __version__
 from crma_eval.errors import InputError
+
+if TYPE_CHECKING:
+    from crma_eval.api import Plugin
 from crma_eval.plan.cli import plan
-from crma_eval.plugins.bench.gsm8k.cli import audit
-from crma_eval.plugins.router.suite_cli import router_suite
 from crma_eval.review.cli import review
 from crma_eval.scorers.cli import rescore
+from crma_eval.versions import __version__
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 
 class _Group(click.Group):
-    """A click group that maps our exceptions onto the documented exit codes."""
+    """A click group that maps our exceptions onto the documented exit codes and adds the verbs
+    installed plugins contribute (`Plugin.commands`, loaded when invoked)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *plugin_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in plugin_commands():
+            plugin, path = plugin_commands()[cmd_name]
+            command: click.Command = plugin.load(path)
+            return command
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -36,21 +50,42 @@ class _Group(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except OSError as exc:
-            from crma_eval.atomicio import FULL_DISK, no_space
+            from crma_eval.oserrors import user_fixable
 
-            if exc.errno not in FULL_DISK:
-                raise
-            _error(no_space(exc.filename or "?").one_line())
+            fixable = user_fixable(exc)
+            if fixable is None:
+                _internal()
+                ctx.exit(EXIT_INTERNAL)
+            _error(fixable.one_line())
             ctx.exit(EXIT_BAD_INPUT)
         except Exception:
-            traceback.print_exc()
-            click.echo("crma-eval: internal error (a bug): please report it", err=True)
+            _internal()
             ctx.exit(EXIT_INTERNAL)
 
 
+def _internal() -> None:
+    """The internal-error report (exit 3): the traceback, then one line saying it is a bug."""
+    traceback.print_exc()
+    click.echo("crma-eval: internal error (a bug): please report it", err=True)
+
+
+def plugin_commands() -> dict[str, tuple[Plugin, str]]:
+    """Verb -> (plugin, dotted path of its click command) for every installed plugin's verbs."""
+    from crma_eval.api.registry import plugins
+
+    return {verb: (p, path) for p in plugins().values() for verb, path in p.commands.items()}
+
+
+MAX_ERROR_CHARS = 1000
+
+
 def _error(message: str) -> None:
-    """One line on stderr, whatever newlines the message holds (greppable CI logs)."""
-    click.echo("crma-eval: error: " + " ".join(message.split()), err=True)
+    """One line on stderr, whatever newlines the message holds (greppable CI logs), cut to
+    MAX_ERROR_CHARS so a hostile input cannot flood the log."""
+    line = " ".join(message.split())
+    if len(line) > MAX_ERROR_CHARS:
+        line = line[: MAX_ERROR_CHARS - 1] + "…"
+    click.echo("crma-eval: error: " + line, err=True)
 
 
 def _hush_libraries() -> None:
@@ -138,8 +173,8 @@ def run(
     """
     if quiet:
         _hush_libraries()
+    from crma_eval.collect.executors import make_executor
     from crma_eval.config import load_config
-    from crma_eval.executors import make_executor
     from crma_eval.run import headline_metrics, run_config
 
     cfg = load_config(config)
@@ -219,7 +254,7 @@ def analyze(
 ) -> None:
     """Analyze record files (JSON Lines, JSON arrays, CSV/TSV, Parquet; `.gz` too) into OUT."""
     from crma_eval.analyze import analyze_paths
-    from crma_eval.plugins.base import AnalyzeOptions
+    from crma_eval.api.plugin import AnalyzeOptions
 
     if not 0 < confidence < 1:
         raise click.BadParameter("must be between 0 and 1", param_hint="--confidence")
@@ -243,8 +278,10 @@ def analyze(
 def report(run_dir: Path) -> None:
     """(Re)render RUN_DIR/report.html from RUN_DIR/results.json."""
     from crma_eval.report.render import render_report
+    from crma_eval.store import writing_into
 
-    click.echo(f"report: {render_report(run_dir)}")
+    with writing_into(run_dir):
+        click.echo(f"report: {render_report(run_dir)}")
 
 
 @cli.command()
@@ -280,12 +317,14 @@ def gate(
         raise click.UsageError("gate needs one RUN_DIR and --spec GATES.yaml (or --calibrate)")
     run_dir = run_dirs[0]
     from crma_eval.gate import run_gate
+    from crma_eval.store import writing_into
 
-    outcome = run_gate(run_dir, spec, baseline)
-    if (Path(run_dir) / "report.html").exists():
-        from crma_eval.report.render import render_report
+    with writing_into(run_dir):
+        outcome = run_gate(run_dir, spec, baseline)
+        if (Path(run_dir) / "report.html").exists():
+            from crma_eval.report.render import render_report
 
-        render_report(run_dir)
+            render_report(run_dir)
     if as_json:
         _echo_json(outcome.to_dict())
     else:
@@ -318,15 +357,18 @@ def compare(run_a: Path, run_b: Path, out: Path | None) -> None:
 def claims(claims_file: Path, run_dir: Path | None, as_json: bool, summary: Path | None) -> None:
     """Check printed numbers in CLAIMS.yaml (against RUN_DIR); exit 1 unless all reproduced."""
     from crma_eval.claims.cli import run_claims
+    from crma_eval.store import writing_into
 
-    sys.exit(run_claims(claims_file, run_dir, as_json=as_json, summary=summary))
+    with writing_into(run_dir) if run_dir is not None else contextlib.nullcontext():
+        code = run_claims(claims_file, run_dir, as_json=as_json, summary=summary)
+    sys.exit(code)
 
 
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def list_plugins(as_json: bool) -> None:
     """List installed plugins (entry-point group crma_eval.plugins)."""
-    from crma_eval.registry import plugins
+    from crma_eval.api.registry import plugins
 
     rows = [
         {
@@ -351,11 +393,9 @@ def list_plugins(as_json: bool) -> None:
         click.echo(f"{row['name']:<10} {kinds:<10} {declares:<10} {steps:<16} {row['title']}")
 
 
-cli.add_command(audit)
 cli.add_command(plan)
 cli.add_command(rescore)
 cli.add_command(review)
-cli.add_command(router_suite)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -200,6 +200,17 @@ class RunConfig(_Strict):
             paths += [Path(p) for p in sorted(glob.glob(self.checkpoint_glob))]
         return list(dict.fromkeys(paths))
 
+    def load_checkpoints(self) -> list[Checkpoint]:
+        """The checkpoints of `checkpoint_paths()`, loaded; InputError when there are none."""
+        from crma_eval.checkpoint import load_checkpoint
+
+        paths = self.checkpoint_paths()
+        if not paths:
+            raise InputError(
+                "no checkpoints: set `checkpoints` or `checkpoint_glob`", path=self.source
+            )
+        return [load_checkpoint(p) for p in paths]
+
     def config_hash(self) -> str:
         """Content hash of the validated config (recorded in results.json meta)."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
@@ -225,7 +236,7 @@ def _base_model(doc: YamlDoc, value: str | None) -> str | None:
 
 def _resolve_data(doc: YamlDoc, data: DataConfig) -> None:
     """Check each data entry against the plugins that read it; resolve its paths."""
-    from crma_eval.registry import data_entries
+    from crma_eval.api.registry import data_entries
 
     known = data_entries()
     base = doc.path.parent
@@ -246,7 +257,7 @@ def _resolve_data(doc: YamlDoc, data: DataConfig) -> None:
 
 def _check_plugins(doc: YamlDoc, config: RunConfig) -> None:
     """Every listed plugin is installed, and each `options.<plugin>` fits its options model."""
-    from crma_eval.registry import plugins
+    from crma_eval.api.registry import plugins
 
     installed = plugins()
     for i, name in enumerate(config.plugins):

@@ -74,6 +74,11 @@ def read_csv(path: str | Path) -> tuple[list[str], list[tuple[int, dict[str, str
     if not rows:
         raise InputError("empty CSV (no header)", path=path)
     header = [decode_cell(h).strip() for h in rows[0][1]]
+    named = [h for h in header if h]
+    twice = sorted({h for h in named if named.count(h) > 1})
+    if twice:
+        problem = f"duplicate column(s) {', '.join(map(repr, twice))}: keep one of each"
+        raise InputError(problem, path=path, line=rows[0][0])
     out = []
     for line, row in rows[1:]:
         if not row:  # an empty line (a row of empty cells is kept)

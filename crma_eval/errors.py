@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+MAX_PROBLEM_CHARS = 400  # a hostile file (an alias bomb, a huge value) cannot flood the log
+
+
+def clip(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 40]}… ({len(text) - limit + 40} more characters)"
+
 
 class InputError(Exception):
     """Bad user input: reported as one line naming file, line and field, exit code 2."""
@@ -16,7 +25,7 @@ class InputError(Exception):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
-        self.problem = problem
+        self.problem = clip(problem)
         self.path = str(path) if path is not None else None
         self.line = line
         self.field = field

@@ -5,8 +5,8 @@ The plugin owning a metric says which records it covers (`Plugin.pairing`: e.g.
 records); crma_eval.pairing matches them (every key both runs carry; the checkpoint is dropped
 when the runs' ids differ and the rest is unambiguous). Items answered once: exact McNemar
 (two-sided). Items answered several times (seeds, checkpoints): exact sign-flip permutation
-test on per-item mean differences, b and c counting items. Unmatched or ambiguous items are an
-error (exit 2).
+test on per-item totals of the differences, b and c counting items. Unmatched or ambiguous items
+are an error (exit 2).
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crma_eval.api.registry import plugins
 from crma_eval.errors import InputError
 from crma_eval.pairing import item_clusters, pair, repeats_items
 from crma_eval.records import load_records
-from crma_eval.registry import plugins
-from crma_eval.stats import mcnemar_from_pairs, sign_flip_test
+from crma_eval.stats import mcnemar_from_pairs
+from crma_eval.stats.repeated import repeated_difference
 from crma_eval.store import RunDir
 
 TEST = "McNemar exact, two-sided"
-ITEM_TEST = "item-level sign-flip permutation test on per-item mean differences, two-sided"
+ITEM_TEST = "item-level sign-flip permutation test on per-item differences, two-sided"
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,12 @@ def _pair(metric: str, keys: list[str], frames: list[pd.DataFrame], value: str) 
 
 
 def _item_level(frame: pd.DataFrame, x: np.ndarray, y: np.ndarray, note: str) -> Evidence:
-    """Sign-flip test on per-item mean differences (baseline - current) of repeated answers."""
+    """Sign-flip test on per-item totals of (baseline - current) repeated answers: the test of
+    the pooled accuracy difference the gate compares (stats.repeated_difference)."""
     items = item_clusters(frame).to_numpy()
-    d = pd.Series(x.astype(float) - y.astype(float)).groupby(items)
-    per_item = d.mean().to_numpy()
-    res = sign_flip_test(per_item)
-    b, c = int(np.count_nonzero(per_item > 0)), int(np.count_nonzero(per_item < 0))
-    kind = "exact" if res.exact else f"Monte Carlo, {res.n_permutations} resamples"
-    test = PairedTest(res.statistic, res.pvalue, b, c, ITEM_TEST)
+    res = repeated_difference(x.astype(float) - y.astype(float), items)
+    kind = "exact" if res.exact else "Monte Carlo"
+    test = PairedTest(res.estimate, res.pvalue, res.b, res.c, ITEM_TEST)
     text = f"{ITEM_TEST} ({kind}; {len(frame)} answers of {res.n_items} items), {note}"
     return Evidence(test, res.n_items, text, x, y, items)
 

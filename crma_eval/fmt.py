@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.errors import InputError
 from crma_eval.naming import metric_name
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.values import missing
 
 DASH = "—"

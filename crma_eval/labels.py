@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from crma_eval.naming import visible
+
 DEFAULT_NAMES = {
     "naive": "NAIVE",
     "frozen": "FROZEN",
@@ -41,7 +43,7 @@ def display_options(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 def display(options: Mapping[str, Any], label: Any) -> str:
     """A label's display name (e.g. 'modular' -> 'MODULAR'); unknown labels unchanged."""
-    return str(options.get("names", DEFAULT_NAMES).get(label, label))
+    return visible(options.get("names", DEFAULT_NAMES).get(label, label))
 
 
 def ordered(options: Mapping[str, Any], labels: list[Any]) -> list[Any]:

@@ -8,12 +8,39 @@ from __future__ import annotations
 import re
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
+_PUNY_UNSAFE = re.compile(r"[^A-Za-z0-9\-]")
+UNICODE_PREFIX = "u--"  # marks a reversible slug of a name holding non-ASCII characters
+# Invisible controls that reorder or hide text (bidi overrides/isolates, zero-width characters)
+_CONTROLS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u180e]")
 
 
 def slug(part: object) -> str:
-    """Make one name segment safe for dotted metric names (no dots, no spaces)."""
-    text = _UNSAFE.sub("_", str(part).strip()).strip("_")
-    return text or "_"
+    """Make one name segment safe for dotted metric names (no dots, no spaces).
+
+    ASCII names: runs of other characters become `_` (unchanged rule). Names holding non-ASCII
+    characters get a reversible slug, UNICODE_PREFIX + the name's Punycode (RFC 3492) with
+    any character other than letters, digits and `-` written `_XX` (hex), so distinct names
+    never collide (`unslug` gives the name back).
+    """
+    text = str(part).strip()
+    if text.isascii():
+        return _UNSAFE.sub("_", text).strip("_") or "_"
+    puny = text.encode("punycode").decode("ascii")
+    return UNICODE_PREFIX + _PUNY_UNSAFE.sub(lambda m: f"_{ord(m.group()):02x}", puny)
+
+
+def unslug(segment: str) -> str | None:
+    """The name a non-ASCII slug was made from (None for ASCII slugs, which are not reversible)."""
+    if not segment.startswith(UNICODE_PREFIX):
+        return None
+    puny = re.sub(r"_([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), segment[3:])
+    return puny.encode("ascii").decode("punycode")
+
+
+def visible(name: object) -> str:
+    """A name as displayed: bidi overrides/isolates and zero-width characters shown as <U+XXXX>
+    (they could make one name look like another), the rest unchanged."""
+    return _CONTROLS.sub(lambda m: f"<U+{ord(m.group()):04X}>", str(name))
 
 
 def metric_name(*parts: object) -> str:
@@ -25,3 +52,8 @@ def check_unique(names: list[str], what: str) -> None:
     """Raise ValueError unless `names` has no repeats (`what` names them in the message)."""
     if len(set(names)) != len(names):
         raise ValueError(f"{what} names must be unique, got {names}")
+
+
+def visible_html(html: str) -> str:
+    """`visible` for HTML text: each control written &lt;U+XXXX&gt; (a whole report at once)."""
+    return _CONTROLS.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", html)

@@ -1,5 +1,5 @@
 """Readers/writers of record files, validated against the record kinds that installed plugins
-declare (`Plugin.record_kinds`, see crma_eval.plugins.base.RecordKind; docs/records.md).
+declare (`Plugin.record_kinds`, see crma_eval.api.plugin.RecordKind; docs/records.md).
 
 Readers take JSON Lines, JSON arrays, CSV/TSV and Parquet (`crma_eval.record_formats`). Every
 record carries `kind` (or the caller names it for files without one); unknown extra fields are
@@ -20,10 +20,10 @@ from typing import Annotated, Any, Union
 import pandas as pd
 from pydantic import Field, TypeAdapter, ValidationError
 
+from crma_eval.api.registry import record_kinds
 from crma_eval.atomicio import atomic_open
 from crma_eval.errors import InputError
 from crma_eval.record_formats import file_format, is_json_array, read_bytes, tabular_rows
-from crma_eval.registry import record_kinds
 from crma_eval.values import missing
 
 SOURCE_COLUMNS: tuple[str, str] = ("_file", "_line")

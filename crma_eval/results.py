@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from crma_eval.errors import InputError
+from crma_eval.safeload import read_json
 
 RESULTS_SCHEMA = "crma-eval/results/1"
+CLAIMS_JSON = "claims.json"  # RUN_DIR/claims.json, written by `crma-eval claims ... RUN_DIR`
+# meta entries the report reads, with the JSON type analyze writes them as
+META_TYPES: dict[str, type] = {
+    "options": dict,
+    "report": dict,
+    "versions": dict,
+    "methods": dict,
+    "inputs": list,
+    "failures": list,
+    "record_counts": dict,
+    "scoring": dict,
+}
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any]:
@@ -17,14 +29,10 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
     if not run_dir.is_dir():
         raise InputError("run directory not found", path=run_dir)
     path = run_dir / "results.json"
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("file not found (run `crma-eval analyze` first)", path=path) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"malformed JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if not path.exists():
+        raise InputError("file not found (run `crma-eval analyze` first)", path=path)
+    # NaN/Infinity are kept (a tampered file's non-finite metric then fails its gate by name)
+    results = read_json(path, allow_nonfinite=True)
     if not isinstance(results, dict):
         raise InputError("expected a JSON object at the top level", path=path)
     if results.get("schema") != RESULTS_SCHEMA:
@@ -36,6 +44,12 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
     for name, value in results["metrics"].items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InputError("expected a number or null", path=path, field=f"metrics.{name}")
+    for key, kind in META_TYPES.items():
+        value = results["meta"].get(key)
+        if value is not None and not isinstance(value, kind):
+            expected = "a JSON object" if kind is dict else "a JSON array"
+            problem = f"expected {expected} (edited by hand?); rerun `crma-eval analyze`"
+            raise InputError(problem, path=path, field=f"meta.{key}")
     for name, entry in results["plugins"].items():
         if not isinstance(entry, dict):
             raise InputError("expected a JSON object", path=path, field=f"plugins.{name}")

@@ -7,10 +7,9 @@ unchanged). Units and plugins that fail on bad input are listed; the rest still 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,31 +19,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crma_eval.analyze import analyze_paths
+from crma_eval.api.plugin import AnalyzeOptions
+from crma_eval.api.registry import plugins as installed_plugins
 from crma_eval.checkpoint.basemodel import base_model_fingerprint
-from crma_eval.collect import (
-    CollectContext,
-    Collector,
-    UnitFailure,
-    load_collector,
-    plan_units,
-    run_units,
-)
+from crma_eval.collect import CollectContext, UnitFailure, collectors_of, plan_units, run_units
 from crma_eval.collect.fingerprint import data_hash
 from crma_eval.config import RunConfig
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions
-from crma_eval.registry import get_plugin
-from crma_eval.registry import plugins as installed_plugins
+from crma_eval.results import load_results
 from crma_eval.store import RunDir, write_json_atomic
-from crma_eval.versions import versions
-from crma_eval.yamlio import YamlDoc
+from crma_eval.versions import library_versions
 
 RUN_SCHEMA = "crma-eval/run/2"
 
 if TYPE_CHECKING:
     from crma_eval.checkpoint import Checkpoint
-    from crma_eval.engine import EngineSession
-    from crma_eval.executors import Executor
+    from crma_eval.collect.executors import Executor
 
 
 @dataclass
@@ -71,56 +61,8 @@ def _provenance(config: RunConfig, checkpoints: list[Checkpoint]) -> dict[str, A
         "base_models": {str(b): base_model_fingerprint(str(b)) for b in sorted(map(str, bases))},
         "checkpoints": {c.id: c.content_hash() for c in checkpoints},
         "data": {str(Path(p).resolve()): data_hash(p) for p in files},
-        "versions": versions(),
+        "versions": library_versions(),
     }
-
-
-def _plugin_line(config: RunConfig, index: int) -> int | None:
-    if config.source is None or not Path(config.source).exists():
-        return None
-    return YamlDoc(config.source).line_of(("plugins", index))
-
-
-def _collectors(config: RunConfig) -> dict[str, Collector]:
-    """The collectors of the configured plugins; an unknown plugin names its config line."""
-    found = {}
-    for index, name in enumerate(config.plugins):
-        try:
-            plugin = get_plugin(name)
-        except InputError as exc:
-            line = _plugin_line(config, index)
-            raise InputError(
-                f"{exc.problem}; fix the name or install the plugin",
-                path=config.source,
-                line=line,
-                field=f"plugins.{index}",
-            ) from None
-        if plugin.collector:
-            found[name] = load_collector(plugin.collector)
-    return found
-
-
-def _load_checkpoints(config: RunConfig) -> list[Checkpoint]:
-    from crma_eval.checkpoint import load_checkpoint
-
-    paths = config.checkpoint_paths()
-    if not paths:
-        raise InputError(
-            "no checkpoints: set `checkpoints` or `checkpoint_glob`", path=config.source
-        )
-    return [load_checkpoint(p) for p in paths]
-
-
-def _session_factory(
-    config: RunConfig, checkpoints: list[Checkpoint]
-) -> Callable[[], EngineSession]:
-    def make() -> EngineSession:
-        from crma_eval.engine import EngineSession
-
-        base = config.base_model or checkpoints[0].base_model
-        return EngineSession(base, config.engine)
-
-    return make
 
 
 @contextmanager
@@ -157,8 +99,8 @@ def _collect(
     executor: Executor | None = None,
 ) -> list[UnitFailure]:
     """Run every unit not yet done (library output to RUN_DIR/logs/collect.log)."""
-    collectors = _collectors(config)
-    ctx = CollectContext(config, checkpoints, run, _session_factory(config, checkpoints))
+    collectors = collectors_of(config)
+    ctx = CollectContext.from_config(config, run, checkpoints)
     plan, failures = plan_units(collectors, ctx)
     if not plan and not failures:
         raise InputError(
@@ -191,7 +133,7 @@ def run_config(
 
     Raises InputError (exit 2, nothing lost) when OUT is in use by another process, is not a run
     directory of ours, or nothing can be collected. `limit` overrides the config's `limit`;
-    `executor` says where units run (crma_eval.executors; None: here, one after the other).
+    `executor` says where units run (crma_eval.collect.executors; None: here, one after the other).
     """
     from crma_eval.report.render import render_report
 
@@ -199,7 +141,7 @@ def run_config(
         config.limit = limit
     with RunDir(out).locked() as run:
         run.recover()
-        checkpoints = _load_checkpoints(config)
+        checkpoints = config.load_checkpoints()
         run.ensure()
         write_json_atomic(run.path / "run.json", _provenance(config, checkpoints))
         outcome = RunOutcome(run, _collect(config, checkpoints, run, quiet, executor))
@@ -217,17 +159,12 @@ def run_config(
         }
         path = analyze_paths(run.record_files(), run.path, options, meta=meta, partial=True)
         outcome.wrote_results = True
-        results = _read_results(path)
+        results = load_results(path.parent)
         outcome.metrics = results["metrics"]
         outcome.failures = [UnitFailure(**f) for f in results["meta"]["failures"]]
         render_report(run.path)
         outcome.wrote_report = True
     return outcome
-
-
-def _read_results(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
 
 
 HEADLINE = ("accuracy", "pvalue", "max_dev")

@@ -77,6 +77,17 @@ def write_json_atomic(path: str | Path, obj: Any) -> Path:
 FRESH_OUT = "nothing was changed; use a fresh --out"
 
 
+@contextmanager
+def writing_into(path: str | Path) -> Iterator[None]:
+    """Hold RUN_DIR's run.lock while a verb writes into it (gate, report, claims, review,
+    rescore); a folder that does not exist is left to the verb to report (nothing created)."""
+    if not Path(path).is_dir():
+        yield
+        return
+    with RunDir(path).locked():
+        yield
+
+
 def _fsync_append(path: Path, data: bytes) -> int:
     """Append bytes durably; returns the file's new size. A full disk is exit 2 naming the file."""
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
-from crma_eval import __version__
+__version__ = "0.1.0"
 
 VERSIONED = (
     "torch", "transformers", "peft", "lm_eval", "datasets", "numpy", "pandas", "scipy",
@@ -14,7 +14,7 @@ VERSIONED = (
 )  # fmt: skip
 
 
-def versions() -> dict[str, str | None]:
+def library_versions() -> dict[str, str | None]:
     """crma_eval, Python and every VERSIONED package's version (None when not installed)."""
     found: dict[str, str | None] = {"crma_eval": __version__, "python": platform.python_version()}
     for name in VERSIONED:

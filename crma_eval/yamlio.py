@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from crma_eval.errors import InputError
+from crma_eval.safeload import parse_yaml
 
 
 def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
@@ -28,13 +29,9 @@ def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
 
 
 def _parse(text: str) -> tuple[yaml.Node | None, Any]:
-    """The node tree (for line numbers) and the data built from it, parsing the text once."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        return node, None if node is None else loader.construct_document(node)
-    finally:
-        loader.dispose()
+    """The node tree (for line numbers) and the data built from it, parsing the text once,
+    within safeload's bounds (depth, alias expansion, integer size)."""
+    return parse_yaml(text)
 
 
 class YamlDoc:
@@ -46,7 +43,7 @@ class YamlDoc:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise InputError("file not found", path=self.path) from None
-        except (IsADirectoryError, UnicodeDecodeError) as exc:
+        except (IsADirectoryError, UnicodeDecodeError, PermissionError) as exc:
             problem = f"cannot read as YAML text ({exc.__class__.__name__})"
             raise InputError(problem, path=path) from None
         try:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.blocks import Section
-from crma_eval.plugins.base import AnalysisResult, Plugin
+from crma_eval.api.blocks import Section
+from crma_eval.api.plugin import AnalysisResult, Plugin
 from crma_eval.records import load_records, write_records
 from crma_eval.store import write_json_atomic
 

@@ -17,10 +17,10 @@ from scipy import stats as sps
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.multitest import multipletests
 
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.collect import CollectContext, run_units
 from crma_eval.config import load_config
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.bench import BenchPlugin
 from crma_eval.plugins.bench import lmeval as bench_lmeval
 from crma_eval.plugins.bench.collect import BenchCollector, cache_key
@@ -305,6 +305,7 @@ def test_graded_metric_uses_t_interval_and_paired_t(tmp_path):
     assert section.id == "bench" and len(section.blocks) == 5
 
 
+@pytest.mark.slow
 def test_real_engine_session_with_a_lora_checkpoint(tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model

@@ -11,7 +11,7 @@ import pytest
 from lm_eval.api.metrics import bits_per_byte, weighted_perplexity
 from scipy import stats as sps
 
-from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.plugins.bench import BenchPlugin
 from crma_eval.plugins.bench.options import DEFAULT_TASKS
 from crma_eval.records import load_records, write_records

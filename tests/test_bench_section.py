@@ -12,8 +12,8 @@ from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from crma_eval.analyze import analyze_paths
-from crma_eval.blocks import Figure, Items, KeyValues, Table
-from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.api.blocks import Figure, Items, KeyValues, Table
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.plugins.bench import BenchPlugin
 from crma_eval.records import load_records, write_records
 from crma_eval.report.render import render_report

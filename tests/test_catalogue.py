@@ -23,10 +23,10 @@ from crma_eval.api.catalogue import (
     fallback_entry,
     interval_label,
 )
+from crma_eval.api.plugin import AnalysisResult, AnalyzeOptions, Plugin
+from crma_eval.api.registry import plugins as installed
 from crma_eval.claims import check_file
 from crma_eval.gate import run_gate
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin
-from crma_eval.registry import plugins as installed
 from crma_eval.report.compare import compare_runs, markdown
 from crma_eval.report.render import render_report
 from tests.recordgen import frames, loss_matrix, qa, route, spectral, write

@@ -43,6 +43,7 @@ def _line_of(folder: Path, text: str) -> int:
     return next(i for i, line in enumerate(lines, 1) if text in line)
 
 
+@pytest.mark.slow
 def test_load_valid_checkpoint(world: tm.World) -> None:
     ck = load_checkpoint(world.checkpoints["modular-seed0-phase2"])
     assert ck.id == "modular-seed0-phase2"
@@ -55,6 +56,7 @@ def test_load_valid_checkpoint(world: tm.World) -> None:
     assert load_checkpoint(ck.manifest_path).id == ck.id
 
 
+@pytest.mark.slow
 def test_content_hash_tracks_content(world: tm.World) -> None:
     p2 = load_checkpoint(world.checkpoints["modular-seed0-phase2"])
     p3 = load_checkpoint(world.checkpoints["modular-seed0-phase3"])
@@ -68,6 +70,7 @@ def test_content_hash_tracks_content(world: tm.World) -> None:
     assert len({p2.content_hash(), p3.content_hash(), naive.content_hash()}) == 3
 
 
+@pytest.mark.slow
 def test_whole_content_hash_sees_every_file(ckpt: Path) -> None:
     before = load_checkpoint(ckpt).content_hash()
     assert load_checkpoint(ckpt).content_hash() == before
@@ -79,6 +82,7 @@ def test_whole_content_hash_sees_every_file(ckpt: Path) -> None:
     assert load_checkpoint(ckpt).content_hash() != before
 
 
+@pytest.mark.slow
 def test_id_falls_back_to_folder_name(ckpt: Path) -> None:
     _edit(ckpt, lambda m: m.pop("training"))
     ck = load_checkpoint(ckpt)
@@ -105,23 +109,27 @@ def test_missing_manifest(tmp_path: Path) -> None:
     assert info.value.path == str(tmp_path / MANIFEST_NAME)
 
 
+@pytest.mark.slow
 def test_malformed_yaml(ckpt: Path) -> None:
     text = (ckpt / MANIFEST_NAME).read_text()
     (ckpt / MANIFEST_NAME).write_text(text.replace("domain_order:", "domain_order: [unclosed"))
     assert _expect(ckpt, "invalid YAML").line is not None
 
 
+@pytest.mark.slow
 def test_schema_error_names_line(ckpt: Path) -> None:
     _edit(ckpt, lambda m: m["training"].update(phase="three"))
     _expect(ckpt, "integer", "phase:")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", ["../outside", "adapters/../../outside", "/etc"])
 def test_path_escaping_folder(ckpt: Path, bad: str) -> None:
     _edit(ckpt, lambda m: m["adapters"].update(legal=bad))
     _expect(ckpt, "escapes|absolute", "legal:")
 
 
+@pytest.mark.slow
 def test_symlink_out_of_folder(ckpt: Path, tmp_path: Path) -> None:
     outside = Path(shutil.copytree(ckpt / "adapters" / "legal", tmp_path / "elsewhere"))
     shutil.rmtree(ckpt / "adapters" / "legal")
@@ -129,11 +137,13 @@ def test_symlink_out_of_folder(ckpt: Path, tmp_path: Path) -> None:
     _expect(ckpt, "escapes", "legal:")
 
 
+@pytest.mark.slow
 def test_missing_adapter_folder(ckpt: Path) -> None:
     shutil.rmtree(ckpt / "adapters" / "finance")
     _expect(ckpt, "not found", "finance:")
 
 
+@pytest.mark.slow
 def test_pickle_only_adapter(ckpt: Path) -> None:
     weights = ckpt / "adapters" / "legal" / "adapter_model.safetensors"
     torch.save(load_file(weights), weights.with_suffix(".bin"))
@@ -141,22 +151,26 @@ def test_pickle_only_adapter(ckpt: Path) -> None:
     _expect(ckpt, "pickle-only", "legal:")
 
 
+@pytest.mark.slow
 def test_pickle_crma_weights(ckpt: Path) -> None:
     torch.save(load_file(ckpt / "crma.safetensors"), ckpt / "crma.pt")
     _edit(ckpt, lambda m: m["crma"].update(weights="crma.pt"))
     _expect(ckpt, "pickle-only", "crma.pt")
 
 
+@pytest.mark.slow
 def test_corrupt_safetensors(ckpt: Path) -> None:
     (ckpt / "router.safetensors").write_bytes(b"not a safetensors file")
     _expect(ckpt, "safetensors", "router.safetensors")
 
 
+@pytest.mark.slow
 def test_missing_spectral_log(ckpt: Path) -> None:
     _edit(ckpt, lambda m: m.update(logs={"spectral": "logs/spectral.jsonl"}))
     _expect(ckpt, "not found", "spectral:")
 
 
+@pytest.mark.slow
 def test_adapter_for_unknown_domain(ckpt: Path) -> None:
     _edit(ckpt, lambda m: m["adapters"].update(poetry="adapters/legal"))
     _expect(ckpt, "poetry")
@@ -167,6 +181,7 @@ def session(world: tm.World) -> EngineSession:
     return EngineSession(str(world.base), EngineConfig(batch_size=4))
 
 
+@pytest.mark.slow
 def test_adapter_targets_absent_from_base(ckpt: Path, session: EngineSession) -> None:
     config_path = ckpt / "adapters" / "legal" / "adapter_config.json"
     config = json.loads(config_path.read_text())
@@ -179,6 +194,7 @@ def test_adapter_targets_absent_from_base(ckpt: Path, session: EngineSession) ->
     assert info.value.line == _line_of(ckpt, "legal:")
 
 
+@pytest.mark.slow
 def test_lora_shape_mismatch(ckpt: Path, session: EngineSession) -> None:
     weights = ckpt / "adapters" / "medical" / "adapter_model.safetensors"
     state = load_file(weights)
@@ -193,6 +209,7 @@ def test_lora_shape_mismatch(ckpt: Path, session: EngineSession) -> None:
     session.activate(ck, "legal", crma=False)  # the session survives the bad adapter
 
 
+@pytest.mark.slow
 def test_router_build_route_and_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     emb = {d: rng.normal(size=(4, 8)) + 3 * np.eye(8)[i] for i, d in enumerate(tm.DOMAINS)}

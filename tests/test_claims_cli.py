@@ -11,8 +11,8 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from crma_eval.analyze import analyze_paths
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.cli import cli
-from crma_eval.plugins.base import AnalyzeOptions
 
 PAPER = Path(__file__).resolve().parent.parent / "examples" / "paper"
 PLANTED = (

@@ -6,7 +6,10 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -147,26 +150,28 @@ def test_analyze_failing_midway_leaves_every_earlier_output(
 ) -> None:
     import errno
 
-    from crma_eval import analyze
+    from crma_eval import atomicio
 
     out = tmp_path / "run"
     good = write_jsonl(tmp_path / "good.jsonl", QA)
     assert CliRunner().invoke(cli, ["analyze", str(good), "--out", str(out)]).exit_code == 0
     before = {p: p.read_bytes() for p in [out / "results.json", out / "records" / "qa.jsonl"]}
     fewer = write_jsonl(tmp_path / "fewer.jsonl", QA[:10])
-    real = analyze._stage
+    real = atomicio._staged
 
-    def full(path: Path, text: str) -> Path:  # records copy staged, then results.json fails
+    @contextmanager
+    def full(path: Path) -> Iterator[Any]:  # records copy staged, then results.json fails
         if path.name == "results.json":
-            raise analyze.no_space(path)
-        return real(path, text)
+            raise atomicio.no_space(path)
+        with real(path) as staged:
+            yield staged
 
-    monkeypatch.setattr(analyze, "_stage", full)
+    monkeypatch.setattr(atomicio, "_staged", full)
     result = CliRunner().invoke(cli, ["analyze", str(fewer), "--out", str(out)])
     assert result.exit_code == 2
     assert f"{out / 'results.json'}: no space left on device" in result.output
     assert {p: p.read_bytes() for p in before} == before
-    assert not list(out.rglob("*.staged"))
+    assert not list(out.rglob("*.tmp"))
     monkeypatch.undo()
 
     def enospc(fd: int) -> None:
@@ -179,6 +184,7 @@ def test_analyze_failing_midway_leaves_every_earlier_output(
     assert {p: p.read_bytes() for p in before} == before
 
 
+@pytest.mark.slow
 def test_init_writes_a_config_that_loads_for_the_checkpoints(tmp_path: Path) -> None:
     import tinymodel as tm
     import yaml
@@ -203,6 +209,7 @@ def test_init_writes_a_config_that_loads_for_the_checkpoints(tmp_path: Path) -> 
     assert again.exit_code == 2 and "exists already" in again.output
 
 
+@pytest.mark.slow
 def test_init_on_mixed_conditions_limits_crma_arms_and_gates_per_condition(tmp_path: Path) -> None:
     import tinymodel as tm
     import yaml

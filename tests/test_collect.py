@@ -84,6 +84,7 @@ def _valid(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [validate_record(r, path="<memory>", line=i) for i, r in enumerate(records, 1)]
 
 
+@pytest.mark.slow
 def test_drift_units_and_records(ctx: CollectContext, session: EngineSession) -> None:
     collector = DriftCollector()
     units = collector.units(ctx)
@@ -105,6 +106,7 @@ def test_drift_units_and_records(ctx: CollectContext, session: EngineSession) ->
         assert record.get("adapter") == adapter and record["crma"] is True
 
 
+@pytest.mark.slow
 def test_drift_failures_raise_input_error(ctx: CollectContext, tmp_path: Path) -> None:
     ctx.config.data.holdout = {**ctx.config.data.holdout, "legal": tmp_path / "missing.txt"}
     with pytest.raises(InputError, match="not found"):
@@ -115,6 +117,7 @@ def test_drift_failures_raise_input_error(ctx: CollectContext, tmp_path: Path) -
         DriftCollector().run(Unit("drift", "modular-seed0-phase3", "-", "legal"), ctx)
 
 
+@pytest.mark.slow
 def test_drift_nan_loss(world, session, data, tmp_path: Path) -> None:
     folder = Path(shutil.copytree(world.checkpoints["modular-seed0-phase2"], tmp_path / "nan"))
     state = load_file(folder / "crma.safetensors")
@@ -143,6 +146,7 @@ class _Interrupt(DriftCollector):
         return super().run(unit, ctx)
 
 
+@pytest.mark.slow
 def test_resumed_run_equals_uninterrupted(world, session, data, tmp_path: Path) -> None:
     collectors = {"drift": DriftCollector(), "spectral": SpectralCollector()}
     whole = make_ctx(world, session, data, tmp_path / "whole")
@@ -166,6 +170,7 @@ def test_resumed_run_equals_uninterrupted(world, session, data, tmp_path: Path) 
     assert len(frames["loss"]) == len(world.checkpoints) * len(tm.DOMAINS)
 
 
+@pytest.mark.slow
 def test_qa_units(world, session, data, tmp_path: Path) -> None:
     final = make_ctx(world, session, data, tmp_path / "a")
     every = make_ctx(world, session, data, tmp_path / "b", qa_checkpoints="all")
@@ -200,6 +205,7 @@ def _prompts(ctx: CollectContext, domain: str) -> list[str]:
     return [ctx.config.generation.prompt_template.format(question=q) for q in QUESTIONS[domain]]
 
 
+@pytest.mark.slow
 def test_qa_arms(ctx: CollectContext, session: EngineSession, tmp_path: Path) -> None:
     ck = ctx.checkpoint("modular-seed0-phase3")
     gen = ctx.config.generation
@@ -236,6 +242,7 @@ def test_qa_arms(ctx: CollectContext, session: EngineSession, tmp_path: Path) ->
     assert all(r["routed_domain"] is None for r in with_crma)
 
 
+@pytest.mark.slow
 def test_qa_bad_items(ctx: CollectContext, tmp_path: Path) -> None:
     bad = tm.write_jsonl(
         tmp_path / "bad.jsonl",
@@ -247,6 +254,7 @@ def test_qa_bad_items(ctx: CollectContext, tmp_path: Path) -> None:
     assert (info.value.path, info.value.line) == (str(bad), 1)
 
 
+@pytest.mark.slow
 def test_read_items_errors(tmp_path: Path) -> None:
     path = tm.write_jsonl(
         tmp_path / "x.jsonl", [{"item_id": "a", "query": "q"}, {"item_id": "a", "query": "r"}]
@@ -262,6 +270,7 @@ def test_read_items_errors(tmp_path: Path) -> None:
         read_suite(path)
 
 
+@pytest.mark.slow
 def test_router_collector(ctx: CollectContext, session: EngineSession) -> None:
     units = RouterCollector().units(ctx)
     assert [u.checkpoint for u in units] == ["modular-seed0-phase3", "naive-seed0-phase3"]
@@ -291,6 +300,7 @@ def _with_log(world: tm.World, tmp_path: Path, log_name: str, step: int | None) 
     return folder
 
 
+@pytest.mark.slow
 def test_spectral_from_jsonl_log_and_weights(world, session, data, tmp_path: Path) -> None:
     folder = _with_log(world, tmp_path, "spectral.jsonl", step=40)
     crma = SinkhornCRMA(hidden_size=tm.HIDDEN, layers=[1]).load(folder / "crma.safetensors")
@@ -317,6 +327,7 @@ def test_spectral_from_jsonl_log_and_weights(world, session, data, tmp_path: Pat
     assert own["min_entry"] == pytest.approx(float(crma.mixing_matrices()["layers.1.mix"].min()))
 
 
+@pytest.mark.slow
 def test_spectral_from_csv_log(world, session, data, tmp_path: Path) -> None:
     folder = _with_log(world, tmp_path, "spectral.csv", step=None)
     (folder / "logs" / "spectral.csv").write_text(

@@ -39,6 +39,7 @@ def plain_ckpt(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_crma_arm_on_checkpoint_without_crma_is_refused_at_the_arm_line(
     tmp_path: Path, plain_ckpt: Path
 ) -> None:
@@ -54,6 +55,7 @@ def test_crma_arm_on_checkpoint_without_crma_is_refused_at_the_arm_line(
     assert info.value.field == "arms.1.crma"
 
 
+@pytest.mark.slow
 def test_crma_arm_limited_by_conditions_is_fine(tmp_path: Path, plain_ckpt: Path) -> None:
     arms = [{"name": "off", "crma": False}, {"name": "on", "conditions": ["modular"]}]
     config = load_config(_config(tmp_path, {"checkpoints": [str(plain_ckpt)], "arms": arms}))
@@ -103,6 +105,7 @@ def test_spectral_log_phase_numbers_become_domain_names(tmp_path: Path) -> None:
     assert info.value.line == 3 and info.value.field == "phase"
 
 
+@pytest.mark.slow
 def test_bench_arm_with_crma_on_checkpoint_without_crma(tmp_path: Path, plain_ckpt: Path) -> None:
     from crma_eval.plugins.bench.collect import BenchCollector
 

@@ -120,6 +120,7 @@ def test_router_suite_categories_follow_their_rules() -> None:
 # --- built artefacts --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_run_config_points_at_every_artefact(demo) -> None:
     config = load_config(demo.config_path)
     paths = config.checkpoint_paths()
@@ -134,6 +135,7 @@ def test_run_config_points_at_every_artefact(demo) -> None:
     assert config.generation.prompt_template == dm.QA_PROMPT
 
 
+@pytest.mark.slow
 def test_base_model_and_tokenizer_load_from_safetensors(demo) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -147,6 +149,7 @@ def test_base_model_and_tokenizer_load_from_safetensors(demo) -> None:
     assert not [p for p in demo.root.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
 
 
+@pytest.mark.slow
 def test_manifests_load_with_the_checkpoint_loader(demo) -> None:
     for condition in ("naive", "frozen", "modular"):
         for phase in range(1, len(DOMAINS) + 1):
@@ -160,6 +163,7 @@ def test_manifests_load_with_the_checkpoint_loader(demo) -> None:
             np.testing.assert_allclose(np.linalg.norm(router.centroids, axis=1), 1.0, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_naive_shared_adapter_changes_every_phase(demo) -> None:
     files = [
         _ckpt(demo, "naive", p) / "adapters/shared/adapter_model.safetensors"
@@ -170,6 +174,7 @@ def test_naive_shared_adapter_changes_every_phase(demo) -> None:
     assert {final.adapter_path(d) for d in DOMAINS} == {final.path / "adapters" / "shared"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("condition", ["frozen", "modular"])
 def test_earlier_adapters_stay_byte_identical(demo, condition: str) -> None:
     for i, domain in enumerate(DOMAINS, start=1):
@@ -183,6 +188,7 @@ def test_earlier_adapters_stay_byte_identical(demo, condition: str) -> None:
     assert any(not torch.equal(first[k], second[k]) for k in first)  # fresh adapter per domain
 
 
+@pytest.mark.slow
 def test_crma_is_a_fixed_near_permutation_that_stays_doubly_stochastic(demo) -> None:
     from safetensors.torch import load_file
 
@@ -210,6 +216,7 @@ def test_crma_is_a_fixed_near_permutation_that_stays_doubly_stochastic(demo) -> 
             assert abs(float(torch.linalg.matrix_norm(m, ord=2)) - 1) < 1e-6
 
 
+@pytest.mark.slow
 def test_spectral_logs_are_valid_records_growing_with_phases(demo) -> None:
     sizes = []
     for phase in range(1, len(DOMAINS) + 1):
@@ -223,6 +230,7 @@ def test_spectral_logs_are_valid_records_growing_with_phases(demo) -> None:
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 
 
+@pytest.mark.slow
 def test_router_centroids_come_from_each_domains_text_and_queries(demo) -> None:
     from crma_eval.demo.build import CENTROID_QUERIES, DATA_SEED
     from crma_eval.engine import EngineSession
@@ -290,6 +298,7 @@ def test_arith_sentences_defeat_strict_match_and_only_the_corrected_scorer_reads
     assert lines == [f"Question: {d['question']}\nAnswer: {d['sentence']}" for d in docs]
 
 
+@pytest.mark.slow
 def test_run_config_runs_bench_on_local_tasks_cached_inside_the_demo(demo) -> None:
     config = load_config(demo.config_path)
     assert "bench" in config.plugins
@@ -308,6 +317,7 @@ def test_run_config_runs_bench_on_local_tasks_cached_inside_the_demo(demo) -> No
     assert _ckpt(demo, "modular", len(DOMAINS)).name == arms["after"]["checkpoint"]
 
 
+@pytest.mark.slow
 def test_generated_tasks_load_offline_with_lm_eval(demo) -> None:
     from lm_eval.tasks import TaskManager
 

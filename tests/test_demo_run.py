@@ -36,6 +36,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_drift_is_measured_for_every_condition(demo_run) -> None:
     m = demo_run["results"]["metrics"]
     for cond in ("naive", "frozen", "modular"):
@@ -47,6 +48,7 @@ def test_drift_is_measured_for_every_condition(demo_run) -> None:
     assert "drift.modular_over_frozen.advantage.mean" in m
 
 
+@pytest.mark.slow
 def test_qa_router_and_spectral_metrics(demo_run) -> None:
     m, out = demo_run["results"]["metrics"], demo_run["out"]
     n_items = sum(len(_jsonl(p)) for p in (out / "build" / "data" / "qa").glob("*.jsonl"))
@@ -73,6 +75,7 @@ def _scores(records: list[dict[str, Any]], task: str, metric: str, filt: str | N
     return {arm: (sum(v) / len(v), len(v)) for arm, v in by_arm.items()}
 
 
+@pytest.mark.slow
 def test_bench_scores_both_tasks_for_both_arms(demo_run) -> None:
     m, out = demo_run["results"]["metrics"], demo_run["out"]
     records = _jsonl(out / "records" / "bench.jsonl")
@@ -96,6 +99,7 @@ def test_bench_scores_both_tasks_for_both_arms(demo_run) -> None:
     assert checkpoints == {"base": {None}, "after": {f"modular-seed0-phase{len(DOMAINS)}"}}
 
 
+@pytest.mark.slow
 def test_bench_stays_inside_the_demo_folder(demo_run) -> None:
     out, home = demo_run["out"], demo_run["home"]
     assert list((out / "build" / "cache" / "bench").glob("*.jsonl"))
@@ -103,6 +107,7 @@ def test_bench_stays_inside_the_demo_folder(demo_run) -> None:
     assert not (home / ".cache" / "huggingface" / "datasets").exists()
 
 
+@pytest.mark.slow
 def test_cl_matrix_after_every_phase_for_every_condition(demo_run) -> None:
     m = demo_run["results"]["metrics"]
     for cond in ("naive", "frozen", "modular"):
@@ -115,6 +120,7 @@ def test_cl_matrix_after_every_phase_for_every_condition(demo_run) -> None:
     assert "Continual-learning matrix" in demo_run["summary"]
 
 
+@pytest.mark.slow
 def test_report_has_every_plugin_section(demo_run) -> None:
     html = (demo_run["out"] / "report.html").read_text("utf-8")
     for section in ("drift", "qa", "ablation", "cl", "router", "spectral", "bench"):
@@ -122,6 +128,7 @@ def test_report_has_every_plugin_section(demo_run) -> None:
     assert dt.MC_TASK in html and dt.ARITH_TASK in html and "crma-corrected" in html
 
 
+@pytest.mark.slow
 def test_summary_reports_every_plugin(demo_run) -> None:
     summary, m = demo_run["summary"], demo_run["results"]["metrics"]
     for cond in ("naive", "frozen", "modular"):
@@ -143,6 +150,7 @@ def test_summary_reports_every_plugin(demo_run) -> None:
     assert str(demo_run["out"] / "report.html") in summary
 
 
+@pytest.mark.slow
 def test_lm_eval_output_is_logged_in_the_run_directory(demo_run) -> None:
     log = (demo_run["out"] / "logs" / "lm-eval.log").read_text("utf-8")
     assert "Passed an already-initialized model" in log  # lm-eval's warning, not on the console

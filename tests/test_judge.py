@@ -131,7 +131,7 @@ def test_rescore_cli_judge_and_token_f1(tmp_path, monkeypatch) -> None:
     by_item = {r["item_id"]: r for r in records if r["arm"] == "with_crma"}
     assert by_item["q1"]["scores"]["judge"] == 1.0 and by_item["q2"]["scores"]["judge"] == 0.0
     assert by_item["q3"]["scores"]["judge"] is None and "judge" in by_item["q3"]["abstained"]
-    assert by_item["q3"]["correct_by"] == "contains"  # primary abstained: today's rule decides
+    assert by_item["q3"]["correct_by"] == "contains"  # primary abstained: the rule decides
     assert by_item["q1"]["scores"]["exact"] == 0.0  # earlier score kept
     assert by_item["q1"]["scores"]["token_f1"] == pytest.approx(token_f1("It is Paris.", "Paris"))
     assert all(r["primary"] == "judge" for r in records)

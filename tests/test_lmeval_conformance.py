@@ -16,9 +16,9 @@ import pytest
 from _bench_fixtures import StandInSession, tiny_model
 from _lmeval_replicas import write_cloze, write_mmlu, write_replicas
 
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.collect import CollectContext, run_units
 from crma_eval.config import load_config
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.bench import BenchPlugin
 from crma_eval.plugins.bench.collect import BenchCollector
 from crma_eval.records import load_records

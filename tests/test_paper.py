@@ -19,9 +19,9 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from crma_eval.analyze import analyze_paths
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.cli import cli
 from crma_eval.plugins.ablation import AblationPlugin
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.drift import DriftPlugin
 from crma_eval.plugins.qa import QAPlugin
 from crma_eval.records import load_records

@@ -10,10 +10,10 @@ from recordgen import frames, qa, qa_arm, section_of
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from crma_eval.blocks import Figure, KeyValues, Table
+from crma_eval.api.blocks import Figure, KeyValues, Table
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.errors import InputError
 from crma_eval.plugins.ablation import AblationPlugin
-from crma_eval.plugins.base import AnalyzeOptions
 
 RNG = np.random.default_rng(7)
 WITH = {"med": RNG.random(30) < 0.9, "law": RNG.random(25) < 0.8, "fin": RNG.random(20) < 0.85}

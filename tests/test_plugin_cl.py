@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from crma_eval.analyze import analyze_frames
-from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.api.plugin import AnalyzeOptions
+from crma_eval.api.registry import plugins
 from crma_eval.plugins.cl import metrics as cm
 from crma_eval.plugins.cl.section import cl_section
-from crma_eval.registry import plugins
 
 ORDER = ["med", "law", "fin"]
 

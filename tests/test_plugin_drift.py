@@ -10,10 +10,10 @@ import pytest
 from recordgen import frames, loss_matrix, section_of, stored
 from scipy import stats
 
-from crma_eval.blocks import Figure, KeyValues, Table
+from crma_eval.api.blocks import Figure, KeyValues, Table
+from crma_eval.api.plugin import AnalysisResult, AnalyzeOptions
 from crma_eval.errors import InputError
 from crma_eval.labels import display_options
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift import DriftPlugin
 
 ORDER = ("law", "med", "code")  # trained in this order; not alphabetical, not file order
@@ -95,6 +95,62 @@ def test_tests_between_conditions(result: AnalysisResult) -> None:
     # Both directions exist whatever the file order; the statistic changes sign, p does not.
     assert m["drift.naive_vs_modular.welch.statistic"] == pytest.approx(-welch.statistic)
     assert m["drift.naive_vs_modular.permutation.pvalue"] == pytest.approx(exact.pvalue)
+
+
+PAIRED_FORGET = {
+    "a": {1: 0.10, 2: 0.30, 3: 0.22, 4: 0.05},
+    "b": {1: 0.35, 2: 0.41, 3: 0.30, 4: 0.33},
+}
+
+
+def _forgot(f: float) -> np.ndarray:
+    m = BASE.copy()
+    m[-1, :-1] *= 1 + f
+    return m
+
+
+def _paired_records(forget: dict[str, dict[int, float]]) -> list[dict]:
+    return [
+        r
+        for cond, per_seed in forget.items()
+        for seed, f in per_seed.items()
+        for r in loss_matrix(cond, seed, ORDER, _forgot(f))
+    ]
+
+
+def test_paired_by_seed_tests(tmp_path: Path) -> None:
+    """Conditions share seeds (issue 20): per-seed differences, paired t and exact sign flips."""
+    result = DriftPlugin().analyze(
+        frames(tmp_path, _paired_records(PAIRED_FORGET)), AnalyzeOptions()
+    )
+    m = result.metrics
+    a, b = ([_drift(_forgot(f)) for f in PAIRED_FORGET[c].values()] for c in ("a", "b"))
+    ref = stats.ttest_rel(a, b)
+    ci = ref.confidence_interval(0.95)
+    prefix = "drift.a_vs_b.paired."
+    assert m[prefix + "statistic"] == pytest.approx(ref.statistic)
+    assert m[prefix + "pvalue"] == pytest.approx(ref.pvalue)
+    assert m[prefix + "df"] == 3 and m[prefix + "n"] == 4
+    assert m[prefix + "diff"] == pytest.approx(np.mean(np.subtract(a, b)))
+    assert (m[prefix + "diff_ci_low"], m[prefix + "diff_ci_high"]) == (
+        pytest.approx(ci.low),
+        pytest.approx(ci.high),
+    )
+    flips = stats.permutation_test(
+        (np.subtract(a, b),), np.mean, permutation_type="samples", n_resamples=np.inf,
+    )  # fmt: skip
+    assert m[prefix + "sign_flip_pvalue"] == pytest.approx(flips.pvalue)  # 2 / 16
+    assert m["drift.b_vs_a.paired.pvalue"] == pytest.approx(ref.pvalue)
+    assert "paired by seed" in result.methods["test_used"]
+
+
+def test_paired_t_undefined_for_constant_differences(tmp_path: Path) -> None:
+    same = {"a": {s: 0.1 * s for s in (1, 2, 3, 4)}, "b": {s: 0.1 * s + 0.2 for s in (1, 2, 3, 4)}}
+    result = DriftPlugin().analyze(frames(tmp_path, _paired_records(same)), AnalyzeOptions())
+    m = result.metrics
+    assert np.isnan(m["drift.a_vs_b.paired.pvalue"])
+    assert np.isnan(m["drift.a_vs_b.paired.statistic"])
+    assert m["drift.a_vs_b.paired.sign_flip_pvalue"] == pytest.approx(2 / 2**4)
 
 
 def test_domain_order_from_option(tmp_path: Path) -> None:
@@ -200,7 +256,7 @@ def test_report_section(result: AnalysisResult, tmp_path: Path) -> None:
     assert section.id == "drift"
     assert isinstance(section.blocks[0], KeyValues)
     tables = [b for b in section.blocks if isinstance(b, Table)]
-    seeds, domains, tests = tables
+    seeds, domains, paired, tests = tables
     # the configured order (NAIVE before MODULAR), not first appearance or alphabetical order
     assert seeds.columns == [
         "Seed",
@@ -229,6 +285,7 @@ def test_report_section(result: AnalysisResult, tmp_path: Path) -> None:
     assert seeds.total_row and "the paper's sign" in seeds.notes[-1]
     assert domains.columns == ["Condition", "law (%)", "med (%)"]
     assert [r[0] for r in domains.rows] == ["NAIVE", "MODULAR"]
+    assert paired.rows[0][0] == "NAIVE vs MODULAR" and "the test used" in paired.caption
     assert tests.columns[5:7] == ["permutation p", "floor"]
     assert tests.rows[0][0] == "NAIVE vs MODULAR"
     assert tests.rows[0][6] == "0.1" and tests.rows[0][-1] == "yes"

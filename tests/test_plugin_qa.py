@@ -11,10 +11,10 @@ import pytest
 from recordgen import frames, qa, qa_arm, section_of
 from statsmodels.stats.proportion import proportion_confint
 
-from crma_eval.blocks import Figure, KeyValues, Table
+from crma_eval.api.blocks import Figure, KeyValues, Table
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.errors import InputError
 from crma_eval.plugins.ablation import AblationPlugin
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.qa import QAPlugin
 
 OUTCOMES = {  # (arm, domain) -> correctness per item

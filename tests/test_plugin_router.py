@@ -10,9 +10,9 @@ from recordgen import frames, route, section_of, stored
 from sklearn.metrics import f1_score, roc_auc_score
 from statsmodels.stats.proportion import proportion_confint
 
-from crma_eval.blocks import Figure, KeyValues, Table
+from crma_eval.api.blocks import Figure, KeyValues, Table
+from crma_eval.api.plugin import AnalysisResult, AnalyzeOptions
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import RouterPlugin
 
 RECORDS = [

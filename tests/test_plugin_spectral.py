@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from recordgen import frames, section_of, spectral
 
-from crma_eval.blocks import Figure, KeyValues, Table
+from crma_eval.api.blocks import Figure, KeyValues, Table
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.spectral import SpectralPlugin
 
 RECORDS = [
@@ -85,3 +85,27 @@ def test_report_section(tmp_path: Path) -> None:
     (figure,) = [b for b in section.blocks if isinstance(b, Figure)]
     assert "exact zeros drawn at" in figure.caption
     assert figure.svg.startswith("<svg")
+
+
+def test_step_ranges_and_counts_come_from_logged_steps(tmp_path: Path) -> None:
+    """Issue 20: a log from step 100 to 400 every 100 steps, plus the checkpoint's own matrix
+    (source checkpoint, step 0 without a manifest step) in the same phase: the table said
+    '0–400' and 5 steps."""
+    logged = [spectral(s, "law", "m", 1.0, source="log") for s in (100, 200, 300, 400)]
+    logged += [spectral(300, "law", "m2", 1.0, source="log")]
+    own = [spectral(0, "law", "m", 1.0 + 1e-3, source="checkpoint")]
+    only_checkpoint = [spectral(0, "med", "m", 1.0, source="checkpoint")]
+    result = SpectralPlugin().analyze(
+        frames(tmp_path, logged + own + only_checkpoint), AnalyzeOptions()
+    )
+    rows = {(r["module"], r["phase"]): r for r in result.details["phases"]}
+    law = rows[("m", "law")]
+    assert (law["logged_steps"], law["first_step"], law["last_step"]) == (4, 100, 400)
+    assert law["n"] == 5 and law["max_dev"] == pytest.approx(1e-3)  # the measurement counts
+    assert rows[("m", "med")]["logged_steps"] == 0 and rows[("m", "med")]["first_step"] is None
+    assert result.details["overall"]["logged_steps"] == 4  # distinct steps 100..400
+    section = section_of(SpectralPlugin(), tmp_path, result)
+    (table,) = [b for b in section.blocks if isinstance(b, Table)]
+    shown = {(r[0], r[1]): r for r in table.rows}
+    assert shown[("m", "law")][2:5] == [4, "100–400", 5]
+    assert shown[("m", "med")][2:4] == [0, "—"]

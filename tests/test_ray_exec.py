@@ -25,7 +25,8 @@ pytest.importorskip("ray")  # installed by `make install` (extra `ray`); CI runs
 
 DRIVER = (
     "import sys; from pathlib import Path; from crma_eval.config import load_config;"
-    "from crma_eval.run import run_config; from crma_eval.executors.ray_exec import RayExecutor;"
+    "from crma_eval.run import run_config;"
+    "from crma_eval.collect.executors.ray_exec import RayExecutor;"
     "ex = RayExecutor(workers=2, local_gpus=2, quiet=True);"
     "run_config(load_config(sys.argv[1]), Path(sys.argv[2]), quiet=True, executor=ex)"
 )
@@ -66,6 +67,7 @@ def wait_for(predicate, proc: subprocess.Popen[str], what: str) -> None:  # type
     assert proc.poll() is None, f"driver ended before {what}: {proc.communicate()[1][-2000:]}"
 
 
+@pytest.mark.slow
 def test_ray_run_survives_actor_and_driver_kills_with_serial_bytes(
     config: Path, tmp_path: Path
 ) -> None:
@@ -106,3 +108,38 @@ def test_ray_run_survives_actor_and_driver_kills_with_serial_bytes(
         assert (out / "records" / path.name).read_bytes() == path.read_bytes(), path.name
     ours = json.loads((out / "results.json").read_text())["metrics"]
     assert ours == json.loads((serial / "results.json").read_text())["metrics"]
+
+
+def test_private_cluster_listens_on_loopback_only() -> None:
+    """No process of the private cluster (GCS server, raylet, agents, workers) listens on a
+    network interface: Ray's ports have no authentication."""
+    import ipaddress
+
+    import ray
+
+    psutil = pytest.importorskip("psutil")
+    from crma_eval.collect.executors.ray_exec import RayExecutor
+
+    assert RayExecutor(workers=1, local_gpus=0, quiet=True)._connect(ray)
+    try:
+
+        @ray.remote
+        class Echo:
+            def ping(self) -> int:
+                return 1
+
+        assert ray.get(Echo.remote().ping.remote()) == 1  # the cluster works on loopback
+        listening = []
+        for proc in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+            try:
+                conns = proc.net_connections(kind="inet")
+            except psutil.Error:
+                continue
+            listen = [c for c in conns if c.status == psutil.CONN_LISTEN]
+            listening += [(proc.name(), c.laddr.ip) for c in listen]
+        assert listening
+        exposed = [(name, ip) for name, ip in listening
+                   if not ipaddress.ip_address(ip.removeprefix("::ffff:")).is_loopback]  # fmt: skip
+        assert not exposed, exposed
+    finally:
+        ray.shutdown()

@@ -8,12 +8,21 @@ from pathlib import Path
 from fakedist import cli, install
 
 PLUGIN = """
-from crma_eval.plugins.base import AnalysisResult, Plugin
-from crma_eval.blocks import Paragraph, Section
+import click
+
+from crma_eval import AnalysisResult, Paragraph, Plugin, Section
+
+
+@click.command()
+@click.argument("who")
+def hello(who):
+    \"\"\"Say hello.\"\"\"
+    click.echo(f"hello {who}")
 
 
 class CountPlugin(Plugin):
     name, title, kinds = "count", "Record count", ("qa",)
+    commands = {"count-hello": "third_party_count:hello"}
 
     def analyze(self, frames, options):
         return AnalysisResult(metrics={"count.all.n": float(len(frames["qa"]))})
@@ -37,3 +46,12 @@ def test_third_party_plugin_is_listed_analyzed_and_reported(tmp_path: Path) -> N
     assert results["metrics"]["count.all.n"] == 3
     html = (tmp_path / "run" / "report.html").read_text()
     assert "&lt;b&gt;counted&lt;/b&gt;" in html and "<b>counted</b>" not in html
+
+
+def test_a_plugin_contributes_a_cli_verb(tmp_path: Path) -> None:
+    entry = "[crma_eval.plugins]\ncount = third_party_count:CountPlugin\n"
+    env = install(tmp_path / "site", "third_party_count", PLUGIN, entry)
+    assert "count-hello" in cli(env, "--help").stdout
+    done = cli(env, "count-hello", "world")
+    assert done.returncode == 0 and done.stdout.strip() == "hello world"
+    assert cli(env, "no-such-verb").returncode == 2

@@ -13,10 +13,10 @@ from recordgen import frames, qa, write
 from statsmodels.stats.proportion import proportion_confint
 
 from crma_eval.analyze import analyze_frames, analyze_paths
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.errors import InputError
 from crma_eval.gate import run_gate
 from crma_eval.plugins.ablation import AblationPlugin
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.plugins.qa import QAPlugin
 
 OPTIONS = AnalyzeOptions()

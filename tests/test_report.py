@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
+from crma_eval.api.blocks import Figure, KeyValues, Paragraph, Section, Table
+from crma_eval.api.plugin import Plugin
 from crma_eval.errors import InputError
 from crma_eval.figures import new_figure, svg_of
-from crma_eval.plugins.base import Plugin
 from crma_eval.report.render import format_value, render_report, safe_svg
 
 GOLDEN = Path(__file__).parent / "golden" / "report_structure.json"

@@ -89,6 +89,7 @@ def test_three_rater_round_trip(tmp_path) -> None:
         filled = [[*row.values()] for _, row in rows]
         for j, cells in enumerate(filled):
             cells[5] = labels[r, j]
+        filled[0][6] = f"rater {r}"  # rater 3's labels copy rater 1's, but the sheet is their own
         paths.append(write_csv(tmp_path / f"rater{r}.csv", list(rows[0][1]), filled))
     result = runner.invoke(
         cli, ["review", "import", str(run_dir), *map(str, paths), "--json", "--bootstrap", "100"]
@@ -111,7 +112,8 @@ def test_corrected_accuracy_difference_estimator() -> None:
     # one cell, N=20, auto accuracy 0.5, reviewed 8 with human−auto = [0 ×7, 1]
     d = np.array([0, 0, 0, 0, 0, 0, 0, 1])
     out = corrected_accuracy([{"N": 20, "auto_correct": 10, "diffs": list(d)}], 0.95)
-    se = np.sqrt((1 - 8 / 20) * d.var(ddof=1) / 8)
+    # Agresti–Min: half an answer added to each cell, (1.5 + 0.5) / 10 and (1.5 - 0.5) / 10.
+    se = np.sqrt((1 - 8 / 20) * max(d.var(ddof=1) / 8, (0.2 - 0.1**2) / 10))
     assert np.isclose(out["estimate"], 0.5 + 1 / 8) and np.isclose(out["se"], se)
     assert np.isclose(out["ci_high"], 0.625 + 1.959963984540054 * se)
     empty = corrected_accuracy([{"N": 5, "auto_correct": 1, "diffs": []}], 0.95)

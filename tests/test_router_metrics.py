@@ -13,8 +13,8 @@ from recordgen import frames, qa, route, section_of
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score, roc_curve
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 
-from crma_eval.blocks import Figure
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval.api.blocks import Figure
+from crma_eval.api.plugin import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import RouterPlugin
 from crma_eval.plugins.router import metrics as rm
 from crma_eval.stats.resample import rows_bootstrap_ci
@@ -85,9 +85,18 @@ def test_ece_rejects_confidence_outside_unit_interval() -> None:
 @given(scored())
 def test_aurc_is_mean_risk_of_the_top_k(data: tuple[np.ndarray, np.ndarray]) -> None:
     correct, s = data
-    order = sorted(range(s.size), key=lambda i: (-s[i], i))
-    risks = [np.mean([not correct[i] for i in order[:k]]) for k in range(1, s.size + 1)]
+    # Expected misroutes among the top k over all orders of tied scores: query i is among the
+    # first k with probability clip((k - #higher) / #tied, 0, 1) (independent of the code).
+    higher = np.array([(s > v).sum() for v in s])
+    tied = np.array([(s == v).sum() for v in s])
+    risks = [
+        np.sum(np.clip((k - higher) / tied, 0, 1) * ~correct) / k for k in range(1, s.size + 1)
+    ]
     assert rm.risk_coverage(s, correct)["aurc"] == pytest.approx(np.mean(risks), abs=TOL)
+    shuffled = np.random.default_rng(s.size).permutation(s.size)
+    assert rm.risk_coverage(s[shuffled], correct[shuffled])["aurc"] == pytest.approx(
+        rm.risk_coverage(s, correct)["aurc"], abs=TOL
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -204,8 +213,11 @@ def test_plugin_calibration_selective_threshold(analysed: tuple) -> None:
     conf = np.array([r["confidence"] for r in known])
     assert m["router.calibration.ece"] == pytest.approx(_ece_reference(conf, right), abs=TOL)
     s = np.array([r["score"] for r in known])
-    order = np.argsort(-s, kind="stable")
-    risk = np.cumsum(~right[order]) / np.arange(1, s.size + 1)
+    # Tied scores (rounded to 0.01) averaged over their orders: P(query among the top k).
+    higher = np.array([(s > v).sum() for v in s])
+    tied = np.array([(s == v).sum() for v in s])
+    k = np.arange(1, s.size + 1)[:, None]
+    risk = (np.clip((k - higher) / tied, 0, 1) * ~right).sum(axis=1) / k[:, 0]
     assert m["router.selective.aurc"] == pytest.approx(risk.mean(), abs=TOL)
     ood = np.array([r["score"] for r in records if r["gold"] is None])
     t = m["router.threshold.recommended"]

@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from scipy.special import softmax
 
+from crma_eval.api.registry import router_class
 from crma_eval.checkpoint.router import CentroidRouter, fit_temperature
 from crma_eval.cli import cli
 from crma_eval.errors import InputError
 from crma_eval.plugins.router.collect import read_suite
 from crma_eval.plugins.router.overlap import domain_overlap
 from crma_eval.plugins.router.suite import OOD_FILE, PERTURBATIONS, read_texts
-from crma_eval.registry import router_class
 
 QUESTIONS = {
     "cooking": ["How long do I bake bread at 200 degrees?", "What knife cuts onions best?",
@@ -168,3 +168,42 @@ def test_router_registry() -> None:
         router_class("nope")
     with pytest.raises(InputError, match="cannot import router implementation"):
         router_class("no_such_module:Thing")
+
+
+def test_a_question_under_two_domains_is_refused() -> None:
+    from crma_eval.errors import InputError
+    from crma_eval.plugins.router.suite import build_suite
+
+    qa = {"law": ["What is a tort?", "Define bail."], "med": ["what is  a TORT?", "Define sepsis."]}
+    with pytest.raises(InputError, match="two domains"):
+        build_suite(qa, ood=["Who wrote Hamlet?"])
+
+
+def test_punctuation_only_queries_are_refused_with_their_line(tmp_path) -> None:
+    from crma_eval.errors import InputError
+    from crma_eval.plugins.router.suite import read_texts
+
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"question": "Define bail."}\n{"question": "?!..."}\n', encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_texts(path)
+    assert exc.value.line == 2
+
+
+def test_suite_time_is_linear_in_n_per_category() -> None:
+    import time
+
+    from crma_eval.plugins.router.suite import build_suite
+
+    qa = {d: [f"{d} question number {i} about things?" for i in range(50)] for d in "abc"}
+    ood = [f"general question {i}?" for i in range(10)]
+
+    def seconds(n: int) -> float:
+        start = time.perf_counter()
+        items = build_suite(qa, ood=ood, n_per_category=n)
+        assert all(any(c.isalnum() for c in item["query"]) for item in items)
+        return time.perf_counter() - start
+
+    seconds(200)  # warm up
+    small, large = min(seconds(1000) for _ in range(2)), min(seconds(8000) for _ in range(2))
+    assert large < 8 * 3 * small  # linear: ~8x; quadratic would be ~64x

@@ -69,6 +69,7 @@ def whole(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_run_collects_analyzes_and_reports(whole: Path) -> None:
     results = json.loads((whole / "results.json").read_text())
     metrics = results["metrics"]
@@ -93,6 +94,7 @@ def _ledger_units(run: Path) -> list[str]:
     return [json.loads(line)["unit"] for line in lines if line.strip()]
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_equals_uninterrupted_run(
     config: Path, whole: Path, tmp_path: Path
 ) -> None:
@@ -135,6 +137,7 @@ def _variant(config: Path, name: str, change: Callable[[dict], None]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_config_additions_resume_and_changes_recompute_only_their_units(
     config: Path, whole: Path, tmp_path: Path
 ) -> None:
@@ -174,6 +177,7 @@ def test_config_additions_resume_and_changes_recompute_only_their_units(
     assert n_qa == sum(json.loads(final[k])["n_records"] for k in redone)
 
 
+@pytest.mark.slow
 def test_partial_failure_gives_results_for_the_rest(config: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"text": "the judge reads"}\n{"text": \n')
@@ -204,6 +208,7 @@ def test_partial_failure_gives_results_for_the_rest(config: Path, tmp_path: Path
     assert len(qa) == len(per_unit)  # --limit 1: one item per domain and unit
 
 
+@pytest.mark.slow
 def test_run_refuses_a_folder_it_did_not_create(whole: Path, config: Path, tmp_path: Path) -> None:
     out = tmp_path / "analysed"
     records = [str(p) for p in sorted((whole / "records").glob("*.jsonl"))]
@@ -215,6 +220,7 @@ def test_run_refuses_a_folder_it_did_not_create(whole: Path, config: Path, tmp_p
     assert {p.name: p.read_bytes() for p in (out / "records").iterdir()} == before
 
 
+@pytest.mark.slow
 def test_second_run_on_the_same_out_is_refused(config: Path, tmp_path: Path) -> None:
     from crma_eval.store import RunDir
 
@@ -225,6 +231,7 @@ def test_second_run_on_the_same_out_is_refused(config: Path, tmp_path: Path) -> 
     assert code == 2 and f"in use by PID {os.getpid()}" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("plugins", "message"),
     [(["ablation"], "nothing to collect"), (["drift", "nope"], "unknown plugin 'nope'")],

@@ -13,11 +13,9 @@ from hypothesis import strategies as st
 
 from crma_eval import store
 from crma_eval.collect import CollectContext, Unit, fingerprinted_plan, run_units
-from crma_eval.config import DataConfig, RunConfig
-from crma_eval.errors import InputError
-from crma_eval.executors.distributed import check_fingerprints, prepare
-from crma_eval.executors.plan import NO_DATA_FACTOR, make_groups
-from crma_eval.shards import (
+from crma_eval.collect.executors.distributed import check_fingerprints, prepare
+from crma_eval.collect.executors.plan import NO_DATA_FACTOR, make_groups
+from crma_eval.collect.shards import (
     SHARDS,
     Merger,
     ShardConflict,
@@ -25,6 +23,8 @@ from crma_eval.shards import (
     new_shard_names,
     recover_all,
 )
+from crma_eval.config import DataConfig, RunConfig
+from crma_eval.errors import InputError
 from crma_eval.store import RunDir
 
 PLAN = [Unit("drift", f"ck{c}", "-", d) for c in range(3) for d in ("medical", "legal")] + [

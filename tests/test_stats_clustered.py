@@ -121,13 +121,12 @@ def test_sign_flip_on_single_answers_is_mcnemar_exact(b: int, c: int) -> None:
     assert sign_flip_test(d).pvalue == pytest.approx(mcnemar(b, c, "exact").pvalue, abs=1e-12)
 
 
-def test_sign_flip_zero_variance_and_monte_carlo() -> None:
+def test_sign_flip_zero_variance_and_lattice() -> None:
     assert sign_flip_test(np.full(6, 0.2)).pvalue == pytest.approx(2 / 64)  # issue: 0.03125
     big = sign_flip_test(np.r_[np.full(20, 1.0), np.full(10, -1.0)], seed=3)
-    assert not big.exact and big.n_permutations == 100_000
-    # Monte Carlo p (sd about 0.001 at p = 0.1) against the exact binomial value.
-    assert big.pvalue == pytest.approx(mcnemar(20, 10, "exact").pvalue, abs=0.005)
-    assert sign_flip_test(np.r_[np.full(20, 1.0), np.full(10, -1.0)], seed=3).pvalue == big.pvalue
+    # 30 equal magnitudes: exact on the lattice, McNemar's exact binomial p (was Monte Carlo).
+    assert big.exact and big.n_permutations == 2**30
+    assert big.pvalue == pytest.approx(mcnemar(20, 10, "exact").pvalue, rel=1e-12)
 
 
 def test_issue_item_level_example() -> None:

@@ -39,21 +39,24 @@ class LatencyCollector:
         return [{"kind": "latency", "checkpoint": unit.checkpoint, "domain": unit.domain, "ms": ms}]
 
 
+def analyze_latency(frame, options):
+    metrics = {}
+    for domain, group in frame.groupby("domain"):
+        put_metrics(metrics, ("latency", domain), {"max_ms": group["ms"].max()})
+    return AnalysisResult(metrics=metrics, details={"n": len(frame)})
+
+
+def latency_section(result):
+    return Section("latency", "Latency <ms>", [Table(["records"], [[result["details"]["n"]]])])
+
+
 class LatencyPlugin(Plugin):
-    name, title, kinds = "latency", "Latency <ms>", ("latency",)
+    name, title = "latency", "Latency <ms>"
     record_kinds = (RecordKind("latency", LatencyRecord, key=("checkpoint", "domain")),)
     collector = "third_party_latency:LatencyCollector"
+    analysis = "third_party_latency:analyze_latency"
+    section = "third_party_latency:latency_section"
     definitions = (("Latency", "wall time of one answer, in milliseconds"),)
-
-    def analyze(self, frames, options):
-        frame = frames["latency"]
-        metrics = {}
-        for domain, group in frame.groupby("domain"):
-            put_metrics(metrics, ("latency", domain), {"max_ms": group["ms"].max()})
-        return AnalysisResult(metrics=metrics, details={"n": len(frame)})
-
-    def report_section(self, result):
-        return Section("latency", "Latency <ms>", [Table(["records"], [[result["details"]["n"]]])])
 """
 ENTRY = "[crma_eval.plugins]\nlatency = third_party_latency:LatencyPlugin\n"
 
@@ -63,6 +66,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return install(tmp_path_factory.mktemp("site"), "third_party_latency", PLUGIN, ENTRY)
 
 
+@pytest.mark.slow
 def test_new_kind_collected_analyzed_reported_and_gated(
     env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -225,7 +225,7 @@ class Checkpoint:
     def router(self) -> Router:
         """The checkpoint's router, of the manifest's `router.implementation` (loaded on first
         use)."""
-        from crma_eval.registry import router_class
+        from crma_eval.api.registry import router_class
 
         if self.router_path is None or self.manifest.router is None:
             raise self.error("checkpoint has no router", ("router",))
@@ -240,7 +240,7 @@ class Checkpoint:
 
     def build_crma(self, hidden_size: int) -> Any:
         """Instantiate the CRMA implementation for a model width and load the weights."""
-        from crma_eval.registry import crma_module
+        from crma_eval.api.registry import crma_module
 
         spec = self.manifest.crma
         if spec is None:

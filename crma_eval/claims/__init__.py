@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from crma_eval.blocks import Section
-    from crma_eval.claims.check import Outcome
+from crma_eval.results import CLAIMS_JSON
 
-CLAIMS_JSON = "claims.json"  # RUN_DIR/claims.json, written by `crma-eval claims ... RUN_DIR`
+if TYPE_CHECKING:
+    from crma_eval.api.blocks import Section
+    from crma_eval.claims.check import Outcome
 
 
 def check_file(claims_path: str | Path, run_dir: str | Path | None = None) -> list[Outcome]:

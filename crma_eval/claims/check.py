@@ -165,13 +165,23 @@ def check_metric(
     )
 
 
+GRIM_SHOWN = 5
+
+
 def grim_counts(p: Printed, n: int, scale: float, upper: int | None) -> list[int]:
-    """Integer counts t (0 <= t <= upper when given) with t / n * scale printed as `p` (GRIM)."""
+    """The first GRIM_SHOWN integer counts t (0 <= t <= upper when given) with t / n * scale
+    printed as `p` (GRIM)."""
     low = math.floor((p.value - p.tolerance) / scale * n) - 1
     high = math.ceil((p.value + p.tolerance) / scale * n) + 1
     if upper is not None:
         low, high = max(low, 0), min(high, upper)
-    return [t for t in range(low, high + 1) if p.matches(t / n * scale)]
+    found: list[int] = []
+    for t in range(low, high + 1):  # stops at GRIM_SHOWN matches: linear in that, not in n
+        if p.matches(t / n * scale):
+            found.append(t)
+            if len(found) == GRIM_SHOWN:
+                break
+    return found
 
 
 def _grim(claim: Claim, n: int, scale: float, upper: int | None, what: str) -> Outcome:

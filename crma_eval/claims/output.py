@@ -1,5 +1,5 @@
 """Claims outcomes as a console table (rich), JSON, a Markdown summary, claims.json and a report
-section (crma_eval.blocks)."""
+section (crma_eval.api.blocks)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from crma_eval.api.blocks import KeyValues, Paragraph, Section, Table
 from crma_eval.atomicio import write_text_atomic
-from crma_eval.blocks import KeyValues, Paragraph, Section, Table
-from crma_eval.claims import CLAIMS_JSON
 from crma_eval.claims.check import VERDICTS, Outcome
+from crma_eval.results import CLAIMS_JSON
 
 CLAIMS_SCHEMA = "crma_eval.claims/1"
 _STYLE = {"reproduced": "green", "not_checkable": "yellow"}

@@ -6,7 +6,6 @@ points straight at the claim to fix. Printed numbers are read as written (see cl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +13,11 @@ from typing import Any
 
 from crma_eval.claims.printed import RELATIONS, Printed
 from crma_eval.errors import InputError
+from crma_eval.safeload import MAX_MAGNITUDE, finite_number
 from crma_eval.stats import ALTERNATIVES, MCNEMAR_METHODS, PROPORTION_METHODS
 from crma_eval.yamlio import YamlDoc
 
+MAX_COUNT = 10**15  # counts stay exact in float arithmetic (t / n)
 UNITS = {"percent": 100.0, "fraction": 1.0}
 COMMON_KEYS = ("id", "text", "tolerance")
 # kind -> (its own keys, keys of a printed mapping; () when `printed` is one number)
@@ -75,8 +76,8 @@ class _Reader:
             number = float(value)
         except ValueError:
             raise self.fail(f"must be a number, got {value!r}", *keys) from None
-        if not math.isfinite(number):
-            raise self.fail(f"must be finite, got {value!r}", *keys)
+        if not finite_number(number):
+            raise self.fail(f"must be finite and at most {MAX_MAGNITUDE:g} in size", *keys)
         return number
 
     def printed(self, value: Any, *keys: str | int) -> Printed:
@@ -89,8 +90,12 @@ class _Reader:
             raise self.fail(str(exc), *keys) from None
 
     def count(self, value: Any, *keys: str | int, minimum: int = 0) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(f"must be an integer >= {minimum}, got {value!r}", *keys)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not minimum <= value <= MAX_COUNT
+        ):
+            raise self.fail(f"must be an integer from {minimum} to {MAX_COUNT:.0e}", *keys)
         return value
 
     def mapping(self, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -3,97 +3,62 @@
 A plugin that collects names a `Collector` class (dotted path in `Plugin.collector`). The
 collector lists its units (plugin, checkpoint, arm, domain) and produces the records of one unit;
 this module runs the units that the ledger does not mark complete and commits each atomically.
+
+The package holds everything collect and resume need: data readers (`data`), input fingerprints
+(`fingerprint`), shards of a distributed run (`shards`) and the executors (`executors`). The
+contract collectors implement lives in crma_eval.api.collect.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
+from crma_eval.api.collect import (
+    CollectContext,
+    Collector,
+    Executor,
+    Progress,
+    Unit,
+    UnitFailure,
+)
+from crma_eval.api.registry import get_plugin
 from crma_eval.errors import InputError
 
 if TYPE_CHECKING:
-    from crma_eval.checkpoint import Checkpoint
     from crma_eval.config import RunConfig
-    from crma_eval.engine import EngineSession
-    from crma_eval.store import RunDir
+
+__all__ = [
+    "CollectContext",
+    "Collector",
+    "Executor",
+    "Progress",
+    "Unit",
+    "UnitFailure",
+    "collect_unit",
+    "collectors_of",
+    "fingerprinted_plan",
+    "plan_units",
+    "run_units",
+]
 
 
-@dataclass(frozen=True)
-class Unit:
-    """The smallest resumable piece of collect work."""
-
-    plugin: str
-    checkpoint: str
-    arm: str
-    domain: str
-
-    @property
-    def key(self) -> str:
-        """Stable ledger key of the unit."""
-        return "|".join((self.plugin, self.checkpoint, self.arm, self.domain))
-
-
-@dataclass
-class CollectContext:
-    """What collectors share: config, loaded checkpoints, one lazily built engine session."""
-
-    config: RunConfig
-    checkpoints: list[Checkpoint]
-    run_dir: RunDir
-    session_factory: Callable[[], EngineSession] | None = None
-    _session: EngineSession | None = field(default=None, repr=False)
-
-    def session(self) -> EngineSession:
-        """The engine session (base model loaded once), created on first use."""
-        if self._session is None:
-            if self.session_factory is None:
-                raise RuntimeError("no engine session factory configured")
-            self._session = self.session_factory()
-        return self._session
-
-    def checkpoint(self, checkpoint_id: str) -> Checkpoint:
-        """The loaded checkpoint with this id."""
-        for ckpt in self.checkpoints:
-            if ckpt.id == checkpoint_id:
-                return ckpt
-        raise KeyError(checkpoint_id)
-
-
-class Collector(Protocol):
-    """A plugin's collect step."""
-
-    def units(self, ctx: CollectContext) -> list[Unit]:
-        """All units this plugin would collect for the run."""
-        ...
-
-    def run(self, unit: Unit, ctx: CollectContext) -> list[dict[str, Any]]:
-        """Records (each with a declared `kind`, docs/records.md) of one unit."""
-        ...
-
-
-def load_collector(path: str) -> Collector:
-    """Instantiate a collector from its dotted path `package.module:Class`."""
-    module_name, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module_name), attr)()
-
-
-@dataclass
-class UnitFailure:
-    """A unit (or a whole plugin's plan, unit None) that failed on bad input; the rest went on."""
-
-    unit: str | None
-    problem: str
-    plugin: str | None = None
-    stage: str = "collect"
-
-    def one_line(self) -> str:
-        """`<stage> <plugin or unit>: <problem>` on one line (newlines folded)."""
-        where = self.unit or f"plugin {self.plugin}"
-        return " ".join(f"{self.stage} {where}: {self.problem}".split())
+def collectors_of(config: RunConfig) -> dict[str, Collector]:
+    """The collectors of the configured plugins, by plugin name; an unknown plugin is an
+    InputError naming its config line."""
+    found = {}
+    for index, name in enumerate(config.plugins):
+        try:
+            plugin = get_plugin(name)
+        except InputError as exc:
+            raise config.error(
+                f"{exc.problem}; fix the name or install the plugin", ("plugins", index)
+            ) from None
+        collector = plugin.load_collector()
+        if collector is not None:
+            found[name] = collector
+    return found
 
 
 def plan_units(
@@ -146,19 +111,6 @@ def collect_unit(
     return None
 
 
-class Executor(Protocol):
-    """Runs the units the ledger lacks and commits them into `ctx.run_dir` in plan order."""
-
-    def run(
-        self,
-        collectors: dict[str, Collector],
-        ctx: CollectContext,
-        on_progress: Callable[[str, int, int], None] | None = None,
-    ) -> list[UnitFailure]:
-        """Collect every unit not yet committed; return units that failed on bad input."""
-        ...
-
-
 def run_units(
     collectors: dict[str, Collector],
     ctx: CollectContext,
@@ -170,8 +122,8 @@ def run_units(
     A completed unit whose inputs changed (fingerprint differs) has its records dropped and is
     recomputed; units no longer planned keep their records. Bad input in one unit is recorded as
     a failure, not fatal. Raises InputError when the run directory is not one of ours.
-    `executor` (crma_eval.executors) takes the units elsewhere, e.g. onto Ray actors; None runs
-    them here, one after the other.
+    `executor` (crma_eval.collect.executors) takes the units elsewhere, e.g. onto Ray actors; None
+    runs them here, one after the other.
     """
     if executor is not None:
         return executor.run(collectors, ctx, on_progress)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from crma_eval.errors import InputError
+from crma_eval.safeload import json_loads
 
 
 def _read_text(path: Path) -> str:
@@ -24,10 +24,7 @@ def read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[st
     for line, raw in enumerate(_read_text(path).splitlines(), start=1):
         if not raw.strip():
             continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg}", path=path, line=line) from None
+        obj = json_loads(raw, path=path, line=line)  # bounded: depth, integer size, no NaN
         if not isinstance(obj, dict):
             raise InputError("expected a JSON object", path=path, line=line)
         for key in required:

@@ -19,7 +19,7 @@ from crma_eval.checkpoint.basemodel import base_model_fingerprint
 from crma_eval.store import cached_sha256
 
 if TYPE_CHECKING:
-    from crma_eval.collect import CollectContext, Collector, Unit
+    from crma_eval.api.collect import CollectContext, Collector, Unit
 
 
 def data_hash(path: str | Path | None) -> str | None:
@@ -46,7 +46,7 @@ def unit_fingerprint(collector: Collector, unit: Unit, ctx: CollectContext) -> s
     Parts: the unit key, library versions, engine settings, the plugin's options, the
     checkpoint's content hash, the base model's content hash, and the collector's own inputs.
     """
-    from crma_eval.versions import versions
+    from crma_eval.versions import library_versions
 
     config = ctx.config
     known = {ck.id: ck for ck in ctx.checkpoints}
@@ -56,7 +56,7 @@ def unit_fingerprint(collector: Collector, unit: Unit, ctx: CollectContext) -> s
     hook = getattr(collector, "fingerprint_inputs", None)
     parts = {
         "unit": unit.key,
-        "versions": versions(),
+        "versions": library_versions(),
         "engine": config.engine.model_dump(mode="json"),
         "options": config.options.get(unit.plugin),
         "checkpoint": ck.content_hash() if ck is not None else None,

@@ -21,7 +21,7 @@ from crma_eval.evidence import Evidence, RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
 from crma_eval.gate.decide import decide_margin, rule_mde
 from crma_eval.gate.model import GateReport, Outcome
-from crma_eval.gate.output import junit_xml, summary_markdown
+from crma_eval.gate.output import FULL_SUMMARY, SUMMARY_LIMIT, junit_xml, summary_markdown
 from crma_eval.gate.spec import Rule, load_spec, spec_error
 from crma_eval.results import load_results
 from crma_eval.store import write_json_atomic, write_text_atomic
@@ -35,6 +35,9 @@ def check_bounds(rule: Rule, metric: str, value: float | None) -> Outcome:
     """A `metric` rule on one metric: min ≤ value ≤ max (a null value fails)."""
     if value is None or missing(value):
         return Outcome(rule, metric, None, False, "value is null (not computed)")
+    if not math.isfinite(value):
+        detail = f"{metric} is not finite ({value}): never passes"
+        return Outcome(rule, metric, value, False, detail)
     if rule.min is not None and value < rule.min:
         return Outcome(
             rule, metric, value, False, f"{gate_value(value)} is below min {gate_value(rule.min)}"
@@ -61,6 +64,10 @@ def check_drop(
     if current is None or baseline is None or missing(current) or missing(baseline):
         where = "baseline" if missing(baseline) else "current run"
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
+    for side, value in (("current run", current), ("baseline", baseline)):
+        if not math.isfinite(value):
+            detail = f"{metric} is not finite ({value}) in the {side}: never passes"
+            return Outcome(rule, metric, current, False, detail)
     evidence = paired_evidence(metric, *runs) if estimate else Evidence(None, note=NOT_ESTIMATE)
     mde = rule_mde(rule, evidence)
     drop = baseline - current
@@ -171,7 +178,11 @@ def run_gate(
                 for o in outcomes]  # fmt: skip
     report = GateReport(run_dir, spec_path, baseline_dir, outcomes)
     report.junit_path = write_text_atomic(run_dir / "junit.xml", junit_xml(report))
-    report.summary_path = write_text_atomic(run_dir / "summary.md", summary_markdown(report))
+    full = summary_markdown(report)
+    short = summary_markdown(report, limit=SUMMARY_LIMIT)
+    if short != full:  # over GitHub's limit: the whole table goes next to it
+        write_text_atomic(run_dir / FULL_SUMMARY, full)
+    report.summary_path = write_text_atomic(run_dir / "summary.md", short)
     write_json_atomic(run_dir / "gate.json", gate_json(report))  # read by the report's CI banner
     return report
 

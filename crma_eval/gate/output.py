@@ -7,8 +7,11 @@ import xml.etree.ElementTree as ET
 
 from crma_eval.fmt import gate_value
 from crma_eval.gate.model import GateReport, Outcome
+from crma_eval.naming import visible
 
 SUITE = "crma-eval gate"
+SUMMARY_LIMIT = 1000 * 1024  # bytes of summary.md: under GitHub's 1 MiB step-summary limit
+FULL_SUMMARY = "summary-full.md"
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _MD_SPECIAL = re.compile(r"[\\|*_`\[\]~]")
@@ -57,7 +60,7 @@ def junit_xml(report: GateReport) -> str:
 
 def _md(text: str) -> str:
     """A Markdown table cell: one line; HTML, pipes and emphasis/link characters escaped."""
-    text = " ".join(str(text).split())
+    text = " ".join(visible(text).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\g<0>", text)
 
@@ -74,8 +77,28 @@ def verdict(report: GateReport) -> str:
     return f"❌ crma-eval gate failed: {len(report.failures)} of {n} checks failed"
 
 
-def summary_markdown(report: GateReport) -> str:
-    """A GitHub job summary: verdict first, then one table row per rule × metric."""
+def _row(o: Outcome) -> str:
+    mark = "✅" if o.passed else "❌"
+    cells = [
+        mark,
+        _md(o.rule.name),
+        _code(o.metric),
+        _md(o.what) or "—",
+        gate_value(o.value),
+        _md(o.rule.threshold),
+    ]
+    return "| " + " | ".join([*cells, _md(o.detail)]) + " |"
+
+
+def summary_markdown(
+    report: GateReport, limit: int | None = None, full_name: str = FULL_SUMMARY
+) -> str:
+    """A GitHub job summary: verdict first, then one table row per rule × metric.
+
+    With `limit` (bytes), failing rows come first and rows stop before the text would pass it,
+    with a last line naming `full_name` (where the caller writes the uncut summary): GitHub
+    refuses step summaries over 1 MiB.
+    """
     lines = [f"## {verdict(report)}", ""]
     where = f"Run {_code(report.run_dir.name)} · spec {_code(report.spec_path.name)}"
     if report.baseline_dir is not None:
@@ -86,15 +109,16 @@ def summary_markdown(report: GateReport) -> str:
         "| | Rule | Metric | What it is | Value | Threshold | Detail |",
         "|---|---|---|---|---|---|---|",
     ]
-    for o in report.outcomes:
-        mark = "✅" if o.passed else "❌"
-        cells = [
-            mark,
-            _md(o.rule.name),
-            _code(o.metric),
-            _md(o.what) or "—",
-            gate_value(o.value),
-            _md(o.rule.threshold),
-        ]
-        lines.append("| " + " | ".join([*cells, _md(o.detail)]) + " |")
+    rows = [_row(o) for o in report.outcomes]
+    if limit is None or len("\n".join(lines + rows).encode()) + 1 <= limit:
+        return "\n".join(lines + rows) + "\n"
+    order = sorted(range(len(rows)), key=lambda i: report.outcomes[i].passed)  # failures first
+    size, kept = len("\n".join(lines).encode()) + 200 + len(full_name), 0
+    for i in order:
+        size += len(rows[i].encode()) + 1
+        if size > limit:
+            break
+        lines.append(rows[i])
+        kept += 1
+    lines += ["", f"… {len(rows) - kept} more checks not shown (failures first): see {full_name}"]
     return "\n".join(lines) + "\n"

@@ -9,12 +9,12 @@ log points straight at the rule to fix.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from crma_eval.errors import InputError
+from crma_eval.safeload import MAX_MAGNITUDE, finite_number
 from crma_eval.yamlio import YamlDoc
 
 RULE_KEYS = (
@@ -88,8 +88,9 @@ def _number(doc: YamlDoc, index: int, raw: dict[str, Any], key: str) -> float | 
             number = float(value)
         except ValueError:
             number = None
-    if number is None or not math.isfinite(number):
-        raise doc.error(f"must be a finite number, got {value!r}", ["gates", index, key], key)
+    if number is None or not finite_number(number):
+        problem = f"must be a finite number of size at most {MAX_MAGNITUDE:g}, got {value!r}"
+        raise doc.error(problem, ["gates", index, key], key)
     return number
 
 

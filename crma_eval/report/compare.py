@@ -14,13 +14,13 @@ from typing import Any
 
 import pandas as pd
 
+from crma_eval.api.blocks import Items, KeyValues, Paragraph, Section, Table
 from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
-from crma_eval.blocks import Items, KeyValues, Paragraph, Section, Table
+from crma_eval.api.plugin import PairSpec
+from crma_eval.api.registry import plugins
 from crma_eval.errors import InputError
 from crma_eval.evidence import RunRecords, paired_evidence
 from crma_eval.fmt import DASH, missing, pvalue
-from crma_eval.plugins.base import PairSpec
-from crma_eval.registry import plugins
 from crma_eval.results import load_results
 from crma_eval.stats.equivalence import paired_mde
 from crma_eval.store import write_text_atomic
@@ -222,8 +222,8 @@ def comparison_sections(comp: Comparison) -> list[Section]:
         "Paired tests on shared items (the pairing of gate --baseline; A as the baseline)",
         [
             "p: the row's test, two-sided — McNemar exact on the discordant items when each item "
-            "was answered once; the item-level sign-flip permutation test on per-item mean "
-            "differences when items repeat (seeds, checkpoints), counts then being items. "
+            "was answered once; the item-level sign-flip permutation test on per-item "
+            "differences (totals) when items repeat (seeds, checkpoints), counts then being items. "
             "n pairs: items in both runs. MDE: the smallest true difference the test detects "
             f"with 80% power at alpha {ALPHA:g} (McNemar normal approximation from the observed "
             "discordance; t on per-item differences for repeated items; docs/power.md)."

@@ -1,6 +1,6 @@
 """Render a run directory's results.json into one self-contained, escaped `report.html`.
 
-Plugins describe their sections with blocks (crma_eval.blocks); the jinja2 templates in
+Plugins describe their sections with blocks (crma_eval.api.blocks); the jinja2 templates in
 `templates/` turn each block type into HTML with one macro. Autoescaping is on, so every string
 (model outputs, domain names, metadata) is escaped; only our own matplotlib SVG is marked safe,
 after a check that it references nothing outside the document.
@@ -21,14 +21,15 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from crma_eval.api.blocks import Figure, Items, KeyValues, Section, Table
 from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
-from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
+from crma_eval.api.plugin import Plugin
+from crma_eval.api.registry import plugins as installed_plugins
 from crma_eval.claims import claims_section
+from crma_eval.errors import clip
 from crma_eval.figures import figure_style
 from crma_eval.labels import display_options
-from crma_eval.naming import slug
-from crma_eval.plugins.base import Plugin
-from crma_eval.registry import plugins as installed_plugins
+from crma_eval.naming import slug, visible, visible_html
 from crma_eval.report.context import gate_status, run_context, scrub_path
 from crma_eval.report.exports import csv_text, latex_text, write_export
 from crma_eval.report.svg import safe_svg
@@ -37,6 +38,8 @@ from crma_eval.store import write_text_atomic
 
 TEMPLATES = Path(__file__).with_name("templates")
 DASH = "—"
+# What a plugin's section raises on a results.json entry not in the shape analyze writes
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
 RESERVED_IDS = ("overview", "contents", "definitions", "provenance")
 
 # Numeric text a plugin pre-formatted ("+1.47%", "0.912 ± 0.01", "45/50", "[93.0%, 99.5%]").
@@ -79,7 +82,7 @@ def format_value(value: Any, hint: str = "") -> str:
         return _four_significant(number)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_value(v, hint) for v in value) + "]"
-    return str(value)
+    return visible(value)  # bidi/zero-width controls shown, never obeyed
 
 
 @dataclass
@@ -198,14 +201,23 @@ def _section_view(
         notice = f"Plugin “{name}” is not installed, so its section cannot be drawn."
         return SectionView(_unique_id(name, exporter.used), name, name, notice=notice, metrics=own)
     entry = {**entry, "report": options, "metric_info": {k: info[k] for k in mine}}
-    with figure_style():
-        section: Section | None = plugin.report_section(entry)
+    try:
+        with figure_style():
+            section: Section | None = plugin.report_section(entry)
+        items = [] if section is None else list(plugin.report_items(records.get, entry))
+    except SHAPE_ERRORS as exc:  # a results.json edited by hand: this section only is lost
+        notice = (
+            f"This section cannot be drawn: results.json's plugins.{name} is not in the shape"
+            f" this version writes ({type(exc).__name__}: {clip(str(exc), 120)}); rerun"
+            " `crma-eval analyze` to rebuild it."
+        )
+        return SectionView(_unique_id(name, exporter.used), name, name, notice=notice, metrics=own)
     if section is None:
         notice = "This plugin has no report content for this run."
         title = getattr(plugin, "title", name)
         return SectionView(_unique_id(name, exporter.used), name, title, notice=notice, metrics=own)
     html_id = _unique_id(section.id or name, exporter.used)
-    blocks = [*section.blocks, *plugin.report_items(records.get, entry)]
+    blocks = [*section.blocks, *items]
     return SectionView(
         html_id,
         name,
@@ -250,11 +262,11 @@ def numeric_columns(table: Table) -> set[int]:
 
 def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
     """The Provenance tables: versions, methods, inputs and the rest of meta (non-empty only)."""
-    inputs = [i if isinstance(i, Mapping) else {"path": i} for i in meta.get("inputs", [])]
+    inputs = [i if isinstance(i, Mapping) else {"path": i} for i in meta.get("inputs") or []]
     rest = {k: v for k, v in meta.items() if k not in ("versions", "methods", "inputs")}
     tables = [
-        ("Versions", Table(["package", "version"], _flatten(meta.get("versions", {})))),
-        ("Methods", Table(["setting", "method"], _flatten(meta.get("methods", {})))),
+        ("Versions", Table(["package", "version"], _flatten(meta.get("versions") or {}))),
+        ("Methods", Table(["setting", "method"], _flatten(meta.get("methods") or {}))),
         (
             "Inputs",
             Table(
@@ -313,6 +325,14 @@ def definitions(entries: Mapping[str, Any], plugins: Mapping[str, Plugin]) -> li
     return list(pairs.items())
 
 
+def _context(results: dict[str, Any], run_dir: Path | None, options: dict[str, Any]) -> list[Any]:
+    """The header's run context; empty when results.json was edited out of shape."""
+    try:
+        return run_context(results, run_dir or Path("."), options)
+    except SHAPE_ERRORS:
+        return [("note", "results.json is not in the shape this version writes")]
+
+
 def render_html(
     run_name: str,
     results: dict[str, Any],
@@ -336,22 +356,24 @@ def render_html(
     ]
     sections += [_extra_view(section, exporter) for section in extra]
     template = _environment().get_template("report.html.j2")
-    return template.render(
-        run_name=run_name,
-        meta=meta,
-        context=run_context(results, run_dir or Path("."), options),
-        gate=None if run_dir is None else gate_status(run_dir),
-        provenance=provenance(meta),
-        n_metrics=len(results["metrics"]),
-        sections=sections,
-        definitions=definitions(results["plugins"], plugins),
-    )
+    return visible_html(
+        template.render(
+            run_name=run_name,
+            meta=meta,
+            context=_context(results, run_dir, options),
+            gate=None if run_dir is None else gate_status(run_dir),
+            provenance=provenance(meta),
+            n_metrics=len(results["metrics"]),
+            sections=sections,
+            definitions=definitions(results["plugins"], plugins),
+        )
+    )  # no bidi or zero-width control in any displayed name or text
 
 
 def render_report(run_dir: str | Path, *, plugins: Mapping[str, Plugin] | None = None) -> Path:
     """(Re)render RUN_DIR/report.html from RUN_DIR/results.json; returns the report's path.
 
-    `plugins` defaults to the installed plugins (crma_eval.registry); the report is written to a
+    `plugins` defaults to the installed plugins (crma_eval.api.registry); the report is written to a
     temp file and renamed, so a failure leaves an existing report untouched. Tables are exported
     to RUN_DIR/tables/ (CSV, LaTeX) and complete drill-down lists to RUN_DIR/items/ (CSV).
     """

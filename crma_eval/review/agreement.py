@@ -1,8 +1,10 @@
 """Inter-rater agreement on binary labels: majority, Cohen's/Fleiss' kappa, Krippendorff's alpha.
 
-Matrices are raters × items with 1 (correct), 0 (incorrect) or NaN (not labelled). Kappas come
-from scikit-learn (Cohen) and statsmodels (Fleiss, items labelled by every rater); alpha from the
-`krippendorff` package (nominal level, missing labels allowed). Intervals: percentile bootstrap
+Matrices are raters × items with 1 (correct), 0 (incorrect) or NaN (not labelled). Cohen's kappa
+comes from scikit-learn; Fleiss' kappa uses every item with two labels or more (Gwet's handling
+of missing labels; statsmodels' fleiss_kappa when no label is missing), with the number of items
+used and of complete items beside it; alpha from the `krippendorff` package (nominal level,
+missing labels allowed). Intervals: percentile bootstrap
 over items (numpy Generator, fixed seed).
 """
 
@@ -39,16 +41,38 @@ def cohen(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fleiss(matrix: np.ndarray) -> float:
-    """Fleiss' kappa over the items labelled by every rater (NaN when undefined)."""
-    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+    """Fleiss' kappa over every item with at least two labels (NaN when undefined).
 
-    full = matrix[:, ~np.isnan(matrix).any(axis=0)]
-    if full.shape[1] < 2:
+    Missing labels handled as Gwet (2014, *Handbook of Inter-Rater Reliability*, §5; R
+    irrCAC::fleiss.kappa.raw): observed agreement p_a = mean over items with r_i >= 2 labels of
+    sum_k r_ik (r_ik − 1) / (r_i (r_i − 1)); chance p_e = sum_k pi_k², pi_k = mean over labelled
+    items of r_ik / r_i. With every item labelled by every rater this is statsmodels'
+    fleiss_kappa (Fleiss 1971). Needs two items with two labels and both labels used.
+    """
+    labelled = ~np.isnan(matrix)
+    ones = np.nansum(matrix, axis=0)
+    per_item = labelled.sum(axis=0)
+    counts = np.stack([per_item - ones, ones], axis=1)  # [items, 2]: r_i0, r_i1
+    paired = per_item >= 2
+    if paired.sum() < 2:
         return float("nan")
-    table, _ = aggregate_raters(full.T.astype(int), n_cat=2)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(fleiss_kappa(table, method="fleiss"))
+    r = per_item[paired]
+    agree = (counts[paired] * (counts[paired] - 1)).sum(axis=1) / (r * (r - 1))
+    rated = per_item >= 1
+    pi = (counts[rated] / per_item[rated, None]).mean(axis=0)
+    chance = float((pi**2).sum())
+    if chance >= 1:
+        return float("nan")
+    return float((agree.mean() - chance) / (1 - chance))
+
+
+def fleiss_items(matrix: np.ndarray) -> dict[str, int]:
+    """Items Fleiss' kappa uses (two labels or more) and items labelled by every rater."""
+    labelled = (~np.isnan(matrix)).sum(axis=0)
+    return {
+        "n_items": int((labelled >= 2).sum()),
+        "n_complete": int((labelled == len(matrix)).sum()),
+    }
 
 
 def alpha(matrix: np.ndarray) -> float:
@@ -113,5 +137,7 @@ def agreement_summary(
             for a in range(len(matrix))
             for b in range(a + 1, len(matrix))
         }
-        out["fleiss"] = bootstrap(fleiss, matrix, confidence, seed, resamples)
+        out["fleiss"] = bootstrap(fleiss, matrix, confidence, seed, resamples) | fleiss_items(
+            matrix
+        )
     return out

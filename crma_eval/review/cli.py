@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from crma_eval.store import writing_into
+
 
 @click.group()
 def review() -> None:
@@ -31,7 +33,8 @@ def export_cmd(run_dir: Path, out: Path, n: int, seed: int, stratify: str) -> No
     from crma_eval.review.sheet import export_review
 
     keys = [s.strip() for s in stratify.split(",") if s.strip()]
-    key = export_review(run_dir, out, n=n, seed=seed, stratify=keys)
+    with writing_into(run_dir):
+        key = export_review(run_dir, out, n=n, seed=seed, stratify=keys)
     click.echo(f"wrote {out}: {len(key['items'])} answers, review {key['review_id']}, seed {seed}")
 
 
@@ -49,7 +52,8 @@ def _echo(s: dict[str, Any]) -> None:
     if "fleiss" in s["agreement"]:
         f = s["agreement"]["fleiss"]
         click.echo(
-            f"  Fleiss' kappa {_fmt(f['estimate'])} [{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}]"
+            f"  Fleiss' kappa {_fmt(f['estimate'])} [{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}] "
+            f"on {f['n_items']} items with 2+ labels ({f['n_complete']} labelled by every rater)"
         )
     for name, r in s["scorers_vs_humans"].items():
         click.echo(f"  {name:<10} agrees with the human majority {r['k']}/{r['n']} "
@@ -84,7 +88,8 @@ def import_cmd(
     """Read reviewers' sheets: alpha, kappas, scorers vs humans, corrected accuracy."""
     from crma_eval.review.summary import review_summary, summary_json
 
-    summary = review_summary(run_dir, list(csvs), confidence=confidence, resamples=bootstrap)
+    with writing_into(run_dir):
+        summary = review_summary(run_dir, list(csvs), confidence=confidence, resamples=bootstrap)
     if as_json:
         click.echo(summary_json(summary))
     else:

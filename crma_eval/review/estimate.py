@@ -4,12 +4,16 @@ Within one (arm, domain), cells h are the disagreement strata (scorers agree / d
 N_h answers in cell h, A_h the automatic (primary) accuracy over all N_h, and d_i = human_i −
 auto_i on the n_h reviewed answers (human = reviewers' majority; ties and unlabelled left out):
 
-    p̂ = Σ_h W_h (A_h + mean(d)_h),   Var(p̂) = Σ_h W_h² (1 − n_h/N_h) s²_h / n_h,   W_h = N_h/N
+    p̂ = Σ_h W_h (A_h + mean(d)_h),   Var(p̂) = Σ_h W_h² (1 − n_h/N_h) v_h,   W_h = N_h/N
 
 (the difference estimator of model-assisted survey sampling, Särndal, Swensson & Wretman 1992,
-§6.3; the prediction-powered mean of Angelopoulos et al. 2023 without its tuning). The interval
-is normal, p̂ ± z·SE, clipped to [0, 1]. When a cell has fewer than two reviewed answers (and is not
-fully reviewed) the cells are pooled; with none at all the estimate is not computed and says why.
+§6.3; the prediction-powered mean of Angelopoulos et al. 2023 without its tuning). v_h is the
+larger of s²_h / n_h and the Agresti–Min (2005) variance of a paired difference of proportions,
+(q⁺ + q⁻ − (q⁺ − q⁻)²) / (n_h + 2) with q± = (#(d = ±1) + 1/2) / (n_h + 2): a sample whose
+reviews all agree with the scorer (s² = 0) still leaves the correction uncertain, so the interval
+never has zero width unless the cell was reviewed in full (a census). The interval is normal,
+p̂ ± z·SE, clipped to [0, 1]. When a cell has fewer than two reviewed answers (and is not fully
+reviewed) the cells are pooled; with none at all the estimate is not computed and says why.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from scipy.stats import norm
 ESTIMATOR = (
     "stratified difference estimator (auto accuracy on all answers + mean human−auto "
     "correction on the reviewed sample, per disagreement stratum; normal interval with "
-    "finite-population correction)"
+    "finite-population correction, variance at least the Agresti-Min paired-difference one)"
 )
 
 
@@ -33,8 +37,16 @@ def _cell(n_pop: int, auto_sum: float, diffs: Sequence[float]) -> tuple[float, f
     if n == 0 or (n < 2 and n < n_pop):
         return None
     d = np.asarray(diffs, dtype=float)
-    var = 0.0 if n >= n_pop else (1 - n / n_pop) * float(d.var(ddof=1)) / n
+    var = 0.0 if n >= n_pop else (1 - n / n_pop) * max(float(d.var(ddof=1)) / n, _adjusted(d))
     return auto_sum / n_pop + float(d.mean()), var
+
+
+def _adjusted(d: np.ndarray) -> float:
+    """Agresti–Min variance of mean(d), d = human − auto in {-1, 0, 1}: half an answer added to
+    each cell of the paired 2 × 2 table (Agresti & Min 2005, Biometrics 61:515)."""
+    up = (np.count_nonzero(d > 0) + 0.5) / (d.size + 2)
+    down = (np.count_nonzero(d < 0) + 0.5) / (d.size + 2)
+    return (up + down - (up - down) ** 2) / (d.size + 2)
 
 
 def corrected_accuracy(cells: list[dict[str, Any]], confidence: float) -> dict[str, Any]:

@@ -18,6 +18,8 @@ import numpy as np
 
 from crma_eval.csvsafe import read_csv, write_csv
 from crma_eval.errors import InputError
+from crma_eval.review.keycheck import check_key
+from crma_eval.safeload import read_json
 from crma_eval.scorers.rescore import read_qa_records
 from crma_eval.store import write_json_atomic
 
@@ -139,7 +141,7 @@ def read_labels(run_dir: Path, csv_path: Path) -> tuple[dict[str, Any], dict[str
             if "/" in rid or "\\" in rid or not path.exists():
                 raise InputError(f"unknown review_id {rid!r} (no key {path})", path=csv_path,
                                  line=line, field="review_id")  # fmt: skip
-            key = json.loads(path.read_text(encoding="utf-8"))
+            key = check_key(read_json(path), path)
         if rid != key["review_id"]:
             raise InputError("rows of two reviews in one CSV", path=csv_path, line=line,
                              field="review_id")  # fmt: skip

@@ -9,6 +9,7 @@ per scorer the agreement with the human majority (k/n, Wilson or the chosen CI),
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,25 @@ def _accuracy(key: dict[str, Any], items: list[str], human: np.ndarray, conf: fl
     return rows
 
 
+def _refuse_duplicate_raters(paths: list[Path]) -> None:
+    """InputError naming the second of two sheets that are the same file or byte-identical (one
+    rater counted twice would inflate agreement to 1)."""
+    seen: dict[object, Path] = {}
+    for path in paths:
+        try:
+            ident: object = path.resolve(strict=True)
+            content = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            continue  # read_labels reports an unreadable sheet
+        for mark, why in ((ident, "the same file as"), (content, "byte-identical to")):
+            if mark in seen:
+                raise InputError(
+                    f"{why} {seen[mark]}: the same rater given twice (each rater's sheet once)",
+                    path=path,
+                )
+            seen[mark] = path
+
+
 def review_summary(
     run_dir: Path,
     csv_paths: Sequence[Path],
@@ -72,6 +92,7 @@ def review_summary(
     """Read every reviewer's sheet of one review and summarise; saved next to the key."""
     if not csv_paths:
         raise InputError("no reviewed CSV given")
+    _refuse_duplicate_raters([Path(p) for p in csv_paths])
     reviews = [read_labels(run_dir, Path(p)) for p in csv_paths]
     key = reviews[0][0]
     for path, (other, _) in zip(csv_paths, reviews, strict=True):

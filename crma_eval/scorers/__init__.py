@@ -36,6 +36,7 @@ class Verdict:
 
     value: float | None
     note: str | None = None
+    flag: str | None = None  # e.g. a judged answer that holds judge-format markers
 
 
 class Scorer:

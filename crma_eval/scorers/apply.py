@@ -4,8 +4,9 @@ Each record gains or updates:
   scores:    {scorer: value in [0, 1] | null}   (null: the scorer abstained)
   verdicts:  {scorer: true | false | null}      (graded scorers pass at their threshold)
   abstained: {scorer: why}                      (only scorers that abstained on this record)
+  flags:     {scorer: why}                      (e.g. an answer holding judge-format markers)
   primary:   the scorer that decides `correct`
-  correct:   the primary's verdict; when the primary abstains, today's rule for the answer type
+  correct:   the primary's verdict; when the primary abstains, the scoring rule for the answer type
              (contains / numeric) decides and `correct_by` names it.
 Scores of scorers not re-run are kept.
 """
@@ -30,6 +31,7 @@ class ScoringSummary:
     identities: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: int = 0
     cache_hits: int = 0
+    flagged: Counter[str] = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (recorded in results.json meta under `scoring`)."""
@@ -39,6 +41,7 @@ class ScoringSummary:
             "abstained": {s: dict(c) for s, c in self.abstained.items()},
             "judge_requests": self.requests,
             "judge_cache_hits": self.cache_hits,
+            "flagged": dict(self.flagged),
         }
 
 
@@ -95,6 +98,8 @@ def score_records(
         for j, verdict in verdicts.items():
             _store(records[mine[j]], name, verdict, _passes(scorer, verdict.value, config))
             summary.scored[name] += 1
+            if verdict.flag:
+                summary.flagged[name] += 1
             if verdict.value is None:
                 summary.abstained.setdefault(name, Counter())[verdict.note or "abstained"] += 1
     for record in records:
@@ -114,6 +119,11 @@ def _store(record: dict[str, Any], name: str, verdict: Verdict, passed: bool | N
     if verdict.value is None:
         abstained[name] = verdict.note or "abstained"
     record["abstained"] = abstained
+    flags = {k: v for k, v in (record.get("flags") or {}).items() if k != name}
+    if verdict.flag:
+        flags[name] = verdict.flag
+    if flags or "flags" in record:
+        record["flags"] = flags
 
 
 def decide(record: dict[str, Any], primary: str, config: ScorersConfig) -> None:

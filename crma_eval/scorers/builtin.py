@@ -1,4 +1,4 @@
-"""Built-in scorers: exact, contains, numeric (today's rules, crma_eval.scoring), token_f1, rouge_l.
+"""Built-in scorers: exact, contains, numeric (the rules of crma_eval.scoring), token_f1, rouge_l.
 
 token_f1 is the SQuAD v1.1 F1 (Rajpurkar et al. 2016, official evaluate script): lower-case, drop
 punctuation and the articles a/an/the, split on whitespace, F1 of the token multisets. rouge_l is
@@ -35,7 +35,7 @@ class ExactScorer(Scorer):
 
 
 class ContainsScorer(Scorer):
-    """Exact match or whole-word containment of the reference (today's rule for text answers)."""
+    """Exact match or whole-word containment of the reference (the text-answer rule)."""
 
     name: ClassVar[str] = "contains"
 

@@ -41,4 +41,6 @@ def rescore(
         click.echo(
             f"judge: {done['judge_requests']} request(s), {done['judge_cache_hits']} from cache"
         )
+    for name, count in done.get("flagged", {}).items():
+        click.echo(f"{name}: {count} answer(s) flagged: they hold judge-format markers")
     click.echo(f"results: {Path(run_dir) / 'results.json'}")

@@ -17,15 +17,18 @@ scorers:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_USE = ["exact", "contains", "numeric", "token_f1", "rouge_l"]
 DEFAULT_PRIMARY = {"text": "contains", "number": "numeric"}
 DEFAULT_THRESHOLD = 0.5
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+SECRET_NAME = re.compile(r"key|token|secret|passw|auth|sig|cred", re.IGNORECASE)
 
 
 class JudgeConfig(BaseModel):
@@ -45,11 +48,33 @@ class JudgeConfig(BaseModel):
     max_concurrency: int = Field(4, ge=1)
     timeout_s: float = Field(60.0, gt=0)
     max_retries: int = Field(3, ge=0)
-    max_tokens: int = Field(256, ge=1)
+    max_tokens: int = Field(256, ge=1, le=1_000_000)
     json_mode: bool = Field(False, description="send response_format={'type': 'json_object'}")
+    deadline_s: float = Field(
+        300.0, gt=0, le=86_400, description="overall limit per request, retries included"
+    )
+    run_deadline_s: float = Field(
+        3600.0, gt=0, le=7 * 86_400, description="overall limit of one scoring run's requests"
+    )
     cache_dir: Path | None = Field(
         None, description="verdict cache [$CRMA_EVAL_CACHE/judge, else ~/.cache/crma_eval/judge]"
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials(cls, url: str) -> str:
+        """Refuse credentials inside the URL (they would be written to scoring.json and
+        results.json): user:password@ or a key/token query parameter."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8000/v1")
+        secret_query = [k for k, _ in parse_qsl(parts.query) if SECRET_NAME.search(k)]
+        if parts.username or parts.password or secret_query:
+            raise ValueError(
+                "must not hold credentials (user:password@ or a key/token parameter); put the"
+                " key in an environment variable and name it in api_key_env"
+            )
+        return url
 
 
 class LocalJudgeConfig(BaseModel):

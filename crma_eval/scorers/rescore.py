@@ -8,17 +8,18 @@ analysis (results.json, with `scoring` in meta) and the report.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.collect.data import read_jsonl
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import AnalyzeOptions
 from crma_eval.records import record_json
+from crma_eval.results import load_results
+from crma_eval.safeload import read_json
 from crma_eval.scorers.apply import score_records
 from crma_eval.scorers.config import ScorersConfig
 from crma_eval.store import RunDir, write_json_atomic, write_text_atomic
@@ -53,7 +54,7 @@ def _previous(run: RunDir) -> tuple[AnalyzeOptions, dict[str, Any]]:
     """Analysis options and the meta entries to keep, from the existing results.json."""
     if not run.results_path.exists():
         return AnalyzeOptions(), {}
-    meta = json.loads(run.results_path.read_text(encoding="utf-8")).get("meta", {})
+    meta = load_results(run.path)["meta"]
     opts = meta.get("options", {})
     options = AnalyzeOptions(
         opts.get("confidence", 0.95),
@@ -72,7 +73,6 @@ def rescore(
     report: bool = True,
 ) -> dict[str, Any]:
     """Re-score RUN_DIR's qa records with `names`; returns the scoring summary (JSON form)."""
-    from crma_eval.analyze import analyze_paths
 
     run = RunDir(run_dir)
     if not run.path.is_dir():
@@ -80,6 +80,15 @@ def rescore(
     if not names:
         raise InputError("name at least one scorer with --scorers")
     config = load_scorers_config(config_path)
+    with run.locked():  # a live `run` or another rescore holds it: "in use by PID N"
+        return _rescore_locked(run, names, primary, config, report)
+
+
+def _rescore_locked(
+    run: RunDir, names: Sequence[str], primary: str | None, config: ScorersConfig, report: bool
+) -> dict[str, Any]:
+    from crma_eval.analyze import analyze_paths
+
     qa_path = run.records_dir / "qa.jsonl"
     records = read_qa_records(qa_path)
     summary = score_records(
@@ -88,7 +97,9 @@ def rescore(
     write_text_atomic(qa_path, "".join(record_json(r) + "\n" for r in records))
     done = summary.to_dict() | {"rescored": list(names), "primary": primary}
     history_path = run.path / "scoring.json"
-    history = json.loads(history_path.read_text("utf-8")) if history_path.exists() else []
+    history = read_json(history_path) if history_path.exists() else []
+    if not isinstance(history, list):
+        raise InputError("expected a JSON array (edited by hand?)", path=history_path)
     write_json_atomic(history_path, [*history, done])
     options, kept = _previous(run)
     analyze_paths(run.record_files(), run.path, options, meta=kept | {"scoring": done})

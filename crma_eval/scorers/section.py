@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crma_eval.api.blocks import Paragraph, Table
 from crma_eval.api.catalogue import MetricInfo, interval_label
-from crma_eval.blocks import Paragraph, Table
 from crma_eval.fmt import DASH, interval, missing, pct
 
 

@@ -6,18 +6,18 @@ Analysis-only: nothing here imports torch.
 from crma_eval.stats.bootstrap import BootstrapResult, mean_difference, paired_bootstrap_ci
 from crma_eval.stats.clustered import (
     CLUSTERED_METHOD,
-    SIGN_FLIP_METHOD,
     ClusteredProportion,
-    SignFlipResult,
     cluster_se,
     clustered_proportion,
-    sign_flip_test,
     wilson_interval,
 )
 from crma_eval.stats.groups import (
     GroupSummary,
+    PairedTResult,
     WelchResult,
+    essentially_constant,
     group_summary,
+    paired_t,
     ranges_disjoint,
     welch_t,
 )
@@ -32,6 +32,7 @@ from crma_eval.stats.paired import (
 )
 from crma_eval.stats.permutation import ALTERNATIVES, PermutationResult, permutation_test
 from crma_eval.stats.proportions import PROPORTION_METHODS, method_label, proportion_ci
+from crma_eval.stats.signflip import SIGN_FLIP_METHOD, SignFlipResult, sign_flip_test
 
 __all__ = [
     "ALTERNATIVES",
@@ -44,12 +45,14 @@ __all__ = [
     "GroupSummary",
     "McNemarResult",
     "PairedDifference",
+    "PairedTResult",
     "PermutationResult",
     "SignFlipResult",
     "WelchResult",
     "benjamini_hochberg",
     "cluster_se",
     "clustered_proportion",
+    "essentially_constant",
     "group_summary",
     "holm",
     "mcnemar",
@@ -58,6 +61,7 @@ __all__ = [
     "method_label",
     "paired_bootstrap_ci",
     "paired_difference_ci",
+    "paired_t",
     "permutation_test",
     "proportion_ci",
     "ranges_disjoint",

@@ -1,4 +1,4 @@
-"""Repeated measures: item-clustered accuracy intervals and item-level paired sign-flip tests.
+"""Repeated measures: item-clustered accuracy intervals (the paired test is in stats.signflip).
 
 When one item is answered several times (under several seeds or checkpoints) the answers are not
 independent; the unit of analysis is the item (Miller 2024, "Adding Error Bars to Evals",
@@ -12,23 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import stats
 
-from crma_eval.stats._validate import (
-    check_choice,
-    check_confidence,
-    check_count,
-    clip_unit,
-    finite_sample,
-)
-from crma_eval.stats.permutation import ALTERNATIVES
+from crma_eval.stats._validate import check_confidence, clip_unit, finite_sample
 
 CLUSTERED_METHOD = "clustered-cr1"
-SIGN_FLIP_METHOD = "sign-flip-permutation"
-_BATCH_ROWS = 1 << 16
-# Sign flips whose sum is within this fraction of the largest |difference| count as ties.
-_RELATIVE_TIE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -109,80 +98,3 @@ def clustered_proportion(
     half = float(stats.norm.isf((1 - confidence) / 2)) * se
     low, high = min(low, clip_unit(p - half)), max(high, clip_unit(p + half))
     return ClusteredProportion(p, low, high, se, design, n_eff, n_items, n_obs)
-
-
-@dataclass(frozen=True)
-class SignFlipResult:
-    """Sign-flip permutation test of mean(d) = 0 on per-item mean differences d."""
-
-    statistic: float
-    pvalue: float
-    exact: bool
-    n_permutations: int
-    n_items: int
-    method: str = SIGN_FLIP_METHOD
-
-
-def sign_flip_test(
-    differences: ArrayLike,
-    alternative: str = "two-sided",
-    max_exact_items: int = 20,
-    n_resamples: int = 100_000,
-    seed: int = 0,
-) -> SignFlipResult:
-    """Exact (all 2^n sign vectors) or seeded Monte Carlo sign-flip test of sum(d) = 0.
-
-    differences: one value per item (e.g. mean correctness of arm a minus arm b over the item's
-    repeats). Items with difference 0 cannot change the statistic and are left out of the
-    enumeration. Exact when at most `max_exact_items` nonzero items, else Monte Carlo with
-    p = (1 + count) / (1 + n_resamples). Two-sided p = 2 * min(one-sided p), capped at 1 (as
-    scipy.stats.permutation_test). With one 0/1 answer per item this equals McNemar's exact
-    test; with every difference equal and nonzero over n items, two-sided p = 2 / 2^n.
-    """
-    d = finite_sample(differences, "differences")
-    alternative = check_choice(alternative, "alternative", ALTERNATIVES)
-    check_count(max_exact_items, "max_exact_items")
-    nonzero = d[d != 0]
-    statistic = float(d.mean())
-    if nonzero.size == 0:
-        return SignFlipResult(statistic, 1.0, True, 1, d.size)
-    observed = float(nonzero.sum())
-    tol = _RELATIVE_TIE * float(np.abs(nonzero).max())  # flips within this of observed are ties
-    exact = nonzero.size <= max_exact_items
-    if exact:
-        sums = _all_flip_sums(np.abs(nonzero))
-        greater = np.count_nonzero(sums >= observed - tol) / sums.size
-        less = np.count_nonzero(sums <= observed + tol) / sums.size
-    else:
-        if check_count(n_resamples, "n_resamples") < 1:
-            raise ValueError("n_resamples must be >= 1")
-        sums = _random_flip_sums(np.abs(nonzero), n_resamples, check_count(seed, "seed"))
-        greater = (1 + np.count_nonzero(sums >= observed - tol)) / (n_resamples + 1)
-        less = (1 + np.count_nonzero(sums <= observed + tol)) / (n_resamples + 1)
-    pvalue = {"greater": greater, "less": less, "two-sided": min(1.0, 2 * min(greater, less))}
-    count = 2**nonzero.size if exact else n_resamples
-    return SignFlipResult(statistic, float(pvalue[alternative]), exact, count, d.size)
-
-
-def _all_flip_sums(magnitudes: NDArray[np.float64]) -> NDArray[np.float64]:
-    """sum(s * magnitudes) for every sign vector s in {-1, 1}^n (shape [2^n]), in batches."""
-    n = magnitudes.size
-    bits = np.arange(n)
-    parts = []
-    for start in range(0, 2**n, _BATCH_ROWS):
-        rows = np.arange(start, min(start + _BATCH_ROWS, 2**n))[:, None]
-        signs = ((rows >> bits) & 1) * 2 - 1
-        parts.append(signs @ magnitudes)
-    return np.concatenate(parts)
-
-
-def _random_flip_sums(
-    magnitudes: NDArray[np.float64], n_resamples: int, seed: int
-) -> NDArray[np.float64]:
-    """sum(s * magnitudes) for `n_resamples` seeded random sign vectors, in batches."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for start in range(0, n_resamples, _BATCH_ROWS):
-        size = (min(_BATCH_ROWS, n_resamples - start), magnitudes.size)
-        parts.append(rng.choice((-1.0, 1.0), size=size) @ magnitudes)
-    return np.concatenate(parts)

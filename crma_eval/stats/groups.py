@@ -1,4 +1,4 @@
-"""Per-condition summaries across seeds and Welch's unequal-variance t-test between conditions."""
+"""Per-condition summaries across seeds; Welch's t between conditions, paired t within seeds."""
 
 from __future__ import annotations
 
@@ -61,3 +61,47 @@ def welch_t(a: ArrayLike, b: ArrayLike) -> WelchResult:
         warnings.filterwarnings("ignore", message="Precision loss", category=RuntimeWarning)
         res = stats.ttest_ind(xa, xb, equal_var=False)
     return WelchResult(float(res.statistic), float(res.pvalue), float(res.df))
+
+
+@dataclass(frozen=True)
+class PairedTResult:
+    """Paired t-test of mean(d) = 0 with its own t-interval (df = n - 1)."""
+
+    n: int
+    mean: float
+    low: float
+    high: float
+    statistic: float
+    pvalue: float
+    df: float
+
+
+def essentially_constant(values: ArrayLike) -> bool:
+    """True when the sample sd is below 10 machine epsilons of |mean| (R's t.test refuses such
+    "essentially constant" data), or all values are equal."""
+    arr = finite_sample(values, "values")
+    if np.ptp(arr) == 0:
+        return True
+    return bool(np.std(arr, ddof=1) < 10 * np.finfo(float).eps * abs(float(np.mean(arr))))
+
+
+def paired_t(a: ArrayLike, b: ArrayLike, confidence: float = 0.95) -> PairedTResult:
+    """Paired t-test of mean(a - b) = 0 (scipy `ttest_rel`, two-sided) and its t-interval.
+
+    a, b: matched values (e.g. per-seed drift of two conditions, seeds in the same order).
+    With n < 2 or essentially constant differences the test is undefined: statistic, p and the
+    interval are NaN (use the exact sign-flip test). ValueError for unequal lengths.
+    """
+    xa, xb = finite_sample(a, "a"), finite_sample(b, "b")
+    if xa.size != xb.size:
+        raise ValueError(f"a and b must be paired (same length), got {xa.size} and {xb.size}")
+    d = xa - xb
+    mean = float(d.mean())
+    if d.size < 2 or essentially_constant(d):
+        return PairedTResult(d.size, mean, math.nan, math.nan, math.nan, math.nan, d.size - 1)
+    res = stats.ttest_rel(xa, xb)
+    ci = res.confidence_interval(confidence)
+    return PairedTResult(
+        d.size, mean, float(ci.low), float(ci.high), float(res.statistic), float(res.pvalue),
+        float(res.df),
+    )  # fmt: skip

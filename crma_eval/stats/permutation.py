@@ -99,6 +99,14 @@ def _monte_carlo_tails(
     )
 
 
+def _canonical(a: NDArray[np.float64], b: NDArray[np.float64]) -> bool:
+    """True if (a, b) is the canonical order of the two groups (smaller group, then smaller
+    sorted values first); Monte Carlo draws are made in that order."""
+    if a.size != b.size:
+        return bool(a.size < b.size)
+    return bool(tuple(np.sort(a)) <= tuple(np.sort(b)))
+
+
 def _two_sided(greater: float, less: float) -> float:
     """Two-sided p as twice the smaller one-sided p (scipy's convention), capped at 1."""
     return min(1.0, 2.0 * min(greater, less))
@@ -116,7 +124,9 @@ def permutation_test(
 
     Exact when C(na+nb, na) <= max_exact: p is the share of all relabellings at least as extreme
     as the observed one (observed included; differences within 1e-11 of the data scale are ties).
-    Otherwise seeded Monte Carlo (`exact=False`) with p = (1 + count) / (1 + n_resamples).
+    Otherwise seeded Monte Carlo (`exact=False`) with p = (1 + count) / (1 + n_resamples), drawn
+    with the groups in a canonical order (values sorted), so permutation_test(b, a) mirrors
+    permutation_test(a, b): the same two-sided p, greater and less swapped.
     Two-sided p is 2 * min(one-sided p), capped at 1, as scipy.stats.permutation_test; for
     distinct values the exact floor is then 2 / C(n, na) two-sided and 1 / C(n, na) one-sided.
     """
@@ -126,7 +136,7 @@ def permutation_test(
     n_resamples, seed = check_count(n_resamples, "n_resamples"), check_count(seed, "seed")
     if n_resamples < 1:
         raise ValueError("n_resamples must be >= 1")
-    pooled = np.concatenate([xa, xb])
+    pooled = np.concatenate([np.sort(xa), np.sort(xb)])
     na = xa.size
     observed = float(_differences(np.array([xa.sum()]), float(pooled.sum()), na, xb.size)[0])
     tol = _RELATIVE_TIE * float(np.abs(pooled).max())
@@ -134,8 +144,12 @@ def permutation_test(
     exact = n_labellings <= max_exact
     if exact:
         tails = _exact_tails(pooled, na, observed, tol)
-    else:
+    elif _canonical(xa, xb):
         tails = _monte_carlo_tails(pooled, na, observed, tol, n_resamples, seed)
+    else:  # draw for (b, a) and mirror, so swapping the groups only swaps the tails
+        mirror = np.concatenate([np.sort(xb), np.sort(xa)])
+        g, le, fg, fl = _monte_carlo_tails(mirror, xb.size, -observed, tol, n_resamples, seed)
+        tails = (le, g, fl, fg)
     p_greater, p_less, floor_greater, floor_less = tails
     pvalue, floor = {
         "greater": (p_greater, floor_greater),

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from crma_eval.blocks import Section
+from crma_eval.api import Plugin
 
 
 class AblationPlugin(Plugin):
@@ -31,26 +26,6 @@ class AblationPlugin(Plugin):
             "statsmodels) and (|only A − only B| − 1)² / discordant for the chi-square test.",
         ),
     )
-
-    def analyze(
-        self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
-    ) -> AnalysisResult | None:
-        """Compare every pair of arms sharing items; None without qa records or such pairs."""
-        qa = frames.get("qa")
-        if qa is None or qa.empty:
-            return None
-        from crma_eval.plugins.ablation.analysis import analyze_ablation
-
-        return analyze_ablation(qa, options)
-
-    def report_section(self, result: dict[str, Any]) -> Section:
-        """One table per pair of arms, with b and c and the test used."""
-        from crma_eval.plugins.ablation.section import ablation_section
-
-        return ablation_section(result)
-
-    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
-        """Drill-down lists from RUN_DIR/records (see Plugin.report_items)."""
-        from crma_eval.plugins.qa.items import ablation_items
-
-        return ablation_items(records, result)
+    analysis: ClassVar[str | None] = ".analysis:analyze_ablation"
+    section: ClassVar[str | None] = ".section:ablation_section"
+    items: ClassVar[str | None] = ".items:ablation_items"

@@ -3,35 +3,39 @@
 Arms are matched by crma_eval.pairing (one rule for ablation, bench and gate --baseline). Items
 answered once per arm: McNemar on the discordant pairs and Newcombe's paired difference interval,
 as before. Items answered several times (seeds, checkpoints): the item is the unit, an exact
-sign-flip permutation test on per-item mean differences and a cluster-robust (CR1) interval.
+sign-flip permutation test on per-item totals of the differences and a cluster-robust (CR1)
+interval with a t(items − 1) reference, both of the pooled difference (stats.repeated).
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
-from crma_eval.api.catalogue import MetricInfo, describe
-from crma_eval.fmt import in_order, put_metrics
-from crma_eval.naming import metric_name
-from crma_eval.pairing import conditions, item_clusters, of_condition, pair_shared, with_items
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import (
+from crma_eval import (
+    MDE_METHOD,
+    REPEATED_INTERVAL,
     SIGN_FLIP_METHOD,
     benjamini_hochberg,
-    cluster_se,
+    comparison_mde,
+    conditions,
     holm,
+    in_order,
+    item_clusters,
     mcnemar,
+    metric_name,
+    of_condition,
+    pair_shared,
     paired_difference_ci,
-    sign_flip_test,
+    put_metrics,
+    repeated_difference,
+    with_items,
 )
-from crma_eval.stats.equivalence import MDE_METHOD, comparison_mde
+from crma_eval.api import AnalysisResult, AnalyzeOptions, MetricInfo, describe
 
 PLUGIN = "ablation"
 PAIR_STATS = ("n", "b", "c", "statistic", "pvalue", "diff", "diff_ci_low", "diff_ci_high")
@@ -69,29 +73,26 @@ def clustered_difference(
 ) -> dict[str, Any]:
     """Item-level comparison of repeated paired 0/1 answers (shape [N] each, items: [N] labels).
 
-    b / c: items whose mean correctness is higher under x / under y. Test: sign-flip permutation
-    on the per-item mean differences. Interval: mean difference ± z * CR1 item-clustered SE,
-    clipped to [-1, 1].
+    One estimand, diff = mean(x - y) over the paired answers (stats.repeated_difference):
+    b / c: items whose total x - y is positive / negative. Test: exact sign-flip permutation
+    on the per-item totals. Interval: diff ± t(items − 1) * CR1 item-clustered SE, in [-1, 1].
     """
-    d = x.astype(float) - y.astype(float)
-    per_item = pd.Series(d).groupby(items, sort=False).mean().to_numpy()
-    test = sign_flip_test(per_item, seed=options.seed)
-    estimate = float(d.mean())
-    z = float(sps.norm.isf((1 - options.confidence) / 2))
-    se = cluster_se(d, items) if per_item.size > 1 else math.nan
+    res = repeated_difference(x.astype(float) - y.astype(float), items, options.confidence,
+                              options.seed)  # fmt: skip
     return {
-        "b": int(np.count_nonzero(per_item > 0)),
-        "c": int(np.count_nonzero(per_item < 0)),
-        "statistic": test.statistic,
-        "pvalue": test.pvalue,
-        "diff": estimate,
-        "diff_ci_low": max(-1.0, estimate - z * se),
-        "diff_ci_high": min(1.0, estimate + z * se),
-        "n_items": int(per_item.size),
-        "n_observations": int(d.size),
-        "exact": test.exact,
-        "method": SIGN_FLIP_METHOD + ("" if test.exact else " (Monte Carlo)"),
-        "interval": "cr1-clustered-wald",
+        "b": res.b,
+        "c": res.c,
+        "statistic": res.estimate,
+        "pvalue": res.pvalue,
+        "diff": res.estimate,
+        "diff_ci_low": res.low,
+        "diff_ci_high": res.high,
+        "n_items": res.n_items,
+        "n_observations": res.n_observations,
+        "df": res.df,
+        "exact": res.exact,
+        "method": SIGN_FLIP_METHOD + ("" if res.exact else " (Monte Carlo)"),
+        "interval": REPEATED_INTERVAL,
     }
 
 
@@ -184,9 +185,11 @@ def analyze_ablation(qa: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
     methods = {
         "test": "; ".join(sorted(t for t in tests if t)) or f"mcnemar-{options.mcnemar_method}",
         "diff_ci": "newcombe-paired-wilson (one answer per item); "
-        "cr1-clustered-wald clipped to [-1, 1] (repeated items)",
+        f"{REPEATED_INTERVAL} clipped to [-1, 1] (repeated items)",
         "multiplicity": "holm and benjamini-hochberg across the domains of one pair of arms",
         "pairing": "crma_eval.pairing: every key both arms carry",
+        "unit": "item (domain, item_id); repeated answers of an item (seeds, checkpoints) are "
+        "one cluster: n_items items, n_observations paired answers",
         "confidence": str(options.confidence),
         "mde": MDE_METHOD,
     }

@@ -7,11 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import num, pct, pvalue
-from crma_eval.labels import display
-from crma_eval.naming import slug
+from crma_eval import display, new_figure, num, pct, pvalue, slug, svg_of
+from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table
 
 DIFF_KEYS = ("diff", "diff_ci_low", "diff_ci_high")
 TITLE = "Paired ablation (McNemar; item-level test for repeated items)"
@@ -19,9 +16,9 @@ TEST_LABEL = {
     "mcnemar-exact": "McNemar exact binomial test",
     "mcnemar-midp": "McNemar mid-p test",
     "mcnemar-chi2": "McNemar chi-square test with continuity correction",
-    "sign-flip-permutation": "exact sign-flip permutation test on per-item mean differences",
+    "sign-flip-permutation": "exact sign-flip permutation test on per-item differences",
     "sign-flip-permutation (Monte Carlo)": "seeded Monte Carlo sign-flip permutation test on "
-    "per-item mean differences",
+    "per-item differences",
 }
 
 
@@ -32,10 +29,15 @@ DEFINITIONS = [
     ("Newcombe interval", "paired square-and-add of Wilson intervals (Newcombe 1998, method 10)"),
     (
         "sign-flip permutation",
-        "item-level test for repeated items: per-item mean difference, all 2^n sign flips "
-        "enumerated (n <= 20 items with a difference), else 100,000 seeded Monte Carlo flips",
+        "item-level test for repeated items: per-item total difference, exact null distribution "
+        "(lattice convolution for 0/1 answers; all 2^n flips for n <= 20 other values), else "
+        "100,000 seeded Monte Carlo flips and their negations",
     ),
-    ("clustered difference interval", "mean difference ± z × CR1 item-clustered SE, in [−1, 1]"),
+    (
+        "clustered difference interval",
+        "pooled difference ± t(items − 1) × CR1 item-clustered SE, in [−1, 1] (the test's "
+        "estimand)",
+    ),
     ("Holm", "family-wise error control over the domains of one pair of arms"),
     ("Benjamini–Hochberg", "false discovery rate control over the same family"),
     ("pairing", "every key both arms carry; checkpoint dropped when the arms' ids differ"),

@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from crma_eval.plugins.base import (
-    AnalysisResult,
-    AnalyzeOptions,
-    PairSpec,
-    Plugin,
-    RecordKind,
-)
+from crma_eval.api import PairSpec, Plugin, RecordKind
 from crma_eval.plugins.bench.options import BenchOptions
 from crma_eval.plugins.bench.records import BENCH_KIND
 
 if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
-
-    from crma_eval.blocks import Section
 
 METRIC = re.compile(r"bench\.(?P<task>[^.]+)\.(?P<arm>[^.]+)\.(?P<rest>.+)")
 BENCH_KEYS = ("task", "doc_id", "metric", "filter", "seed", "checkpoint")
@@ -36,8 +28,7 @@ def _covered(task: str, arm: str, segments: set[str], frame: pd.DataFrame) -> pd
     The metric and filter are those the name mentions (e.g. `acc_norm` and `strict-match` in
     `bench.arc.after.acc_norm.strict-match.score`); a name without a metric means the task's
     primary metric, without a filter the task's only filter (several: none is paired)."""
-    from crma_eval.naming import slug
-    from crma_eval.pairing import select_slugged
+    from crma_eval import select_slugged, slug
     from crma_eval.plugins.bench.analysis import NO_FILTER, primary_metric
 
     rows = select_slugged(frame, {"task": task, "arm": arm})
@@ -62,33 +53,13 @@ class BenchPlugin(Plugin):
     name: ClassVar[str] = "bench"
     title: ClassVar[str] = "Standard benchmarks (lm-evaluation-harness)"
     record_kinds: ClassVar[tuple[RecordKind, ...]] = (BENCH_KIND,)
-    kinds: ClassVar[tuple[str, ...]] = ("bench",)
     order: ClassVar[int] = 40
-    collector: ClassVar[str | None] = "crma_eval.plugins.bench.collect:BenchCollector"
+    collector: ClassVar[str | None] = ".collect:BenchCollector"
     options_model: ClassVar[type[BaseModel] | None] = BenchOptions
-
-    def analyze(
-        self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
-    ) -> AnalysisResult | None:
-        """Score and CI per task and arm, paired deltas, McNemar, Holm; None without records."""
-        bench = frames.get("bench")
-        if bench is None or bench.empty:
-            return None
-        from crma_eval.plugins.bench.analysis import analyze_bench
-
-        return analyze_bench(bench, options)
-
-    def report_section(self, result: dict[str, Any]) -> Section:
-        """Before/after/delta table, forest plots and scores per arm from the stored details."""
-        from crma_eval.plugins.bench.section import bench_section
-
-        return bench_section(result)
-
-    def report_items(self, records: Any, result: dict[str, Any]) -> list[Any]:
-        """Discordant documents of every 0/1 before/after comparison (see Plugin.report_items)."""
-        from crma_eval.plugins.bench.items import bench_items
-
-        return bench_items(records, result)
+    analysis: ClassVar[str | None] = ".analysis:analyze_bench"
+    section: ClassVar[str | None] = ".section:bench_section"
+    items: ClassVar[str | None] = ".items:bench_items"
+    commands: ClassVar[dict[str, str]] = {"audit": ".gsm8k.cli:audit"}
 
     def pairing(self, metric: str) -> PairSpec | None:
         """`bench.<task>.<arm>.*`: that task's and arm's records of the lm-eval metric the name

@@ -15,10 +15,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import ci_methods, in_order, put_metrics
-from crma_eval.pairing import pair
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import (
+    InputError,
+    benjamini_hochberg,
+    ci_methods,
+    comparison_mde,
+    holm,
+    in_order,
+    mcnemar,
+    pair,
+    paired_difference_ci,
+    proportion_ci,
+    put_metrics,
+)
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.bench.catalogue import bench_info
 from crma_eval.plugins.bench.continuous import (
     BITS_METRICS,
@@ -37,8 +47,6 @@ from crma_eval.plugins.bench.groups import (
     subscores,
 )
 from crma_eval.plugins.bench.scales import RANGE, metric_scale, pp_factor
-from crma_eval.stats import benjamini_hochberg, holm, mcnemar, paired_difference_ci, proportion_ci
-from crma_eval.stats.equivalence import comparison_mde
 
 PLUGIN = "bench"
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from crma_eval.api.catalogue import MetricInfo, describe
-from crma_eval.naming import metric_name
+from crma_eval import metric_name
+from crma_eval.api import MetricInfo, describe
 from crma_eval.plugins.bench.continuous import BITS_METRICS, PERPLEXITY_METRICS
 
 PLUGIN = "bench"

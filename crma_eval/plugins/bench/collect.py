@@ -13,9 +13,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from crma_eval.checkpoint.basemodel import base_model_fingerprint
-from crma_eval.collect import CollectContext, Unit
-from crma_eval.errors import InputError
+from crma_eval import (
+    CollectContext,
+    InputError,
+    Unit,
+    base_model_fingerprint,
+    iter_records,
+    library_versions,
+    write_records,
+)
 from crma_eval.plugins.bench.lmeval import (
     TaskLoadError,
     evaluate,
@@ -35,8 +41,6 @@ from crma_eval.plugins.bench.options import (
     resolve_checkpoint,
 )
 from crma_eval.plugins.bench.samples import sample_records, unscored_documents
-from crma_eval.records import iter_records, write_records
-from crma_eval.versions import versions
 
 PLUGIN = "bench"
 CACHE_SCHEMA = "crma-eval/bench-cache/2"  # 2: few-shot documents, groups, weights
@@ -94,7 +98,7 @@ class BenchCollector:
         cached = read_cache(opts, key, arm.name, ckpt_id)
         if cached is not None:
             return cached
-        session = ctx.session()
+        session: Any = ctx.session()  # lm-eval needs an EngineSession: .model, .tokenizer
         activate(session, ckpt, domain, arm.crma, ctx.checkpoints)
         # a task is a long unit: LoRA merged (weights restored after); lm-eval's output to a log
         with session.merged(), lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
@@ -158,7 +162,7 @@ def cache_key(
     has_crma = ckpt is not None and arm.crma and ckpt.manifest.crma is not None
     parts = {
         "schema": CACHE_SCHEMA,
-        "versions": versions(),
+        "versions": library_versions(),
         "base_model": _base_identity(_base_model(ctx, ckpt)),
         "adapter": None if domain is None else ckpt.content_hash(f"adapter:{domain}"),
         "crma": ckpt.content_hash("crma") if has_crma else None,

@@ -21,8 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats as sps
 
-from crma_eval.errors import InputError
-from crma_eval.stats import sign_flip_test
+from crma_eval import InputError, sign_flip_test
 
 # lm-eval metrics aggregated as exp(-Σll / Σweight): corpus perplexity.
 PERPLEXITY_METRICS: frozenset[str] = frozenset(

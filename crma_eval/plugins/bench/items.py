@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.blocks import Items
-from crma_eval.labels import display
+from crma_eval import display
+from crma_eval.api import Items
 from crma_eval.plugins.bench.analysis import NO_FILTER, pair_keys, pairing
 from crma_eval.plugins.bench.section import delta_id, task_label
 

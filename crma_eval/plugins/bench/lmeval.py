@@ -239,7 +239,7 @@ def evaluate(
     """Run lm-eval on the live model (no copy) and return its per-sample logs by task name."""
     from lm_eval.evaluator import simple_evaluate
 
-    from crma_eval.engine.prefix_lm import PrefixSharedLM
+    from crma_eval import PrefixSharedLM
 
     kwargs = {} if opts.max_length is None else {"max_length": opts.max_length}
     lm = PrefixSharedLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, **kwargs)

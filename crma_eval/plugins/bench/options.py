@@ -10,9 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from crma_eval.errors import InputError
-from crma_eval.naming import check_unique
-from crma_eval.yamlio import YamlDoc
+from crma_eval import InputError, YamlDoc, check_unique
 
 DEFAULT_TASKS: tuple[str, ...] = (
     "hellaswag",

@@ -6,13 +6,12 @@ from typing import Any, Literal
 
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Name, Num, RecordKind
+from crma_eval.api import Name, Num, RecordKind
 
 
 class BenchRecord(TypedDict):
     """One per-document metric value of an lm-eval task under one arm."""
 
-    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
     kind: Literal["bench"]
     task: Name
     arm: Name

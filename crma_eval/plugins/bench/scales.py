@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from crma_eval.errors import InputError
+from crma_eval import InputError
 from crma_eval.plugins.bench.continuous import UNBOUNDED
 
 SCALES = ("fraction", "percent", "points", "unbounded", "unknown")

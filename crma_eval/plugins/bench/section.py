@@ -8,12 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.api.catalogue import method_label
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, interval, missing, num, pct, pvalue, signed
-from crma_eval.labels import display
-from crma_eval.naming import slug
+from crma_eval import (
+    DASH,
+    display,
+    interval,
+    missing,
+    new_figure,
+    num,
+    pct,
+    pvalue,
+    signed,
+    slug,
+    svg_of,
+)
+from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table, method_label
 from crma_eval.plugins.bench.analysis import NO_FILTER
 from crma_eval.plugins.bench.continuous import UNBOUNDED
 

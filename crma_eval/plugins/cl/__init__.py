@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin
+from crma_eval.api import AnalysisResult, AnalyzeOptions, Plugin
 from crma_eval.plugins.cl.options import CLOptions
 
 if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
-
-    from crma_eval.blocks import Section
 
 DEFINITIONS: tuple[tuple[str, str], ...] = (
     (
@@ -81,17 +79,13 @@ class CLPlugin(Plugin):
     order: ClassVar[int] = 35
     options_model: ClassVar[type[BaseModel] | None] = CLOptions
     definitions: ClassVar[tuple[tuple[str, str], ...]] = DEFINITIONS
+    section: ClassVar[str | None] = ".section:cl_section"
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
     ) -> AnalysisResult | None:
-        """Matrices and metrics; None when no qa record carries a phase and no loss records."""
+        """Matrices and metrics; None when no qa record carries a phase and no loss records
+        (qa or loss alone is enough, so this overrides the main-kind rule)."""
         from crma_eval.plugins.cl.analysis import analyze_cl
 
         return analyze_cl(frames, options)
-
-    def report_section(self, result: dict[str, Any]) -> Section | None:
-        """Heatmaps, metric table, attribution and definitions from the stored details."""
-        from crma_eval.plugins.cl.section import cl_section
-
-        return cl_section(result)

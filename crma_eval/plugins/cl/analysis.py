@@ -10,9 +10,8 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import put_metrics
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import InputError, group_summary, put_metrics
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.cl.intervals import (
     METHOD,
     cell_means,
@@ -31,7 +30,6 @@ from crma_eval.plugins.cl.matrix import (
 )
 from crma_eval.plugins.cl.metrics import LOSS_NAMES, SPECS, all_metrics, needed_cells
 from crma_eval.plugins.cl.options import CLOptions, cl_options
-from crma_eval.stats import group_summary
 
 PLUGIN = "cl"
 LOSS_NO_CI = (

@@ -7,8 +7,8 @@ its mean over the strict lower triangle is Díaz-Rodríguez's BWT of the oracle 
 Routing error: E[i, j] = R_routed[i, j] − R_oracle[i, j] on the cells both measured (j ≤ i);
 negative means routing costs accuracy. Per phase, the router plugin's oracle gap (oracle − routed
 on paired items) splits it into misrouted and correctly routed items
-(crma_eval.plugins.router.oracle_gap). Intervals: the same item-cluster bootstrap draws as the
-matrices, so both arms are resampled together.
+(as crma_eval.plugins.router.oracle_gap computes it). Intervals: the same item-cluster
+bootstrap draws as the matrices, so both arms are resampled together.
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.api import AnalyzeOptions
 from crma_eval.plugins.cl.intervals import percentile
 from crma_eval.plugins.cl.matrix import nullable, record_phases
 from crma_eval.plugins.cl.options import CLOptions
 
-ROUTER_STATS = ("n", "gap", "gap_routing", "gap_model", "misrouted")
-
 
 def _arms(qa: pd.DataFrame, opts: CLOptions) -> tuple[str, str | None]:
-    from crma_eval.plugins.router.oracle_gap import default_routed_arm
-
-    return opts.oracle_arm or "oracle", opts.routed_arm or default_routed_arm(qa)
+    """(oracle arm, routed arm): the options, else `oracle` and the one arm with routed domains."""
+    routed = opts.routed_arm
+    if routed is None and "routed_domain" in qa.columns:
+        arms = qa.loc[qa["routed_domain"].notna(), "arm"].unique()
+        routed = str(arms[0]) if len(arms) == 1 else None
+    return opts.oracle_arm or "oracle", routed
 
 
 def _lower(matrix: np.ndarray, strict: bool) -> np.ndarray:
@@ -63,18 +64,31 @@ def _not_lower(T: int) -> np.ndarray:
 def _router_split(
     qa: pd.DataFrame, condition: str, routed: str, oracle: str, options: AnalyzeOptions
 ) -> list[dict[str, Any]]:
-    """Per phase, the router plugin's oracle-gap attribution on paired items of `condition`."""
-    from crma_eval.plugins.router.oracle_gap import attribution, paired_items
-
+    """Per phase, the oracle gap (oracle − routed on paired items) split as the router plugin's
+    oracle gap does: gap_routing = mean(m (o − r)), gap_model = mean((1 − m)(o − r)), m =
+    misrouted (abstained or another domain)."""
     frame = qa.assign(_phase=record_phases(qa))
     if "condition" in frame.columns:
         frame = frame[frame["condition"].astype(str) == condition]
+    keys = [k for k in ("domain", "item_id", "seed", "checkpoint") if k in frame.columns]
+    routed_domain = frame["routed_domain"] if "routed_domain" in frame.columns else None
+    frame = frame.assign(routed_domain=routed_domain)
+    r = frame[frame["arm"] == routed][[*keys, "_phase", "correct", "routed_domain"]]
+    o = frame[frame["arm"] == oracle][[*keys, "correct"]]
+    pairs = r.merge(o, on=keys, suffixes=("_r", "_o"))
     out = []
-    for phase, rows in frame.groupby("_phase", sort=True):
-        pairs = paired_items(rows.drop(columns="_phase"), routed, oracle)
-        if len(pairs) >= 2:
-            stats = attribution(pairs, options)
-            out.append({"phase": int(phase), **{k: stats[k] for k in ROUTER_STATS}})
+    for phase, rows in pairs.groupby("_phase", sort=True):
+        if len(rows) < 2:
+            continue
+        diff = rows["correct_o"].astype(float) - rows["correct_r"].astype(float)
+        m = (rows["routed_domain"].isna() | (rows["routed_domain"] != rows["domain"])).to_numpy()
+        out.append(
+            {
+                "phase": int(phase), "n": float(len(rows)), "gap": float(diff.mean()),
+                "gap_routing": float((diff * m).mean()), "gap_model": float((diff * ~m).mean()),
+                "misrouted": float(m.mean()),
+            }
+        )  # fmt: skip
     return out
 
 

@@ -16,8 +16,6 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from crma_eval.stats._validate import check_confidence
-
 METHOD = "item-cluster percentile bootstrap (items resampled within domains, seeds fixed)"
 CHUNK = 250
 
@@ -65,7 +63,7 @@ def chunks(weights: np.ndarray) -> Iterator[np.ndarray]:
 
 def percentile(values: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval along axis 0, NaN replicates left out (all NaN: NaN)."""
-    tail = 100 * (1 - check_confidence(confidence)) / 2
+    tail = 100 * (1 - confidence) / 2  # confidence in (0, 1): validated by AnalyzeOptions' sources
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(values)
         low = np.full(values.shape[1:], np.nan)

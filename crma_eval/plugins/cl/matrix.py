@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import first_row, in_order, where
+from crma_eval import InputError, first_row, in_order, where
 from crma_eval.plugins.cl.options import CLOptions
 
 PHASE_IN_ID = r"-phase(\d+)$"
@@ -201,10 +200,20 @@ def qa_table(qa: pd.DataFrame, options: CLOptions, loss: pd.DataFrame | None) ->
 
 def loss_series(loss: pd.DataFrame, options: CLOptions) -> list[LossSeries]:
     """Per condition, the per-seed loss matrices (row 0 from after_phase 0 records, if any)."""
-    from crma_eval.plugins.drift.matrix import check_cells, domain_orders
-
-    orders = domain_orders(loss, options.domain_order)
-    check_cells(loss, orders)
+    orders: dict[tuple[Any, Any], tuple[str, ...]] = {}
+    for key, rows in loss.groupby(["condition", "seed"], sort=False):
+        order = tuple(options.domain_order) if options.domain_order else None
+        if order is None and "domain_order" in rows.columns:
+            known = rows["domain_order"].map(_as_order).dropna()
+            order = known.iloc[0] if not known.empty else None
+        if order is None:
+            raise InputError(
+                f"domain_order is needed for condition {key[0]!r}, seed {key[1]} (add it to the "
+                "loss records or set options.cl.domain_order)",
+                field="domain_order",
+                **where(rows.iloc[0]),
+            )
+        orders[key] = order
     out: list[LossSeries] = []
     for cond in in_order(loss["condition"]):
         rows = loss[loss["condition"] == cond]

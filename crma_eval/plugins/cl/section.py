@@ -7,10 +7,8 @@ from typing import Any
 import numpy as np
 from matplotlib.colors import Normalize
 
-from crma_eval.blocks import Block, Figure, Paragraph, Section, Table
-from crma_eval.figures import new_panels, svg_of
-from crma_eval.fmt import DASH, missing
-from crma_eval.labels import display
+from crma_eval import DASH, display, missing, new_panels, svg_of
+from crma_eval.api import Block, Figure, Paragraph, Section, Table
 
 COLUMNS = (
     ("acc", "ACC"),

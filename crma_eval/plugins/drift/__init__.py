@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
-from crma_eval.plugins.base import (
-    AnalysisResult,
-    AnalyzeOptions,
-    DataShape,
-    Plugin,
-    RecordKind,
-)
+from crma_eval.api import DataShape, Plugin, RecordKind
 from crma_eval.plugins.drift.records import LOSS_KIND
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from crma_eval.blocks import Section
 
 
 class DriftPlugin(Plugin):
@@ -25,9 +14,8 @@ class DriftPlugin(Plugin):
     name: ClassVar[str] = "drift"
     title: ClassVar[str] = "Forgetting (loss-relative drift)"
     record_kinds: ClassVar[tuple[RecordKind, ...]] = (LOSS_KIND,)
-    kinds: ClassVar[tuple[str, ...]] = ("loss",)
     order: ClassVar[int] = 30
-    collector: ClassVar[str | None] = "crma_eval.plugins.drift.collect:DriftCollector"
+    collector: ClassVar[str | None] = ".collect:DriftCollector"
     data: ClassVar[dict[str, DataShape]] = {"holdout": "per_domain"}
     definitions: ClassVar[tuple[tuple[str, str], ...]] = (
         (
@@ -58,22 +46,5 @@ class DriftPlugin(Plugin):
             "it is 2/70 ≈ 0.029.",
         ),
     )
-
-    def analyze(
-        self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
-    ) -> AnalysisResult | None:
-        """Drift, holdout, advantages and tests; None without loss records."""
-        loss = frames.get("loss")
-        if loss is not None:  # after_phase 0 (the base model) is the cl plugin's row 0, not drift's
-            loss = loss[loss["after_phase"] >= 1]
-        if loss is None or loss.empty:
-            return None
-        from crma_eval.plugins.drift.analysis import analyze_drift
-
-        return analyze_drift(loss, options)
-
-    def report_section(self, result: dict[str, Any]) -> Section:
-        """Per-seed table, heatmaps, drift chart and tests from the stored details."""
-        from crma_eval.plugins.drift.section import drift_section
-
-        return drift_section(result)
+    analysis: ClassVar[str | None] = ".analysis:analyze_drift"
+    section: ClassVar[str | None] = ".section:drift_section"

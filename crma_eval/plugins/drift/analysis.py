@@ -9,9 +9,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import in_order, put_metrics
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import (
+    InputError,
+    group_summary,
+    in_order,
+    paired_t,
+    permutation_test,
+    put_metrics,
+    ranges_disjoint,
+    seeds_mde,
+    sign_flip_test,
+    welch_t,
+)
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift.catalogue import drift_info
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
@@ -20,10 +30,14 @@ from crma_eval.plugins.drift.matrix import (
     mean_matrix,
     seed_runs,
 )
-from crma_eval.stats import group_summary, permutation_test, ranges_disjoint, welch_t
-from crma_eval.stats.power import seeds_mde
 
 PLUGIN = "drift"
+# Conditions always share seeds (check_seeds), and the learning advantage pairs them by seed.
+PAIRED_TEST = (
+    "paired by seed: paired t on per-seed drift differences with its t-interval (n - 1 df; "
+    "undefined for essentially constant differences) and the exact sign-flip test beside it; "
+    "welch-t and the two-sample permutation test (seeds as independent) kept for comparison"
+)
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -43,8 +57,27 @@ def _advantage(runs_a: list[SeedRun], runs_b: list[SeedRun]) -> list[tuple[int, 
     return [(r.seed, (holdout_b[r.seed] - r.holdout) / holdout_b[r.seed] * 100) for r in runs_a]
 
 
+def _paired(a: list[float], b: list[float], options: AnalyzeOptions) -> dict[str, Any]:
+    """Paired-by-seed tests of drift a - b (seeds in the same order): paired t with its
+    t-interval, and the exact sign-flip test of the per-seed differences."""
+    t = paired_t(a, b, options.confidence)
+    flip = sign_flip_test(np.subtract(a, b), seed=options.seed)
+    return {
+        "n": t.n,
+        "diff": t.mean,
+        "diff_ci_low": t.low,
+        "diff_ci_high": t.high,
+        "statistic": t.statistic,
+        "df": t.df,
+        "pvalue": t.pvalue,
+        "sign_flip_pvalue": flip.pvalue,
+        "sign_flip_exact": flip.exact,
+    }
+
+
 def _tests(a: list[float], b: list[float], options: AnalyzeOptions) -> dict[str, Any]:
-    """Welch's t (NaN below 2 seeds a side), exact permutation test and range disjointness."""
+    """Welch's t (NaN below 2 seeds a side), exact permutation test, range disjointness and the
+    paired-by-seed tests (a and b list the same seeds in the same order)."""
     nan = {"statistic": math.nan, "pvalue": math.nan, "df": math.nan}
     welch = asdict(welch_t(a, b)) if min(len(a), len(b)) >= 2 else nan
     perm = permutation_test(a, b, alternative="two-sided", seed=options.seed)
@@ -64,6 +97,7 @@ def _tests(a: list[float], b: list[float], options: AnalyzeOptions) -> dict[str,
             "n_permutations": perm.n_permutations,
         },
         "disjoint": ranges_disjoint(a, b),
+        "paired": _paired(a, b, options),
         "mde": seeds_mde(a, b, 1 - options.confidence),
     }
 
@@ -123,6 +157,7 @@ def _pair_metrics(metrics: dict[str, float], advantages: list[dict], tests: list
             {k: perm[k] for k in ("pvalue", "pvalue_greater", "pvalue_less", "floor", "exact")},
         )
         put_metrics(metrics, (PLUGIN, label), {"disjoint": test["disjoint"], "mde": test["mde"]})
+        put_metrics(metrics, (PLUGIN, label, "paired"), test["paired"])
 
 
 def _permutation_method(tests: list[dict[str, Any]]) -> str:
@@ -135,8 +170,12 @@ def _permutation_method(tests: list[dict[str, Any]]) -> str:
     )
 
 
-def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
-    """Loss-relative drift, final holdout and learning advantage per condition (docs/results.md)."""
+def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult | None:
+    """Loss-relative drift, final holdout and learning advantage per condition (docs/results.md);
+    None when every record is after_phase 0 (the base model: the cl plugin's row 0)."""
+    loss = loss[loss["after_phase"] >= 1]
+    if loss.empty:
+        return None
     runs = seed_runs(loss, (options.extra.get("drift") or {}).get("domain_order"))
     check_seeds(loss, runs)
     check_phases(runs)
@@ -158,11 +197,19 @@ def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult
     for cond in conditions:
         _condition_metrics(metrics, cond)
     _pair_metrics(metrics, advantages, tests)
-    details = {"conditions": conditions, "advantages": advantages, "tests": tests}
+    details = {
+        "conditions": conditions,
+        "advantages": advantages,
+        "tests": tests,
+        "confidence": options.confidence,
+    }
     methods = {
         "drift": "loss-relative drift (L(T,d) - L(d,d)) / L(d,d) * 100, mean over d < T",
         "std": "sample (ddof=1)",
+        "unit": "seed (one training run per condition and seed); conditions paired by seed",
         "test": "welch-t; " + _permutation_method(tests),
+        "paired_test": PAIRED_TEST,
+        "test_used": PAIRED_TEST if tests else "none (one condition)",
         "mde": "minimum detectable drift difference (pp) at alpha = 1 - confidence, 80% power: "
         "two-sample t on the per-seed drifts, pooled sd (statsmodels TTestIndPower); an exact "
         "permutation test whose floor is not below alpha detects none",

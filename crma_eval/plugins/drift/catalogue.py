@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.api.catalogue import MetricInfo, describe
-from crma_eval.naming import metric_name
+from crma_eval import metric_name
+from crma_eval.api import MetricInfo, describe
 
 PLUGIN = "drift"
 DRIFT = "loss-relative drift (L(T,d) − L(d,d)) / L(d,d) × 100, mean over d < T"
@@ -90,4 +90,27 @@ def drift_info(metrics: dict[str, float], details: dict[str, Any]) -> dict[str, 
         out |= _advantage(metrics, adv)
     for test in details["tests"]:
         out |= _test(metrics, test, seeds.get(test["a"], 0) + seeds.get(test["b"], 0))
+        if "paired" in test:
+            out |= _paired(metrics, test, float(details.get("confidence", 0.95)))
+    return out
+
+
+def _paired(
+    metrics: dict[str, float], test: dict[str, Any], confidence: float
+) -> dict[str, MetricInfo]:
+    """drift.<a>_vs_<b>.paired.*: the paired-by-seed test (conditions share seeds)."""
+    prefix = metric_name(PLUGIN, f"{test['a']}_vs_{test['b']}", "paired")
+    n = int(test["paired"]["n"])
+    words = f"mean per-seed difference in drift, {test['a']} minus {test['b']} (paired by seed)"
+    own = [m for m in metrics if m.startswith(f"{prefix}.") and ".sign_flip_" not in m]
+    out = describe(
+        own, prefix, "diff", words, unit="seed", n=n, method="mean of per-seed differences",
+        interval="paired-t", test="paired-t", scale="percent", confidence=confidence,
+    )  # fmt: skip
+    common: dict[str, Any] = {"unit": "seed", "n": n, "of": f"{prefix}.diff"}
+    method = "sign-flip-permutation"
+    for stat, role in (("sign_flip_pvalue", "pvalue"), ("sign_flip_exact", "flag")):
+        if f"{prefix}.{stat}" in metrics:
+            text = f"{'p-value' if role == 'pvalue' else 'exact'} of the sign-flip test of {words}"
+            out[f"{prefix}.{stat}"] = MetricInfo(role, text, method=method, **common)
     return out

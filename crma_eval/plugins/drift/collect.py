@@ -9,10 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from crma_eval.collect import CollectContext, Unit
-from crma_eval.collect.data import read_holdout
-from crma_eval.collect.fingerprint import data_hash
-from crma_eval.errors import InputError
+from crma_eval import CollectContext, InputError, Unit, data_hash, read_holdout
 
 
 class DriftCollector:

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import first_row, where
+from crma_eval import InputError, first_row, where
 
 GROUP = ["condition", "seed"]
 CELL = ["condition", "seed", "after_phase", "domain"]

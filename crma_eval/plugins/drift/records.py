@@ -7,13 +7,12 @@ from typing import Annotated, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Int, Name, NonNeg, RecordKind
+from crma_eval.api import Int, Name, NonNeg, RecordKind
 
 
 class LossRecord(TypedDict):
     """Holdout loss on one domain after one training phase, for one condition and seed."""
 
-    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
     kind: Literal["loss"]
     condition: Name
     seed: Int

@@ -7,10 +7,19 @@ from typing import Any
 import numpy as np
 from matplotlib.colors import Normalize
 
-from crma_eval.blocks import Figure, KeyValues, Section, Table
-from crma_eval.figures import new_figure, new_panels, svg_of
-from crma_eval.fmt import DASH, missing, num, pvalue, signed
-from crma_eval.labels import display, ordered
+from crma_eval import (
+    DASH,
+    display,
+    missing,
+    new_figure,
+    new_panels,
+    num,
+    ordered,
+    pvalue,
+    signed,
+    svg_of,
+)
+from crma_eval.api import Figure, KeyValues, Section, Table
 
 
 def _mean_std(summary: dict[str, Any], digits: int, unit: str = "") -> str:
@@ -253,6 +262,34 @@ def _tests_table(details: dict[str, Any], opts: dict[str, Any]) -> Table:
     )
 
 
+def _paired_table(details: dict[str, Any], opts: dict[str, Any]) -> Table | None:
+    """The paired-by-seed tests (the test used: conditions share seeds), when analysed."""
+    tests = [t for t in details["tests"][::2] if "paired" in t]
+    if not tests:
+        return None
+    rows = [
+        [
+            f"{display(opts, t['a'])} vs {display(opts, t['b'])}",
+            t["paired"]["n"],
+            signed(t["paired"]["diff"], 2, " pp"),
+            f"[{signed(t['paired']['diff_ci_low'], 2)}, {signed(t['paired']['diff_ci_high'], 2)}]",
+            num(t["paired"]["statistic"]),
+            pvalue(t["paired"]["pvalue"]),
+            pvalue(t["paired"]["sign_flip_pvalue"]),
+        ]
+        for t in tests
+    ]
+    columns = ["Comparison (drift)", "seeds", "mean paired diff (pp)", "t-interval (pp)",
+               "paired t", "paired t p", "sign-flip p (exact)"]  # fmt: skip
+    notes = [
+        "Conditions share seeds, so the per-seed drift differences are tested (paired t with "
+        "n − 1 df and its interval; exact sign-flip test beside it; metrics `.paired.*`). "
+        "A dash: the differences are essentially constant, where the t-test is undefined."
+    ]
+    return Table(columns, rows, "Paired-by-seed tests on per-seed drift (the test used)", notes,
+                 id="drift-paired")  # fmt: skip
+
+
 def _headline(details: dict[str, Any], opts: dict[str, Any]) -> KeyValues:
     items = [
         (
@@ -279,12 +316,16 @@ def drift_section(result: dict[str, Any]) -> Section:
         blocks.append(_advantage_chart(adv, opts))
     blocks.append(_heatmaps(details, opts))
     if details["tests"]:
+        paired = _paired_table(details, opts)
+        if paired is not None:
+            blocks.append(paired)
         blocks.append(_tests_table(details, opts))
     definitions = [
         ("drift", "(L(T, d) − L(d, d)) / L(d, d) × 100, mean over d < T, per seed"),
         ("learning advantage", "(holdout(b) − holdout(a)) / holdout(b) × 100, seed by seed"),
         ("std", "sample standard deviation (ddof = 1) across seeds"),
-        ("Welch t", "unequal-variance t-test on per-seed drift (scipy)"),
+        ("paired t", "t-test of the per-seed drift differences (scipy ttest_rel), n − 1 df"),
+        ("Welch t", "unequal-variance t-test on per-seed drift (scipy), seeds as independent"),
         (
             "permutation p",
             "exact two-sample permutation test on per-seed drift: two-sided (2 × smaller "

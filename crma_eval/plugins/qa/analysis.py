@@ -11,18 +11,20 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.api.catalogue import MetricInfo, describe
-from crma_eval.fmt import ci_methods, in_order, proportion, put_metrics
-from crma_eval.naming import metric_name
-from crma_eval.pairing import (
+from crma_eval import (
+    CLUSTERED_METHOD,
+    ci_methods,
     conditions,
-    item_clusters,
+    group_summary,
+    in_order,
+    metric_name,
     of_condition,
+    put_metrics,
     repeats_items,
     with_items,
 )
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
-from crma_eval.stats import CLUSTERED_METHOD, clustered_proportion, group_summary
+from crma_eval.api import AnalysisResult, AnalyzeOptions, MetricInfo, describe
+from crma_eval.plugins.qa.accuracy import accuracy, row_info
 
 PLUGIN = "qa"
 PUBLIC = ("k", "n", "accuracy", "ci_low", "ci_high", "misrouted")
@@ -38,27 +40,6 @@ def _routing(qa: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"routed": is_routed, "misrouted": is_routed & (routed.isna() | (routed != qa["domain"]))}
     )
-
-
-def accuracy(rows: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
-    """k, n, accuracy and interval of one group: plain CI for independent items, else clustered."""
-    correct = rows["correct"].astype(bool)
-    k, n = int(correct.sum()), int(correct.size)
-    if not repeats_items(rows):
-        return proportion(k, n, options) | {"method": options.ci_method}
-    res = clustered_proportion(correct.to_numpy(), item_clusters(rows), options.confidence)
-    return {
-        "k": k,
-        "n": n,
-        "accuracy": res.estimate,
-        "ci_low": res.low,
-        "ci_high": res.high,
-        "n_items": res.n_items,
-        "n_observations": res.n_observations,
-        "design_effect": res.design_effect,
-        "n_effective": res.n_effective,
-        "method": res.method,
-    }
 
 
 def replicate_column(rows: pd.DataFrame) -> str | None:
@@ -94,17 +75,6 @@ def _what(parts: tuple[Any, ...]) -> str:
     _, arm, cond, *domain = parts
     where = f"domain {domain[0]}" if domain and domain[0] is not None else "all domains"
     return f"share of answers correct, arm {arm}" + (f", {cond}" if cond else "") + f", {where}"
-
-
-def row_info(
-    names: list[str], prefix: str, row: dict[str, Any], what: str, confidence: float
-) -> dict[str, MetricInfo]:
-    """Catalogue entries of one accuracy row's metrics: the unit is the item (n = distinct items
-    when items repeat, else answers = items) and the interval's method is the row's."""
-    return describe(
-        names, prefix, "accuracy", what, unit="item", n=int(row.get("n_items", row["n"])),
-        method="k/n", interval=row["method"], confidence=confidence,
-    )  # fmt: skip
 
 
 def _put(
@@ -180,8 +150,8 @@ def _add_scorers(
     out: tuple[dict[str, float], dict[str, MetricInfo]],
     details: dict[str, Any],
 ) -> None:
-    """Scorers side by side (crma_eval.scorers.compare), when the records carry verdicts."""
-    from crma_eval.scorers.compare import compare_scorers
+    """Scorers side by side (crma_eval.plugins.qa.scorer_compare), when records carry verdicts."""
+    from crma_eval.plugins.qa.scorer_compare import compare_scorers
 
     compared = compare_scorers(qa, options)
     if compared is not None:

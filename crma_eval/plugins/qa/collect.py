@@ -11,16 +11,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crma_eval.collect import CollectContext, Unit
-from crma_eval.collect.data import read_items
-from crma_eval.collect.fingerprint import data_hash
-from crma_eval.config import Arm
-from crma_eval.errors import InputError
-from crma_eval.scorers.apply import score_records
-from crma_eval.scoring import parse_number, score
+from crma_eval import (
+    Arm,
+    CollectContext,
+    InputError,
+    Unit,
+    data_hash,
+    parse_number,
+    read_items,
+    score,
+    score_records,
+)
 
 if TYPE_CHECKING:
-    from crma_eval.checkpoint import Checkpoint
+    from crma_eval import Checkpoint
 
 
 def read_qa(path: Any) -> list[dict[str, Any]]:

@@ -7,13 +7,12 @@ from typing import Annotated, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Bool01, Int, Name, Num, RecordKind
+from crma_eval.api import Bool01, Int, Name, Num, RecordKind
 
 
 class QARecord(TypedDict):
     """One answered question under one arm (e.g. with or without CRMA)."""
 
-    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
     kind: Literal["qa"]
     arm: Name
     domain: Name

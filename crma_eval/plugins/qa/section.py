@@ -6,12 +6,18 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.api.catalogue import MetricInfo, interval_label, interval_labels, method_label
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, interval, missing, pct
-from crma_eval.labels import display
-from crma_eval.naming import metric_name
+from crma_eval import DASH, display, interval, metric_name, missing, new_figure, pct, svg_of
+from crma_eval.api import (
+    Figure,
+    KeyValues,
+    MetricInfo,
+    Paragraph,
+    Section,
+    Table,
+    interval_label,
+    interval_labels,
+    method_label,
+)
 
 OVERALL = "all domains"
 DEFINITIONS = [
@@ -300,7 +306,7 @@ def qa_section(result: dict[str, Any]) -> Section:
 
 def _scorer_blocks(result: dict[str, Any]) -> list[Paragraph | Table]:
     """Scorers side by side (crma_eval.scorers.section), when the analysis compared them."""
-    from crma_eval.scorers.section import scorer_blocks
+    from crma_eval import scorer_blocks
 
     details = result["details"].get("scorers")
     infos = [

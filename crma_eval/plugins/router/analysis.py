@@ -9,9 +9,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import ci_methods, first_row, proportion, put_metrics, where
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import (
+    CLUSTERED_METHOD,
+    DEFAULT_RESAMPLES,
+    InputError,
+    ci_methods,
+    clustered_proportion,
+    first_row,
+    proportion,
+    put_metrics,
+    rows_bootstrap_ci,
+    where,
+)
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.router import metrics as rm
 from crma_eval.plugins.router.catalogue import router_info
 from crma_eval.plugins.router.oracle_gap import (
@@ -21,7 +31,7 @@ from crma_eval.plugins.router.oracle_gap import (
     paired_items,
 )
 from crma_eval.plugins.router.records import ROUTE_CATEGORIES
-from crma_eval.stats.resample import DEFAULT_RESAMPLES, rows_bootstrap_ci
+from crma_eval.plugins.router.units import SEVERAL, SINGLE, Units, query_units
 
 PLUGIN = "router"
 NONE = "(none)"
@@ -79,50 +89,74 @@ def _confusion(route: pd.DataFrame) -> dict[str, Any]:
 
 
 def _coverage_curve(scores: np.ndarray, correct: np.ndarray) -> dict[str, list[float]]:
-    """Selective accuracy when answering only the top-scored share of queries (score desc)."""
-    order = np.argsort(-scores, kind="stable")
-    hits = np.cumsum(correct[order])
+    """Selective accuracy when answering only the top-scored share of queries (score desc;
+    tied scores averaged over their orders, so record order does not matter)."""
+    ordered, hits = rm.tie_averaged_cumsum(scores, correct)
     taken = np.arange(1, scores.size + 1)
     pick = np.unique(np.linspace(0, scores.size - 1, min(CURVE_POINTS, scores.size)).astype(int))
     return {
         "coverage": (taken[pick] / scores.size).tolist(),
         "accuracy": (hits[pick] / taken[pick]).tolist(),
-        "threshold": scores[order][pick].tolist(),
+        "threshold": ordered[pick].tolist(),
     }
 
 
-def _with_ci(
-    metrics: dict[str, float], name: str, stat: Any, arrays: tuple[np.ndarray, ...], opts: Any
-) -> None:
-    """metrics[name] = stat(*arrays) and, when defined, its percentile bootstrap interval."""
-    metrics[name] = stat(*arrays)
-    if math.isnan(metrics[name]) or len(arrays[0]) < 2:
-        return
-    ci = rows_bootstrap_ci(stat, arrays, opts.confidence, seed=opts.seed)
-    metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"] = ci.low, ci.high
+class _Boot:
+    """Bootstrap settings of one analysis: options, query clusters (None: rows are queries) and
+    the number of resamples skipped per statistic (undefined on them, e.g. a class missing)."""
+
+    def __init__(self, options: AnalyzeOptions, clusters: np.ndarray | None) -> None:
+        self.options, self.clusters = options, clusters
+        self.skipped: dict[str, int] = {}
+
+    def put(
+        self,
+        metrics: dict[str, float],
+        name: str,
+        stat: Any,
+        arrays: tuple[np.ndarray, ...],
+        rows: np.ndarray | None = None,
+    ) -> None:
+        """metrics[name] = stat(*arrays) and, when defined, its percentile bootstrap interval
+        (rows: the mask that selected `arrays` from the frame, to select the clusters)."""
+        metrics[name] = stat(*arrays)
+        if math.isnan(metrics[name]) or len(arrays[0]) < 2:
+            return
+        clusters = self.clusters
+        if clusters is not None and rows is not None:
+            clusters = clusters[rows]
+        opts = self.options
+        ci = rows_bootstrap_ci(stat, arrays, opts.confidence, seed=opts.seed, clusters=clusters)
+        metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"] = ci.low, ci.high
+        self.skipped[name] = ci.skipped
 
 
-def _f1_stats(route: pd.DataFrame, options: AnalyzeOptions) -> dict[str, float]:
+def _f1_stats(route: pd.DataFrame, boot: _Boot) -> dict[str, float]:
     """macro_f1 (queries with a gold domain) and macro_f1_ood_fp (all queries: an OOD query
-    routed to a domain is a false positive of that domain), over the gold domains."""
+    routed to a domain is a false positive of that domain), over the gold domains.
+
+    A bootstrap resample lacking one of the gold domains has an undefined macro F1 over them
+    (not F1 = 0 for the missing domain): it is skipped and counted."""
     gold = route["gold"].fillna(NONE).to_numpy(object)
     predicted = effective_prediction(route).fillna(NONE).to_numpy(object)
     known = gold != NONE
     labels = sorted(set(gold[known]))
 
     def f1(g: np.ndarray, p: np.ndarray) -> float:
+        if not np.isin(np.asarray(labels, dtype=object), g).all():
+            return math.nan
         return rm.macro_f1(g, p, labels)
 
     out: dict[str, float] = {}
-    _with_ci(out, "macro_f1", f1, (gold[known], predicted[known]), options)
-    _with_ci(out, "macro_f1_ood_fp", f1, (gold, predicted), options)
+    boot.put(out, "macro_f1", f1, (gold[known], predicted[known]), known)
+    boot.put(out, "macro_f1_ood_fp", f1, (gold, predicted))
     return out
 
 
-def _ood_stats(in_dist: np.ndarray, score: np.ndarray, opts: AnalyzeOptions) -> dict[str, float]:
+def _ood_stats(in_dist: np.ndarray, score: np.ndarray, boot: _Boot) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, stat in (("auroc", rm.auroc), ("aupr", rm.aupr), ("fpr_at_95tpr", rm.fpr_at_tpr)):
-        _with_ci(out, name, stat, (in_dist, score), opts)
+        boot.put(out, name, stat, (in_dist, score))
     return out if not math.isnan(out["auroc"]) else {}
 
 
@@ -153,33 +187,97 @@ def _oracle_gap(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> dic
     pairs = paired_items(qa, routed, oracle)
     if pairs.empty:
         return {"note": f"arms {routed} and {oracle} share no items"}
+    stats, method = attribution(pairs, options)
     return {
         "routed_arm": routed,
         "oracle_arm": oracle,
-        "stats": attribution(pairs, options),
+        "stats": stats,
+        "method": method,
         "items": listed_items(pairs),
     }
 
 
+def _accuracy(
+    correct: pd.Series, mask: pd.Series, units: Units, options: AnalyzeOptions
+) -> dict[str, float]:
+    """k, n (queries), accuracy and interval of the selected rows; with several routers the
+    pooled accuracy over decisions, n = distinct queries, k = accuracy * n, item-clustered CI."""
+    if units.clusters is None:
+        return proportion(int(correct[mask].sum()), int(mask.sum()), options)
+    picked = mask.to_numpy()
+    res = clustered_proportion(correct[mask].to_numpy(), units.clusters[picked], options.confidence)
+    return {
+        "k": res.estimate * res.n_items,
+        "n": res.n_items,
+        "accuracy": res.estimate,
+        "ci_low": res.low,
+        "ci_high": res.high,
+        "n_observations": res.n_observations,
+        "design_effect": res.design_effect,
+        "n_effective": res.n_effective,
+    }
+
+
+def _category_rows(
+    route: pd.DataFrame, correct: pd.Series, units: Units, options: AnalyzeOptions
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """One accuracy row per stress category present, and the overall accuracy."""
+    rows = [
+        {"category": category, **_accuracy(correct, route["category"] == category, units, options)}
+        for category in ROUTE_CATEGORIES
+        if (route["category"] == category).any()
+    ]
+    return rows, _accuracy(correct, pd.Series(True, index=route.index), units, options)
+
+
+def _per_checkpoint(
+    route: pd.DataFrame, correct: pd.Series, units: Units, options: AnalyzeOptions
+) -> list[dict[str, Any]]:
+    """Per checkpoint (several routers only): its own category rows and overall accuracy, each
+    query once (plain proportion interval)."""
+    if units.mode != SEVERAL or "checkpoint" not in route.columns:
+        return []
+    out = []
+    for checkpoint in units.checkpoints:
+        mine = route["checkpoint"].astype(str) == checkpoint
+        single = Units(route[mine], SINGLE, int(mine.sum()), int(mine.sum()), [], None)
+        rows, overall = _category_rows(route[mine], correct[mine], single, options)
+        out.append({"checkpoint": checkpoint, "rows": rows, "overall": overall})
+    return out
+
+
+def _put_accuracy(
+    metrics: dict[str, float],
+    rows: list[dict[str, Any]],
+    overall: dict[str, float],
+    suffix: tuple[str, ...] = (),
+) -> None:
+    for row in rows:
+        stats = {k: v for k, v in row.items() if k != "category"}
+        put_metrics(metrics, (PLUGIN, row["category"], *suffix), stats)
+    put_metrics(metrics, (PLUGIN, "overall", *suffix), overall)
+
+
 def analyze_router(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> AnalysisResult:
-    """Every router number from the `route` frame (and the `qa` frame for the oracle gap)."""
-    route = frames["route"]
+    """Every router number from the `route` frame (and the `qa` frame for the oracle gap).
+
+    The unit of analysis is the query (plugins.router.units): a query routed for several
+    checkpoints by one shared router counts once; with several routers intervals are clustered
+    by query and each checkpoint gets rows `router.<category>.checkpoint_<id>.*`.
+    """
+    units = query_units(frames["route"])
+    route = units.frame
     correct = correctness(route)
-    counts = correct.groupby(route["category"]).agg(["sum", "size"])
+    boot = _Boot(options, units.clusters)
     metrics: dict[str, float] = {}
-    rows = []
-    for category in [c for c in ROUTE_CATEGORIES if c in counts.index]:
-        row = {
-            "category": category,
-            **proportion(counts.at[category, "sum"], counts.at[category, "size"], options),
-        }
-        rows.append(row)
-        put_metrics(metrics, (PLUGIN, category), {k: v for k, v in row.items() if k != "category"})
-    overall = proportion(int(correct.sum()), int(correct.size), options)
-    f1 = _f1_stats(route, options)
-    put_metrics(metrics, (PLUGIN, "overall"), {**overall, **f1})
+    rows, overall = _category_rows(route, correct, units, options)
+    f1 = _f1_stats(route, boot)
+    _put_accuracy(metrics, rows, {**overall, **f1})
+    checkpoints = _per_checkpoint(route, correct, units, options)
+    for ck in checkpoints:
+        _put_accuracy(metrics, ck["rows"], ck["overall"], (f"checkpoint_{ck['checkpoint']}",))
     score, in_dist = route["score"].to_numpy(float), route["gold"].notna().to_numpy()
-    ood = _ood_stats(in_dist, score, options)
+    ood = _ood_stats(in_dist, score, boot)
     put_metrics(metrics, (PLUGIN, "ood"), ood)
     calibration = _calibration(route, correct)
     if calibration is not None:
@@ -214,18 +312,29 @@ def analyze_router(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> 
             "sweep": rm.threshold_sweep(score, in_dist, right),
         },
         "oracle_gap": gap,
+        "unit": units.describe(),
+        "checkpoints": checkpoints,
+        "bootstrap_skipped": boot.skipped,
     }
-    boot = f"percentile bootstrap over queries, {DEFAULT_RESAMPLES} resamples, seed {options.seed}"
+    over = "queries (whole queries: clustered)" if units.clusters is not None else "queries"
+    boot_text = (
+        f"percentile bootstrap over {over}, {DEFAULT_RESAMPLES} resamples, seed "
+        f"{options.seed}; resamples where a statistic is undefined (a class or gold domain "
+        "missing) are skipped, counts in details.bootstrap_skipped"
+    )
     methods = {
         **ci_methods(options),
+        "unit": units.describe(),
         "f1": "macro (sklearn), items with a gold domain; _ood_fp: OOD routed = false positive",
         "auroc": "roc_auc_score of score, in-distribution (gold known) positive",
         "aupr": "average_precision_score, in-distribution positive",
         "fpr_at_95tpr": "FPR at the first roc_curve threshold with TPR >= 0.95",
         "ece": f"{rm.ECE_BINS} equal-width confidence bins, queries with a gold domain",
-        "aurc": "mean misroute rate of the top-k by score, k = 1..N, queries with a gold domain",
-        "bootstrap": boot,
-        "oracle_gap": f"paired items; {boot.replace('queries', 'items')}; McNemar "
-        f"{options.mcnemar_method}",
+        "aurc": "mean misroute rate of the top-k by score, k = 1..N, queries with a gold domain; "
+        "tied scores averaged over their orders",
+        "bootstrap": boot_text,
+        "oracle_gap": gap.get("method", "not computed"),
     }
+    if units.clusters is not None:
+        methods["ci_repeated"] = CLUSTERED_METHOD
     return AnalysisResult(metrics, details, methods, metric_info=router_info(metrics, methods))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.api.catalogue import MetricInfo, describe, describe_family
+from crma_eval.api import MetricInfo, describe, describe_family
 
 PLUGIN = "router"
 BOOT = "percentile bootstrap"
@@ -44,16 +44,21 @@ def _n(metrics: dict[str, float], prefix: str) -> int | None:
     return None
 
 
-def _accuracy(metrics: dict[str, float], ci: str, confidence: float) -> dict[str, MetricInfo]:
+def _accuracy(
+    metrics: dict[str, float], ci: str, confidence: float, clustered: str = "clustered-cr1"
+) -> dict[str, MetricInfo]:
     """router.<category>.* and router.overall.*: share of queries routed to the gold domain."""
     out: dict[str, MetricInfo] = {}
     prefixes = {m.rsplit(".", 1)[0] for m in metrics if m.endswith(".accuracy")}
     for prefix in sorted(prefixes - {f"{PLUGIN}.oracle_gap"}):
         group = prefix.split(".", 1)[1]
         own = [m for m in metrics if m.startswith(f"{prefix}.") and ".macro_f1" not in m]
+        pooled = f"{prefix}.n_observations" in metrics  # several routers: clustered by query
         out |= describe(
             own, prefix, "accuracy", f"share of {group} queries routed to the right domain",
-            unit="query", n=_n(metrics, prefix), method="k/n", interval=ci, confidence=confidence,
+            unit="query", n=_n(metrics, prefix),
+            method="pooled over checkpoints' decisions" if pooled else "k/n",
+            interval=clustered if pooled else ci, confidence=confidence,
         )  # fmt: skip
     for stat, words in F1.items():
         out |= describe_family(
@@ -94,8 +99,13 @@ def _ood(metrics: dict[str, float], confidence: float) -> dict[str, MetricInfo]:
 
 def _oracle_gap(metrics: dict[str, float], confidence: float, test: str) -> dict[str, MetricInfo]:
     prefix = f"{PLUGIN}.oracle_gap"
-    # The unit is one paired answer (an item under one seed/checkpoint in both arms).
-    common: dict[str, Any] = {"unit": "paired answer", "n": _n(metrics, prefix)}
+    # The unit is the item: one paired answer, or the item's answers under several seeds /
+    # checkpoints (then n counts distinct items and the test is the item-level sign-flip test).
+    item_level = f"{prefix}.items_b" in metrics
+    if item_level:
+        test = "sign-flip-permutation"
+    common: dict[str, Any] = {"unit": "item" if item_level else "paired answer",
+                              "n": _n(metrics, prefix)}  # fmt: skip
     out: dict[str, MetricInfo] = {}
     for stat, words in GAP.items():
         out |= describe_family(
@@ -106,14 +116,23 @@ def _oracle_gap(metrics: dict[str, float], confidence: float, test: str) -> dict
         if f"{prefix}.{stat}" in metrics:
             out[f"{prefix}.{stat}"] = MetricInfo("estimate", words, scale="fraction", **common)
     gap = f"{prefix}.gap"
-    for stat, role in (("mcnemar_b", "count"), ("mcnemar_c", "count"), ("n", "count")):
+    counts = {
+        "n": "paired items",
+        "mcnemar_b": "items right routed only",
+        "mcnemar_c": "items right under the oracle only",
+        "n_observations": "paired answers (items under several seeds / checkpoints)",
+        "items_b": "items whose routed-minus-oracle total is positive",
+        "items_c": "items whose routed-minus-oracle total is negative",
+    }
+    for stat, words in counts.items():
         if f"{prefix}.{stat}" in metrics:
-            words = {"n": "paired items", "mcnemar_b": "items right routed only"}.get(
-                stat, "items right under the oracle only"
-            )
-            out[f"{prefix}.{stat}"] = MetricInfo(role, words, scale="count", of=gap, **common)
+            out[f"{prefix}.{stat}"] = MetricInfo("count", words, scale="count", of=gap, **common)
     if f"{prefix}.pvalue" in metrics:
-        words = "p-value of McNemar's test, routed vs oracle arm on the same items"
+        words = (
+            "p-value of the item-level sign-flip test, routed vs oracle arm on the same items"
+            if item_level
+            else "p-value of McNemar's test, routed vs oracle arm on the same items"
+        )
         out[f"{prefix}.pvalue"] = MetricInfo("pvalue", words, method=test, of=gap, **common)
     return out
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.collect import CollectContext, Unit
-from crma_eval.collect.data import read_items
-from crma_eval.collect.fingerprint import data_hash
-from crma_eval.errors import InputError
+from crma_eval import CollectContext, InputError, Unit, data_hash, read_items
 from crma_eval.plugins.router.records import ROUTE_CATEGORIES
 
 

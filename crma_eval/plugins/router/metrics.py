@@ -114,18 +114,39 @@ def reliability(
     return {"ece": float(ece), "bins": rows}
 
 
+def tie_averaged_cumsum(score: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted scores, expected cumulative sum of `values`) taking queries by score descending.
+
+    Within a group of tied scores the order is arbitrary, so each prefix that cuts into a tie
+    group gets the expected sum over all orders of the group: the sum before the group plus
+    j / size of the group's total for j queries taken from it (linear interpolation). Invariant
+    to record order. score, values: shape [n].
+    """
+    order = np.argsort(-score, kind="stable")
+    s, v = score[order], np.asarray(values, dtype=float)[order]
+    total = np.cumsum(v)
+    new_group = np.r_[True, s[1:] != s[:-1]]
+    group = np.cumsum(new_group) - 1
+    starts = np.flatnonzero(new_group)
+    ends = np.r_[starts[1:], s.size]
+    before = np.r_[0.0, total][starts]
+    within = total[ends - 1] - before
+    taken = np.arange(s.size) - starts[group] + 1
+    return s, before[group] + taken * within[group] / (ends - starts)[group]
+
+
 def risk_coverage(score: np.ndarray, correct: np.ndarray) -> dict[str, Any]:
     """Risk-coverage curve and AURC (Geifman & El-Yaniv 2017).
 
-    Queries sorted by score descending (stable); risk(k) = misroutes among the first k accepted
-    / k; AURC = mean of risk(k) over k = 1..N. Raises ValueError without queries.
+    Queries sorted by score descending; risk(k) = misroutes among the first k accepted / k, with
+    tied scores averaged over their orders (tie_averaged_cumsum: the result does not depend on
+    record order); AURC = mean of risk(k) over k = 1..N. Raises ValueError without queries.
     """
     score, correct = np.asarray(score, dtype=float), np.asarray(correct, dtype=bool)
     if score.size == 0:
         raise ValueError("risk-coverage needs at least one query")
-    order = np.argsort(-score, kind="stable")
     k = np.arange(1, score.size + 1)
-    risk = np.cumsum(~correct[order]) / k
+    risk = tie_averaged_cumsum(score, ~correct)[1] / k
     pick = np.unique(np.linspace(0, score.size - 1, min(SWEEP_POINTS, score.size)).astype(int))
     return {
         "aurc": float(risk.mean()),

@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.plugins.base import AnalyzeOptions
-from crma_eval.stats import mcnemar_from_pairs
-from crma_eval.stats.resample import rows_bootstrap_ci
+from crma_eval import mcnemar_from_pairs, repeated_difference, rows_bootstrap_ci
+from crma_eval.api import AnalyzeOptions
 
 KEYS = ("domain", "item_id", "seed", "checkpoint")
 MAX_LISTED = 200
@@ -69,14 +68,48 @@ def _routing_share(r: np.ndarray, o: np.ndarray, m: np.ndarray) -> float:
 STATS = {"retained": _retained, "gap": _gap, "routing_share": _routing_share}
 
 
-def attribution(pairs: pd.DataFrame, options: AnalyzeOptions) -> dict[str, float]:
-    """Accuracies, gap split, outcome shares, bootstrap CIs and the McNemar test of the pairs.
+def item_labels(pairs: pd.DataFrame) -> np.ndarray | None:
+    """Integer item (domain, item_id) of each pair when some item is paired several times
+    (seeds, checkpoints), else None (each pair is its own item)."""
+    items = pairs.groupby(["domain", "item_id"], sort=False).ngroup().to_numpy()
+    return items if pd.Series(items).duplicated().any() else None
 
-    Intervals: percentile bootstrap over paired items (rows_bootstrap_ci, options.seed).
-    Test: McNemar (options.mcnemar_method) on routed vs oracle correctness; b = routed right and
-    oracle wrong, c = routed wrong and oracle right.
+
+def _test(r: np.ndarray, o: np.ndarray, items: np.ndarray | None, options: AnalyzeOptions
+          ) -> tuple[dict[str, float], str]:  # fmt: skip
+    """Paired test of routed vs oracle: McNemar on single answers, else the item-level exact
+    sign-flip test on per-item totals of r - o (b / c = items with routed / oracle ahead)."""
+    if items is None:
+        test = mcnemar_from_pairs(r, o, options.mcnemar_method)
+        stats = {"mcnemar_b": float(test.b), "mcnemar_c": float(test.c), "pvalue": test.pvalue}
+        return stats, f"{r.size} paired items; McNemar {options.mcnemar_method}"
+    res = repeated_difference(r.astype(float) - o.astype(float), items, options.confidence,
+                              options.seed)  # fmt: skip
+    stats = {
+        "n": float(res.n_items),
+        "n_observations": float(res.n_observations),
+        "items_b": float(res.b),
+        "items_c": float(res.c),
+        "pvalue": res.pvalue,
+    }
+    method = (
+        f"item-level sign-flip permutation test ({'exact' if res.exact else 'Monte Carlo'}) on "
+        f"per-item totals of routed - oracle, {res.n_items} items answered "
+        f"{res.n_observations} times (seeds / checkpoints); pooled, not McNemar on answers"
+    )
+    return stats, method
+
+
+def attribution(pairs: pd.DataFrame, options: AnalyzeOptions) -> tuple[dict[str, float], str]:
+    """Accuracies, gap split, outcome shares, bootstrap CIs and the paired test; and the method.
+
+    Intervals: percentile bootstrap over paired items (rows_bootstrap_ci, options.seed), whole
+    items resampled when an item is paired several times. Test: McNemar (options.mcnemar_method)
+    on routed vs oracle correctness, b = routed right and oracle wrong, c = routed wrong and
+    oracle right; when items repeat, the item-level test of `_test` with n = distinct items.
     """
     r, o, m = (pairs[c].to_numpy(bool) for c in ("r", "o", "m"))
+    items = item_labels(pairs)
     diff = o.astype(float) - r.astype(float)
     out: dict[str, float] = {
         "n": float(r.size),
@@ -93,11 +126,13 @@ def attribution(pairs: pd.DataFrame, options: AnalyzeOptions) -> dict[str, float
     for name, stat in STATS.items():
         out[name] = stat(r, o, m)
         if r.size >= 2:
-            ci = rows_bootstrap_ci(stat, (r, o, m), options.confidence, seed=options.seed)
+            ci = rows_bootstrap_ci(
+                stat, (r, o, m), options.confidence, seed=options.seed, clusters=items
+            )
             out[f"{name}_ci_low"], out[f"{name}_ci_high"] = ci.low, ci.high
-    test = mcnemar_from_pairs(r, o, options.mcnemar_method)
-    out |= {"mcnemar_b": float(test.b), "mcnemar_c": float(test.c), "pvalue": test.pvalue}
-    return out
+    test, method = _test(r, o, items, options)
+    boot = "whole items" if items is not None else "items"
+    return out | test, f"paired items; percentile bootstrap over {boot}; {method}"
 
 
 def listed_items(pairs: pd.DataFrame) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.blocks import Table
+from crma_eval.api import Table
 
 QUANTILES = (0.05, 0.25, 0.5)
 
@@ -102,8 +102,7 @@ def checkpoint_overlap(
 ) -> dict[str, Any]:
     """domain_overlap of `texts` embedded by a checkpoint's router encoder (its base model's
     mean-pooled last hidden state; `base_model` overrides the manifest's). Imports torch."""
-    from crma_eval.checkpoint.manifest import load_checkpoint
-    from crma_eval.engine import EngineSession
+    from crma_eval import EngineSession, load_checkpoint
 
     ck = load_checkpoint(checkpoint_dir)
     session = EngineSession(base_model or ck.manifest.base_model)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Name, Num, RecordKind
+from crma_eval.api import Name, Num, RecordKind
 
 ROUTE_CATEGORIES: tuple[str, ...] = ("in_domain", "boundary", "ambiguous", "ood", "perturbed")
 
@@ -15,7 +15,6 @@ ROUTE_CATEGORIES: tuple[str, ...] = ("in_domain", "boundary", "ambiguous", "ood"
 class RouteRecord(TypedDict):
     """One routed query of a router stress suite (gold is null for out-of-distribution)."""
 
-    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
     kind: Literal["route"]
     item_id: Name
     category: Literal["in_domain", "boundary", "ambiguous", "ood", "perturbed"]

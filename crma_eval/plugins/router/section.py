@@ -8,10 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.blocks import Figure, Items, KeyValues, Section, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import ci_caption, interval, num, pct
-from crma_eval.labels import display
+from crma_eval import ci_caption, display, interval, new_figure, num, pct, svg_of
+from crma_eval.api import Figure, Items, KeyValues, Section, Table
 from crma_eval.plugins.router import section_stress
 
 DEFINITIONS = [
@@ -33,20 +31,50 @@ DEFINITIONS = [
 ]
 
 
+def _correct(row: dict[str, Any]) -> str:
+    """'k/n' queries, or with several routers 'n queries (N decisions)'."""
+    if "n_observations" in row:
+        return f"{row['n']} queries ({row['n_observations']} decisions)"
+    return f"{row['k']}/{row['n']}"
+
+
 def _accuracy_table(details: dict[str, Any], ci: str, result_opts: dict[str, Any]) -> Table:
     rows = [
         [
             display(result_opts, r["category"]),
-            f"{r['k']}/{r['n']}",
+            _correct(r),
             pct(r["accuracy"]),
             interval(r["ci_low"], r["ci_high"]),
         ]
         for r in [*details["rows"], {"category": "overall", **details["overall"]}]
     ]
+    unit = details.get("unit")
     return Table(
         columns=["Category", "Correct", "Accuracy", ci],
         rows=rows,
-        caption="Routing accuracy by query category",
+        caption="Routing accuracy by query category"
+        + (f" (unit of analysis: {unit})" if unit else ""),
+    )
+
+
+def _checkpoint_table(details: dict[str, Any], result_opts: dict[str, Any]) -> Table | None:
+    """Overall routing accuracy of each checkpoint's own router (several routers only)."""
+    if not details.get("checkpoints"):
+        return None
+    rows = [
+        [
+            display(result_opts, c["checkpoint"]),
+            f"{c['overall']['k']}/{c['overall']['n']}",
+            pct(c["overall"]["accuracy"]),
+            interval(c["overall"]["ci_low"], c["overall"]["ci_high"]),
+        ]
+        for c in details["checkpoints"]
+    ]
+    return Table(
+        columns=["Checkpoint", "Correct", "Accuracy", "interval"],
+        rows=rows,
+        caption="Routing accuracy per checkpoint (each checkpoint's router on its own queries; "
+        "metrics router.overall.checkpoint_<id>.*)",
     )
 
 
@@ -119,7 +147,9 @@ def _with_interval(details: dict[str, Any], group: str, name: str, n: str) -> st
     low, high = ((details.get(group) or {}).get(f"{name}_{end}") for end in ("ci_low", "ci_high"))
     if low is None or high is None:
         return f"{num(value, 3)} ({n})"
-    return f"{num(value, 3)} [{num(low, 3)}, {num(high, 3)}] ({n}; bootstrap interval)"
+    skipped = (details.get("bootstrap_skipped") or {}).get(name, 0)
+    note = f", {skipped} resamples lacking a class skipped" if skipped else ""
+    return f"{num(value, 3)} [{num(low, 3)}, {num(high, 3)}] ({n}; bootstrap interval{note})"
 
 
 def router_section(result: dict[str, Any]) -> Section:
@@ -156,9 +186,11 @@ def router_section(result: dict[str, Any]) -> Section:
             f"Router (accuracy: {ci}; macro F1 and AUROC: {level:g}% "
             f"{result['methods']['bootstrap']})"
         )
+    per_checkpoint = _checkpoint_table(details, result.get("report", {}))
     blocks: list[Any] = [
         headline,
         _accuracy_table(details, ci, result.get("report", {})),
+        *([per_checkpoint] if per_checkpoint is not None else []),
         _confusion_table(details["confusion"]),
         _confusion_figure(details["confusion"]),
         _curve(details["curve"]),

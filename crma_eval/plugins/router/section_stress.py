@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crma_eval.blocks import Figure, KeyValues, Paragraph, Table
-from crma_eval.figures import new_figure, svg_of
-from crma_eval.fmt import DASH, num, pct, pvalue
-from crma_eval.values import missing
+from crma_eval import DASH, missing, new_figure, num, pct, pvalue, svg_of
+from crma_eval.api import Figure, KeyValues, Paragraph, Table
 
 DEFINITIONS = [
     (
@@ -137,10 +135,17 @@ def oracle_gap_blocks(gap: dict[str, Any]) -> list[Any]:
     s = gap["stats"]
     accuracies = f"{pct(s['oracle_accuracy'])} / {pct(s['routed_accuracy'])}"
     split = f"{num(s['gap_routing'], 3)} / {num(s['gap_model'], 3)}"
-    test = f"{int(s['mcnemar_b'])} / {int(s['mcnemar_c'])}, p = {pvalue(s['pvalue'])}"
+    if "items_b" in s:  # items paired several times: the item-level sign-flip test
+        test_label = "items with routed / oracle ahead (sign-flip)"
+        test = f"{int(s['items_b'])} / {int(s['items_c'])}, p = {pvalue(s['pvalue'])}"
+        paired = f"{int(s['n'])} items ({int(s['n_observations'])} paired answers)"
+    else:
+        test_label = "McNemar b / c"
+        test = f"{int(s['mcnemar_b'])} / {int(s['mcnemar_c'])}, p = {pvalue(s['pvalue'])}"
+        paired = str(int(s["n"]))
     numbers = KeyValues(
         items=[
-            ("paired items", int(s["n"])),
+            ("paired items", paired),
             ("oracle / routed accuracy", accuracies),
             ("retained", _ci(s, "retained")),
             ("gap (oracle - routed)", _ci(s, "gap")),
@@ -149,7 +154,7 @@ def oracle_gap_blocks(gap: dict[str, Any]) -> list[Any]:
             ("misrouted and wrong", pct(s["misrouted_wrong"])),
             ("misrouted but right", pct(s["misrouted_right"])),
             ("routed right but wrong", pct(s["routed_right_wrong"])),
-            ("McNemar b / c", test),
+            (test_label, test),
         ],
         caption=f"Routing-conditional forgetting: {gap['routed_arm']} vs {gap['oracle_arm']} "
         "(oracle) arm on the same items",

@@ -11,7 +11,10 @@ Categories (the `route`-suite format: item_id, query, category, gold, plus `sour
 * ambiguous: a request with no domain content; every domain is `acceptable` (gold one of them,
   drawn by the seed, so the query stays in-distribution).
 * ood: general-knowledge questions (tasks/router_stress/ood.jsonl, written for this project)
-  plus any `--ood` files; gold always null.
+  plus any `--ood` files; gold always null (texts that are a domain's question are left out).
+
+Refused (InputError): a question under two domains (contradictory gold labels), a query with no
+letter or digit. Time is linear in n_per_category.
 
 Every draw comes from random.Random seeded by (seed, purpose), so one seed gives byte-identical
 output on every platform.
@@ -21,13 +24,12 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crma_eval.atomicio import write_text_atomic
-from crma_eval.collect.data import read_jsonl
-from crma_eval.errors import InputError
+from crma_eval import InputError, read_jsonl, write_text_atomic
 
 OOD_FILE = Path(__file__).resolve().parents[3] / "tasks" / "router_stress" / "ood.jsonl"
 TEXT_FIELDS = ("question", "query", "text")
@@ -60,10 +62,12 @@ def read_texts(path: Path) -> list[str]:
     texts = []
     for line, row in read_jsonl(Path(path), ()):
         value = next((row[f] for f in TEXT_FIELDS if isinstance(row.get(f), str)), None)
-        if value is None or not value.strip():
+        if value is None or not any(c.isalnum() for c in value):
             raise InputError(
-                f"needs a non-empty text field ({', '.join(TEXT_FIELDS)})", path=path, line=line
-            )
+                f"needs a text field ({', '.join(TEXT_FIELDS)}) with at least one letter or"
+                " digit (an empty or punctuation-only query routes nothing)",
+                path=path, line=line,
+            )  # fmt: skip
         texts.append(value.strip())
     return texts
 
@@ -141,6 +145,27 @@ def _balanced(sources: dict[str, list[str]], n: int, rng: random.Random) -> list
     ]
 
 
+def _norm(text: str) -> str:
+    """A question as compared for duplicates: case and spacing ignored."""
+    return " ".join(text.casefold().split())
+
+
+def _refuse_contradictions(sources: dict[str, list[str]]) -> dict[str, str]:
+    """Normalised text -> its domain; InputError when one question is under two domains (it
+    would be kept with contradictory gold labels). Keys of `sources` are "qa D"/"holdout D"."""
+    owners: dict[str, str] = {}
+    for source, texts in sources.items():
+        domain = source.split(" ", 1)[1]
+        for text in texts:
+            seen = owners.setdefault(_norm(text), domain)
+            if seen != domain:
+                raise InputError(
+                    f"the question {text[:80]!r} is under two domains ({seen!r} and {domain!r}):"
+                    " its gold label would contradict itself; keep it in one domain's file"
+                )
+    return owners
+
+
 def _rng(seed: int, purpose: str) -> random.Random:
     return random.Random(f"{seed}|router-suite|{purpose}")
 
@@ -164,12 +189,23 @@ def build_suite(
     for domain, texts in {**qa, **held}.items():
         if not texts:
             raise InputError(f"domain {domain!r} has no questions")
-    ood_texts = ood if ood is not None else read_texts(OOD_FILE)
+    owners = _refuse_contradictions(
+        {
+            **{f"qa {d}": t for d, t in qa.items()},
+            **{f"holdout {d}": t for d, t in (holdout or {}).items()},
+        }
+    )
+    ood_given = ood if ood is not None else read_texts(OOD_FILE)
+    ood_texts = [t for t in ood_given if _norm(t) not in owners]  # a domain's question: not OOD
     domains = sorted(qa)
     items: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
 
     def add(category: str, query: str, gold: str | None, **extra: Any) -> None:
-        n = sum(item["category"] == category for item in items)
+        if not any(c.isalnum() for c in query):
+            return  # never write an empty query (inputs hold a letter or digit, so unreachable)
+        n = counts[category]
+        counts[category] += 1
         items.append(
             {"item_id": f"{category}-{n:04d}", "query": query, "category": category,
              "gold": gold, **extra}

@@ -19,7 +19,7 @@ def _print_overlap(checkpoint: Path, qa: dict[str, Path], out: Path) -> None:
     beside the suite as <out>.overlap.json."""
     import json
 
-    from crma_eval.atomicio import write_text_atomic
+    from crma_eval import write_text_atomic
     from crma_eval.plugins.router.overlap import checkpoint_overlap
 
     overlap = checkpoint_overlap(str(checkpoint), {d: read_texts(p) for d, p in qa.items()})

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions, Plugin, RecordKind
+from crma_eval.api import Plugin, RecordKind
 from crma_eval.plugins.spectral.records import SPECTRAL_KIND
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from crma_eval.blocks import Section
 
 
 class SpectralOptions(BaseModel):
@@ -29,24 +24,8 @@ class SpectralPlugin(Plugin):
     name: ClassVar[str] = "spectral"
     title: ClassVar[str] = "Spectral-norm invariant"
     record_kinds: ClassVar[tuple[RecordKind, ...]] = (SPECTRAL_KIND,)
-    kinds: ClassVar[tuple[str, ...]] = ("spectral",)
     order: ClassVar[int] = 60
-    collector: ClassVar[str | None] = "crma_eval.plugins.spectral.collect:SpectralCollector"
+    collector: ClassVar[str | None] = ".collect:SpectralCollector"
     options_model: ClassVar[type[BaseModel] | None] = SpectralOptions
-
-    def analyze(
-        self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
-    ) -> AnalysisResult | None:
-        """Deviation summaries; None without spectral records."""
-        spectral = frames.get("spectral")
-        if spectral is None or spectral.empty:
-            return None
-        from crma_eval.plugins.spectral.analysis import analyze_spectral
-
-        return analyze_spectral(spectral, options)
-
-    def report_section(self, result: dict[str, Any]) -> Section:
-        """Summary, table and figure from the stored details."""
-        from crma_eval.plugins.spectral.section import spectral_section
-
-        return spectral_section(result)
+    analysis: ClassVar[str | None] = ".analysis:analyze_spectral"
+    section: ClassVar[str | None] = ".section:spectral_section"

@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.errors import InputError
-from crma_eval.fmt import put_metrics
-from crma_eval.plugins.base import AnalysisResult, AnalyzeOptions
+from crma_eval import InputError, put_metrics
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.spectral.catalogue import spectral_info
 
 PLUGIN = "spectral"
@@ -36,18 +35,39 @@ def tolerance(options: AnalyzeOptions) -> float:
 
 
 def _summaries(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """n, max deviation and count over tolerance per group (keys, in order of appearance)."""
-    return (
+    """Per group (keys, in order of appearance): n matrices, max deviation, count over
+    tolerance, and from the training log's records only (not the checkpoint's own
+    measurement): the number of distinct logged steps and their first and last step (None
+    when the group has no logged record)."""
+    table = (
         frame.groupby(keys, sort=False)
+        .agg(n=("dev", "size"), max_dev=("dev", "max"), n_over_tol=("over", "sum"))
+        .reset_index()
+    )
+    logged = (
+        frame[frame["logged"]]
+        .groupby(keys, sort=False)
         .agg(
-            n=("dev", "size"),
-            max_dev=("dev", "max"),
-            n_over_tol=("over", "sum"),
+            logged_steps=("step", "nunique"),
             first_step=("step", "min"),
             last_step=("step", "max"),
         )
         .reset_index()
     )
+    table = table.merge(logged, on=keys, how="left")
+    table["logged_steps"] = table["logged_steps"].fillna(0).astype(int)
+    for column in ("first_step", "last_step"):
+        values = [None if pd.isna(v) else int(v) for v in table[column]]
+        table[column] = pd.Series(values, index=table.index, dtype=object)
+    return table
+
+
+def _logged(spectral: pd.DataFrame) -> pd.Series:
+    """True for records of a training log; False for a checkpoint's own measurement (source
+    `checkpoint`, whose step is the manifest's or 0, not a logged step)."""
+    if "source" not in spectral.columns:
+        return pd.Series(True, index=spectral.index)
+    return spectral["source"].astype(object).ne("checkpoint")
 
 
 def _series(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -93,10 +113,13 @@ def analyze_spectral(spectral: pd.DataFrame, options: AnalyzeOptions) -> Analysi
             "step": spectral["step"],
             "dev": dev,
             "over": dev > tol,
+            "logged": _logged(spectral),
         }
     )
+    steps = frame.loc[frame["logged"], "step"]
     overall = {
         "n": int(dev.size),
+        "logged_steps": int(steps.nunique()),
         "max_dev": float(dev.max()),
         "n_over_tol": int((dev > tol).sum()),
         **_max_errors(spectral),
@@ -105,7 +128,7 @@ def analyze_spectral(spectral: pd.DataFrame, options: AnalyzeOptions) -> Analysi
     phases = _summaries(frame, ["module", "phase"])
     stats = ["n", "max_dev", "n_over_tol"]
     metrics: dict[str, float] = {}
-    put_metrics(metrics, (PLUGIN, "all"), overall)
+    put_metrics(metrics, (PLUGIN, "all"), {k: v for k, v in overall.items() if k != "logged_steps"})
     for row in modules.itertuples(index=False):
         put_metrics(metrics, (PLUGIN, row.module), {s: getattr(row, s) for s in stats})
     for row in phases.itertuples(index=False):
@@ -117,5 +140,11 @@ def analyze_spectral(spectral: pd.DataFrame, options: AnalyzeOptions) -> Analysi
         "phases": _rows(phases),
         "series": _series(frame),
     }
-    methods = {"deviation": "|spectral_norm - 1|", "tolerance": repr(tol)}
+    methods = {
+        "deviation": "|spectral_norm - 1|",
+        "unit": "one measured mixing matrix (module, phase, step)",
+        "tolerance": repr(tol),
+        "steps": "logged steps: distinct steps of the training log's records (a checkpoint's "
+        "own measurement is a matrix, not a logged step); n counts every measured matrix",
+    }
     return AnalysisResult(metrics, details, methods, metric_info=spectral_info(metrics))

@@ -3,7 +3,7 @@ logged step of one CRMA module."""
 
 from __future__ import annotations
 
-from crma_eval.api.catalogue import MetricInfo, describe
+from crma_eval.api import MetricInfo, describe
 
 PLUGIN = "spectral"
 DEVIATION = "largest |spectral norm − 1| of the mixing matrix"

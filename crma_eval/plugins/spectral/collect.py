@@ -16,12 +16,17 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crma_eval.collect import CollectContext, Unit
-from crma_eval.errors import InputError
-from crma_eval.records import SOURCE_COLUMNS, iter_records, validate_record
+from crma_eval import (
+    SOURCE_COLUMNS,
+    CollectContext,
+    InputError,
+    Unit,
+    iter_records,
+    validate_record,
+)
 
 if TYPE_CHECKING:
-    from crma_eval.checkpoint import Checkpoint
+    from crma_eval import Checkpoint
 
 CSV_REQUIRED = ("step", "phase", "module", "spectral_norm")
 
@@ -135,7 +140,7 @@ class SpectralCollector:
         if unit.domain == "log" and log is not None:  # units name "log" only when there is one
             rows = read_spectral_log(log, ck.manifest.domain_order)
             return [{**r, "checkpoint": ck.id, "source": "log"} for r in rows]
-        from crma_eval.checkpoint.sinkhorn import mixing_stats
+        from crma_eval import mixing_stats
 
         module = ck.build_crma(self._hidden_size(ck, ctx))
         step = ck.manifest.training.step if ck.manifest.training else None

@@ -12,8 +12,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from crma_eval.checkpoint.sinkhorn import mixing_stats
-from crma_eval.records import record_json
+from crma_eval import mixing_stats, record_json
 
 
 def spectral_records(crma_module: Any, step: int, phase: str) -> list[dict[str, Any]]:

@@ -7,13 +7,12 @@ from typing import Annotated, Literal
 from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
-from crma_eval.plugins.base import RECORD_CONFIG, Int, Name, NonNeg, Num, RecordKind
+from crma_eval.api import Int, Name, NonNeg, Num, RecordKind
 
 
 class SpectralRecord(TypedDict):
     """Spectral norm of one CRMA mixing matrix at one training step (or in a checkpoint)."""
 
-    __pydantic_config__ = RECORD_CONFIG  # type: ignore[misc]
     kind: Literal["spectral"]
     step: Annotated[Int, Field(ge=0)]
     phase: Name

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from crma_eval.numbers import (
+from crma_eval import (
     NumberSpan,
     canonical,
     find_numbers,
@@ -18,7 +18,7 @@ from crma_eval.numbers import (
     parse_number,
     read_number_words,
 )
-from crma_eval.numbers import numbers_equal as answers_equal
+from crma_eval import numbers_equal as answers_equal
 
 __all__ = ["answers_equal", "extract_final_answer", "parse_number"]
 

@@ -18,12 +18,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval.csvsafe import read_csv, write_csv
-from crma_eval.errors import InputError
-from crma_eval.records import load_records
-from crma_eval.review.agreement import majority, point_kappas
-from crma_eval.stats import paired_difference_ci, proportion_ci
-from crma_eval.store import RunDir, write_json_atomic
+from crma_eval import (
+    InputError,
+    RunDir,
+    load_records,
+    majority,
+    paired_difference_ci,
+    point_kappas,
+    proportion_ci,
+    read_csv,
+    write_csv,
+    write_json_atomic,
+)
 
 KEY_SCHEMA = "crma-eval/gsm8k-audit/1"
 STRICT, CORRECTED = "strict-match", "crma-corrected"

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from crma_eval.errors import InputError
+from crma_eval import InputError
 
 
 @click.group()

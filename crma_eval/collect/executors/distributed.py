@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crma_eval.errors import InputError
-from crma_eval.shards import (
+from crma_eval.collect.shards import (
     SHARDS,
     Merger,
     UnitBytes,
@@ -25,6 +24,7 @@ from crma_eval.shards import (
     recover_all,
     remove_stray_temporaries,
 )
+from crma_eval.errors import InputError
 from crma_eval.store import RunDir, write_json_atomic
 
 if TYPE_CHECKING:
@@ -142,13 +142,10 @@ class ShardWorker:
     def _context(self) -> CollectContext:
         """Checkpoints, collectors and the engine session (built on first use)."""
         if self._ctx is None:
-            from crma_eval.collect import CollectContext
-            from crma_eval.run import _collectors, _load_checkpoints, _session_factory
+            from crma_eval.collect import CollectContext, collectors_of
 
-            checkpoints = _load_checkpoints(self.config)
-            self._collectors = _collectors(self.config)
-            factory = _session_factory(self.config, checkpoints)
-            self._ctx = CollectContext(self.config, checkpoints, self.shard, factory)
+            self._ctx = CollectContext.from_config(self.config, self.shard)
+            self._collectors = collectors_of(self.config)
         return self._ctx
 
     def describe(self) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def data_estimate(unit: Unit, ctx: CollectContext) -> float | None:
 
     None when the unit reads no local data (an lm-eval task).
     """
-    from crma_eval.registry import get_plugin
+    from crma_eval.api.registry import get_plugin
 
     data = ctx.config.data
     paths = []

@@ -14,12 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.api.catalogue import MetricInfo
-from crma_eval.fmt import in_order, put_metrics
-from crma_eval.naming import metric_name
-from crma_eval.pairing import with_items
-from crma_eval.plugins.base import AnalyzeOptions
-from crma_eval.plugins.qa.analysis import accuracy, row_info
+from crma_eval import in_order, metric_name, put_metrics, with_items
+from crma_eval.api import AnalyzeOptions, MetricInfo
+from crma_eval.plugins.qa.accuracy import accuracy, row_info
 
 MAX_SHOWN = 50
 TEXT_CHARS = 200

@@ -3,17 +3,13 @@
 The default (no executor) is the in-process loop of `crma_eval.collect.run_units`. An executor
 object takes over that loop through `run_units(..., executor=...)`; it must leave the run
 directory exactly as the serial loop would (records in plan order, one ledger entry per unit) and
-return the failed units. `crma_eval.executors.ray_exec.RayExecutor` spreads units over Ray actors.
+return the failed units. `crma_eval.collect.executors.ray_exec.RayExecutor` spreads units over
+Ray actors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from crma_eval.collect import Executor
-
-Progress = Callable[[str, int, int], None]
-"""Progress callback: (label of the latest unit, units resolved + 1, units planned)."""
+from crma_eval.api.collect import Executor, Progress
 
 __all__ = ["Executor", "Progress", "make_executor"]
 
@@ -27,6 +23,6 @@ def make_executor(name: str, address: str | None = None, workers: int | None = N
     """
     if name == "serial":
         return None
-    from crma_eval.executors.ray_exec import RayExecutor
+    from crma_eval.collect.executors.ray_exec import RayExecutor
 
     return RayExecutor(address, workers, gpus_per_worker, quiet=quiet)

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from crma_eval.collect.executors.distributed import Prepared, ShardWorker, prepare
+from crma_eval.collect.executors.plan import Group, make_groups
+from crma_eval.collect.shards import SHARDS, new_shard_names
 from crma_eval.errors import InputError
-from crma_eval.executors.distributed import Prepared, ShardWorker, prepare
-from crma_eval.executors.plan import Group, make_groups
-from crma_eval.shards import SHARDS, new_shard_names
 from crma_eval.store import RunDir
 
 if TYPE_CHECKING:
-    from crma_eval.collect import CollectContext, Collector, UnitFailure
-    from crma_eval.executors import Progress
+    from crma_eval.api.collect import CollectContext, Collector, Progress, UnitFailure
 
 POLL_S = 0.5
+LOOPBACK = "127.0.0.1"
 RESTARTS = 3  # per actor: a worker that keeps dying is a bug or a bad node, not bad luck
 # Passed to workers of a cluster we join (a private cluster inherits this process's environment).
 FORWARDED_ENV = ("HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE",
@@ -102,7 +103,12 @@ class RayExecutor:
             ray.init(address=self.address, runtime_env={"env_vars": env} if env else None,
                      **common)  # fmt: skip
         else:
-            ray.init(num_cpus=os.cpu_count() or 1, num_gpus=self.local_gpus, **common)
+            restore = loopback_only()
+            try:
+                ray.init(num_cpus=os.cpu_count() or 1, num_gpus=self.local_gpus,
+                         _node_ip_address=LOOPBACK, **common)  # fmt: skip
+            finally:
+                restore()
         return True
 
     def _shape(self, ray: Any, ctx: CollectContext) -> tuple[float, int, int]:
@@ -188,3 +194,23 @@ class _Dispatch:
             plan = set(merger.plan)
             resolved = len(merger.done() & plan) + len(merger.skipped)
             self.on_progress(label, resolved + 1, len(plan))
+
+
+def loopback_only() -> Callable[[], None]:
+    """Make the private cluster's node address 127.0.0.1, so its GCS server, raylet and agents
+    listen on loopback only (no unauthenticated Ray port on any network interface).
+
+    Ray turns a loopback `_node_ip_address` into the machine's network address
+    (ray._private.services.resolve_ip_for_localhost); for a cluster only this machine uses, the
+    lookup is pointed at 127.0.0.1 while it runs. Returns the function that undoes it.
+    """
+    from ray._private import services
+
+    saved = (services.get_node_ip_address, services.resolve_ip_for_localhost)
+    services.get_node_ip_address = lambda *args, **kwargs: LOOPBACK
+    services.resolve_ip_for_localhost = lambda host: LOOPBACK
+
+    def restore() -> None:
+        services.get_node_ip_address, services.resolve_ip_for_localhost = saved
+
+    return restore

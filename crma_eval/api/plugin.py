@@ -1,14 +1,18 @@
 """The plugin contract: a named evaluation that owns its record kinds, options, data files, collect
-step, analysis, report section, definitions and the metrics `gate --baseline` can pair per item.
+step, analysis, report section, drill-down lists, definitions and the metrics `gate --baseline`
+can pair per item.
 
-A plugin's class module must stay light: importing it (which `crma-eval plugins` and every record
-read do) may not import scipy, statsmodels, scikit-learn, matplotlib, jinja2 or torch. Analysis and
-section code is imported inside `analyze` and `report_section`; the collect step is named by a
-dotted path (`collector`) and imported only when a run collects.
+A plugin is a declaration: class attributes name what it reads and where its code lives, as
+dotted paths (`package.module:attribute`, or `.module:attribute` relative to the plugin's own
+package) imported only when used. Its class module must stay light: importing it (which
+`crma-eval plugins` and every record read do) may not import scipy, statsmodels, scikit-learn,
+matplotlib, jinja2 or torch.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -20,8 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
 
+    from crma_eval.api.blocks import Items, Section
     from crma_eval.api.catalogue import MetricInfo
-    from crma_eval.blocks import Items, Section
 
 # The pydantic configuration every record schema uses: unknown extra fields are kept, numbers
 # given where text belongs become text, NaN/inf are refused.
@@ -129,15 +133,33 @@ class AnalyzeOptions:
 DataShape = Literal["file", "per_domain"]
 
 
+def import_path(path: str, package: str | None = None) -> Any:
+    """The object a dotted path `package.module:attribute` names; `.module:attribute` is relative
+    to `package`. Raises ImportError or AttributeError (a packaging bug, not bad input)."""
+    module_name, sep, attr = path.partition(":")
+    if not sep or not attr:
+        raise ValueError(f"{path!r} is not a dotted path `package.module:attribute`")
+    return getattr(importlib.import_module(module_name, package), attr)
+
+
 class Plugin:
-    """Base class of every plugin; subclasses set the class attributes and override what they do.
+    """Base class of every plugin: a subclass declares class attributes; the base does the work.
 
     name: entry-point name and metric prefix. title: section title. record_kinds: the kinds this
-    plugin declares. kinds: the kinds it reads (its own or another plugin's). order: place in
-    reports and listings (built-ins use 10..60). collector: `package.module:Class` of its collect
-    step, or None. options_model: pydantic model of `options.<name>` in a run config. data: the
-    entries of the run config's `data` section it reads (`file`: one path; `per_domain`: domain ->
-    path). definitions: (term, definition) pairs printed in the report's definitions block.
+    plugin declares. kinds: the kinds it reads (its own or another plugin's; default: the names of
+    `record_kinds`); the first is its main kind: without records of it there is no analysis.
+    order: place in reports and listings (built-ins use 10..60). options_model: pydantic model of
+    `options.<name>` in a run config. data: the entries of the run config's `data` section it
+    reads (`file`: one path; `per_domain`: domain -> path). definitions: (term, definition) pairs
+    printed in the report's definitions block.
+
+    Dotted paths (imported when used): collector: its collect step's class (crma_eval.api.collect
+    .Collector), or None. analysis: `f(frame, options) -> AnalysisResult | None`, called with the
+    main kind's frame (with every frame when `analysis_reads_all`), never with an empty one.
+    section: `f(result) -> Section` from the plugin's results.json entry. items: `f(records,
+    result) -> list[Items]`, the drill-down lists (see `report_items`). A plugin overrides a
+    method only where it needs more (e.g. `pairing`). commands: CLI verbs the plugin adds,
+    verb -> dotted path of a click command (`crma-eval <verb>`).
     """
 
     name: ClassVar[str]
@@ -149,16 +171,44 @@ class Plugin:
     options_model: ClassVar[type[BaseModel] | None] = None
     data: ClassVar[dict[str, DataShape]] = {}
     definitions: ClassVar[tuple[tuple[str, str], ...]] = ()
+    analysis: ClassVar[str | None] = None
+    analysis_reads_all: ClassVar[bool] = False
+    section: ClassVar[str | None] = None
+    items: ClassVar[str | None] = None
+    commands: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.kinds and cls.record_kinds:
+            cls.kinds = tuple(kind.name for kind in cls.record_kinds)
+
+    def load(self, path: str) -> Any:
+        """The object a dotted path names, relative paths against this plugin's package."""
+        return import_path(path, sys.modules[type(self).__module__].__package__)
+
+    def load_collector(self) -> Any:
+        """A new instance of this plugin's collector (None when it collects nothing)."""
+        return self.load(self.collector)() if self.collector else None
 
     def analyze(
         self, frames: dict[str, pd.DataFrame], options: AnalyzeOptions
     ) -> AnalysisResult | None:
-        """Compute this plugin's numbers from the record frames (one per kind); None if no input."""
-        return None
+        """Compute this plugin's numbers from the record frames (one per kind); None without
+        records of its main kind or without an `analysis`."""
+        main = frames.get(self.kinds[0]) if self.kinds else None
+        if self.analysis is None or main is None or main.empty:
+            return None
+        result: AnalysisResult | None = self.load(self.analysis)(
+            frames if self.analysis_reads_all else main, options
+        )
+        return result
 
     def report_section(self, result: dict[str, Any]) -> Section | None:
         """Build this plugin's report section from its results.json entry (details, methods)."""
-        return None
+        if self.section is None:
+            return None
+        section: Section = self.load(self.section)(result)
+        return section
 
     def pairing(self, metric: str) -> PairSpec | None:
         """How `metric` (one of this plugin's) pairs item by item between runs; None: it doesn't."""
@@ -172,4 +222,7 @@ class Plugin:
         `records(kind)` returns RUN_DIR/records/<kind>.jsonl as a DataFrame (None when absent);
         `result` is the plugin's results.json entry plus `report` (display options).
         """
-        return []
+        if self.items is None:
+            return []
+        found: list[Items] = self.load(self.items)(records, result)
+        return found

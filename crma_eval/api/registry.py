@@ -14,12 +14,13 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from crma_eval.api.plugin import Plugin, RecordKind
 from crma_eval.errors import InputError
-from crma_eval.plugins.base import Plugin, RecordKind
 
 PLUGIN_GROUP = "crma_eval.plugins"
 CRMA_MODULE_GROUP = "crma_eval.crma_modules"
 ROUTER_GROUP = "crma_eval.routers"
+ENGINE_GROUP = "crma_eval.engines"
 
 
 def _entry_points(group: str) -> dict[str, EntryPoint]:

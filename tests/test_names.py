@@ -1,0 +1,59 @@
+"""Unicode names (issue 23): reversible, collision-free slugs for non-ASCII names (ASCII slugs
+unchanged) and bidi/zero-width controls neutralised wherever a name is displayed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crma_eval.cli import main
+from crma_eval.naming import slug, unslug, visible
+
+
+@given(st.text(min_size=1, max_size=20).filter(lambda t: not t.isascii()))
+def test_non_ascii_slugs_round_trip_and_stay_metric_safe(name: str) -> None:
+    made = slug(name)
+    assert unslug(made) == name.strip() or not name.strip()
+    assert all(c.isascii() and (c.isalnum() or c in "_-") for c in made)
+
+
+@given(st.lists(st.text(min_size=1, max_size=8), min_size=2, max_size=2, unique=True))
+def test_distinct_non_ascii_names_never_collide(names: list[str]) -> None:
+    a, b = (f"é{n.strip()}" for n in names)
+    if a != b:
+        assert slug(a) != slug(b)
+
+
+def test_ascii_slugs_are_unchanged() -> None:
+    assert [slug(n) for n in ["legal", "a b", " x.y ", "...", "Med-1"]] == [
+        "legal", "a_b", "x_y", "_", "Med-1"
+    ]  # fmt: skip
+
+
+def test_controls_are_shown_not_obeyed() -> None:
+    assert visible("le\u202egal\u200b") == "le<U+202E>gal<U+200B>"
+    assert visible("法律") == "法律"
+
+
+def test_non_ascii_and_bidi_domains_in_metrics_and_report(tmp_path, capsys) -> None:
+    domains = ["医学", "法律", "le\u202egal"]
+    rows = [
+        {"kind": "qa", "arm": arm, "domain": d, "item_id": f"{d}-{i}", "correct": (i + j) % 3 > 0}
+        for j, arm in enumerate(["with_crma", "without_crma"])
+        for d in domains
+        for i in range(6)
+    ]
+    records = tmp_path / "qa.jsonl"
+    records.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exc:
+        main(["analyze", str(records), "--out", str(out)])
+    assert exc.value.code == 0, capsys.readouterr().err
+    metrics = json.loads((out / "results.json").read_text())["metrics"]
+    back = {unslug(seg) for name in metrics for seg in name.split(".")} - {None}
+    assert set(domains) <= back  # each domain has its own, reversible metric segment
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "\u202e" not in html and "&lt;U+202E&gt;" in html
