@@ -56,6 +56,8 @@ _EXPORTS: dict[str, str] = {
     "Unit": "crma_eval.api",
     "UnitFailure": "crma_eval.api",
     "write_text_atomic": "crma_eval.atomicio",
+    "ood_file": "crma_eval.resources",
+    "tasks_dir": "crma_eval.resources",
     "Checkpoint": "crma_eval.checkpoint",
     "load_checkpoint": "crma_eval.checkpoint",
     "base_model_fingerprint": "crma_eval.checkpoint.basemodel",
@@ -234,6 +236,7 @@ __all__ = [
     "num",
     "numbers_equal",
     "of_condition",
+    "ood_file",
     "optional_column",
     "ordered",
     "pair",
@@ -269,6 +272,7 @@ __all__ = [
     "signed",
     "slug",
     "svg_of",
+    "tasks_dir",
     "validate_record",
     "welch_t",
     "where",
@@ -369,6 +373,7 @@ if TYPE_CHECKING:
         write_records,
     )
     from crma_eval.report.render import render_report
+    from crma_eval.resources import ood_file, tasks_dir
     from crma_eval.review.agreement import majority, point_kappas
     from crma_eval.scorers.apply import score_records
     from crma_eval.scorers.section import scorer_blocks

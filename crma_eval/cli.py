@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crma_eval.errors import InputError
+from crma_eval.export.cli import export
 
 if TYPE_CHECKING:
     from crma_eval.api import Plugin
@@ -195,6 +196,14 @@ def run(
         sys.exit(EXIT_BAD_INPUT)
 
 
+@cli.command("tasks-path")
+def tasks_path() -> None:
+    """Print the installed lm-eval task folder (gsm8k_crma) for `lm_eval --include_path`."""
+    from crma_eval.resources import tasks_dir
+
+    click.echo(str(tasks_dir()))
+
+
 @cli.command()
 @click.option(
     "--checkpoints",
@@ -208,7 +217,11 @@ def init(patterns: tuple[str, ...], out: Path, name: str | None) -> None:
     """Write a commented run config, a gate spec and data templates for your checkpoints."""
     from crma_eval.init import CONFIG_NAME, init_project
 
-    for path in init_project(list(patterns), out, name):
+    notes: list[str] = []
+    written = init_project(list(patterns), out, name, notes)
+    for note in notes:
+        click.echo(f"crma-eval: note: {note}", err=True)
+    for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"next: fill the data templates, then  crma-eval run {out / CONFIG_NAME} --limit 5")
 
@@ -393,6 +406,7 @@ def list_plugins(as_json: bool) -> None:
         click.echo(f"{row['name']:<10} {kinds:<10} {declares:<10} {steps:<16} {row['title']}")
 
 
+cli.add_command(export)
 cli.add_command(plan)
 cli.add_command(rescore)
 cli.add_command(review)

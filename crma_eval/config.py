@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -290,7 +291,8 @@ def load_config(path: str | Path) -> RunConfig:
     config.checkpoints = [p if p.is_absolute() else base / p for p in config.checkpoints]
     if config.checkpoint_glob and not Path(config.checkpoint_glob).is_absolute():
         config.checkpoint_glob = str(base / config.checkpoint_glob)
-    config.out = _resolve(base, config.out)
+    config.out = _resolve(base, config.out)  # like every path in the file (README)
+    config.out = Path(os.path.normpath(config.out)) if config.out else None
     config.base_model = _base_model(doc, config.base_model)
     _resolve_data(doc, config.data)
     config.source = doc.path

@@ -22,15 +22,38 @@ CONFIG_NAME = "crma-eval.yaml"
 GATES_NAME = "gates.yaml"
 
 
-def _checkpoints(patterns: list[str]) -> list[Any]:
-    from crma_eval.checkpoint import load_checkpoint
+def _is_glob(pattern: str) -> bool:
+    return glob.escape(pattern) != pattern
+
+
+def _checkpoint_paths(patterns: list[str], notes: list[str]) -> list[str]:
+    """Folders holding a manifest. A path a glob matched that is not one (a stray file, a folder
+    without crma_checkpoint.yaml) is skipped with a note; one named outright is an InputError."""
+    from crma_eval.checkpoint import MANIFEST_NAME
 
     paths: list[str] = []
     for pattern in patterns:
         found = sorted(glob.glob(pattern))
-        if not found:
-            raise InputError(f"no checkpoint matches {pattern!r}", field="--checkpoints")
-        paths += found
+        kept = [p for p in found if (Path(p) / MANIFEST_NAME).is_file()]
+        for stray in (p for p in found if p not in kept):
+            problem = f"not a checkpoint folder (no {MANIFEST_NAME} inside)"
+            if not _is_glob(pattern) and Path(pattern).name != MANIFEST_NAME:
+                raise InputError(problem, path=stray, field="--checkpoints")
+            if Path(stray).name == MANIFEST_NAME:
+                kept.append(stray)
+            else:
+                notes.append(f"skipped {stray}: {problem}")
+        if not kept:
+            what = "no checkpoint folder" if found else "no checkpoint"
+            raise InputError(f"{what} matches {pattern!r}", field="--checkpoints")
+        paths += kept
+    return paths
+
+
+def _checkpoints(patterns: list[str], notes: list[str]) -> list[Any]:
+    from crma_eval.checkpoint import load_checkpoint
+
+    paths = _checkpoint_paths(patterns, notes)
     return [load_checkpoint(p) for p in dict.fromkeys(paths)]
 
 
@@ -38,9 +61,50 @@ def _rel(path: Path, out: Path) -> str:
     return os.path.relpath(path.resolve(), out.resolve())
 
 
+def run_dir_for(name: str, out: Path) -> tuple[str, str]:
+    """The run directory `reports/<name>` under the current folder: as the config's `out:`
+    (relative to the config's folder, like every path in it) and as typed from here."""
+    here = Path("reports") / name
+    return Path(_rel(here, out)).as_posix(), here.as_posix()
+
+
+def _options_text(checkpoints: list[Any], has_crma: bool) -> str:
+    """options: the router's oracle-gap arms when a checkpoint ships a router; a commented bench
+    section (standard benchmarks through lm-eval)."""
+    bench = f"""  # bench:                      # standard benchmarks (add "bench" to plugins)
+  #   tasks: [gsm8k_crma, arc_challenge, hellaswag]   # gsm8k_crma ships with crma-eval
+  #   limit: 200                 # documents per task (20 for a first pass)
+  #   arms:                      # the defaults: the bare base vs the final checkpoint
+  #     - {{name: base, checkpoint: none, crma: false, adapter: none}}
+  #     - {{name: after, checkpoint: final, crma: {str(has_crma).lower()}, adapter: last}}
+"""
+    routed = _routed_arm(checkpoints)
+    if routed is None:
+        return "# options:\n" + bench.replace("  # ", "#   ", 1)
+    oracle = "with_crma" if routed[1] else "oracle"
+    return f"""options:
+  router: {{routed_arm: routed, oracle_arm: {oracle}}}   # the oracle gap: routed vs oracle adapter
+{bench}"""
+
+
+def _routed_arm(checkpoints: list[Any]) -> tuple[str, bool] | None:
+    """The arm line of the router-chosen adapter (and whether CRMA is on) when checkpoints ship
+    a router; None otherwise (and without checkpoints)."""
+    routed = [c for c in checkpoints if c.manifest.router is not None]
+    if not routed:
+        return None
+    crma = all(c.manifest.crma is not None for c in routed)
+    line = f"  - {{name: routed, crma: {str(crma).lower()}, adapter: router"
+    if len(routed) < len(checkpoints):
+        conditions = sorted({c.manifest.training.condition for c in routed if c.manifest.training})
+        line += f", conditions: {json.dumps(conditions)}"
+    return line + "}   # the router picks the adapter", crma
+
+
 def _config_text(name: str, checkpoints: list[Any], out: Path, domains: list[str]) -> str:
     has_crma = any(c.manifest.crma is not None for c in checkpoints) or not checkpoints
     has_router = any(c.manifest.router is not None for c in checkpoints) or not checkpoints
+    out_value, _ = run_dir_for(name, out)
     plugins = ["drift", "qa", *(["ablation"] if has_crma else [])]
     plugins += [*(["router"] if has_router else []), *(["spectral"] if has_crma else [])]
     if checkpoints:
@@ -52,14 +116,17 @@ def _config_text(name: str, checkpoints: list[Any], out: Path, domains: list[str
         ck_lines = 'checkpoint_glob: "checkpoints/*"   # or checkpoints: [path, ...]'
     conditions = sorted({c.manifest.training.condition for c in checkpoints if c.manifest.training})
     arms = _arms(checkpoints)
+    routed = _routed_arm(checkpoints)
+    arms += [routed[0]] if routed else []
     holdout = "\n".join(f"    {d}: data/holdout/{d}.jsonl" for d in domains)
     qa = "\n".join(f"    {d}: data/qa/{d}.jsonl" for d in domains)
     return f"""# crma-eval run config, written by `crma-eval init`. Run it with:
-#   crma-eval run {CONFIG_NAME} --limit 5     # a quick first pass, then without --limit
-# Relative paths are taken from this file's folder. Adding arms, plugins or checkpoints later
-# and running again into the same `out` keeps every unit already collected.
+#   crma-eval run {(out / CONFIG_NAME).as_posix()} --limit 5   # a first pass, then without --limit
+# Relative paths (out: included) are taken from this file's folder; --out from the current one.
+# Adding arms, plugins or checkpoints later and running again into the same `out` keeps every
+# unit already collected.
 name: {json.dumps(name)}                 # the report's title
-out: reports/{name}          # the run directory (or --out)
+out: {json.dumps(out_value)}          # the run directory (or --out)
 {ck_lines}
 # training conditions found in the manifests: {", ".join(conditions) or "none"}
 base_model: null             # null: each manifest's base_model; a local folder or hub id overrides
@@ -77,7 +144,7 @@ data:                        # replace the templates' example rows with your dat
 {qa}
   router_suite: data/router_suite.jsonl   # JSONL {{item_id, query, category, gold}}
 analysis: {{confidence: 0.95, ci_method: wilson, mcnemar_method: exact, seed: 0}}
-"""
+{_options_text(checkpoints, has_crma)}"""
 
 
 def _conditions(checkpoints: list[Any], crma: bool) -> list[str]:
@@ -121,9 +188,9 @@ def _qa_metrics(checkpoints: list[Any]) -> list[str]:
     return [metric_name("qa", arm, "accuracy")]
 
 
-def _gates_text(name: str, has_crma: bool, qa_metrics: list[str]) -> str:
+def _gates_text(run_dir: str, spec: str, has_crma: bool, qa_metrics: list[str]) -> str:
     spectral = (
-        '  - name: CRMA mixing matrices keep spectral norm 1\n    metric: "spectral.*.max_dev"\n'
+        '  - name: CRMA mixing matrices keep spectral norm 1\n    metric: "spectral.**.max_dev"\n'
         "    max: 1.0e-6\n"
         if has_crma
         else ""
@@ -132,10 +199,12 @@ def _gates_text(name: str, has_crma: bool, qa_metrics: list[str]) -> str:
         f"  - name: QA accuracy floor ({m})\n    metric: {m}\n    min: 0.5   # set your own\n"
         for m in qa_metrics
     )
-    return f"""# Gates for {name}:
-#   crma-eval gate reports/{name} --spec {GATES_NAME} [--baseline OLD_RUN_DIR]
+    return f"""# Gates for {run_dir}:
+#   crma-eval gate {run_dir} --spec {spec} [--baseline OLD_RUN_DIR]
+globs: segments   # in metric patterns `*` matches one dotted name segment, `**` several
 gates:
-{floors}{spectral}  # Needs --baseline OLD_RUN_DIR; fails only on a significant drop (paired test):
+{floors}{spectral}  # Needs --baseline OLD_RUN_DIR (skipped with a note without it); fails only on a
+  # significant drop (paired test):
   # - name: no significant QA drop against the baseline run
   #   compare: {qa_metrics[0]}
   #   max_drop: 0.02
@@ -173,20 +242,28 @@ def _data_files(domains: list[str]) -> dict[str, str]:
     return files
 
 
-def init_project(patterns: list[str], out: Path, name: str | None = None) -> list[Path]:
+def init_project(
+    patterns: list[str], out: Path, name: str | None = None, notes: list[str] | None = None
+) -> list[Path]:
     """Write CONFIG_NAME, GATES_NAME and data templates under `out`; returns the files written.
+    Paths a glob matched that are no checkpoint folder are skipped and named in `notes`.
 
-    Raises InputError (nothing written) when a pattern matches no checkpoint, a manifest is
-    invalid, or any target file exists already.
+    Raises InputError (nothing written) when a pattern matches no checkpoint folder, a path named
+    outright is not one, a manifest is invalid, or any target file exists already.
     """
-    checkpoints = _checkpoints(patterns)
+    checkpoints = _checkpoints(patterns, notes if notes is not None else [])
     domains = list(dict.fromkeys(d for c in checkpoints for d in c.manifest.domain_order))
     domains = domains or list(PLACEHOLDER_DOMAINS)
     name = name or out.resolve().name or "run"
     has_crma = any(c.manifest.crma is not None for c in checkpoints) or not checkpoints
     files = {
         CONFIG_NAME: _config_text(name, checkpoints, out, domains),
-        GATES_NAME: _gates_text(name, has_crma, _qa_metrics(checkpoints)),
+        GATES_NAME: _gates_text(
+            run_dir_for(name, out)[1],
+            (out / GATES_NAME).as_posix(),
+            has_crma,
+            _qa_metrics(checkpoints),
+        ),
         **_data_files(domains),
     }
     for rel in files:

@@ -310,6 +310,37 @@ class RunDir:
         write_json_atomic(self.compact_path, {"files": sorted(kept)})
         self._finish_compaction()
 
+    def rewrite_records(self, name: str, lines: list[str]) -> None:
+        """Replace `records/<name>` by `lines` (one record each, in the file's order and number,
+        e.g. re-scored), updating every ledger entry's offsets and sha256 for it, so the run stays
+        resumable. Staged and committed like `drop_units` (a kill leaves the old or the new pair).
+
+        Raises ValueError when `lines` does not hold one line per record of the file.
+        """
+        entries = self.ledger()
+        content = (self.records_dir / name).read_bytes()
+        new_entries = [dict(e) for e in entries]
+        chunks: list[bytes] = []
+        used = 0
+        for i, fname, start, end in _ranges(entries):
+            if fname != name:
+                continue
+            count = content[start:end].count(b"\n")
+            chunk = "".join(lines[used : used + count]).encode("utf-8")
+            used += count
+            chunks.append(chunk)
+            new_entries[i]["offsets"] = {**entries[i]["offsets"], name: sum(map(len, chunks))}
+            digest = hashlib.sha256(chunk).hexdigest()
+            new_entries[i]["sha256"] = {**entries[i].get("sha256", {}), name: digest}
+        records = content.count(b"\n")
+        if used != len(lines) or records != len(lines):
+            raise ValueError(f"{name}: {len(lines)} lines for {records} records")
+        ledger = "".join(json.dumps(e) + "\n" for e in new_entries)
+        write_text_atomic(self.records_dir / f"{name}.compact", b"".join(chunks).decode())
+        write_text_atomic(self.path / "ledger.jsonl.compact", ledger)
+        write_json_atomic(self.compact_path, {"files": [name]})
+        self._finish_compaction()
+
     def _finish_compaction(self) -> None:
         staged = [*self.records_dir.glob("*.compact"), *self.path.glob("ledger.jsonl.compact")]
         if not self.compact_path.exists():

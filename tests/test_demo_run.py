@@ -157,6 +157,7 @@ def test_lm_eval_output_is_logged_in_the_run_directory(demo_run) -> None:
     assert "Passed an already-initialized" not in demo_run["summary"]
 
 
+@pytest.mark.slow
 def test_every_demo_metric_has_a_declared_catalogue_entry(demo_run) -> None:
     results = demo_run["results"]
     info = results["meta"]["metric_info"]

@@ -24,7 +24,7 @@ from crma_eval.plugins.bench.collect import BenchCollector
 from crma_eval.records import load_records
 from crma_eval.store import RunDir
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.slow]  # a real tiny model
 BOTH = ["acc", "acc_norm"]
 METRICS = {"hellaswag_local": BOTH, "arc_challenge_local": BOTH, "cloze_local": BOTH}
 

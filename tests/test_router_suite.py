@@ -16,7 +16,8 @@ from crma_eval.cli import cli
 from crma_eval.errors import InputError
 from crma_eval.plugins.router.collect import read_suite
 from crma_eval.plugins.router.overlap import domain_overlap
-from crma_eval.plugins.router.suite import OOD_FILE, PERTURBATIONS, read_texts
+from crma_eval.plugins.router.suite import PERTURBATIONS, read_texts
+from crma_eval.resources import ood_file
 
 QUESTIONS = {
     "cooking": ["How long do I bake bread at 200 degrees?", "What knife cuts onions best?",
@@ -54,7 +55,7 @@ def test_suite_categories_labels_and_determinism(tmp_path: Path) -> None:
     assert all(len(v) == 9 for v in by.values())
     assert len({i["item_id"] for i in items}) == len(items)
     assert all(i["gold"] is None and "acceptable" not in i for i in by["ood"])
-    ood_texts = set(read_texts(OOD_FILE))
+    ood_texts = set(read_texts(ood_file()))
     assert all(i["query"] in ood_texts for i in by["ood"])
     all_questions = {q: d for d, qs in QUESTIONS.items() for q in qs}
     for i in by["in_domain"]:

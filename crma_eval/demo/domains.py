@@ -259,14 +259,15 @@ def router_suite(
     """The router stress suite, made by the generic generator (crma_eval.plugins.router.suite):
     QA questions for boundary splices, fresh in-vocabulary queries as held-out in-domain
     questions, and OOD queries from the shipped set plus made-up words of no domain."""
-    from crma_eval.plugins.router.suite import OOD_FILE, build_suite, read_texts
+    from crma_eval.plugins.router.suite import build_suite, read_texts
+    from crma_eval.resources import ood_file
 
     rng = _rng(seed, "router")
     made_up = [_ood(rng) for _ in range(per_domain * len(domains))]
     return build_suite(
         qa={name: [item["question"] for item in d.qa] for name, d in domains.items()},
         holdout=domain_queries(domains, seed, 4 * per_domain, "suite"),
-        ood=read_texts(OOD_FILE) + made_up,
+        ood=read_texts(ood_file()) + made_up,
         seed=seed,
         n_per_category=per_domain * len(domains),
     )

@@ -5,14 +5,15 @@ match must lie within its bounds. A `compare` rule in the default mode (signific
 only on a drop (baseline − current) larger than `max_drop` that is also significant (paired
 McNemar p < alpha) where per-item records allow a paired test; otherwise the detail says the
 comparison is threshold only. The margin modes (non_inferiority, equivalence) and the MDE
-printed beside every compare verdict are in crma_eval.gate.decide.
+printed beside every compare verdict are in crma_eval.gate.decide. Without a baseline run a
+`compare` rule is skipped (one passing outcome whose detail says so), so one spec serves runs
+with and without --baseline.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import replace
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,16 @@ from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
 from crma_eval.evidence import Evidence, RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
 from crma_eval.gate.decide import decide_margin, rule_mde
+from crma_eval.gate.globs import matching
 from crma_eval.gate.model import GateReport, Outcome
 from crma_eval.gate.output import FULL_SUMMARY, SUMMARY_LIMIT, junit_xml, summary_markdown
-from crma_eval.gate.spec import Rule, load_spec, spec_error
+from crma_eval.gate.spec import Rule, load_spec
 from crma_eval.results import load_results
 from crma_eval.store import write_json_atomic, write_text_atomic
 from crma_eval.values import missing
 
 DROP_TOLERANCE = 1e-12
+NO_BASELINE = "skipped: no --baseline RUN_DIR given (compare rules need one)"
 NOT_ESTIMATE = "not an estimate (metric catalogue): threshold only, no paired test"
 
 
@@ -119,8 +122,9 @@ def _estimate(info: dict[str, MetricInfo], metric: str) -> bool:
     return metric not in info or info[metric].role in ("estimate", "unknown")
 
 
-def _matching(pattern: str, *metric_maps: dict[str, Any]) -> list[str]:
-    return sorted({name for m in metric_maps for name in m if fnmatchcase(name, pattern)})
+def _matching(rule: Rule, *metric_maps: dict[str, Any]) -> list[str]:
+    names = (name for m in metric_maps for name in m)
+    return matching(rule.pattern, names, legacy=rule.legacy_globs)
 
 
 def evaluate(
@@ -138,11 +142,13 @@ def evaluate(
     outcomes: list[Outcome] = []
     for rule in rules:
         if rule.kind == "metric":
-            names = _matching(rule.pattern, metrics)
+            names = _matching(rule, metrics)
             outcomes += [check_bounds(rule, n, metrics[n]) for n in names]
+        elif baseline is None or runs is None:
+            outcomes.append(Outcome(rule, rule.pattern, None, True, NO_BASELINE))
+            continue
         else:
-            assert baseline is not None and runs is not None
-            names = _matching(rule.pattern, metrics, baseline)
+            names = _matching(rule, metrics, baseline)
             outcomes += [
                 check_drop(rule, n, metrics.get(n), baseline.get(n), runs, _estimate(info, n))
                 for n in names
@@ -164,9 +170,6 @@ def run_gate(
     run_dir, spec_path = Path(run_dir), Path(spec_path)
     results = load_results(run_dir)
     rules = load_spec(spec_path)
-    compare = next((r for r in rules if r.kind == "compare"), None)
-    if compare is not None and baseline_dir is None:
-        raise spec_error(spec_path, compare, "'compare' rules need --baseline RUN_DIR")
     baseline, runs = None, None
     if baseline_dir is not None:
         baseline_dir = Path(baseline_dir)

@@ -50,12 +50,13 @@ class Rule:
 
     name: str
     kind: str  # "metric" or "compare"
-    pattern: str  # fnmatch glob over results.json metric names
+    pattern: str  # glob over metric names: * one dotted segment, ** across (gate.globs)
     line: int
     min: float | None = None
     max: float | None = None
     max_drop: float = DEFAULT_MAX_DROP
     alpha: float = DEFAULT_ALPHA
+    legacy_globs: bool = True  # no `globs: segments` in the spec: old `*` meaning kept (globs.py)
     mode: str = MODES[0]
     margin: float = 0.0  # non_inferiority / equivalence: the largest acceptable drop
     power: float = DEFAULT_POWER  # for the MDE printed beside the verdict
@@ -169,15 +170,20 @@ def load_spec(path: str | Path) -> list[Rule]:
     doc = YamlDoc(path)
     if not isinstance(doc.data, dict) or "gates" not in doc.data:
         raise doc.error("expected a mapping with a 'gates' list at the top level")
-    extra = [k for k in doc.data if k != "gates"]
+    extra = [k for k in doc.data if k not in ("gates", "globs")]
     if extra:
         raise doc.error(
-            "unknown top-level key (only 'gates' is allowed)", [extra[0]], str(extra[0])
+            "unknown top-level key (only 'gates' and 'globs' are allowed)",
+            [extra[0]],
+            str(extra[0]),
         )
+    if doc.data.get("globs", "segments") != "segments":
+        raise doc.error("'globs' can only be 'segments'", ["globs"], "globs")
     gates = doc.data["gates"]
     if not isinstance(gates, list) or not gates:
         raise doc.error("'gates' must be a non-empty list of rules", ["gates"], "gates")
-    return [_parse_rule(doc, i, raw) for i, raw in enumerate(gates)]
+    rules = [_parse_rule(doc, i, raw) for i, raw in enumerate(gates)]
+    return [replace(r, legacy_globs="globs" not in doc.data) for r in rules]
 
 
 def spec_error(path: str | Path, rule: Rule, problem: str) -> InputError:

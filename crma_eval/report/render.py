@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from crma_eval.api.blocks import Figure, Items, KeyValues, Section, Table
@@ -36,7 +36,6 @@ from crma_eval.report.svg import safe_svg
 from crma_eval.results import load_results
 from crma_eval.store import write_text_atomic
 
-TEMPLATES = Path(__file__).with_name("templates")
 DASH = "—"
 # What a plugin's section raises on a results.json entry not in the shape analyze writes
 SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
@@ -301,7 +300,7 @@ def nobreak_numbers(text: str) -> Markup:
 
 def _environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=PackageLoader("crma_eval.report", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -2,7 +2,8 @@
 
 Reads RUN_DIR/records/qa.jsonl, adds (or refreshes) the named scorers' values in each record's
 `scores` while keeping every other scorer's earlier value, optionally changes the primary scorer,
-writes the file atomically, appends the scoring summary to RUN_DIR/scoring.json, then re-runs the
+writes the file atomically (with the ledger's offsets and sha256, so the run stays resumable),
+appends the scoring summary to RUN_DIR/scoring.json, then re-runs the
 analysis (results.json, with `scoring` in meta) and the report.
 """
 
@@ -72,8 +73,11 @@ def rescore(
     config_path: str | Path | None = None,
     report: bool = True,
 ) -> dict[str, Any]:
-    """Re-score RUN_DIR's qa records with `names`; returns the scoring summary (JSON form)."""
+    """Re-score RUN_DIR's qa records with `names`; returns the scoring summary (JSON form).
 
+    A run directory of `crma-eval run` is held locked, and its ledger (offsets, sha256) is
+    updated atomically with the records: a later `run` into it resumes.
+    """
     run = RunDir(run_dir)
     if not run.path.is_dir():
         raise InputError("run directory not found", path=run.path)
@@ -87,14 +91,23 @@ def rescore(
 def _rescore_locked(
     run: RunDir, names: Sequence[str], primary: str | None, config: ScorersConfig, report: bool
 ) -> dict[str, Any]:
+    """rescore's work; a `crma-eval run` folder (with a ledger) is recovered first and its
+    ledger rewritten with the records, so a later `run` resumes instead of recollecting."""
     from crma_eval.analyze import analyze_paths
 
+    resumable = run.ledger_path.exists()
+    if resumable:
+        run.recover()
     qa_path = run.records_dir / "qa.jsonl"
     records = read_qa_records(qa_path)
     summary = score_records(
         records, config, names, primary, config_primary="primary" in config.model_fields_set
     )
-    write_text_atomic(qa_path, "".join(record_json(r) + "\n" for r in records))
+    lines = [record_json(r) + "\n" for r in records]
+    if resumable:
+        run.rewrite_records(qa_path.name, lines)
+    else:
+        write_text_atomic(qa_path, "".join(lines))
     done = summary.to_dict() | {"rescored": list(names), "primary": primary}
     history_path = run.path / "scoring.json"
     history = read_json(history_path) if history_path.exists() else []

@@ -1,7 +1,7 @@
 """Hooks of the gsm8k_crma task: the corrected final-answer filter from crma_eval.
 
-Needs crma_eval installed in the environment that runs lm_eval: `pip install -e .` from a clone of
-the repository, or `pip install "git+<repository URL>"` (it is not on PyPI). Importing it also
+Needs crma_eval installed in the environment that runs lm_eval (README "Installing"); the installed
+copy of this folder is printed by `crma-eval tasks-path`. Importing it also
 registers the filter under the name `crma_gsm8k_final_answer` for other task YAMLs.
 """
 

@@ -20,6 +20,7 @@ from crma_eval import (
     base_model_fingerprint,
     iter_records,
     library_versions,
+    tasks_dir,
     write_records,
 )
 from crma_eval.plugins.bench.lmeval import (
@@ -83,7 +84,7 @@ class BenchCollector:
         ckpt = resolve_checkpoint(ctx.config, arm, index, ctx.checkpoints)
         domain = resolve_adapter(ctx.config, arm, index, ckpt)
         prepare_environment(opts.offline)
-        include = tuple(str(p) for p in opts.include_path)
+        include = tuple(dict.fromkeys([str(tasks_dir()), *map(str, opts.include_path)]))
         try:
             with lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
                 loaded, manager = load_tasks(unit.domain, include)

@@ -103,6 +103,8 @@ def load_tasks(spec: str, include: tuple[str, ...]) -> tuple[dict[str, Any], Any
         loaded = manager.load([name])
     except KeyError:
         raise TaskLoadError(f"lm-eval does not know the task {spec!r}") from None
+    except FileNotFoundError as exc:
+        raise TaskLoadError(f"task {spec!r}: file not found: {exc}") from None
     except (OSError, DatasetNotFoundError) as exc:
         raise TaskLoadError(f"cannot load the data of task {spec!r} (offline?): {exc}") from None
     except (ValueError, TypeError, yaml.YAMLError) as exc:

@@ -10,7 +10,8 @@ Categories (the `route`-suite format: item_id, query, category, gold, plus `sour
   the domain whose answer is asked.
 * ambiguous: a request with no domain content; every domain is `acceptable` (gold one of them,
   drawn by the seed, so the query stays in-distribution).
-* ood: general-knowledge questions (tasks/router_stress/ood.jsonl, written for this project)
+* ood: general-knowledge questions (tasks/router_stress/ood.jsonl, written for this project,
+  installed as crma_eval.tasks: crma_eval.resources.ood_file())
   plus any `--ood` files; gold always null (texts that are a domain's question are left out).
 
 Refused (InputError): a question under two domains (contradictory gold labels), a query with no
@@ -29,9 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crma_eval import InputError, read_jsonl, write_text_atomic
+from crma_eval import InputError, ood_file, read_jsonl, write_text_atomic
 
-OOD_FILE = Path(__file__).resolve().parents[3] / "tasks" / "router_stress" / "ood.jsonl"
 TEXT_FIELDS = ("question", "query", "text")
 PREFIXES = (
     "Question: ",
@@ -195,7 +195,7 @@ def build_suite(
             **{f"holdout {d}": t for d, t in (holdout or {}).items()},
         }
     )
-    ood_given = ood if ood is not None else read_texts(OOD_FILE)
+    ood_given = ood if ood is not None else read_texts(ood_file())
     ood_texts = [t for t in ood_given if _norm(t) not in owners]  # a domain's question: not OOD
     domains = sorted(qa)
     items: list[dict[str, Any]] = []
@@ -259,7 +259,7 @@ def suite_from_files(
     unknown = sorted(set(holdout) - set(qa))
     if unknown:
         raise InputError(f"--holdout names domains without --qa: {', '.join(unknown)}")
-    ood_texts = read_texts(OOD_FILE) + [t for p in ood for t in read_texts(p)]
+    ood_texts = read_texts(ood_file()) + [t for p in ood for t in read_texts(p)]
     return build_suite(
         {d: read_texts(p) for d, p in qa.items()},
         {d: read_texts(p) for d, p in holdout.items()},

@@ -1,0 +1,66 @@
+"""Metric-name globs of gate rules: `*` within one dotted segment, `**` across segments.
+
+`qa.with_crma.*.accuracy` matches `qa.with_crma.med.accuracy` but not
+`qa.with_crma.scorer.exact.accuracy`; `qa.with_crma.**.accuracy` matches both. `?` is one
+character other than a dot, `[...]` a character class (fnmatch's syntax otherwise).
+
+A spec with the top-level key `globs: segments` gets exactly this meaning. Older specs (without
+the key) were read with `fnmatch`, whose `*` also crosses dots: there a pattern without `**` that
+fnmatch matches to more names keeps that meaning (an old spec gates what it gated before) and a
+deprecation note on stderr names the pattern and the `**` spelling that says the same.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+from functools import lru_cache
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    parts, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            parts.append("[^.]*")
+            i += 1
+        elif pattern[i] == "?":
+            parts.append("[^.]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end]
+            parts.append("[^" + re.escape(body[1:]) + "]" if body[:1] == "!" else f"[{body}]")
+            i = end + 1
+        else:
+            parts.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(parts))
+
+
+def segment_match(name: str, pattern: str) -> bool:
+    """True when `name` matches `pattern` with `*` inside one dotted segment, `**` across."""
+    return _regex(pattern).fullmatch(name) is not None
+
+
+def matching(pattern: str, names: Iterable[str], legacy: bool = False) -> list[str]:
+    """The names a gate pattern selects, sorted; `legacy`: a spec without `globs: segments`
+    (old fnmatch meaning kept with a note, above)."""
+    listed = set(names)
+    chosen = {n for n in listed if segment_match(n, pattern)}
+    if legacy and "**" not in pattern:
+        old = {n for n in listed if fnmatchcase(n, pattern)}
+        if old - chosen:
+            print(
+                f"crma-eval: deprecated: in gate pattern {pattern!r} `*` matched across dots "
+                f"({len(old - chosen)} metric(s)); kept for old specs: write "
+                f"{pattern.replace('*', '**')!r} for that and add `globs: segments` to the spec",
+                file=sys.stderr,
+            )
+            chosen = old
+    return sorted(chosen)

@@ -1,0 +1,56 @@
+"""Gate metric globs: `*` one dotted segment, `**` across; old specs keep fnmatch's meaning."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crma_eval.gate.core import run_gate
+from crma_eval.gate.globs import matching, segment_match
+from crma_eval.store import write_json_atomic
+
+NAMES = [
+    "qa.with_crma.med.accuracy",
+    "qa.with_crma.law.accuracy",
+    "qa.with_crma.scorer.exact.accuracy",
+    "qa.with_crma.med.seed_0.accuracy",
+    "qa.with_crma.accuracy",
+]
+
+
+def test_star_stays_in_one_segment_and_double_star_crosses() -> None:
+    assert matching("qa.with_crma.*.accuracy", NAMES) == [
+        "qa.with_crma.law.accuracy",
+        "qa.with_crma.med.accuracy",
+    ]
+    assert matching("qa.with_crma.**.accuracy", NAMES) == sorted(NAMES[:4])
+    assert matching("qa.with_crma.?ed.accuracy", NAMES) == ["qa.with_crma.med.accuracy"]
+
+
+@given(st.text(alphabet="ab_*?", max_size=6), st.text(alphabet="ab_", max_size=6))
+def test_without_dots_it_is_fnmatch(pattern: str, name: str) -> None:
+    assert segment_match(name, pattern) == fnmatchcase(name, pattern)
+
+
+def _run(tmp_path: Path, spec_text: str) -> list[str]:
+    run = tmp_path / "run"
+    run.mkdir(exist_ok=True)
+    results = {"schema": "crma-eval/results/1", "metrics": dict.fromkeys(NAMES, 0.9)}
+    write_json_atomic(run / "results.json", results | {"plugins": {}, "meta": {}})
+    spec = tmp_path / "gates.yaml"
+    spec.write_text(spec_text)
+    return [o.metric for o in run_gate(run, spec).outcomes]
+
+
+def test_old_specs_keep_their_meaning_with_a_deprecation_note(tmp_path: Path, capsys) -> None:
+    rule = "  - metric: qa.with_crma.*.accuracy\n    min: 0.5\n"
+    old = _run(tmp_path, "gates:\n" + rule)
+    assert old == sorted(n for n in NAMES if fnmatchcase(n, "qa.with_crma.*.accuracy"))
+    err = capsys.readouterr().err
+    assert "deprecated" in err and "qa.with_crma.**.accuracy" in err
+    new = _run(tmp_path, "globs: segments\ngates:\n" + rule)
+    assert new == ["qa.with_crma.law.accuracy", "qa.with_crma.med.accuracy"]
+    assert "deprecated" not in capsys.readouterr().err
