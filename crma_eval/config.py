@@ -14,7 +14,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 from crma_eval.errors import InputError
 from crma_eval.naming import check_unique
@@ -58,6 +67,17 @@ class Arm(_Strict):
     conditions: list[str] | None = Field(
         None, description="only checkpoints trained under these conditions (None: all)"
     )
+    checkpoints: Literal["final", "all"] | None = Field(
+        None, description="final checkpoints or all of them (None: the run's qa_checkpoints)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _unset_checkpoints_left_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave `checkpoints` out while unset, so existing arms keep their fingerprints."""
+        data = handler(self)
+        if self.checkpoints is None and isinstance(data, dict):
+            data.pop("checkpoints", None)
+        return data
 
     def applies_to(self, checkpoint: Checkpoint) -> bool:
         """Whether this arm evaluates `checkpoint` (by its training condition)."""

@@ -190,6 +190,17 @@ def test_qa_units(world, session, data, tmp_path: Path) -> None:
     assert skipped > 0  # phase-1 checkpoints have not trained every QA domain
 
 
+def test_an_arm_may_answer_every_checkpoint_on_its_own(world, session, data, tmp_path) -> None:
+    arms = [*ARMS, Arm(name="every", crma=False, checkpoints="all")]
+    ctx = make_ctx(world, session, data, tmp_path / "c", arms=arms)
+    units = QACollector().units(ctx)
+    finals = {ck.id for ck in ctx.checkpoints if ck.is_final}
+    assert {u.checkpoint for u in units if u.arm != "every"} == finals
+    assert {u.checkpoint for u in units if u.arm == "every"} == {ck.id for ck in ctx.checkpoints}
+    # Unset, the field stays out of the arm's dump: existing units keep their fingerprints.
+    assert "checkpoints" not in ARMS[0].model_dump() and arms[-1].model_dump()["checkpoints"]
+
+
 def _prompts(ctx: CollectContext, domain: str) -> list[str]:
     return [ctx.config.generation.prompt_template.format(question=q) for q in QUESTIONS[domain]]
 
@@ -222,6 +233,7 @@ def test_qa_arms(ctx: CollectContext, session: EngineSession, tmp_path: Path) ->
         for r in arm_records:
             assert r["correct"] == score(r["prediction"], r["reference"]).correct
             assert r["seed"] == 0 and r["checkpoint"] == ck.id and r["domain"] == "medical"
+            assert r["after_phase"] == 3 and r["domain_order"] == ck.manifest.domain_order
     session.activate(ck, None, crma=False)
     base = session.generate(_prompts(ctx, "medical"), gen.max_new_tokens, gen.stop)
     assert [r["prediction"] for r in records["base"]] == base

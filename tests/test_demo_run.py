@@ -108,9 +108,22 @@ def test_bench_stays_inside_the_demo_folder(demo_run) -> None:
 
 
 @pytest.mark.slow
+def test_cl_matrix_after_every_phase_for_every_condition(demo_run) -> None:
+    m = demo_run["results"]["metrics"]
+    for cond in ("naive", "frozen", "modular"):
+        assert m[f"cl.{cond}.acc.n"] == SEEDS
+        assert m[f"cl.{cond}.acc.ci_low"] <= m[f"cl.{cond}.acc"] <= m[f"cl.{cond}.acc.ci_high"]
+        assert f"cl.{cond}.r0.{DOMAINS[0]}" in m  # the base arm is row 0
+    # FROZEN and MODULAR never touch an earlier adapter (nor the fixed CRMA): identical answers.
+    assert m["cl.frozen.bwt"] == m["cl.modular.bwt"] == 0
+    assert "cl.modular.cl_routed.fwt" in m and "cl.modular.attribution.routing_error" in m
+    assert "Continual-learning matrix" in demo_run["summary"]
+
+
+@pytest.mark.slow
 def test_report_has_every_plugin_section(demo_run) -> None:
     html = (demo_run["out"] / "report.html").read_text("utf-8")
-    for section in ("drift", "qa", "ablation", "router", "spectral", "bench"):
+    for section in ("drift", "qa", "ablation", "cl", "router", "spectral", "bench"):
         assert f'id="{section}"' in html
     assert dt.MC_TASK in html and dt.ARITH_TASK in html and "crma-corrected" in html
 

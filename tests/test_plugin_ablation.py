@@ -169,3 +169,25 @@ def test_forest_plots_per_domain_for_the_paper_pair_and_one_over_all_pairs(
         names = {"with_crma": "with CRMA", "without_crma": "without CRMA", "frozen": "FROZEN"}
         assert f">{names[pair['a']]} − {names[pair['b']]}<" in overall.svg
     assert all(f.alt and f.svg.startswith("<svg") for f in figures)
+
+
+def test_arms_compare_on_the_units_both_answered(tmp_path: Path) -> None:
+    # A routed arm also answers a domain its checkpoint has not trained, and an arm with
+    # `checkpoints: all` answers earlier checkpoints: those units have no partner by design.
+    answers = [  # (arm, domain, correct, checkpoint)
+        ("oracle", "d1", True, "ck1"), ("oracle", "d1", True, "ck2"), ("oracle", "d2", True, "ck2"),
+        ("routed", "d1", False, "ck1"), ("routed", "d2", False, "ck1"),
+        ("routed", "d1", True, "ck2"), ("routed", "d2", False, "ck2"),
+        ("final", "d1", True, "ck2"), ("final", "d2", True, "ck2"),
+    ]  # fmt: skip
+    records = [qa(arm, d, "q1", ok, checkpoint=ck) for arm, d, ok, ck in answers]
+    result = AblationPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())
+    m = result.metrics
+    assert m["ablation.oracle_vs_routed.n"] == 3 and m["ablation.oracle_vs_routed.b"] == 2
+    assert m["ablation.oracle_vs_final.n"] == 2  # ck1 (oracle only) left out
+    pair = next(p for p in result.details["pairs"] if p["b"] == "routed")
+    assert "1 (checkpoint, domain) unit(s) answered by one arm only left out" in pair["pairing"]
+    # Inside a shared unit an item without partner is still an error.
+    records.append(qa("routed", "d1", "q2", True, checkpoint="ck2"))
+    with pytest.raises(InputError, match="q2"):
+        AblationPlugin().analyze(frames(tmp_path, records), AnalyzeOptions())

@@ -89,7 +89,7 @@ BAD = [
      '"loss": NaN, "n_tokens": 5}', "field 'loss'"),
     ('{"kind": "loss", "condition": "n", "seed": 0, "after_phase": 1, "domain": "d", '
      '"loss": -0.5, "n_tokens": 5}', "field 'loss'"),
-    ('{"kind": "loss", "condition": "n", "seed": 0, "after_phase": 0, "domain": "d", '
+    ('{"kind": "loss", "condition": "n", "seed": 0, "after_phase": -1, "domain": "d", '
      '"loss": 1.0, "n_tokens": 5}', "field 'after_phase'"),
     ('{"kind": "route", "item_id": "q", "category": "weird", "gold": null, "predicted": null, '
      '"score": 1}', "field 'category'"),

@@ -405,7 +405,7 @@ def test_real_plugins_render_and_gate(tmp_path: Path) -> None:
 
     html = render_report(run).read_text(encoding="utf-8")
     page = parse(html)
-    plugins = ["qa", "ablation", "drift", "router", "spectral"]  # the plugins' report order
+    plugins = ["qa", "ablation", "drift", "cl", "router", "spectral"]  # the plugins' report order
     assert page.sections == ["overview", *plugins, "definitions", "provenance"]
     assert "not installed" not in html and "no report content" not in html
     assert payload not in html and page.tags.count("script") == 1

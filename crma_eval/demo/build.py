@@ -225,7 +225,7 @@ def write_run_config(
         "name": "crma-demo",
         "base_model": str(base.resolve()),
         "checkpoints": [rel(p) for p in checkpoints],
-        "plugins": ["drift", "qa", "ablation", "router", "spectral", "bench"],
+        "plugins": ["drift", "qa", "ablation", "cl", "router", "spectral", "bench"],
         "qa_checkpoints": "final",
         # QA per condition; the CRMA ablation (same items, CRMA on vs bypassed) on MODULAR.
         "arms": [
@@ -234,6 +234,20 @@ def write_run_config(
             {"name": "with_crma", "crma": True, "conditions": ["modular"]},
             {"name": "without_crma", "crma": False, "conditions": ["modular"]},
             {"name": "routed", "crma": True, "adapter": "router", "conditions": ["modular"]},
+            # The continual-learning matrix (cl plugin): QA after every phase, the base model as
+            # row 0, and oracle vs routed on MODULAR for the attribution.
+            {"name": "base", "crma": False, "adapter": "none", "conditions": ["naive"]},
+            *(
+                {"name": f"cl_{c}", "crma": c == "modular", "conditions": [c], "checkpoints": "all"}
+                for c in CONDITIONS
+            ),
+            {
+                "name": "cl_routed",
+                "crma": True,
+                "adapter": "router",
+                "conditions": ["modular"],
+                "checkpoints": "all",
+            },
         ],
         "engine": {"batch_size": 64, "max_length": 64, "threads": 1},
         "generation": {"max_new_tokens": 8, "stop": ["\n"], "prompt_template": QA_PROMPT},
@@ -246,6 +260,11 @@ def write_run_config(
             "bench": bench_options(out, tasks, after),
             # The oracle gap joins the routed arm with CRMA-on oracle routing on MODULAR.
             "router": {"routed_arm": "routed", "oracle_arm": "with_crma"},
+            "cl": {
+                "primary_arm": {"modular": "cl_modular"},
+                "oracle_arm": "cl_modular",
+                "routed_arm": "cl_routed",
+            },
         },
     }
     path = out / "demo.yaml"

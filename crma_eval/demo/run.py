@@ -39,6 +39,21 @@ def bench_lines(
     return lines
 
 
+def cl_lines(metrics: dict[str, Any]) -> list[str]:
+    """The continual-learning matrix's headline per condition: ACC, BWT and forgetting."""
+    lines = []
+    for cond in ("naive", "frozen", "modular"):
+        stem = f"cl.{cond}"
+        if f"{stem}.acc" in metrics:
+            lines.append(
+                f"  {cond:<8} ACC {_fmt(metrics, f'{stem}.acc', '.1%')}"
+                f"  BWT {_fmt(metrics, f'{stem}.bwt', '+.3f')}"
+                f"  forgetting {_fmt(metrics, f'{stem}.forgetting', '+.3f')}"
+            )
+    head = "Continual-learning matrix (QA accuracy after every phase, mean over seeds):"
+    return [head, *lines] if lines else []
+
+
 SMOKE_NOTE = (
     "Smoke run (--small: 2 seeds, a few training steps): it checks that every step runs; its "
     "numbers are not the method's effects (run `crma-eval demo` for those)."
@@ -85,7 +100,8 @@ def summary_lines(results: dict[str, Any], smoke: bool = False) -> list[str]:
 
 def _rest_lines(results: dict[str, Any]) -> list[str]:
     """Router, spectral and bench lines of the summary."""
-    m, lines = results["metrics"], []
+    m = results["metrics"]
+    lines = cl_lines(m)
     lines.append(f"Router accuracy (all categories): {_fmt(m, 'router.overall.accuracy', '.1%')}")
     lines.append(f"Router accuracy (in-domain): {_fmt(m, 'router.in_domain.accuracy', '.1%')}")
     lines.append(f"Max |sigma_max - 1| of CRMA mixing: {_fmt(m, 'spectral.all.max_dev', '.2e')}")

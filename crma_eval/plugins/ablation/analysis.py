@@ -121,6 +121,25 @@ def _pair(aligned: pd.DataFrame, options: AnalyzeOptions) -> dict[str, Any]:
     return {"overall": overall, "domains": domains}
 
 
+def shared_units(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Both arms' records on the collection units (checkpoint, domain) both answered.
+
+    An arm may answer at more checkpoints (its own `checkpoints: all`) or more domains (a routed
+    arm also asks domains not trained yet) than another; those units have no partner by design
+    and are left out, and the returned note counts them. Items inside a shared unit must still
+    match one to one (crma_eval.pairing). Arms without checkpoint ids are returned unchanged.
+    """
+    if not all("checkpoint" in f.columns and f["checkpoint"].notna().all() for f in (a, b)):
+        return a, b, ""
+    units = [pd.MultiIndex.from_frame(f[["checkpoint", "domain"]].astype(str)) for f in (a, b)]
+    keep = [u.isin(other) for u, other in zip(units, units[::-1], strict=True)]
+    extra = sum(len(set(u[~k])) for u, k in zip(units, keep, strict=True))
+    if not extra:
+        return a, b, ""
+    note = f"{extra} (checkpoint, domain) unit(s) answered by one arm only left out"
+    return a[keep[0]], b[keep[1]], note
+
+
 def _compare_arms(
     qa: pd.DataFrame, condition: Any, options: AnalyzeOptions
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -132,10 +151,12 @@ def _compare_arms(
     for i, a in enumerate(arms):
         for b in arms[i + 1 :]:
             names = (f"arm {a!r}", f"arm {b!r}")
-            matched = pair_shared(by_arm[a], by_arm[b], "correct", KEYS, names)
+            left, right, left_out = shared_units(by_arm[a], by_arm[b])
+            matched = pair_shared(left, right, "correct", KEYS, names)
             if matched is None:
                 continue
-            head = {"a": a, "b": b, "condition": condition, "pairing": matched.note}
+            note = matched.note + (f"; {left_out}" if left_out else "")
+            head = {"a": a, "b": b, "condition": condition, "pairing": note}
             pairs.append(head | _pair(with_items(matched.frame), options))
             paired_arms |= {a, b}
     return pairs, [a for a in arms if a not in paired_arms]

@@ -170,8 +170,12 @@ def _permutation_method(tests: list[dict[str, Any]]) -> str:
     )
 
 
-def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
-    """Loss-relative drift, final holdout and learning advantage per condition (docs/results.md)."""
+def analyze_drift(loss: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult | None:
+    """Loss-relative drift, final holdout and learning advantage per condition (docs/results.md);
+    None when every record is after_phase 0 (the base model: the cl plugin's row 0)."""
+    loss = loss[loss["after_phase"] >= 1]
+    if loss.empty:
+        return None
     runs = seed_runs(loss, (options.extra.get("drift") or {}).get("domain_order"))
     check_seeds(loss, runs)
     check_phases(runs)

@@ -18,12 +18,12 @@ class DriftCollector:
     plugin = "drift"
 
     def units(self, ctx: CollectContext) -> list[Unit]:
-        """Checkpoints after at least one phase × domains of their order that have holdout data."""
+        """Checkpoints × domains of their order that have holdout data (a phase-0 checkpoint gives
+        the base row, after_phase 0, that the cl plugin reads and drift leaves out)."""
         holdout = ctx.config.data.per_domain("holdout")
         return [
             Unit(self.plugin, ck.id, "-", domain)
             for ck in ctx.checkpoints
-            if ck.phase >= 1
             for domain in ck.manifest.domain_order
             if domain in holdout
         ]

@@ -16,7 +16,7 @@ class LossRecord(TypedDict):
     kind: Literal["loss"]
     condition: Name
     seed: Int
-    after_phase: Annotated[Int, Field(ge=1)]
+    after_phase: Annotated[Int, Field(ge=0)]  # 0: the base model (read by cl, not drift)
     domain: Name
     loss: NonNeg
     n_tokens: Annotated[Int, Field(ge=1)]

@@ -51,7 +51,8 @@ def _usable(ck: Checkpoint, domain: str | None) -> str | None:
 
 
 class QACollector:
-    """One unit per (checkpoint, arm, QA domain); final checkpoints unless qa_checkpoints = all."""
+    """One unit per (checkpoint, arm, QA domain); final checkpoints unless qa_checkpoints = all
+    (or the arm's own `checkpoints: all`)."""
 
     plugin = "qa"
 
@@ -60,14 +61,17 @@ class QACollector:
         without it is an InputError on the arm's config line). An oracle arm is not asked about a
         domain its checkpoint has not trained yet (with `qa_checkpoints: all`): there is no
         adapter to choose, and scoring the bare base there would pass for forgetting."""
-        every = ctx.config.qa_checkpoints == "all"
-        chosen = [ck for ck in ctx.checkpoints if every or ck.is_final]
+
+        def every(arm: Arm) -> bool:  # the arm's own `checkpoints`, else the run's
+            return (arm.checkpoints or ctx.config.qa_checkpoints) == "all"
+
+        chosen = [ck for ck in ctx.checkpoints if ck.is_final or any(map(every, ctx.config.arms))]
         ctx.config.check_arms(chosen)
         return [
             Unit(self.plugin, ck.id, arm.name, domain)
             for ck in chosen
             for arm in ctx.config.arms
-            if arm.applies_to(ck)
+            if arm.applies_to(ck) and (every(arm) or ck.is_final)
             for domain in ctx.config.data.per_domain("qa")
             if arm.adapter != "oracle" or domain in ck.trained_domains
         ]
@@ -135,6 +139,8 @@ class QACollector:
                     "seed": seed,
                     "condition": condition,
                     "checkpoint": ck.id,
+                    "after_phase": ck.phase,
+                    "domain_order": list(ck.manifest.domain_order),
                     "match": result.match,
                     "adapter": adapter,
                     "crma": crma_on,

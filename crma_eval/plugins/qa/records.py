@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import Field
 from typing_extensions import NotRequired, TypedDict
 
 from crma_eval.api import Bool01, Int, Name, Num, RecordKind
@@ -24,12 +25,14 @@ class QARecord(TypedDict):
     routed_domain: NotRequired[str | None]
     seed: NotRequired[Int | None]
     checkpoint: NotRequired[str | None]
+    after_phase: NotRequired[Annotated[Int, Field(ge=0)] | None]
+    domain_order: NotRequired[list[str] | None]
     rater: NotRequired[str | None]
 
 
 QA_KIND = RecordKind(
     "qa",
     QARecord,
-    key=("arm", "domain", "item_id", "seed", "checkpoint", "condition"),
+    key=("arm", "domain", "item_id", "seed", "checkpoint", "condition", "after_phase"),
     description="one answered question under one arm",
 )
