@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from crma_eval.plugins.base import AnalyzeOptions
+from crma_eval.api import AnalyzeOptions
 from crma_eval.plugins.cl.analysis import analyze_cl
 from crma_eval.plugins.cl.metrics import all_metrics
 
