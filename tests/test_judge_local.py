@@ -31,11 +31,12 @@ def _options(model: Path, cache: Path, **extra: object) -> dict[str, object]:
 
 
 def _scripted(prompts: list[str]) -> list[str]:
-    """A judge that says correct when the reference word is in the graded answer."""
+    """A judge that says correct when the reference word is in the graded answer (the template
+    fills each field in as a JSON string literal)."""
     out = []
     for prompt in prompts:
-        ref = re.search(r"Reference answer: (.*)", prompt).group(1)
-        answer = re.search(r"Answer to grade: (.*)", prompt).group(1)
+        ref = json.loads(re.search(r"Reference answer: (.*)", prompt).group(1))
+        answer = json.loads(re.search(r"Answer to grade: (.*)", prompt).group(1))
         verdict = "correct" if ref.lower() in answer.lower() else "incorrect"
         out.append("garbage" if "MALFORMED" in answer else json.dumps({"verdict": verdict}))
     return out

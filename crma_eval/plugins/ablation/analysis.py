@@ -127,9 +127,13 @@ def shared_units(a: pd.DataFrame, b: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     An arm may answer at more checkpoints (its own `checkpoints: all`) or more domains (a routed
     arm also asks domains not trained yet) than another; those units have no partner by design
     and are left out, and the returned note counts them. Items inside a shared unit must still
-    match one to one (crma_eval.pairing). Arms without checkpoint ids are returned unchanged.
+    match one to one (crma_eval.pairing). Arms without checkpoint ids, or whose checkpoint ids
+    are all different (two separately trained arms), are returned unchanged: crma_eval.pairing
+    then pairs them without the checkpoint, or says the pairing is ambiguous.
     """
     if not all("checkpoint" in f.columns and f["checkpoint"].notna().all() for f in (a, b)):
+        return a, b, ""
+    if not set(a["checkpoint"].astype(str)) & set(b["checkpoint"].astype(str)):
         return a, b, ""
     units = [pd.MultiIndex.from_frame(f[["checkpoint", "domain"]].astype(str)) for f in (a, b)]
     keep = [u.isin(other) for u, other in zip(units, units[::-1], strict=True)]
