@@ -12,6 +12,7 @@ browser is a failure, never a skip.
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -125,12 +126,15 @@ def _bench(n_docs: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _records(n_domains: int, n_items: int, seeds: int) -> list[dict[str, Any]]:
-    domains = [f"domain_{i:02d}" for i in range(n_domains)]
+def _records(
+    domains: list[str], n_items: int, seeds: int, arms: tuple[str, ...], order: int
+) -> list[dict[str, Any]]:
+    """qa records of every arm on every domain, loss matrices of `order` domains for five
+    conditions, bench records and route records over all domains."""
     records: list[dict[str, Any]] = []
     for j, domain in enumerate(domains):
-        for arm, mod in (("with_crma", 5), ("without_crma", 2)):
-            outcomes = [(i + j) % mod != 0 for i in range(n_items)]
+        for a, arm in enumerate(arms):
+            outcomes = [(i + j) % (5 if a == 0 else 2 + a % 3) != 0 for i in range(n_items)]
             records += qa_arm(
                 arm,
                 domain,
@@ -139,21 +143,32 @@ def _records(n_domains: int, n_items: int, seeds: int) -> list[dict[str, Any]]:
                 reference="1",
                 prediction="2",
             )
-    order = domains[: min(4, n_domains)]
-    for condition, factor in (("naive", 1.6), ("frozen", 1.004), ("modular", 1.001)):
+    seq = domains[:order]
+    conditions = (("naive", 1.6), ("frozen", 1.004), ("modular", 1.001))
+    if order > 4:  # the large run: more conditions, long names
+        conditions += (("replay_buffer_" + "r" * 30, 1.2), ("ewc_lambda_" + "0" * 30, 1.1))
+    for condition, factor in conditions:
         for seed in range(seeds):
-            size = len(order)
+            size = len(seq)
             matrix = [
                 [1.0 + 0.01 * seed if p == d else (factor if d < p else 2.0) for d in range(size)]
                 for p in range(size)
             ]
-            records += loss_matrix(condition, seed, order, matrix)
+            records += loss_matrix(condition, seed, seq, matrix)
     records += _bench(n_items)
     for i in range(40):
         gold = domains[i % len(domains)]
         records.append(route(f"r{i}", "in_domain", gold, gold if i % 4 else domains[0], 0.9))
         records.append(route(f"o{i}", "ood", None, None if i % 3 else gold, 0.2 + i / 100))
     return records
+
+
+SMALL_DOMAINS = [f"domain_{i:02d}" for i in range(3)]
+# Many domains and arms, long names without spaces (and markup, which must stay escaped).
+LARGE_DOMAINS = [f"domain_{i:02d}_" + "abcdefgh" * (1 + i % 5) for i in range(23)] + ["<b>x</b>"]
+LARGE_ARMS = ("with_crma", "without_crma", "with_crma_rank_64_alpha_128_" + "z" * 24, "lora_only")
+# checkpoints listed in the header: few stay in view, many collapse into a <details>
+CHECKPOINTS = {"small": 3, "large": 40}
 
 
 def _paper_report(folder: Path) -> Path:
@@ -170,10 +185,23 @@ def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     folder = tmp_path_factory.mktemp(request.param)
     if request.param == "paper":
         return _paper_report(folder)
-    small = request.param == "small"
-    records = _records(3, 20, 3) if small else _records(24, 150, 5)
+    return _synthetic_report(request.param, folder)
+
+
+def _synthetic_report(kind: str, folder: Path) -> Path:
+    """The report of synthetic records ("small" or "large") with a run.json listing checkpoints."""
+    small = kind == "small"
+    if small:
+        records = _records(SMALL_DOMAINS, 20, 3, ("with_crma", "without_crma"), 3)
+    else:
+        records = _records(LARGE_DOMAINS, 150, 5, LARGE_ARMS, 10)
     run = folder / "run"
     analyze_paths([write(folder / "in.jsonl", records)], run)
+    marks = {
+        f"/ckpt/run_{i:03d}_" + "step" * (i % 4) + f"/checkpoint-{1000 * i}": f"sha256:{i:064x}"
+        for i in range(CHECKPOINTS[kind])
+    }
+    (run / "run.json").write_text(json.dumps({"checkpoints": marks}), encoding="utf-8")
     return render_report(run)
 
 

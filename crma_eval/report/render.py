@@ -40,6 +40,9 @@ DASH = "—"
 # What a plugin's section raises on a results.json entry not in the shape analyze writes
 SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
 RESERVED_IDS = ("overview", "contents", "definitions", "provenance")
+# Most columns one HTML table shows: wider tables are drawn in parts (`column_parts`) so that
+# they fit a 1400 px window without a sideways scroll (checked by tests/test_report_browser.py).
+MAX_COLUMNS = 14
 
 # Numeric text a plugin pre-formatted ("+1.47%", "0.912 ± 0.01", "45/50", "[93.0%, 99.5%]").
 _NUMERIC = re.compile(r"^[\s\d.,:/%±+\-−–×eE\[\]()pp]+$")
@@ -259,6 +262,19 @@ def numeric_columns(table: Table) -> set[int]:
     return found
 
 
+def column_parts(columns: Sequence[Any], most: int = MAX_COLUMNS) -> list[list[int]]:
+    """Column indexes of the parts a table of len(columns) columns is drawn in: all of them when
+    they are at most `most`, else balanced parts of at most `most` columns that each start with
+    column 0 (the row labels). E.g. 26 columns, most 14 -> [0, 1..13], [0, 14..25]."""
+    n = len(columns)
+    if n <= most:
+        return [list(range(n))]
+    rest = list(range(1, n))
+    k = math.ceil(len(rest) / (most - 1))
+    size = math.ceil(len(rest) / k)
+    return [[0, *rest[i : i + size]] for i in range(0, len(rest), size)]
+
+
 def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
     """The Provenance tables: versions, methods, inputs and the rest of meta (non-empty only)."""
     inputs = [i if isinstance(i, Mapping) else {"path": i} for i in meta.get("inputs") or []]
@@ -278,22 +294,31 @@ def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
     return [(title, table) for title, table in tables if table.rows]
 
 
+def _number_like(token: str) -> bool:
+    """A token kept on one line: it holds a digit and is numeric text or at most 16 characters
+    (a long name with digits, e.g. "domain_07_abcdefgh…", may still wrap)."""
+    return any(c.isdigit() for c in token) and (len(token) <= 16 or bool(_NUMERIC.match(token)))
+
+
 def nobreak_numbers(text: str) -> Markup:
     """Escape text; keep short numeric text on one line, else wrap each space-separated token
-    that holds a digit in a no-wrap span, so a number such as "5.76e-20" or "[1.2%, 3.4%]" never
-    breaks inside itself (words still wrap). "mean ± sd" may break before the "±" and
-    "value [low, high]" before its interval, so wide numeric tables fit the page."""
+    that is a number (`_number_like`) in a no-wrap span, so a number such as "5.76e-20" or
+    "[1.2%, 3.4%]" never breaks inside itself (words and long names still wrap). "mean ± sd" may
+    break before the "±" and "value [low, high]" before its interval, so wide numeric tables fit
+    the page."""
     text = str(text)
     for sep in (" ± ", " ["):
         if sep in text:  # wraps there (class pm), never inside a number
             head, _, tail = text.partition(sep)
             inner = Markup(" ").join([nobreak_numbers(head), nobreak_numbers(sep[1:] + tail)])
             return Markup('<span class="pm">{}</span>').format(inner)
-    if len(text) <= 32 and any(c.isdigit() for c in text):
+    tokens = text.split(" ")
+    short = len(text) <= 32 and all(len(t) <= 16 or _NUMERIC.match(t) for t in tokens)
+    if short and any(c.isdigit() for c in text):
         return Markup('<span class="nw">{}</span>').format(text)
     parts = [
-        Markup('<span class="nw">{}</span>').format(t) if any(c.isdigit() for c in t) else escape(t)
-        for t in text.split(" ")
+        Markup('<span class="nw">{}</span>').format(t) if _number_like(t) else escape(t)
+        for t in tokens
     ]
     return Markup(" ").join(parts)
 
@@ -309,6 +334,7 @@ def _environment() -> Environment:
     env.filters["fmt"] = format_value
     env.filters["svg"] = safe_svg
     env.filters["numeric_columns"] = numeric_columns
+    env.filters["column_parts"] = column_parts
     env.filters["tokens"] = nobreak_numbers
     env.tests["number"] = is_number
     return env
