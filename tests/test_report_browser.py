@@ -12,6 +12,7 @@ browser is a failure, never a skip.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import tempfile
@@ -198,7 +199,7 @@ def _synthetic_report(kind: str, folder: Path) -> Path:
     run = folder / "run"
     analyze_paths([write(folder / "in.jsonl", records)], run)
     marks = {
-        f"/ckpt/run_{i:03d}_" + "step" * (i % 4) + f"/checkpoint-{1000 * i}": f"sha256:{i:064x}"
+        f"/ckpt/run_{i:03d}_" + "step" * (i % 4) + f"/checkpoint-{1000 * i}": "sha256:" + hashlib.sha256(b"%d" % i).hexdigest()
         for i in range(CHECKPOINTS[kind])
     }
     (run / "run.json").write_text(json.dumps({"checkpoints": marks}), encoding="utf-8")

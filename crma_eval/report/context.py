@@ -41,6 +41,10 @@ def _short(digest: Any) -> str:
     return text.split(":", 1)[-1][:12]
 
 
+# Checkpoints the report's header shows; the rest collapse into a <details> with their count.
+SHOWN_CHECKPOINTS = 6
+
+
 def checkpoints(run_dir: Path) -> list[tuple[str, str]]:
     """(checkpoint id, short content hash) from RUN_DIR/run.json, if the run collected."""
     path = run_dir / "run.json"
@@ -57,7 +61,7 @@ def checkpoints(run_dir: Path) -> list[tuple[str, str]]:
 
 def run_context(results: Mapping[str, Any], run_dir: Path, opts: Mapping[str, Any]) -> list[Any]:
     """(label, value) pairs for the header: config name, model, domain order, conditions, arms,
-    seeds, item counts per record kind and checkpoints with short content hashes."""
+    seeds and item counts per record kind."""
     meta, plugins = results["meta"], results["plugins"]
     items: list[tuple[str, str]] = []
     if meta.get("name"):
@@ -81,10 +85,7 @@ def run_context(results: Mapping[str, Any], run_dir: Path, opts: Mapping[str, An
     counts = meta.get("record_counts") or {}
     if counts:
         items.append(("records", ", ".join(f"{k}: {v:,}" for k, v in counts.items())))
-    marks = checkpoints(run_dir)
-    if marks:
-        items.append(("checkpoints", ", ".join(f"{c} ({h})" for c, h in marks)))
-    return items
+    return items  # the checkpoints are listed apart (`checkpoints`), collapsed when many
 
 
 def gate_status(run_dir: Path) -> dict[str, Any] | None:

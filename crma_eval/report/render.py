@@ -30,7 +30,13 @@ from crma_eval.errors import clip
 from crma_eval.figures import figure_style
 from crma_eval.labels import display_options
 from crma_eval.naming import slug, visible, visible_html
-from crma_eval.report.context import gate_status, run_context, scrub_path
+from crma_eval.report.context import (
+    SHOWN_CHECKPOINTS,
+    checkpoints,
+    gate_status,
+    run_context,
+    scrub_path,
+)
 from crma_eval.report.exports import csv_text, latex_text, write_export
 from crma_eval.report.svg import safe_svg
 from crma_eval.results import load_results
@@ -386,6 +392,8 @@ def render_html(
             run_name=run_name,
             meta=meta,
             context=_context(results, run_dir, options),
+            checkpoints=[] if run_dir is None else checkpoints(run_dir),
+            shown_checkpoints=SHOWN_CHECKPOINTS,
             gate=None if run_dir is None else gate_status(run_dir),
             provenance=provenance(meta),
             n_metrics=len(results["metrics"]),
