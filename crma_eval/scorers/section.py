@@ -20,19 +20,51 @@ def _accuracy_table(rows: list[dict[str, Any]], infos: list[MetricInfo]) -> Tabl
             interval_label(info) if r["n"] else DASH,
             DASH if missing(r.get("mean_score")) else f"{r['mean_score']:.3f}",
             r["abstained"],
+            r.get("flagged", DASH),  # results.json of earlier versions: not counted
         ]
         for r, info in zip(rows, infos, strict=True)
     ]
     columns = ["Arm", "Scorer", "Passed", "Accuracy", "CI", "interval (method, n of units)"]
     return Table(
-        columns=[*columns, "Mean score", "Abstained"],
+        columns=[*columns, "Mean score", "Abstained", "Flagged"],
         rows=body,
         caption="Accuracy by scorer",
         notes=[
             "Accuracy counts answers a scorer passed among those it scored; abstentions (e.g. a "
             "judge reply that is not the required JSON) are left out and counted separately. "
-            "Graded scorers (token_f1, rouge_l) pass at their threshold (default 0.5)."
+            "Graded scorers (token_f1, rouge_l) pass at their threshold (default 0.5).",
+            "Flagged: verdicts given on an answer a scorer marked as suspect (e.g. an answer "
+            "holding judge-format markers, a possible prompt injection); they are counted in the "
+            "accuracy, so read them (qa.jsonl `flags`).",
         ],
+    )
+
+
+def _reason_text(reasons: dict[str, int]) -> str:
+    return "; ".join(f"{why} ({n})" for why, n in reasons.items()) or DASH
+
+
+def _flags_table(details: dict[str, Any]) -> Table | None:
+    """Per scorer: verdicts flagged and abstentions, with their reasons (None when neither)."""
+    flagged, abstained = details.get("flagged") or {}, details.get("abstained") or {}
+    names = [n for n in details["names"] if n in flagged or n in abstained]
+    if not names:
+        return None
+    rows = [
+        [
+            name,
+            sum((flagged.get(name) or {}).values()),
+            _reason_text(flagged.get(name) or {}),
+            sum((abstained.get(name) or {}).values()),
+            _reason_text(abstained.get(name) or {}),
+        ]
+        for name in names
+    ]
+    return Table(
+        columns=["Scorer", "Flagged", "why flagged (answers)", "Abstained", "why (answers)"],
+        rows=rows,
+        caption="Flagged and abstained verdicts per scorer (all arms)",
+        id="judge-flags",
     )
 
 
@@ -89,4 +121,7 @@ def scorer_blocks(
     ]
     if details["disagreements"]["n"]:
         blocks.append(_disagreement_table(details))
+    flags = _flags_table(details)
+    if flags is not None:
+        blocks.append(flags)
     return blocks

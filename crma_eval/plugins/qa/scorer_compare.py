@@ -1,6 +1,7 @@
 """Scorers side by side (QA analysis): each scorer's accuracy per arm, pairwise agreement, and
-the items on which the scorers disagree. Pure pandas; reads the records' `verdicts`, `scores` and
-`abstained`.
+the items on which the scorers disagree, and the verdicts each scorer abstained on or flagged
+(e.g. a judged answer holding judge-format markers). Pure pandas; reads the records' `verdicts`,
+`scores`, `abstained` and `flags`.
 
 Accuracy of a scorer = passed / scored, over the records it scored and did not abstain on; the
 interval is the run's proportion CI. Agreement of two scorers = share of records, scored by both,
@@ -30,17 +31,36 @@ def _maps(column: pd.Series | None, index: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(rows, index=index)
 
 
+def _count(marks: pd.DataFrame, name: str, mine: pd.Series) -> int:
+    """Records of `mine` on which scorer `name` left a mark (an abstention or a flag)."""
+    return int(marks[name].notna()[mine].sum()) if name in marks else 0
+
+
+def _reasons(marks: pd.DataFrame, names: list[str]) -> dict[str, dict[str, int]]:
+    """{scorer: {reason: records}} of the abstentions or flags in `marks` (scorers with any)."""
+    out = {}
+    for name in names:
+        if name in marks and marks[name].notna().any():
+            counts = marks[name].dropna().astype(str).value_counts()
+            out[name] = {str(k): int(v) for k, v in counts.items()}
+    return out
+
+
 def _accuracy_rows(
     qa: pd.DataFrame, verdicts: pd.DataFrame, scores: pd.DataFrame, abstained: pd.DataFrame,
-    options: AnalyzeOptions,
+    flags: pd.DataFrame, options: AnalyzeOptions,
 ) -> list[dict[str, Any]]:  # fmt: skip
     rows = []
     for arm in in_order(qa["arm"]):
         mine = qa["arm"] == arm
         for name in verdicts.columns:
             passed = verdicts.loc[mine, name].dropna().astype(bool)
-            n_abstained = int(abstained[name].notna()[mine].sum()) if name in abstained else 0
-            row: dict[str, Any] = {"arm": arm, "scorer": name, "abstained": n_abstained}
+            row: dict[str, Any] = {
+                "arm": arm,
+                "scorer": name,
+                "abstained": _count(abstained, name, mine),
+                "flagged": _count(flags, name, mine),
+            }
             if len(passed):
                 scored = with_items(qa.loc[passed.index].assign(correct=passed))
                 row |= accuracy(scored, options)
@@ -99,7 +119,8 @@ def compare_scorers(
         return None
     scores = _maps(qa.get("scores"), qa.index).reindex(columns=verdicts.columns)
     abstained = _maps(qa.get("abstained"), qa.index)
-    rows = _accuracy_rows(qa, verdicts, scores, abstained, options)
+    flags = _maps(qa.get("flags"), qa.index)  # e.g. answers holding judge-format markers
+    rows = _accuracy_rows(qa, verdicts, scores, abstained, flags, options)
     metrics: dict[str, float] = {}
     info: dict[str, MetricInfo] = {}
     for row in rows:
@@ -117,5 +138,7 @@ def compare_scorers(
         "rows": rows,
         "agreement": _agreement(verdicts),
         "disagreements": {"n": n_split, "shown": shown},
+        "flagged": _reasons(flags, list(verdicts.columns)),
+        "abstained": _reasons(abstained, list(verdicts.columns)),
     }
     return metrics, details, info
