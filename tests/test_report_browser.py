@@ -28,6 +28,7 @@ from selenium.webdriver.chrome.service import Service
 
 from crma_eval.analyze import analyze_paths
 from crma_eval.cli import cli
+from crma_eval.report.context import SHOWN_CHECKPOINTS
 from crma_eval.report.render import render_report
 
 SIZES = [(1400, 900), (390, 844)]
@@ -57,6 +58,29 @@ PRINT_JS = OVERFLOW_JS.replace("'body *'", "'table, figure, figure svg'")
 FITS_JS = """
 const wrap = document.getElementById(arguments[0]).querySelector('.table-wrap');
 return wrap.scrollWidth <= wrap.clientWidth;
+"""
+# With every <details> open: the tables whose scroll container scrolls sideways.
+SCROLLING_JS = """
+for (const d of document.querySelectorAll('details')) d.open = true;
+const bad = [];
+for (const w of document.querySelectorAll('.table-wrap')) {
+  if (w.scrollWidth > w.clientWidth) {
+    const at = w.closest('[id]');
+    bad.push((at ? at.id : '?') + ' ' + w.scrollWidth + ' > ' + w.clientWidth);
+  }
+}
+const root = document.documentElement;
+return [document.querySelectorAll('.table-wrap table').length, bad, root.scrollWidth,
+        root.clientWidth];
+"""
+# The header's checkpoints: [shown in the list, inside the closed <details>, summary text].
+CHECKPOINTS_JS = """
+const box = document.querySelector('.masthead .checkpoints');
+if (!box) return null;
+const more = box.querySelector('details.more-checkpoints');
+return [box.querySelectorAll(':scope > ul > li').length,
+        more ? more.querySelectorAll('li').length : 0, more ? more.open : null,
+        more ? more.querySelector('summary').textContent : ''];
 """
 IDS_JS = """
 const seen = {}, dup = [];
@@ -241,10 +265,26 @@ def test_report_in_chromium(
     if "paper" in report.parts[-3] and width >= 1400:  # the paper's multi-seed drift table
         assert browser.execute_script(FITS_JS, "drift-drift-per-seed"), "drift table scrolls"
     assert duplicates == [] and unnamed == 0 and n_figures >= 3
+    if width >= 1400:
+        _assert_fits_and_collapses(browser, report)
     # the drill-down works: open the first list and filter it with the inline script
     browser.execute_script("document.querySelector('details.items').open = true")
     box = browser.find_element("css selector", "details.items input.item-filter")
     assert box.is_displayed()
+
+
+def _assert_fits_and_collapses(browser: webdriver.Chrome, report: Path) -> None:
+    """At 1400 px: a long checkpoint list is collapsed (its first few shown, the rest counted in
+    a closed <details>), and with every <details> open no table and no page scrolls sideways."""
+    kind = report.parts[-3].rstrip("0123456789")
+    marks = browser.execute_script(CHECKPOINTS_JS)
+    if kind in CHECKPOINTS:
+        n, shown = CHECKPOINTS[kind], min(CHECKPOINTS[kind], SHOWN_CHECKPOINTS)
+        assert marks is not None and marks[:2] == [shown, n - shown], marks
+        if n > shown:
+            assert marks[2] is False and f"all {n}" in marks[3], marks
+    n_tables, bad, scroll_width, client = browser.execute_script(SCROLLING_JS)
+    assert n_tables > 5 and bad == [] and scroll_width <= client, (bad, scroll_width, client)
 
 
 def test_report_prints_on_a4_without_cut_off_tables(
