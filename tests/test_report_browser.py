@@ -223,7 +223,8 @@ def _synthetic_report(kind: str, folder: Path) -> Path:
     run = folder / "run"
     analyze_paths([write(folder / "in.jsonl", records)], run)
     marks = {
-        f"/ckpt/run_{i:03d}_" + "step" * (i % 4) + f"/checkpoint-{1000 * i}": "sha256:" + hashlib.sha256(b"%d" % i).hexdigest()
+        f"/ckpt/run_{i:03d}_" + "step" * (i % 4) + f"/checkpoint-{1000 * i}": "sha256:"
+        + hashlib.sha256(b"%d" % i).hexdigest()
         for i in range(CHECKPOINTS[kind])
     }
     (run / "run.json").write_text(json.dumps({"checkpoints": marks}), encoding="utf-8")

@@ -277,8 +277,9 @@ def column_parts(columns: Sequence[Any], most: int = MAX_COLUMNS) -> list[list[i
         return [list(range(n))]
     rest = list(range(1, n))
     k = math.ceil(len(rest) / (most - 1))
-    size = math.ceil(len(rest) / k)
-    return [[0, *rest[i : i + size]] for i in range(0, len(rest), size)]
+    size, extra = divmod(len(rest), k)  # the first `extra` parts take one column more
+    bounds = [i * size + min(i, extra) for i in range(k + 1)]
+    return [[0, *rest[a:b]] for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
