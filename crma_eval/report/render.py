@@ -14,6 +14,7 @@ import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -279,7 +280,7 @@ def column_parts(columns: Sequence[Any], most: int = MAX_COLUMNS) -> list[list[i
     k = math.ceil(len(rest) / (most - 1))
     size, extra = divmod(len(rest), k)  # the first `extra` parts take one column more
     bounds = [i * size + min(i, extra) for i in range(k + 1)]
-    return [[0, *rest[a:b]] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [[0, *rest[a:b]] for a, b in pairwise(bounds)]
 
 
 def provenance(meta: dict[str, Any]) -> list[tuple[str, Table]]:
