@@ -110,6 +110,7 @@ def test_ray_run_survives_actor_and_driver_kills_with_serial_bytes(
     assert ours == json.loads((serial / "results.json").read_text())["metrics"]
 
 
+@pytest.mark.slow  # starts a Ray cluster
 def test_private_cluster_listens_on_loopback_only() -> None:
     """No process of the private cluster (GCS server, raylet, agents, workers) listens on a
     network interface: Ray's ports have no authentication."""

@@ -28,6 +28,9 @@ from crma_eval.analyze import analyze_paths
 from crma_eval.cli import cli
 from crma_eval.report.render import render_report
 
+# Drives chromium (seconds per page): `make test` only.
+pytestmark = pytest.mark.slow
+
 SIZES = [(1400, 900), (390, 844)]
 A4_WIDTH = 794  # CSS px of an A4 page (210 mm at 96 px per inch)
 PAPER = Path(__file__).resolve().parents[1] / "examples" / "paper"
