@@ -6,19 +6,20 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 import tinymodel as tm
-import torch
 import yaml
-from safetensors.torch import load_file, save_file
 
 from crma_eval.checkpoint import MANIFEST_NAME, load_checkpoint, write_manifest
 from crma_eval.checkpoint.router import CentroidRouter
 from crma_eval.config import EngineConfig
-from crma_eval.engine import EngineSession
 from crma_eval.errors import InputError
+
+if TYPE_CHECKING:  # torch and transformers are imported by the slow tests only
+    from crma_eval.engine import EngineSession
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,8 @@ def test_content_hash_tracks_content(world: tm.World) -> None:
 def test_whole_content_hash_sees_every_file(ckpt: Path) -> None:
     before = load_checkpoint(ckpt).content_hash()
     assert load_checkpoint(ckpt).content_hash() == before
+    from safetensors.torch import load_file, save_file
+
     weights = ckpt / "adapters" / "finance" / "adapter_model.safetensors"
     state = load_file(weights)
     key = next(iter(state))
@@ -145,6 +148,9 @@ def test_missing_adapter_folder(ckpt: Path) -> None:
 
 @pytest.mark.slow
 def test_pickle_only_adapter(ckpt: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
     weights = ckpt / "adapters" / "legal" / "adapter_model.safetensors"
     torch.save(load_file(weights), weights.with_suffix(".bin"))
     weights.unlink()
@@ -153,6 +159,9 @@ def test_pickle_only_adapter(ckpt: Path) -> None:
 
 @pytest.mark.slow
 def test_pickle_crma_weights(ckpt: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
     torch.save(load_file(ckpt / "crma.safetensors"), ckpt / "crma.pt")
     _edit(ckpt, lambda m: m["crma"].update(weights="crma.pt"))
     _expect(ckpt, "pickle-only", "crma.pt")
@@ -178,6 +187,8 @@ def test_adapter_for_unknown_domain(ckpt: Path) -> None:
 
 @pytest.fixture(scope="module")
 def session(world: tm.World) -> EngineSession:
+    from crma_eval.engine import EngineSession
+
     return EngineSession(str(world.base), EngineConfig(batch_size=4))
 
 
@@ -196,6 +207,9 @@ def test_adapter_targets_absent_from_base(ckpt: Path, session: EngineSession) ->
 
 @pytest.mark.slow
 def test_lora_shape_mismatch(ckpt: Path, session: EngineSession) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
     weights = ckpt / "adapters" / "medical" / "adapter_model.safetensors"
     state = load_file(weights)
     key = next(k for k in state if "lora_A" in k)
@@ -228,7 +242,10 @@ def test_router_build_route_and_round_trip(tmp_path: Path) -> None:
 
 
 def test_router_bad_file(tmp_path: Path) -> None:
-    save_file({"centroids": torch.zeros(2, 4)}, tmp_path / "r.safetensors", metadata={"x": "1"})
+    from safetensors.numpy import save_file
+
+    centroids = np.zeros((2, 4), dtype=np.float32)
+    save_file({"centroids": centroids}, tmp_path / "r.safetensors", metadata={"x": "1"})
     with pytest.raises(InputError, match="metadata"):
         CentroidRouter.load(tmp_path / "r.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 5)

@@ -122,7 +122,7 @@ def test_holm_matches_statsmodels_with_ties_and_ones() -> None:
     from statsmodels.stats.multitest import multipletests
 
     rng = np.random.default_rng(11)
-    for m in (1, 2, 5, 40):  # statsmodels' holm runs gc.collect() per call: few calls
+    for m in (5, 40):  # statsmodels' holm runs gc.collect() per call: few calls
         p = np.round(rng.random(m) ** 3, 2)  # rounding makes ties; some (m - i) * p exceed 1
         assert holm(p.tolist()) == pytest.approx(multipletests(p, method="holm")[1], abs=1e-12)
 
