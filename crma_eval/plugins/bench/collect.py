@@ -167,7 +167,7 @@ def cache_key(
         "base_model": _base_identity(_base_model(ctx, ckpt)),
         "adapter": None if domain is None else ckpt.content_hash(f"adapter:{domain}"),
         "crma": ckpt.content_hash("crma") if has_crma else None,
-        "engine": ctx.config.engine.model_dump(mode="json"),
+        "engine": ctx.config.engine.identity(),
         "task": spec,
         "tasks": task_fingerprint(loaded),
         "limit": opts.limit,
