@@ -3,6 +3,7 @@ resume and recompute-only-what-changed. The real-model twins are in test_run.py 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -84,3 +85,17 @@ def test_unknown_engine_session_is_bad_input_naming_the_config(
     assert result.exit_code == 2
     assert str(bad) in result.output and "no_such_engine" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_default_session_leaves_config_hash_and_fingerprints_as_they_were() -> None:
+    from crma_eval.config import EngineConfig, RunConfig
+
+    default, explicit = RunConfig(), RunConfig(engine=EngineConfig(session="transformers"))
+    fake = RunConfig(engine=EngineConfig(session="fake"))
+    before = default.model_dump(mode="json")
+    before["engine"] = {k: v for k, v in before["engine"].items() if k != "session"}
+    # the hash as computed before `engine.session` existed
+    text = json.dumps(before, sort_keys=True)
+    assert default.config_hash() == hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert explicit.config_hash() == default.config_hash() != fake.config_hash()
+    assert "session" not in default.engine.identity() and fake.engine.identity()["session"] == "fake"
