@@ -98,4 +98,5 @@ def test_the_default_session_leaves_config_hash_and_fingerprints_as_they_were() 
     text = json.dumps(before, sort_keys=True)
     assert default.config_hash() == hashlib.sha256(text.encode()).hexdigest()[:16]
     assert explicit.config_hash() == default.config_hash() != fake.config_hash()
-    assert "session" not in default.engine.identity() and fake.engine.identity()["session"] == "fake"
+    assert "session" not in default.engine.identity()
+    assert fake.engine.identity()["session"] == "fake"
