@@ -77,6 +77,14 @@ class Cell:
             return None
         return self.rows["weight"].astype(float).to_numpy()
 
+    @property
+    def direction(self) -> dict[str, bool]:
+        """{"higher_is_better": lm-eval's flag} when every record carries the same one, else {}."""
+        if "higher_is_better" not in self.rows:
+            return {}
+        flags = set(self.rows["higher_is_better"].tolist())
+        return {"higher_is_better": flags.pop()} if flags in ({True}, {False}) else {}
+
 
 def chosen_metrics(
     task: str, metrics: list[str], overrides: dict[str, Any], preferred: list[str] | None = None
@@ -314,6 +322,7 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
         after, before = _paired(cell, base)
         head: dict[str, Any] = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
         head |= {"arm": cell.arm, "base": base_name, "n": after.size, "scale": cell.scale}
+        head |= cell.direction
         deltas.append(head | compare(cell, after, before, options))
     for arm in dict.fromkeys(d["arm"] for d in deltas):
         family = [d for d in deltas if d["arm"] == arm]
@@ -381,7 +390,7 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         )
         put_metrics(metrics, parts, {k: row[k] for k in SCORE_STATS})
         head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
-        scores.append(head | row | {"arm": cell.arm, "scale": cell.scale})
+        scores.append(head | row | {"arm": cell.arm, "scale": cell.scale} | cell.direction)
         scores[-1]["interval"] = interval_method(cell, options)
     deltas = _deltas(cells, base_name, options)
     for d in deltas:
