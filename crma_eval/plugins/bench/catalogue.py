@@ -36,7 +36,9 @@ def direction(row: dict[str, Any]) -> str | None:
     if isinstance(flag, bool):
         return "higher" if flag else "lower"
     metric = row["metric"]
-    return "lower" if metric in LOWER_IS_BETTER else "higher" if metric in HIGHER_IS_BETTER else None
+    if metric in LOWER_IS_BETTER:
+        return "lower"
+    return "higher" if metric in HIGHER_IS_BETTER else None
 
 
 def _estimate(delta: dict[str, Any]) -> tuple[str, str]:

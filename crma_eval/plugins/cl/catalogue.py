@@ -105,7 +105,11 @@ def _attribution(entry: dict[str, Any], conf: float) -> dict[str, MetricInfo]:
     out: dict[str, MetricInfo] = {}
     for name, what in words.items():
         out[f"{stem}.{name}"] = MetricInfo(
-            "estimate", what, unit="seed", method="mean over seeds and cells", scale="fraction",
+            "estimate",
+            what,
+            unit="seed",
+            method="mean over seeds and cells",
+            scale="fraction",
             direction="higher",  # R differences: negative = accuracy lost
         )
         for side in ("low", "high"):
