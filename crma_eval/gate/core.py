@@ -7,9 +7,9 @@ baseline when lower is better; higher assumed, and said, when the catalogue does
 the default mode (significant_drop) it fails only on a worsening larger than `max_drop` that is
 also significant (paired McNemar p < alpha) where per-item records allow a paired test; otherwise
 the detail says the comparison is threshold only. The margin modes (non_inferiority,
-equivalence) and the MDE printed beside every compare verdict are in crma_eval.gate.decide. Without a baseline run a
-`compare` rule is skipped (one passing outcome whose detail says so), so one spec serves runs
-with and without --baseline.
+equivalence) and the MDE printed beside every compare verdict are in crma_eval.gate.decide.
+Without a baseline run a `compare` rule is skipped (one passing outcome whose detail says so),
+so one spec serves runs with and without --baseline.
 """
 
 from __future__ import annotations
