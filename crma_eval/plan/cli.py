@@ -157,10 +157,11 @@ def print_calibration(
     """`gate --calibrate RUN...`: the spread per metric and a YAML snippet of rules."""
     from crma_eval.plan.calibrate import DEFAULT_PATTERNS, calibrate, yaml_snippet
 
-    spreads = calibrate(run_dirs, patterns or DEFAULT_PATTERNS, alpha)
+    result = calibrate(run_dirs, patterns or DEFAULT_PATTERNS, alpha)
     if as_json:
-        doc = {"alpha": alpha, "runs": [str(d) for d in run_dirs]}
-        doc["metrics"] = [s.to_dict() for s in spreads]
+        doc: dict[str, Any] = {"alpha": alpha, "runs": [str(d) for d in run_dirs]}
+        doc["metrics"] = [s.to_dict() for s in result.spreads]
+        doc["left_out"] = result.left_out
         click.echo(json.dumps(doc, indent=2))
     else:
-        click.echo(yaml_snippet(spreads, alpha, len(run_dirs)), nl=False)
+        click.echo(yaml_snippet(result, alpha, len(run_dirs)), nl=False)
