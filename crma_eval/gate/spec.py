@@ -139,7 +139,7 @@ def _parse_rule(doc: YamlDoc, index: int, raw: Any) -> Rule:
     if max_drop < 0:
         problem = f"max_drop must be ≥ 0 (the largest worsening tolerated), got {max_drop:g}"
         raise doc.error(f"{problem}; use 0 to fail on any significant worsening",
-                        [*loc, "max_drop"], "max_drop")  # fmt: skip
+                        loc, "max_drop")  # fmt: skip
     mode, margin, power = _decision(doc, index, raw, numbers)
     alpha = DEFAULT_ALPHA if numbers["alpha"] is None else numbers["alpha"]
     _check_alpha(doc, loc, alpha, mode)
@@ -159,7 +159,7 @@ def _decision(
     power = DEFAULT_POWER if numbers["power"] is None else numbers["power"]
     if not 0.0 < power < 1.0:
         problem = f"power must be strictly between 0 and 1, got {power:g}; use e.g. 0.8"
-        raise doc.error(problem, [*loc, "power"], "power")
+        raise doc.error(problem, loc, "power")
     margin = numbers["margin"]
     if mode == MODES[0]:
         if margin is not None:
@@ -170,7 +170,7 @@ def _decision(
     if margin is None or margin <= 0:
         problem = f"{mode} needs a 'margin' > 0 (the largest acceptable drop)"
         hint = "; `crma-eval gate --calibrate RUN...` proposes one from repeated runs"
-        raise doc.error(problem + hint, [*loc, "margin"] if "margin" in raw else loc, "margin")
+        raise doc.error(problem + hint, loc, "margin")
     return str(mode), margin, power
 
 
@@ -181,7 +181,7 @@ def _check_alpha(doc: YamlDoc, loc: list[str | int], alpha: float, mode: str) ->
         return
     where = "(0, 0.5) in the margin modes" if margin_mode else "(0, 0.5]"
     problem = f"alpha must be in {where}, got {alpha:g}; use e.g. 0.05"
-    raise doc.error(problem, [*loc, "alpha"], "alpha")  # the default is valid: alpha was given
+    raise doc.error(problem, loc, "alpha")
 
 
 def load_spec(path: str | Path) -> list[Rule]:

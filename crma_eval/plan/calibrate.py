@@ -129,7 +129,7 @@ def choose_rule(found: Spread, support: str) -> Spread:
         return replace(found, rule="non_inferiority", why=f"per-item 0/1 records ({seen})")
     reason = {
         "unpaired": "its plugin pairs no per-item records for it",
-        "absent": f"no per-item records in these runs and a {found.scale or 'unknown'} scale",
+        "absent": f"no per-item records in these runs, scale {found.scale or 'unknown'}",
         "graded": "its per-item values are not 0/1",
     }[support]
     why = f"{reason}: non_inferiority needs per-item 0/1 records, so a max_drop threshold"
