@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def test_spec_ranges(tmp_path: Path, rule: str, ok: bool) -> None:
     with pytest.raises(InputError) as err:
         load_spec(spec)
     text = str(err.value)  # the rule's line (4), or the key's own line for a non-number
-    assert ("g.yaml:4" in text or "g.yaml:5" in text) and "field '" in text
+    assert re.search(r"g\.yaml:[456]: field '", text)
     result = CliRunner().invoke(cli, ["gate", str(tmp_path), "--spec", str(spec)])
     assert result.exit_code == 2 and "Traceback" not in result.output
 
