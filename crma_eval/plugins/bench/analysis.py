@@ -30,9 +30,9 @@ from crma_eval import (
 )
 from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.bench.catalogue import bench_info
+from crma_eval.plugins.bench.checks import check_records, location
 from crma_eval.plugins.bench.continuous import (
     BITS_METRICS,
-    UNBOUNDED,
     paired_t,
     t_interval,
     unbounded_compare,
@@ -47,8 +47,10 @@ from crma_eval.plugins.bench.groups import (
     subscores,
 )
 from crma_eval.plugins.bench.scales import RANGE, metric_scale, pp_factor
+from crma_eval.plugins.bench.unscored import put_unscored, unscored_counts
 
 PLUGIN = "bench"
+UNSCORED = "bench_unscored"  # record kind of the documents lm-eval could not score
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:
 # exact_match for generation, length-normalised accuracy when lm-eval computes it).
 METRIC_PREFERENCE: tuple[str, ...] = ("exact_match", "acc_norm", "acc")
@@ -79,7 +81,11 @@ class Cell:
 
 
 def chosen_metrics(
-    task: str, metrics: list[str], overrides: dict[str, Any], preferred: list[str] | None = None
+    task: str,
+    metrics: list[str],
+    overrides: dict[str, Any],
+    preferred: list[str] | None = None,
+    scales: dict[str, str] | None = None,
 ) -> list[str]:
     """The metrics that are the task's scores: the configured one(s) (`options.bench.metrics`,
     a name or a list), else the first of the task group's aggregated metrics, else by
@@ -94,7 +100,7 @@ def chosen_metrics(
                 f"(records have {', '.join(metrics)})"
             )
         return names
-    if metrics and all(m in UNBOUNDED for m in metrics):
+    if metrics and all(metric_scale(m, scales) == "unbounded" for m in metrics):
         return list(metrics)
     return [primary_metric(task, metrics, {}, preferred)]
 
@@ -141,7 +147,8 @@ def _cells(frame: pd.DataFrame, overrides: dict[str, Any], scales: dict[str, str
     for task in in_order(frame["task"]):
         of_task = frame[frame["task"] == task]
         reported = in_order(of_task["metric"])
-        chosen = chosen_metrics(task, reported, overrides, preferred_metrics(task, of_task))
+        preferred = preferred_metrics(task, of_task)
+        chosen = chosen_metrics(task, reported, overrides, preferred, scales)
         for metric in chosen:
             scale = metric_scale(metric, scales)
             rows_of = of_task[of_task["metric"] == metric]
@@ -182,8 +189,8 @@ def score_stats(cell: Cell, options: AnalyzeOptions) -> dict[str, Any]:
     """Score with its CI: proportion CI for 0/1 values, else a t-interval of the mean clipped to
     the metric's range; rolling metrics as lm-eval aggregates them; groups by lm-eval's rule."""
     values = cell.values.to_numpy()
-    if cell.metric in UNBOUNDED:
-        return unbounded_score(values, cell.task, cell.metric, options.confidence, cell.weights)
+    if cell.scale == "unbounded":
+        return unbounded_score(values, cell.metric, options.confidence, cell.weights)
     n = values.size
     _, method = _strata(cell)
     extra = {} if method is None else {"aggregation": method}
@@ -214,13 +221,10 @@ def _in_units(estimate: float, low: float, high: float, scale: str) -> dict[str,
 
 def interval_method(cell: Cell, options: AnalyzeOptions) -> str:
     """The method of `score_stats`' interval for a cell (for the metric catalogue)."""
-    if cell.metric in UNBOUNDED:
-        if cell.weights is not None:
-            return "t-interval of the ratio estimator Σ-ll/Σweight"
-        return (
-            "t-interval of the mean log-likelihood, exponentiated"
-            if cell.metric not in BITS_METRICS
-            else "t-interval of the mean"
+    if cell.scale == "unbounded":
+        weight = "Σweight" if cell.weights is not None else "n"
+        return f"t-interval of the ratio estimator Σ-ll/{weight}" + (
+            "" if cell.metric in BITS_METRICS else ", exponentiated"
         )
     if _strata(cell)[1] == EQUAL:
         return "normal interval, lm-eval's unweighted_mean_stderr"
@@ -238,15 +242,20 @@ def _named_segments(segments: Any, named: dict[tuple[str, str], bool]) -> Any:
 
 
 def compare(
-    cell: Cell, after: np.ndarray, base: np.ndarray, options: AnalyzeOptions
+    cell: Cell,
+    after: np.ndarray,
+    base: np.ndarray,
+    options: AnalyzeOptions,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Paired after - base difference with CI in the metric's scale (pp only for proportions);
     McNemar (b, c) for 0/1 values, else paired t (interval and p from the same test, exact
     sign-flip p for essentially constant differences); an equal-weight group (weight_by_size:
-    false) by the stratified difference; rolling metrics as a ratio or in bits."""
-    if cell.metric in UNBOUNDED:
+    false) by the stratified difference; log-likelihood metrics as a ratio or in bits, each
+    document with its `weights` (the same under both arms: `paired_weights`)."""
+    if cell.scale == "unbounded":
         return unbounded_compare(
-            after, base, cell.task, cell.metric, options.confidence, options.seed, cell.weights
+            after, base, cell.metric, options.confidence, options.seed, weights
         )
     _, method = _strata(cell)
     if method == EQUAL:
@@ -278,19 +287,47 @@ def compare(
 
 
 def _side(cell: Cell) -> pd.DataFrame:
-    """One cell as a pairing side: document key, value, seed/checkpoint when given, location."""
-    side = pd.DataFrame({"document": cell.values.index, "value": cell.values.to_numpy()})
+    """One cell as a pairing side: document key, row position, seed/checkpoint, location."""
+    side = pd.DataFrame({"document": cell.values.index, "position": np.arange(cell.values.size)})
     for column in ("seed", "checkpoint", "_file", "_line"):
         if column in cell.rows.columns:
             side[column] = cell.rows[column].to_numpy()
     return side
 
 
-def _paired(cell: Cell, base: Cell) -> tuple[np.ndarray, np.ndarray]:
-    """The two cells' values matched by crma_eval.pairing on document (+ seed, checkpoint)."""
+def _paired(cell: Cell, base: Cell) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The two cells' values matched by crma_eval.pairing on document (+ seed, checkpoint), and
+    the documents' weights (`paired_weights`)."""
     names = (f"bench task {cell.task!r} arm {cell.arm!r}", f"arm {base.arm!r}")
-    matched = pair(_side(cell), _side(base), "value", PAIR_KEYS, names, "document")
-    return matched.frame["x"].to_numpy(float), matched.frame["y"].to_numpy(float)
+    matched = pair(_side(cell), _side(base), "position", PAIR_KEYS, names, "document")
+    mine, theirs = (matched.frame[k].to_numpy(np.int64) for k in ("x", "y"))
+    after, before = cell.values.to_numpy(float)[mine], base.values.to_numpy(float)[theirs]
+    return after, before, paired_weights(cell, base, mine, theirs)
+
+
+def paired_weights(
+    cell: Cell, base: Cell, mine: np.ndarray, theirs: np.ndarray
+) -> np.ndarray | None:
+    """The words/bytes of each paired document, equal under both arms (they count the document's
+    text, not tokens); None without weights. A document weighing differently under the two arms
+    was not the same document: InputError naming the task, the document and both records."""
+    if cell.weights is None or base.weights is None:
+        assert cell.weights is None and base.weights is None  # checks.check_records: all or none
+        return None
+    mine_w, theirs_w = cell.weights[mine], base.weights[theirs]
+    differ = np.flatnonzero(mine_w != theirs_w)
+    if differ.size == 0:
+        return mine_w
+    row, other = cell.rows.iloc[mine[differ[0]]], base.rows.iloc[theirs[differ[0]]]
+    there = location(other)
+    where = f"{there['path']}:{there['line']}"
+    raise InputError(
+        f"bench task {cell.task!r} metric {cell.metric!r} document {row['doc_id']!r}: weight "
+        f"{row['weight']:g} under arm {cell.arm!r} but {other['weight']:g} under arm "
+        f"{base.arm!r} ({where}); words/bytes count the document's text, so the arms read "
+        "different documents: recollect both arms from the same task data",
+        field="weight", **location(row),
+    )  # fmt: skip
 
 
 def _base_arm(arms: list[str], configured: str | None) -> str:
@@ -311,10 +348,10 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
         base = lookup.get((cell.task, cell.metric, cell.filter, base_name))
         if cell.arm == base_name or base is None:
             continue
-        after, before = _paired(cell, base)
+        after, before, weights = _paired(cell, base)
         head: dict[str, Any] = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
         head |= {"arm": cell.arm, "base": base_name, "n": after.size, "scale": cell.scale}
-        deltas.append(head | compare(cell, after, before, options))
+        deltas.append(head | compare(cell, after, before, options, weights))
     for arm in dict.fromkeys(d["arm"] for d in deltas):
         family = [d for d in deltas if d["arm"] == arm]
         pvalues = [d["pvalue"] for d in family]
@@ -351,19 +388,22 @@ def _subscores(cells: list[Cell]) -> list[dict[str, Any]]:
     """Sub-group and subtask scores of every group cell (lm-eval's rule per sub-group)."""
     out = []
     for cell in cells:
-        if cell.metric in UNBOUNDED:
+        if cell.scale == "unbounded":
             continue
         head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter, "arm": cell.arm}
         out += [head | row for row in subscores(cell.rows, cell.metric, cell.filter)]
     return out
 
 
-def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
+def analyze_bench(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> AnalysisResult:
     """Scores per task, metric, filter and arm; each other arm against the base arm, Holm across
-    tasks. `options.extra['bench']`: metrics (task -> metric or list), scales (metric -> scale),
-    base_arm."""
+    tasks; the unscored documents per task and arm (`bench_unscored` records).
+    `options.extra['bench']`: metrics (task -> metric or list), scales (metric -> scale),
+    base_arm. Values outside their scale's range are an InputError (checks.check_records)."""
+    frame = frames[PLUGIN]
     settings = options.extra.get(PLUGIN) or {}
     scales = dict(settings.get("scales") or {})
+    check_records(frame, scales)
     cells = _cells(frame, dict(settings.get("metrics") or {}), scales)
     base_name = _base_arm(in_order(frame["arm"]), settings.get("base_arm"))
     segments = _segments(cells)
@@ -398,11 +438,13 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
             "pairing": pairing(frame),
         }
     )
-    details = {"scores": scores, "deltas": deltas, "base_arm": base_name}
+    unscored = unscored_counts(frame, frames.get(UNSCORED))
+    details = {"scores": scores, "deltas": deltas, "base_arm": base_name, "unscored": unscored}
     subs = _subscores(cells)
     if subs:
         details["subscores"] = subs
     info = bench_info(metrics, details, options.confidence, _named_segments(segments, named))
+    info |= put_unscored(metrics, unscored)
     return AnalysisResult(metrics, details, methods, metric_info=info)
 
 
