@@ -40,6 +40,7 @@ from crma_eval.plugins.bench.options import (
     option_error,
     resolve_adapter,
     resolve_checkpoint,
+    task_spec,
 )
 from crma_eval.plugins.bench.records import UNSCORED_KIND
 from crma_eval.plugins.bench.samples import sample_records, unscored_documents
@@ -88,7 +89,7 @@ class BenchCollector:
         include = tuple(dict.fromkeys([str(tasks_dir()), *map(str, opts.include_path)]))
         try:
             with lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
-                loaded, manager = load_tasks(unit.domain, include)
+                loaded, manager = load_tasks(task_spec(ctx.config, unit.domain), include)
         except TaskLoadError as exc:
             raise option_error(
                 ctx.config, str(exc), ("tasks", opts.tasks.index(unit.domain))
