@@ -29,7 +29,8 @@ def _covered(task: str, arm: str, segments: set[str], frame: pd.DataFrame) -> pd
     `bench.arc.after.acc_norm.strict-match.score`); a name without a metric means the task's
     primary metric, without a filter the task's only filter (several: none is paired)."""
     from crma_eval import select_slugged, slug
-    from crma_eval.plugins.bench.analysis import NO_FILTER, primary_metric
+    from crma_eval.plugins.bench.analysis import primary_metric
+    from crma_eval.plugins.bench.cells import NO_FILTER
 
     rows = select_slugged(frame, {"task": task, "arm": arm})
     if rows.empty:

@@ -58,7 +58,7 @@ def _fail(frame: pd.DataFrame, bad: np.ndarray, field: str, problem: str) -> Non
     if not bad.any():
         return
     row = frame.iloc[int(np.flatnonzero(bad)[0])].to_dict()
-    shown = {k: str(row.get(k)) for k in ("task", "arm", "metric")}
+    shown: dict[str, Any] = {k: str(row.get(k)) for k in ("task", "arm", "metric")}
     shown |= {k: _number(row.get(k)) for k in ("value", "weight")}
     text = problem.format(**shown)
     raise InputError(text, field=field, **location(row))

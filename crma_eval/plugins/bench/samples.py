@@ -141,7 +141,7 @@ def unscored_documents(
 ) -> list[dict[str, Any]]:
     """The documents `sample_records` leaves out, one `bench_unscored` record each: task, arm,
     subtask, doc id, reason, checkpoint (also logged to RUN_DIR/logs/bench-unscored.jsonl)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for subtask, logged in samples.items():
         for sample in logged:
             reason = unscored_reason(sample)

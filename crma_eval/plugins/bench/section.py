@@ -22,7 +22,7 @@ from crma_eval import (
     svg_of,
 )
 from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table, method_label
-from crma_eval.plugins.bench.analysis import NO_FILTER
+from crma_eval.plugins.bench.cells import NO_FILTER
 from crma_eval.plugins.bench.continuous import UNBOUNDED
 from crma_eval.plugins.bench.unscored import unscored_table
 

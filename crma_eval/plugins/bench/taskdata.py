@@ -89,7 +89,7 @@ def yaml_relative_factory(meta: dict[str, Any] | None) -> Any:
     of the YAML each task is loaded from (a group's overrides included)."""
     from lm_eval.tasks._factory import TaskFactory
 
-    class YamlRelativeFactory(TaskFactory):  # type: ignore[misc]
+    class YamlRelativeFactory(TaskFactory):
         """TaskFactory + resolve_data_paths against the entry's YAML folder."""
 
         def _load_full_config(self, entry: Any, overrides: Any = None) -> dict[str, Any]:
