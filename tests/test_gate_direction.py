@@ -198,3 +198,19 @@ def test_compare_says_better_or_worse_by_direction(tmp_path: Path) -> None:
     assert comp.verdict("qa.a.accuracy", 0.8, 0.7).startswith("B worse")
     assert comp.verdict("x.y.score", 1.0, 2.0) == "—"  # direction unknown
     assert "B better (lower is better)" in markdown(comp)
+
+
+def test_bench_records_carry_lm_eval_direction() -> None:
+    from crma_eval.plugins.bench.samples import sample_records
+
+    class Task:  # lm-eval's Task API: higher_is_better() -> {metric: bool}
+        def higher_is_better(self) -> dict[str, bool]:
+            return {"word_perplexity": False, "acc": True}
+
+    samples = {"wiki": [{"doc_id": 0, "metrics": ["word_perplexity", "other"],
+                         "word_perplexity": (-12.0, 5), "other": 0.5}]}  # fmt: skip
+    records = sample_records(samples, "wiki", "base", None, tasks={"wiki": Task()})
+    flags = {r["metric"]: r.get("higher_is_better") for r in records}
+    assert flags == {"word_perplexity": False, "other": None}
+    untold = sample_records(samples, "wiki", "base", None)  # no task object: no flag
+    assert all("higher_is_better" not in r for r in untold)
