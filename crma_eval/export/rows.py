@@ -72,7 +72,9 @@ def _method(plugin: str, methods: dict[str, Any]) -> str | None:
     return None if entry is None else str(entry)
 
 
-def _row(name: str, value: float, results: dict[str, Any], info: dict[str, MetricInfo]) -> MetricRow:
+def _row(
+    name: str, value: float, results: dict[str, Any], info: dict[str, MetricInfo]
+) -> MetricRow:
     metrics: dict[str, Any] = results.get("metrics", {})
     methods: dict[str, Any] = results.get("meta", {}).get("methods", {})
     own = info.get(name)

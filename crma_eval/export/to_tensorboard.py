@@ -24,7 +24,7 @@ def _cell(value: object) -> str:
 
 def summary_markdown(rows: list[MetricRow]) -> str:
     """The text summary: one Markdown table row per metric."""
-    head = "| metric | value | ci_low | ci_high | n | unit | interval |\n|---|---|---|---|---|---|---|"
+    head = "| metric | value | ci_low | ci_high | n | unit | interval |\n" + "|---" * 7 + "|"
     lines = [
         "| " + " | ".join(_cell(v) for v in (
             r.name, f"{r.value:.6g}", r.ci_low, r.ci_high, r.n, r.unit, r.interval or r.method

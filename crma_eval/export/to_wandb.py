@@ -15,7 +15,16 @@ from typing import Any
 from crma_eval.export.context import RunContext
 from crma_eval.export.rows import MetricRow
 
-COLUMNS = ["metric", "value", "ci_low", "ci_high", "n", "unit", "interval", "method"]
+COLUMNS: list[str | int] = [
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "unit",
+    "interval",
+    "method",
+]
 INIT_TIMEOUT_S = 60.0
 
 
@@ -33,9 +42,7 @@ def summary(rows: list[MetricRow]) -> dict[str, float]:
 
 def table_rows(rows: list[MetricRow]) -> list[list[Any]]:
     """The metrics table's rows, in COLUMNS order."""
-    return [
-        [r.name, r.value, r.ci_low, r.ci_high, r.n, r.unit, r.interval, r.method] for r in rows
-    ]
+    return [[r.name, r.value, r.ci_low, r.ci_high, r.n, r.unit, r.interval, r.method] for r in rows]
 
 
 def export_wandb(rows: list[MetricRow], ctx: RunContext, out: Path, project: str) -> Path:
