@@ -188,3 +188,37 @@ def test_a_missing_library_names_the_extra(run_dir, tmp_path, monkeypatch) -> No
     result = CliRunner().invoke(cli, ["export", str(run_dir), "--to", "wandb", "--out", "x"])
     assert result.exit_code == 2
     assert "pip install 'crma-eval[wandb]'" in result.output
+
+
+def test_rows_take_bounds_and_n_from_the_catalogue_not_the_names() -> None:
+    from crma_eval.export.rows import metric_rows
+
+    bound = {"role": "interval_bound", "estimand": "b", "of": "p.a.score", "method": "wilson"}
+    results = {
+        "metrics": {"p.a.score": 0.5, "p.a.lower": 0.1, "p.a.upper": 0.9},
+        "meta": {
+            "metric_info": {
+                "p.a.score": {"role": "estimate", "estimand": "s", "n": 7, "unit": "item"},
+                "p.a.lower": {**bound, "bound": "low", "n": 7, "unit": "item"},
+                "p.a.upper": {**bound, "bound": "high", "n": 7, "unit": "item"},
+            }
+        },
+    }
+    (row,) = metric_rows(results)
+    assert (row.name, row.ci_low, row.ci_high, row.n, row.unit) == (
+        "p.a.score",
+        0.1,
+        0.9,
+        7,
+        "item",
+    )
+    assert row.interval is not None and "Wilson score" in row.interval
+
+
+def test_tensorboard_summary_shows_untrusted_names_as_text() -> None:
+    from crma_eval.export.rows import MetricRow
+    from crma_eval.export.to_tensorboard import run_folder, summary_markdown
+
+    text = summary_markdown([MetricRow("qa.<script>|x`y.acc", 0.5, None, None, 3, None)])
+    assert "<script>" not in text and "\\<script\\>" in text and "\\|x\\`y" in text
+    assert run_folder("../../etc") == "_.._etc" and "/" not in run_folder("a/b")
