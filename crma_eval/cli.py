@@ -19,7 +19,7 @@ from crma_eval.export.cli import export
 
 if TYPE_CHECKING:
     from crma_eval.api import Plugin
-from crma_eval.plan.cli import plan
+from crma_eval.plan.cli import ALPHA, plan
 from crma_eval.review.cli import review
 from crma_eval.scorers.cli import rescore
 from crma_eval.versions import __version__
@@ -308,7 +308,7 @@ def report(run_dir: Path) -> None:
     help="RUN_DIR... are repeated runs of one checkpoint: propose margins from their spread.",
 )
 @click.option("--metric", "patterns", multiple=True, help="--calibrate: metric globs.")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05)
+@click.option("--alpha", type=ALPHA, default=0.05, help="--calibrate: two-sided level, (0, 0.5].")
 def gate(
     run_dirs: tuple[Path, ...],
     spec: Path | None,
