@@ -14,8 +14,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from crma_eval.errors import InputError
 from crma_eval.plugins.bench.gsm8k import extract_final_answer
-from crma_eval.plugins.bench.gsm8k.cli import audit
 from crma_eval.records import write_records
+from crma_eval.verbs.audit import audit
 
 SCORERS = ("strict-match", "flexible-extract", "crma-corrected")
 # (response, truly correct?) — habits that make the three scorers disagree or agree.

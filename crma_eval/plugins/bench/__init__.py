@@ -59,7 +59,6 @@ class BenchPlugin(Plugin):
     analysis: ClassVar[str | None] = ".analysis:analyze_bench"
     section: ClassVar[str | None] = ".section:bench_section"
     items: ClassVar[str | None] = ".items:bench_items"
-    commands: ClassVar[dict[str, str]] = {"audit": ".gsm8k.cli:audit"}
 
     def pairing(self, metric: str) -> PairSpec | None:
         """`bench.<task>.<arm>.*`: that task's and arm's records of the lm-eval metric the name
