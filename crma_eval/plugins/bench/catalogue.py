@@ -9,19 +9,34 @@ from typing import Any
 
 from crma_eval import metric_name
 from crma_eval.api import MetricInfo, describe
-from crma_eval.plugins.bench.continuous import BITS_METRICS, PERPLEXITY_METRICS
+from crma_eval.plugins.bench.continuous import BITS_METRICS, UNBOUNDED
 
 PLUGIN = "bench"
 
 
 def _scale(row: dict[str, Any]) -> str:
     """A score's scale: from the metric's definition (crma_eval.plugins.bench.scales)."""
-    metric = row["metric"]
-    if metric in PERPLEXITY_METRICS:
-        return "perplexity"
-    if metric in BITS_METRICS:
-        return "bits per byte"
+    if row.get("scale") == "unbounded" or row["metric"] in UNBOUNDED:  # older rows: no scale
+        return "bits per byte" if row["metric"] in BITS_METRICS else "perplexity"
     return str(row.get("scale", "fraction"))
+
+
+def _score_method(row: dict[str, Any]) -> str:
+    """How a score aggregates its documents."""
+    if _scale(row) == "perplexity":
+        return "corpus perplexity exp(-Σll/Σweight) (lm-eval's aggregation)"
+    if _scale(row) == "bits per byte":
+        return "-Σll/Σbytes/ln 2 (lm-eval's bits_per_byte)"
+    return "mean over documents"
+
+
+def _delta_method(delta: dict[str, Any]) -> str:
+    """How a delta is estimated: a ratio estimator for log-likelihood metrics, else a mean."""
+    if "ratio" in delta:
+        return "ratio estimator: ratio of the arms' corpus perplexities, exp(Σ(ll_b-ll_a)/Σw)"
+    if delta.get("scale") == "unbounded" or delta["metric"] in UNBOUNDED:
+        return "ratio estimator: difference of the arms' bits per byte, Σ(ll_b-ll_a)/Σw/ln 2"
+    return "paired mean"
 
 
 def _estimate(delta: dict[str, Any]) -> tuple[str, str]:
@@ -48,7 +63,7 @@ def bench_info(
         what = f"mean {s['metric']} of task {s['task']}, arm {s['arm']}, filter {s['filter']}"
         out |= describe(
             metrics, prefix, "score", what, unit="document", n=int(s["n"]),
-            method="mean over documents", interval=s.get("interval"), scale=_scale(s),
+            method=_score_method(s), interval=s.get("interval"), scale=_scale(s),
             confidence=confidence,
         )  # fmt: skip
     for d in details["deltas"]:
@@ -60,7 +75,7 @@ def bench_info(
         )
         stat, scale = _estimate(d)
         found = describe(
-            metrics, prefix, stat, what, unit="document", n=int(d["n"]), method="paired mean",
+            metrics, prefix, stat, what, unit="document", n=int(d["n"]), method=_delta_method(d),
             interval=d.get("method"), test=d.get("method"), scale=scale, confidence=confidence,
         )  # fmt: skip
         for name, info in found.items():

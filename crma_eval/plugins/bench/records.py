@@ -33,3 +33,23 @@ BENCH_KIND = RecordKind(
     key=("task", "arm", "doc_id", "metric", "filter"),
     description="one per-document metric value of an lm-eval task under one arm",
 )
+
+
+class UnscoredRecord(TypedDict):
+    """One document lm-eval could not score under one arm (docs/bench.md), with the reason."""
+
+    kind: Literal["bench_unscored"]
+    task: Name
+    arm: Name
+    doc_id: Name
+    reason: Name
+    subtask: NotRequired[str | None]
+    checkpoint: NotRequired[str | None]
+
+
+UNSCORED_KIND = RecordKind(
+    "bench_unscored",
+    UnscoredRecord,
+    key=("task", "arm", "subtask", "doc_id"),
+    description="one document of an lm-eval task that could not be scored under one arm",
+)

@@ -137,17 +137,18 @@ def unscored_reason(sample: Mapping[str, Any]) -> str | None:
 
 
 def unscored_documents(
-    samples: Mapping[str, list[dict[str, Any]]], label: str, arm: str
+    samples: Mapping[str, list[dict[str, Any]]], label: str, arm: str, checkpoint: str | None
 ) -> list[dict[str, Any]]:
-    """The documents `sample_records` leaves out, one row each: task, arm, subtask, doc id,
-    reason (written to RUN_DIR/logs/bench-unscored.jsonl by the collector)."""
-    rows = []
+    """The documents `sample_records` leaves out, one `bench_unscored` record each: task, arm,
+    subtask, doc id, reason, checkpoint (also logged to RUN_DIR/logs/bench-unscored.jsonl)."""
+    rows: list[dict[str, Any]] = []
     for subtask, logged in samples.items():
         for sample in logged:
             reason = unscored_reason(sample)
             if reason is not None:
-                rows.append({"task": label, "arm": arm, "subtask": subtask})
-                rows[-1] |= {"doc_id": str(sample["doc_id"]), "reason": reason}
+                rows.append({"kind": "bench_unscored", "task": label, "arm": arm})
+                rows[-1] |= {"subtask": subtask, "doc_id": str(sample["doc_id"])}
+                rows[-1] |= {"reason": reason, "checkpoint": checkpoint}
     return list({(r["subtask"], r["doc_id"]): r for r in rows}.values())
 
 

@@ -19,8 +19,9 @@ from crma_eval import (
     slug,
 )
 from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table, method_label
-from crma_eval.plugins.bench.analysis import NO_FILTER
+from crma_eval.plugins.bench.cells import NO_FILTER
 from crma_eval.plugins.bench.continuous import UNBOUNDED
+from crma_eval.plugins.bench.unscored import unscored_table
 
 DEFINITIONS = [
     (
@@ -43,8 +44,10 @@ DEFINITIONS = [
     ),
     (
         "ratio",
-        "corpus perplexity after / base = exp(mean per-document log-perplexity difference), "
-        "interval from the paired t-interval on the log scale; 1 means no change",
+        "corpus perplexity after / base = exp(Σ(ll_base − ll_after) / Σweight), the ratio of "
+        "the two arms' reported perplexities (weights: lm-eval's words or bytes of each "
+        "document, the same under both arms; 1 for plain perplexity); interval: t-interval "
+        "(n − 1 df) of that ratio estimator on the log scale; 1 means no change",
     ),
     ("McNemar", "test on the discordant documents (right after only, right before only)"),
 ]
@@ -254,4 +257,7 @@ def bench_section(result: dict[str, Any]) -> Section:
         blocks.insert(0, headline(details, opts))
         blocks += [before_after(details, level, opts), *forests(details["deltas"], level, opts)]
     blocks.append(_scores(details["scores"], f"{level} CI", opts))
+    unscored = unscored_table(details.get("unscored") or [], opts)  # older results: none
+    if unscored is not None:
+        blocks.append(unscored)
     return Section(id="bench", title="Standard benchmarks", blocks=blocks, definitions=DEFINITIONS)
