@@ -2,13 +2,15 @@
 items, the flipped items, as DIR/compare.html (+ tables/, items/) and DIR/compare.md for CI.
 
 Paired tests use exactly the pairing of `gate --baseline` (`paired_evidence`, RUN_A as the
-baseline): McNemar exact, two-sided, on the items both runs answered. Deltas are RUN_B − RUN_A.
+baseline): McNemar exact, two-sided, on the items both runs answered. Deltas are RUN_B − RUN_A;
+where the metric catalogue knows the metric's direction (higher or lower is better), a column says
+whether B is better or worse than A.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,19 @@ class Comparison:
         """True when the metric catalogue says `metric` is a point estimate in both runs."""
         info = self.info.get(metric)
         return info is not None and info.is_estimate
+
+    def verdict(self, metric: str, a: Any, b: Any) -> str:
+        """'B better' / 'B worse' / 'same' by the metric's direction; '—' when it is unknown
+        (not declared, or declared differently by the two runs) or a value is missing."""
+        info = self.info.get(metric)
+        direction = None if info is None else info.known_direction
+        delta = _delta(a, b)
+        if direction is None or math.isnan(delta):
+            return DASH
+        if delta == 0:
+            return "same"
+        better = delta > 0 if direction == "higher" else delta < 0
+        return f"B {'better' if better else 'worse'} ({direction} is better)"
 
 
 def _delta(a: Any, b: Any) -> float:
@@ -121,7 +136,10 @@ def _shared_info(loaded: list[dict[str, Any]], shared: list[str]) -> dict[str, M
     out = {}
     for metric in shared:
         a, b = infos[0][metric], infos[1][metric]
-        out[metric] = b if a.role == b.role else MetricInfo("unknown", b.estimand, fallback=True)
+        if a.role != b.role:
+            out[metric] = MetricInfo("unknown", b.estimand, fallback=True)
+        else:  # a direction only the two runs agree on
+            out[metric] = b if a.direction == b.direction else replace(b, direction=None)
     return out
 
 
@@ -176,6 +194,7 @@ def _paired_rows(comp: Comparison) -> list[list[Any]]:
             _num(p.a),
             _num(p.b_value),
             _signed(_delta(p.a, p.b_value)),
+            comp.verdict(p.metric, p.a, p.b_value),
             p.n or DASH,
             p.only_a if p.n else DASH,
             p.only_b if p.n else DASH,
@@ -210,6 +229,7 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             a,
             b,
             "delta (B − A)",
+            "B vs A",
             "n pairs",
             f"right in {a} only",
             f"right in {b} only",
@@ -231,14 +251,17 @@ def comparison_sections(comp: Comparison) -> list[Section]:
         id="compare-paired",
     )
     every = Table(
-        ["metric", "what it is (role; method; n of units)", a, b, "delta (B − A)"],
+        ["metric", "what it is (role; method; n of units)", a, b, "delta (B − A)", "B vs A"],
         [
-            [m, describe_label(comp.info[m]), _num(x), _num(y), _signed(_delta(x, y))]
+            [m, describe_label(comp.info[m]), _num(x), _num(y), _signed(_delta(x, y)),
+             comp.verdict(m, x, y)]
             for m, x, y in comp.shared
         ],
         "Every shared metric",
         ["Paired tests and the largest deltas cover estimates only (the metric catalogue's role); "
-         "interval bounds, counts, test statistics and p-values are listed here, never tested."],
+         "interval bounds, counts, test statistics and p-values are listed here, never tested. "
+         "B vs A: better or worse by the metric's direction (higher or lower is better), where "
+         "the catalogue knows it (— otherwise)."],
         id="compare-metrics",
     )  # fmt: skip
     blocks: list[Any] = [summary, paired] if comp.paired else [summary]
@@ -297,10 +320,13 @@ def markdown(comp: Comparison) -> str:
     lines += [
         f"Largest deltas (B − A) of {len(moved)} estimates (not bounds, counts or p-values):",
         "",
-        "| metric | delta |",
-        "|---|---:|",
+        "| metric | delta | B vs A |",
+        "|---|---:|---|",
     ]
-    lines += [f"| `{m}` | {_signed(_delta(x, y))} |" for m, x, y in moved[:MD_ROWS]]
+    lines += [
+        f"| `{m}` | {_signed(_delta(x, y))} | {comp.verdict(m, x, y)} |"
+        for m, x, y in moved[:MD_ROWS]
+    ]
     lines += ["", "Full comparison: compare.html (tables/ and items/ beside it)."]
     return "\n".join(lines) + "\n"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from crma_eval.verbs.common import echo_json
+from crma_eval.verbs.plan import ALPHA
 
 
 @click.command()
@@ -21,7 +22,7 @@ from crma_eval.verbs.common import echo_json
     help="RUN_DIR... are repeated runs of one checkpoint: propose margins from their spread.",
 )
 @click.option("--metric", "patterns", multiple=True, help="--calibrate: metric globs.")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05)
+@click.option("--alpha", type=ALPHA, default=0.05, help="--calibrate: two-sided level, (0, 0.5].")
 def gate(
     run_dirs: tuple[Path, ...],
     spec: Path | None,

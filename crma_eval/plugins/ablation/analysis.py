@@ -244,7 +244,7 @@ def _info(
     out = describe(
         names, metric_name(*parts), "diff", what, unit="item", n=n,
         method="mean paired difference", interval=interval, test=row.get("method"),
-        confidence=confidence,
+        confidence=confidence, direction="higher",
     )  # fmt: skip
     for stat in ("pvalue_holm", "pvalue_bh"):
         name = metric_name(*parts, stat)

@@ -257,6 +257,7 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
         after, before, weights = paired(cell, base)
         head: dict[str, Any] = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
         head |= {"arm": cell.arm, "base": base_name, "n": after.size, "scale": cell.scale}
+        head |= cell.direction
         deltas.append(head | compare(cell, after, before, options, weights))
     for arm in dict.fromkeys(d["arm"] for d in deltas):
         family = [d for d in deltas if d["arm"] == arm]
@@ -327,7 +328,7 @@ def analyze_bench(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> A
         )
         put_metrics(metrics, parts, {k: row[k] for k in SCORE_STATS})
         head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
-        scores.append(head | row | {"arm": cell.arm, "scale": cell.scale})
+        scores.append(head | row | {"arm": cell.arm, "scale": cell.scale} | cell.direction)
         scores[-1]["interval"] = interval_method(cell, options)
     deltas = _deltas(cells, base_name, options)
     for d in deltas:

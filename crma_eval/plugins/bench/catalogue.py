@@ -10,8 +10,13 @@ from typing import Any
 from crma_eval import metric_name
 from crma_eval.api import MetricInfo, describe
 from crma_eval.plugins.bench.continuous import BITS_METRICS, UNBOUNDED
+from crma_eval.plugins.bench.scales import FRACTION, POINTS
 
 PLUGIN = "bench"
+# lm-eval metrics where a lower value is better (lm_eval/api/metrics.py registrations:
+# perplexities, bits per byte, TER, Brier score); the other known metrics are higher-is-better.
+LOWER_IS_BETTER: frozenset[str] = UNBOUNDED | {"ter", "brier_score"}
+HIGHER_IS_BETTER: frozenset[str] = (FRACTION | POINTS) - LOWER_IS_BETTER
 
 
 def _scale(row: dict[str, Any]) -> str:
@@ -19,6 +24,18 @@ def _scale(row: dict[str, Any]) -> str:
     if row.get("scale") == "unbounded" or row["metric"] in UNBOUNDED:  # older rows: no scale
         return "bits per byte" if row["metric"] in BITS_METRICS else "perplexity"
     return str(row.get("scale", "fraction"))
+
+
+def direction(row: dict[str, Any]) -> str | None:
+    """Which value of a score (and of its change) is better: lm-eval's own `higher_is_better`
+    of the metric where the records carry it, else from the metric's name; None when unknown."""
+    flag = row.get("higher_is_better")
+    if isinstance(flag, bool):
+        return "higher" if flag else "lower"
+    metric = row["metric"]
+    if metric in LOWER_IS_BETTER:
+        return "lower"
+    return "higher" if metric in HIGHER_IS_BETTER else None
 
 
 def _score_method(row: dict[str, Any]) -> str:
@@ -64,7 +81,7 @@ def bench_info(
         out |= describe(
             metrics, prefix, "score", what, unit="document", n=int(s["n"]),
             method=_score_method(s), interval=s.get("interval"), scale=_scale(s),
-            confidence=confidence,
+            confidence=confidence, direction=direction(s),
         )  # fmt: skip
     for d in details["deltas"]:
         label = f"{d['arm']}_vs_{d['base']}"
@@ -77,6 +94,7 @@ def bench_info(
         found = describe(
             metrics, prefix, stat, what, unit="document", n=int(d["n"]), method=_delta_method(d),
             interval=d.get("method"), test=d.get("method"), scale=scale, confidence=confidence,
+            direction=direction(d),  # a ratio or difference of the score: the score's direction
         )  # fmt: skip
         for name, info in found.items():
             if info.role == "adjusted_pvalue":

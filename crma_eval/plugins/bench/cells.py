@@ -41,6 +41,14 @@ class Cell:
             return None
         return self.rows["weight"].astype(float).to_numpy()
 
+    @property
+    def direction(self) -> dict[str, bool]:
+        """{"higher_is_better": lm-eval's flag} when every record carries the same one, else {}."""
+        if "higher_is_better" not in self.rows:
+            return {}
+        flags = set(self.rows["higher_is_better"].tolist())
+        return {"higher_is_better": flags.pop()} if flags in ({True}, {False}) else {}
+
 
 def _natural(doc_id: str) -> tuple[Any, ...]:
     """Sort key that orders "doc2" before "doc10"."""

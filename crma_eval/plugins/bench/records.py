@@ -25,6 +25,7 @@ class BenchRecord(TypedDict):
     weight: NotRequired[Num | None]  # rolling log-likelihood: lm-eval's words or bytes
     subtask: NotRequired[str | None]
     groups: NotRequired[list[dict[str, Any]] | None]  # containing the subtask (docs/bench.md)
+    higher_is_better: NotRequired[bool | None]  # lm-eval's Task.higher_is_better() of the metric
 
 
 BENCH_KIND = RecordKind(

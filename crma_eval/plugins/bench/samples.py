@@ -169,6 +169,7 @@ def sample_records(
     records = []
     for subtask, logged in samples.items():
         task = (tasks or {}).get(subtask)
+        better = higher_is_better(task)
         for sample in logged:
             if unscored_reason(sample) is not None:
                 continue
@@ -193,8 +194,20 @@ def sample_records(
                 if isinstance(doc.get("question"), str):
                     base["question"] = doc["question"]
             for metric in sample.get("metrics", []):
-                records += _metric_records(base, metric, sample.get(metric), predict)
+                found = _metric_records(base, metric, sample.get(metric), predict)
+                if isinstance(better.get(metric), bool):
+                    found = [r | {"higher_is_better": better[metric]} for r in found]
+                records += found
     return records
+
+
+def higher_is_better(task: Any) -> dict[str, Any]:
+    """lm-eval's own direction of each task metric (`Task.higher_is_better()`), {} without one."""
+    try:
+        found = task.higher_is_better() if task is not None else None
+    except Exception:  # a task without the method or its config: direction unknown
+        return {}
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def _metric_records(
