@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from crma_eval.errors import InputError
-from crma_eval.safeload import MAX_MAGNITUDE, finite_number
 from crma_eval.yamlio import YamlDoc
 
 RULE_KEYS = (
@@ -80,31 +79,12 @@ class Rule:
 
 
 def _number(doc: YamlDoc, index: int, raw: dict[str, Any], key: str) -> float | None:
-    """A finite numeric threshold (YAML `1e-6` arrives as text and is accepted too)."""
-    if key not in raw:
-        return None
-    value = raw[key]
-    number: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-    if number is None or not finite_number(number):
-        problem = f"must be a finite number of size at most {MAX_MAGNITUDE:g}, got {value!r}"
-        raise doc.error(problem, ["gates", index, key], key)
-    return number
+    """A finite numeric threshold, None when the rule does not give `key`."""
+    return doc.number(raw[key], ["gates", index, key], key) if key in raw else None
 
 
 def _text(doc: YamlDoc, index: int, raw: dict[str, Any], key: str) -> str | None:
-    value = raw.get(key)
-    if value is None and key not in raw:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise doc.error("must be a non-empty string", ["gates", index, key], key)
-    return value.strip()
+    return doc.text(raw[key], ["gates", index, key], key) if key in raw else None
 
 
 def _parse_rule(doc: YamlDoc, index: int, raw: Any) -> Rule:

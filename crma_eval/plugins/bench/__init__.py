@@ -61,7 +61,6 @@ class BenchPlugin(Plugin):
     analysis_reads_all: ClassVar[bool] = True  # bench_unscored: the documents left out
     section: ClassVar[str | None] = ".section:bench_section"
     items: ClassVar[str | None] = ".items:bench_items"
-    commands: ClassVar[dict[str, str]] = {"audit": ".gsm8k.cli:audit"}
 
     def pairing(self, metric: str) -> PairSpec | None:
         """`bench.<task>.<arm>.*`: that task's and arm's records of the lm-eval metric the name
