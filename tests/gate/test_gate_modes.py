@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from stats.test_stats_power import exact_ztest_power
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
-from test_stats_power import exact_ztest_power
 
 from crma_eval.errors import InputError
 from crma_eval.gate import load_spec, run_gate

@@ -14,7 +14,7 @@ from crma_eval.analyze import analyze_paths
 from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.cli import cli
 
-PAPER = Path(__file__).resolve().parent.parent / "examples" / "paper"
+PAPER = Path(__file__).resolve().parents[2] / "examples" / "paper"
 PLANTED = (
     "  - {id: planted, text: '12.4% of 40', proportion: {n: 40}, printed: 12.4, unit: percent}\n"
 )

@@ -16,7 +16,7 @@ from crma_eval.errors import InputError
 from crma_eval.figures import new_figure, svg_of
 from crma_eval.report.render import format_value, render_report, safe_svg
 
-GOLDEN = Path(__file__).parent / "golden" / "report_structure.json"
+GOLDEN = Path(__file__).parents[1] / "golden" / "report_structure.json"
 XSS = ["<script>alert(1)</script>", '"><img src=x onerror=1>']
 VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "source", "wbr"}
 

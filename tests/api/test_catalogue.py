@@ -31,7 +31,7 @@ from crma_eval.report.compare import compare_runs, markdown
 from crma_eval.report.render import render_report
 from tests.recordgen import frames, loss_matrix, qa, route, spectral, write
 
-PAPER = Path(__file__).parent.parent / "examples" / "paper"
+PAPER = Path(__file__).parents[2] / "examples" / "paper"
 DOMAINS = ("med", "law", "fin")
 Z = 1.959963984540054
 

@@ -355,5 +355,5 @@ def test_glob_in_summary_is_not_markdown_emphasis(tmp_path: Path) -> None:
 def test_shipped_example_spec_is_valid() -> None:
     from crma_eval.gate.spec import load_spec
 
-    rules = load_spec(Path(__file__).parent.parent / "examples" / "demo-gates.yaml")
+    rules = load_spec(Path(__file__).parents[2] / "examples" / "demo-gates.yaml")
     assert any(r.pattern == "spectral.all.max_dev" for r in rules)

@@ -21,7 +21,7 @@ from crma_eval.records import write_records
 from crma_eval.report.context import scrub_path
 from crma_eval.report.render import render_report
 
-PAPER = Path(__file__).resolve().parents[1] / "examples" / "paper"
+PAPER = Path(__file__).resolve().parents[2] / "examples" / "paper"
 
 
 def _bench_records(folder: Path) -> Path:

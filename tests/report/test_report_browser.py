@@ -33,7 +33,7 @@ pytestmark = pytest.mark.slow
 
 SIZES = [(1400, 900), (390, 844)]
 A4_WIDTH = 794  # CSS px of an A4 page (210 mm at 96 px per inch)
-PAPER = Path(__file__).resolve().parents[1] / "examples" / "paper"
+PAPER = Path(__file__).resolve().parents[2] / "examples" / "paper"
 # Elements whose right edge passes the viewport, not inside an element that scrolls or clips.
 OVERFLOW_JS = """
 const width = document.documentElement.clientWidth, bad = [];
