@@ -9,6 +9,7 @@ from typing import Any
 
 from crma_eval import metric_name
 from crma_eval.api import MetricInfo, describe
+from crma_eval.api.catalogue import SCALES
 from crma_eval.plugins.bench.continuous import BITS_METRICS, PERPLEXITY_METRICS
 
 PLUGIN = "bench"
@@ -21,7 +22,8 @@ def _scale(row: dict[str, Any]) -> str:
         return "perplexity"
     if metric in BITS_METRICS:
         return "bits per byte"
-    return str(row.get("scale", "fraction"))
+    scale = str(row.get("scale", "fraction"))
+    return scale if scale in SCALES else "metric units"  # "unknown": the metric's own units
 
 
 def _estimate(delta: dict[str, Any]) -> tuple[str, str]:
@@ -31,6 +33,19 @@ def _estimate(delta: dict[str, Any]) -> tuple[str, str]:
     if "delta" in delta:
         return "delta", str(delta.get("unit", "bits"))
     return "delta_pp", "percentage points"
+
+
+def _estimator(delta: dict[str, Any]) -> str:
+    """How a delta's estimate was computed: a perplexity ratio or bits difference from Σ over
+    documents is a ratio estimator (continuous.ratio_t), never a mean of per-document values."""
+    method = str(delta.get("method", ""))
+    if "ratio" in delta:
+        return "ratio estimator exp(Σ(−ll after + ll base) / Σweight) (corpus perplexity ratio)"
+    if "ratio estimator" in method:
+        return "ratio estimator Σ(−ll after + ll base) / Σweight / ln 2 (bits per byte)"
+    if method.startswith("stratified"):
+        return "stratified paired difference (equal weight per subtask)"
+    return "mean of per-document paired differences"
 
 
 def bench_info(
@@ -60,7 +75,7 @@ def bench_info(
         )
         stat, scale = _estimate(d)
         found = describe(
-            metrics, prefix, stat, what, unit="document", n=int(d["n"]), method="paired mean",
+            metrics, prefix, stat, what, unit="document", n=int(d["n"]), method=_estimator(d),
             interval=d.get("method"), test=d.get("method"), scale=scale, confidence=confidence,
         )  # fmt: skip
         for name, info in found.items():
