@@ -157,3 +157,17 @@ def paired_evidence(
             return _graded(metric, list(spec.keys), frames, spec.value)
         return Evidence(None, note=NOT_BINARY)
     return _pair(metric, list(spec.keys), frames, spec.value)
+
+
+def record_support(metric: str, run: RunRecords) -> str:
+    """What per-item records one run has for a metric: "unpaired" (its plugin pairs no records
+    for it), "absent" (it would, but the run has none), "binary" (0/1 values: McNemar and the
+    margin modes apply) or "graded" (other values: threshold only)."""
+    plugin = plugins().get(metric.split(".", 1)[0])
+    spec = plugin.pairing(metric) if plugin is not None else None
+    if spec is None:
+        return "unpaired"
+    frame = spec.select(run.frames.get(spec.kind, pd.DataFrame()))
+    if frame.empty:
+        return "absent"
+    return "binary" if bool(frame[spec.value].isin([0, 1]).all()) else "graded"

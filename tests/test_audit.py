@@ -14,8 +14,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from crma_eval.errors import InputError
 from crma_eval.plugins.bench.gsm8k import extract_final_answer
-from crma_eval.plugins.bench.gsm8k.cli import audit
 from crma_eval.records import write_records
+from crma_eval.verbs.audit import audit
 
 SCORERS = ("strict-match", "flexible-extract", "crma-corrected")
 # (response, truly correct?) — habits that make the three scorers disagree or agree.
@@ -278,3 +278,38 @@ def test_records_without_filters_and_bad_confidence_exit_2(tmp_path):
     result = CliRunner().invoke(cli, [*args, "--confidence", "1.5"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "confidence" in result.output
+
+
+def test_audit_is_the_review_workflow_under_an_alias(tmp_path):
+    """`review gsm8k` is `audit gsm8k`; the audit's read-back is the review workflow's: a
+    tampered key is bad input naming the key, the same rater twice is refused, trailing blank
+    rows a spreadsheet adds are passed over."""
+    from crma_eval.cli import cli
+
+    _, truth = _write_run(tmp_path)
+    head = _export(tmp_path, tmp_path / "a.csv")
+    key = _key(tmp_path, head["audit_id"])
+    rows = _label(_rows(tmp_path / "a.csv"), key, truth)
+    alice = _write_csv(tmp_path / "alice.csv", rows)
+    bob = _write_csv(tmp_path / "bob.csv", rows[::-1])
+    with open(bob, "a", encoding="utf-8") as fh:
+        fh.write(",,,,,,\n")
+    runner = CliRunner()
+    outputs = [
+        runner.invoke(cli, [verb, "gsm8k", str(tmp_path), "--reviews", str(alice), str(bob)])
+        for verb in ("audit", "review")
+    ]
+    assert [o.exit_code for o in outputs] == [0, 0], outputs[0].output
+    assert outputs[0].output == outputs[1].output and "kappa" in outputs[0].output
+
+    twice = runner.invoke(cli, ["audit", "gsm8k", str(tmp_path), "--reviews", str(alice),
+                                str(alice)])  # fmt: skip
+    assert twice.exit_code == 2 and "the same rater given twice" in twice.output
+
+    key_file = tmp_path / "audit" / f"{head['audit_id']}.json"
+    first = sorted(key["items"])[0]
+    key["items"][first]["verdicts"]["strict-match"] = "yes"
+    key_file.write_text(json.dumps(key))
+    bad = runner.invoke(cli, ["audit", "gsm8k", str(tmp_path), "--reviews", str(alice)])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert key_file.name in bad.output and f"items.{first}.verdicts" in bad.output

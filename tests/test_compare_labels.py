@@ -78,8 +78,8 @@ def test_largest_deltas_name_their_scale_and_rank_within_it(tmp_path: Path) -> N
     a, b, _ = _runs(tmp_path, 0.3)
     comp = compare_runs(a, b)
     text = markdown(comp).split("Largest deltas")[1]
-    rows = re.findall(r"^\| ([^|`]+) \| `([^`]+)` \| ([^|]+) \|$", text, flags=re.M)
-    assert rows and "| scale | metric | delta |" in text
+    rows = re.findall(r"^\| ([^|`]+) \| `([^`]+)` \| ([^|]+) \| [^|]+ \|$", text, flags=re.M)
+    assert rows and "| scale | metric | delta | B vs A |" in text
     seen: dict[str, list[float]] = {}
     for scale, metric, delta in rows:
         assert scale.strip() == comp.info[metric].scale

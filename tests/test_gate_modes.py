@@ -47,10 +47,12 @@ def _records(correct: list[bool], seeds: int = 1) -> list[dict[str, Any]]:
     ]
 
 
-def _run(path: Path, correct: list[bool], seeds: int = 1) -> Path:
+def _run(path: Path, correct: list[bool], seeds: int = 1, direction: str | None = None) -> Path:
     path.mkdir(parents=True)
     doc = {"schema": "crma-eval/results/1", "metrics": {METRIC: float(np.mean(correct))}}
-    (path / "results.json").write_text(json.dumps(doc | {"plugins": {}, "meta": {}}), "utf-8")
+    info = {METRIC: {"role": "estimate", "estimand": "e", "direction": direction}}
+    meta = {"metric_info": info} if direction else {}
+    (path / "results.json").write_text(json.dumps(doc | {"plugins": {}, "meta": meta}), "utf-8")
     (path / "records").mkdir()
     lines = "".join(json.dumps(r) + "\n" for r in _records(correct, seeds))
     (path / "records" / "qa.jsonl").write_text(lines, encoding="utf-8")
@@ -211,3 +213,21 @@ def test_compare_report_prints_the_mde(tmp_path: Path) -> None:
     assert exact_ztest_power(row.mde, 4000, max(0.03, row.mde), 0.05) == pytest.approx(
         0.8, abs=0.02
     )
+
+
+@pytest.mark.parametrize(("n", "b", "c"), [(10, 0, 3), (20000, 450, 550), (4000, 60, 60)])
+def test_margin_modes_orient_a_lower_is_better_metric(
+    tmp_path: Path, n: int, b: int, c: int
+) -> None:
+    """A 0/1 metric where lower is better (an error indicator): the worsening is current −
+    baseline, so more 1s now is worse; verdict as statsmodels' one-sided t test on now − base."""
+    base, now = _answers(n, b, c)
+    baseline = _run(tmp_path / "base", base, direction="lower")
+    current = _run(tmp_path / "cur", now, direction="lower")
+    spec = tmp_path / "g.yaml"
+    spec.write_text(f"gates:\n  - compare: {METRIC}\n    {MODES['non_inferiority']}\n", "utf-8")
+    (outcome,) = run_gate(current, spec, baseline).outcomes
+    worse = np.asarray(now, float) - np.asarray(base, float)
+    expected = bool(DescrStatsW(worse).ttest_mean(0.02, alternative="smaller")[1] < 0.05)
+    assert outcome.passed is expected and "lower is better" in outcome.detail
+    assert outcome.extra["drop_low"] <= worse.mean() <= outcome.extra["drop_high"]

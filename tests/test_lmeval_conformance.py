@@ -287,3 +287,9 @@ def test_a_document_that_cannot_be_scored_is_logged_and_the_rest_goes_on(tmp_pat
     logged = (run_dir.path / "logs" / "bench-unscored.jsonl").read_text(encoding="utf-8")
     (row,) = [json.loads(line) for line in logged.splitlines()]
     assert row["doc_id"] == "1" and "longer than the model's context window" in row["reason"]
+    frames = load_records(run_dir.record_files())
+    (kept,) = frames["bench_unscored"].to_dict("records")
+    assert kept["doc_id"] == "1" and kept["arm"] == "base" and kept["reason"] == row["reason"]
+    result = BenchPlugin().analyze(frames, AnalyzeOptions())
+    assert result is not None and result.metrics["bench.long_mc.base.n_unscored"] == 1
+    assert result.metric_info["bench.long_mc.base.n_unscored"].n == 3

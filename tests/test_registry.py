@@ -22,7 +22,7 @@ def hello(who):
 
 class CountPlugin(Plugin):
     name, title, kinds = "count", "Record count", ("qa",)
-    commands = {"count-hello": "third_party_count:hello"}
+    commands = {"count-hello": "third_party_count:hello", "report": "third_party_count:hello"}
 
     def analyze(self, frames, options):
         return AnalysisResult(metrics={"count.all.n": float(len(frames["qa"]))})
@@ -55,3 +55,5 @@ def test_a_plugin_contributes_a_cli_verb(tmp_path: Path) -> None:
     done = cli(env, "count-hello", "world")
     assert done.returncode == 0 and done.stdout.strip() == "hello world"
     assert cli(env, "no-such-verb").returncode == 2
+    # a plugin verb never shadows a built-in one
+    assert "RUN_DIR/report.html" in cli(env, "report", "--help").stdout

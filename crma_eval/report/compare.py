@@ -4,14 +4,16 @@ items, the flipped items, as DIR/compare.html (+ tables/, items/) and DIR/compar
 Paired tests use exactly the pairing of `gate --baseline` (`paired_evidence`, RUN_A as the
 baseline): McNemar exact, two-sided, on the items both runs answered (0/1 values); graded
 values (bench mc2, BLEU, ...) get the paired t on per-document differences (exact sign-flip when
-those are essentially constant). Deltas are RUN_B − RUN_A. Deltas are in their metric's scale
-(the catalogue's `scale`), so the largest deltas are ranked within each scale, never across.
+those are essentially constant). Deltas are RUN_B − RUN_A, in their metric's scale (the
+catalogue's `scale`), so the largest deltas are ranked within each scale, never across; where the
+metric catalogue knows the metric's direction (higher or lower is better), a column says whether
+B is better or worse than A.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,19 @@ class Comparison:
         """True when the metric catalogue says `metric` is a point estimate in both runs."""
         info = self.info.get(metric)
         return info is not None and info.is_estimate
+
+    def verdict(self, metric: str, a: Any, b: Any) -> str:
+        """'B better' / 'B worse' / 'same' by the metric's direction; '—' when it is unknown
+        (not declared, or declared differently by the two runs) or a value is missing."""
+        info = self.info.get(metric)
+        direction = None if info is None else info.known_direction
+        delta = _delta(a, b)
+        if direction is None or math.isnan(delta):
+            return DASH
+        if delta == 0:
+            return "same"
+        better = delta > 0 if direction == "higher" else delta < 0
+        return f"B {'better' if better else 'worse'} ({direction} is better)"
 
 
 def _delta(a: Any, b: Any) -> float:
@@ -125,7 +140,10 @@ def _shared_info(loaded: list[dict[str, Any]], shared: list[str]) -> dict[str, M
     out = {}
     for metric in shared:
         a, b = infos[0][metric], infos[1][metric]
-        out[metric] = b if a.role == b.role else MetricInfo("unknown", b.estimand, fallback=True)
+        if a.role != b.role:
+            out[metric] = MetricInfo("unknown", b.estimand, fallback=True)
+        else:  # a direction only the two runs agree on
+            out[metric] = b if a.direction == b.direction else replace(b, direction=None)
     return out
 
 
@@ -180,6 +198,7 @@ def _paired_rows(comp: Comparison) -> list[list[Any]]:
             _num(p.a),
             _num(p.b_value),
             _signed(_delta(p.a, p.b_value)),
+            comp.verdict(p.metric, p.a, p.b_value),
             p.n or DASH,
             p.only_a if p.n else DASH,
             p.only_b if p.n else DASH,
@@ -214,6 +233,7 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             a,
             b,
             "delta (B − A)",
+            "B vs A",
             "n pairs",
             f"better in {a} (b)",
             f"better in {b} (c)",
@@ -239,15 +259,18 @@ def comparison_sections(comp: Comparison) -> list[Section]:
         id="compare-paired",
     )
     every = Table(
-        ["metric", "what it is (role; method; n of units)", "scale", a, b, "delta (B − A)"],
+        ["metric", "what it is (role; method; n of units)", "scale", a, b, "delta (B − A)",
+         "B vs A"],
         [
             [m, describe_label(comp.info[m]), _scale(comp, m), _num(x), _num(y),
-             _signed(_delta(x, y))]
+             _signed(_delta(x, y)), comp.verdict(m, x, y)]
             for m, x, y in comp.shared
         ],
         "Every shared metric",
         ["Paired tests and the largest deltas cover estimates only (the metric catalogue's role); "
-         "interval bounds, counts, test statistics and p-values are listed here, never tested."],
+         "interval bounds, counts, test statistics and p-values are listed here, never tested. "
+         "B vs A: better or worse by the metric's direction (higher or lower is better), where "
+         "the catalogue knows it (— otherwise)."],
         id="compare-metrics",
     )  # fmt: skip
     blocks: list[Any] = [summary, paired] if comp.paired else [summary]
@@ -310,11 +333,12 @@ def _largest(comp: Comparison) -> list[str]:
     """The largest deltas of estimates, ranked by |delta| within each scale (a delta of 0.05 in
     a fraction and of 3 in percentage points are not comparable): up to MD_ROWS rows in all,
     shared round-robin among the scales, grouped by scale."""
-    by_scale: dict[str, list[tuple[str, float]]] = {}
+    by_scale: dict[str, list[tuple[str, float, str]]] = {}
     for metric, x, y in comp.shared:
         delta = _delta(x, y)
         if comp.is_estimate(metric) and not missing(delta):
-            by_scale.setdefault(_scale(comp, metric), []).append((metric, delta))
+            row = (metric, delta, comp.verdict(metric, x, y))
+            by_scale.setdefault(_scale(comp, metric), []).append(row)
     total = sum(len(rows) for rows in by_scale.values())
     ranked = {k: sorted(v, key=lambda r: -abs(r[1])) for k, v in sorted(by_scale.items())}
     shown: dict[str, int] = dict.fromkeys(ranked, 0)
@@ -326,11 +350,11 @@ def _largest(comp: Comparison) -> list[str]:
         f"Largest deltas (B − A) of {total} estimates (not bounds, counts or p-values), ranked "
         "by |delta| within each scale (deltas on different scales are not comparable):",
         "",
-        "| scale | metric | delta |",
-        "|---|---|---:|",
+        "| scale | metric | delta | B vs A |",
+        "|---|---|---:|---|",
     ]
     for scale, rows in ranked.items():
-        lines += [f"| {scale} | `{m}` | {_signed(d)} |" for m, d in rows[: shown[scale]]]
+        lines += [f"| {scale} | `{m}` | {_signed(d)} | {v} |" for m, d, v in rows[: shown[scale]]]
     return lines
 
 

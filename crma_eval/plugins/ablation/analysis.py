@@ -1,8 +1,8 @@
 """Paired comparison of QA arms on the same items: McNemar (or item-level sign flips), Holm, BH.
 
 Arms are matched by crma_eval.pairing (one rule for ablation, bench and gate --baseline). Items
-answered once per arm: McNemar on the discordant pairs and Newcombe's paired difference interval,
-as before. Items answered several times (seeds, checkpoints): the item is the unit, an exact
+answered once per arm: McNemar on the discordant pairs and Newcombe's paired difference interval.
+Items answered several times (seeds, checkpoints): the item is the unit, an exact
 sign-flip permutation test on per-item totals of the differences and a cluster-robust (CR1)
 interval with a t(items − 1) reference, both of the pooled difference (stats.repeated).
 """
@@ -244,7 +244,7 @@ def _info(
     out = describe(
         names, metric_name(*parts), "diff", what, unit="item", n=n,
         method="mean paired difference", interval=interval, test=row.get("method"),
-        confidence=confidence,
+        confidence=confidence, direction="higher",
     )  # fmt: skip
     for stat in ("pvalue_holm", "pvalue_bh"):
         name = metric_name(*parts, stat)

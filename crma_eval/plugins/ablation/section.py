@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval import display, new_figure, num, pct, pvalue, slug, svg_of
+from crma_eval import display, forest_svg, num, pct, pvalue, slug
 from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table
 
 DIFF_KEYS = ("diff", "diff_ci_low", "diff_ci_high")
@@ -156,16 +156,7 @@ def _forest(
     with `overall_last` the last row is the overall one, drawn as a diamond. Values are
     fractions (rows[i][DIFF_KEYS]), shown in percentage points."""
     diff, low, high = (100 * np.array([r[k] for r in rows], float) for k in DIFF_KEYS)
-    y = np.arange(len(rows))[::-1]
-    fig, ax = new_figure(width=5.5, height=max(1.8, 0.3 * len(rows) + 0.9))
-    ax.hlines(y, low, high, color="0.25", linewidth=1.2)  # one artist for every interval
-    split = len(rows) - 1 if overall_last else len(rows)
-    ax.plot(diff[:split], y[:split], "o", color="C1", markersize=4, linestyle="none")
-    ax.plot(diff[split:], y[split:], "D", color="C0", markersize=6, linestyle="none")
-    ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle="--")
-    ax.set_yticks(y, labels)
-    ax.set_xlabel(xlabel)
-    return svg_of(fig)
+    return forest_svg(diff, low, high, labels, xlabel, emphasized=int(overall_last), color="C1")
 
 
 def _domain_forest(pair: dict[str, Any], level: str, opts: dict[str, Any]) -> Figure:

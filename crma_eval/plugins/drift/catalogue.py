@@ -14,6 +14,8 @@ HOLDOUT = "final holdout loss (mean NLL per token over all domains after the las
 SCALES = {"drift": "percent", "holdout": "nats per token", "advantage": "percent"}
 WORDS = {"drift": DRIFT, "holdout": HOLDOUT}
 PP = "percentage points"  # a difference of two drifts (each in percent)
+# Which way is better: less drift (forgetting) and lower holdout loss; a larger advantage.
+DIRECTIONS = {"drift": "lower", "holdout": "lower", "advantage": "higher"}
 
 
 def _per_seed(metrics: dict[str, float], prefix: str, what: str) -> dict[str, MetricInfo]:
@@ -23,7 +25,9 @@ def _per_seed(metrics: dict[str, float], prefix: str, what: str) -> dict[str, Me
         name = f"{prefix}.{stat}"
         if name in metrics:
             words = f"{WORDS.get(stat, 'learning advantage')}, {what}"
-            out[name] = MetricInfo("estimate", words, unit="seed", n=1, scale=scale)
+            out[name] = MetricInfo(
+                "estimate", words, unit="seed", n=1, scale=scale, direction=DIRECTIONS[stat]
+            )
     return out
 
 
@@ -35,6 +39,7 @@ def _condition(metrics: dict[str, float], cond: dict[str, Any]) -> dict[str, Met
             metrics, metric_name(PLUGIN, name, quantity), "mean",
             f"{WORDS[quantity]}, condition {name}, mean over seeds", unit="seed", n=n,
             method="mean over seeds; sample std (ddof=1)", scale=SCALES[quantity],
+            direction=DIRECTIONS[quantity],
         )  # fmt: skip
     for seed in cond["seeds"]:
         prefix = metric_name(PLUGIN, name, f"seed_{seed['seed']}")
@@ -44,6 +49,7 @@ def _condition(metrics: dict[str, float], cond: dict[str, Any]) -> dict[str, Met
             metrics, metric_name(PLUGIN, name, domain["domain"], "drift"), "mean",
             f"drift of domain {domain['domain']}, condition {name}, mean over seeds",
             unit="seed", n=int(domain["n"]), method="mean over seeds", scale="percent",
+            direction="lower",
         )  # fmt: skip
     return out
 
@@ -54,7 +60,7 @@ def _advantage(metrics: dict[str, float], adv: dict[str, Any]) -> dict[str, Metr
     out = describe(
         metrics, metric_name(PLUGIN, label, "advantage"), "mean", f"{what}, mean over seeds",
         unit="seed", n=len(adv["seeds"]), method="mean over matched seeds; sample std (ddof=1)",
-        scale="percent",
+        scale="percent", direction="higher",
     )  # fmt: skip
     for seed, _ in adv["seeds"]:
         out |= _per_seed(
@@ -76,7 +82,7 @@ def _test(metrics: dict[str, float], test: dict[str, Any], n: int) -> dict[str, 
     found: dict[str, MetricInfo] = {}
     for part, method in (("welch", "welch-t"), ("permutation", f"permutation-{kind}")):
         prefix = metric_name(PLUGIN, label, part)
-        found |= describe(metrics, prefix, None, what, test=method, **common)
+        found |= describe(metrics, prefix, None, what, test=method, direction="lower", **common)
     disjoint = f"per-seed drift ranges disjoint, {what}"
     found |= describe(metrics, metric_name(PLUGIN, label), None, disjoint, test="ranges", **common)
     out = {name: replace(info, of=of) for name, info in found.items()}
@@ -115,6 +121,7 @@ def _paired(
     out = describe(
         own, prefix, "diff", words, unit="seed", n=n, method="mean of per-seed differences",
         interval="paired-t", test="paired-t", scale=PP, confidence=confidence,
+        direction="lower",  # a minus b in drift: higher = a forgets more
     )  # fmt: skip
     common: dict[str, Any] = {"unit": "seed", "n": n, "of": f"{prefix}.diff"}
     method = "sign-flip-permutation"

@@ -2,6 +2,7 @@
 
 crma-eval review export RUN_DIR --out review.csv [--n 100] [--seed 0] [--stratify domain,arm]
 crma-eval review import RUN_DIR alice.csv bob.csv ... [--json]
+crma-eval review gsm8k RUN_DIR --export CSV | --reviews CSV...   (the same as `audit gsm8k`)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import click
 
 from crma_eval.store import writing_into
+from crma_eval.verbs.audit import gsm8k
 
 
 @click.group()
@@ -94,3 +96,6 @@ def import_cmd(
         click.echo(summary_json(summary))
     else:
         _echo(summary)
+
+
+review.add_command(gsm8k)

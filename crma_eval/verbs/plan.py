@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import click
 
-_UNIT = click.FloatRange(0, 1, min_open=True, max_open=True)
+
+class FiniteRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and ±inf (click lets nan through every bound)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+_UNIT = FiniteRange(0, 1, min_open=True, max_open=True)
+# A two-sided level: above 0.5 it means nothing (the same range as a gate spec's `alpha`).
+ALPHA = FiniteRange(0, 0.5, min_open=True)
+_POSITIVE = FiniteRange(0, min_open=True)
 
 
 def _fmt(value: Any) -> str:
@@ -45,12 +60,12 @@ def _text(plans: list[Any], head: str) -> str:
 )
 @click.option(
     "--drift-diff",
-    type=click.FloatRange(0, min_open=True),
+    type=_POSITIVE,
     default=1.0,
     show_default=True,
     help="Drift difference to detect (pp).",
 )
-@click.option("--alpha", type=_UNIT, default=0.05, show_default=True, help="Two-sided level.")
+@click.option("--alpha", type=ALPHA, default=0.05, show_default=True, help="Two-sided level.")
 @click.option("--power", type=_UNIT, default=0.8, show_default=True)
 @click.option(
     "--metric", "patterns", multiple=True, help="Only metrics matching this glob (repeatable)."
@@ -64,7 +79,7 @@ def _text(plans: list[Any], head: str) -> str:
 )
 @click.option(
     "--icc",
-    type=click.FloatRange(0, 1),
+    type=FiniteRange(0, 1),
     default=None,
     help="ICC of answers to one item (stated, or for a pilot answering each item once) "
     "[0, said so].",
@@ -78,7 +93,7 @@ def _text(plans: list[Any], head: str) -> str:
 )
 @click.option(
     "--sd",
-    type=click.FloatRange(0, min_open=True),
+    type=_POSITIVE,
     default=None,
     help="Per-seed sd of drift, pp (no pilot).",
 )
@@ -142,10 +157,11 @@ def print_calibration(
     """`gate --calibrate RUN...`: the spread per metric and a YAML snippet of rules."""
     from crma_eval.plan.calibrate import DEFAULT_PATTERNS, calibrate, yaml_snippet
 
-    spreads = calibrate(run_dirs, patterns or DEFAULT_PATTERNS, alpha)
+    result = calibrate(run_dirs, patterns or DEFAULT_PATTERNS, alpha)
     if as_json:
-        doc = {"alpha": alpha, "runs": [str(d) for d in run_dirs]}
-        doc["metrics"] = [s.to_dict() for s in spreads]
+        doc: dict[str, Any] = {"alpha": alpha, "runs": [str(d) for d in run_dirs]}
+        doc["metrics"] = [s.to_dict() for s in result.spreads]
+        doc["left_out"] = result.left_out
         click.echo(json.dumps(doc, indent=2))
     else:
-        click.echo(yaml_snippet(spreads, alpha, len(run_dirs)), nl=False)
+        click.echo(yaml_snippet(result, alpha, len(run_dirs)), nl=False)

@@ -1,4 +1,5 @@
-"""`crma-eval audit`: manual review of automatic scorers (added to the main CLI as a group).
+"""`crma-eval audit gsm8k` (also `crma-eval review gsm8k`): the blinded-review workflow applied to
+the GSM8K scorers (crma_eval.review.audit).
 
     crma-eval audit gsm8k RUN_DIR --export review.csv [--n-agree 20 --seed 0]
     crma-eval audit gsm8k RUN_DIR --reviews alice.csv [bob.csv ...]
@@ -15,7 +16,7 @@ from typing import Any
 
 import click
 
-from crma_eval import InputError
+from crma_eval.errors import InputError
 
 
 @click.group()
@@ -95,7 +96,7 @@ def gsm8k(
     as_json: bool,
 ) -> None:
     """Export GSM8K scorer disagreements for review, or score reviewed CSVs against the scorers."""
-    from crma_eval.plugins.bench.gsm8k.audit import export_audit, review_audit, review_path
+    from crma_eval.review.audit import export_audit, review_audit, review_path
 
     if not Path(run_dir).is_dir():
         raise InputError("run directory not found", path=run_dir)

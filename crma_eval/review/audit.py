@@ -1,16 +1,15 @@
-"""Scorer audit: blinded manual review of where GSM8K scorers disagree, and agreement with humans.
+"""GSM8K scorer audit, a use of the blinded-review workflow (crma_eval.review.blind): review where
+the scorers disagree, and each scorer's agreement with humans.
 
 Export samples every (arm, document) on which the scorers (lm-eval filters such as strict-match,
 flexible-extract, crma-corrected) disagree, plus a seeded random share where they agree, into a
-spreadsheet-safe CSV (crma_eval.csvsafe) without scorer names, in shuffled order. The key (which
-item is which, each scorer's verdict, the seed) stays in RUN_DIR/audit/. Reviewed CSVs are read
-back strictly: every item exactly once, every label known.
+blinded sheet without scorer names, in shuffled order. The key (which item is which, each scorer's
+verdict, the seed) stays in RUN_DIR/audit/. Reviewed sheets are read back strictly by the
+workflow's reader: every item exactly once, every item labelled correct or incorrect.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,24 +17,52 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crma_eval import (
-    InputError,
-    RunDir,
-    load_records,
-    majority,
-    paired_difference_ci,
-    point_kappas,
-    proportion_ci,
-    read_csv,
-    write_csv,
-    write_json_atomic,
-)
+from crma_eval.errors import InputError
+from crma_eval.records import load_records
+from crma_eval.review.agreement import majority, point_kappas
+from crma_eval.review.blind import SheetFormat, read_sheets, sheet_id, write_sheet
+from crma_eval.stats import paired_difference_ci, proportion_ci
+from crma_eval.store import RunDir, write_json_atomic
 
 KEY_SCHEMA = "crma-eval/gsm8k-audit/1"
 STRICT, CORRECTED = "strict-match", "crma-corrected"
 METRIC = "exact_match"
 CSV_COLUMNS = ("audit_id", "item", "question", "reference", "response", "label", "notes")
-LABELS = {"correct": 1, "incorrect": 0, "1": 1, "0": 0}
+LABELS = {"correct": 1.0, "incorrect": 0.0, "1": 1.0, "0": 0.0}
+STRATA = ("agree", "disagree")
+HINT = "the audit key does not match what `audit gsm8k --export` writes (edited by hand?)"
+
+
+def check_audit_key(key: Any, path: Path) -> dict[str, Any]:
+    """`key` if it has the shape the review read-back uses; InputError naming `path` and the field
+    otherwise (a hand-edited or damaged key is bad input, never an internal error)."""
+
+    def fail(field: str, problem: str) -> InputError:
+        return InputError(f"{problem}; {HINT}", path=path, field=field)
+
+    if not isinstance(key, dict):
+        raise fail("", "expected a JSON object")
+    for field in ("audit_id", "task"):
+        if not isinstance(key.get(field), str):
+            raise fail(field, "expected a string")
+    if not isinstance(key.get("seed"), int) or isinstance(key.get("seed"), bool):
+        raise fail("seed", "expected an integer")
+    scorers = key.get("scorers")
+    if not isinstance(scorers, list) or not all(isinstance(s, str) for s in scorers):
+        raise fail("scorers", "expected a list of scorer names")
+    items = key.get("items")
+    if not isinstance(items, dict) or not items:
+        raise fail("items", "expected a non-empty JSON object")
+    for name, item in items.items():
+        verdicts = item.get("verdicts") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or item.get("stratum") not in STRATA:
+            raise fail(f"items.{name}.stratum", f"expected one of {', '.join(STRATA)}")
+        if not isinstance(verdicts, dict) or any(verdicts.get(s) not in (0, 1) for s in scorers):
+            raise fail(f"items.{name}.verdicts", "expected {scorer: 0 or 1} for every scorer")
+    return key
+
+
+AUDIT_SHEET = SheetFormat("audit", "audit", CSV_COLUMNS, LABELS, check_audit_key)
 
 
 def bench_frame(run_dir: Path) -> pd.DataFrame:
@@ -121,10 +148,8 @@ def export_audit(
         items = items[items["arm"].isin(arms)]
     chosen = _select(items, scorers, n_agree, seed)
     chosen["item"] = [f"item-{i + 1:04d}" for i in range(len(chosen))]
-    fingerprint = json.dumps(
-        [task, seed, n_agree, list(arms), chosen["doc_hash"].map(_text).tolist()]
-    )
-    audit_id = f"gsm8k-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+    fingerprint = [task, seed, n_agree, list(arms), chosen["doc_hash"].map(_text).tolist()]
+    audit_id = sheet_id("gsm8k", fingerprint)
     key = {
         "schema": KEY_SCHEMA,
         "audit_id": audit_id,
@@ -160,81 +185,13 @@ def export_audit(
         ]
         for _, r in chosen.iterrows()
     ]
-    write_json_atomic(key_path(run_dir, audit_id), key)
-    write_csv(out_csv, CSV_COLUMNS, rows)
+    write_sheet(run_dir, AUDIT_SHEET, key, rows, out_csv)
     return key
-
-
-def key_path(run_dir: Path, audit_id: str) -> Path:
-    """Where the key of an audit lives."""
-    return Path(run_dir) / "audit" / f"{audit_id}.json"
 
 
 def review_path(run_dir: Path, audit_id: str) -> Path:
     """Where the summary of an audit's reviews is saved (strict JSON)."""
     return Path(run_dir) / "audit" / f"{audit_id}-review.json"
-
-
-def _read_key(run_dir: Path, audit_id: str, csv_path: Path, line: int) -> dict[str, Any]:
-    path = key_path(run_dir, audit_id)
-    if not path.exists() or "/" in audit_id:
-        raise InputError(
-            f"unknown audit_id {audit_id!r} (no key {path})",
-            path=csv_path,
-            line=line,
-            field="audit_id",
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def read_review(run_dir: Path, csv_path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """(audit key, item -> label 1/0) of one reviewed CSV; every item exactly once."""
-    header, rows = read_csv(csv_path)
-    missing_cols = {"audit_id", "item", "label"} - set(header)
-    if missing_cols:
-        raise InputError(
-            f"missing column(s) {', '.join(sorted(missing_cols))}", path=csv_path, line=1
-        )
-    key: dict[str, Any] | None = None
-    labels: dict[str, int] = {}
-    for line, row in rows:
-        key = key or _read_key(run_dir, (row["audit_id"] or "").strip(), csv_path, line)
-        if (row["audit_id"] or "").strip() != key["audit_id"]:
-            raise InputError(
-                "rows of two different audits in one CSV",
-                path=csv_path,
-                line=line,
-                field="audit_id",
-            )
-        item = (row["item"] or "").strip()
-        if item not in key["items"]:
-            raise InputError(
-                f"extra row: item {item!r} is not in audit {key['audit_id']}",
-                path=csv_path,
-                line=line,
-                field="item",
-            )
-        if item in labels:
-            raise InputError(f"item {item!r} appears twice", path=csv_path, line=line, field="item")
-        label = (row["label"] or "").strip().lower()
-        if label not in LABELS:
-            problem = "no label" if not label else f"unknown label {row['label']!r}"
-            raise InputError(
-                f"{problem} (expected correct or incorrect)",
-                path=csv_path,
-                line=line,
-                field="label",
-            )
-        labels[item] = LABELS[label]
-    if key is None:
-        raise InputError("no reviewed rows", path=csv_path)
-    absent = sorted(set(key["items"]) - set(labels))
-    if absent:
-        shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
-        raise InputError(
-            f"missing rows: {len(absent)} of {len(key['items'])} items ({shown})", path=csv_path
-        )
-    return key, labels
 
 
 def _agreement(
@@ -304,17 +261,7 @@ def review_audit(
     run_dir: Path, csv_paths: Sequence[Path], confidence: float = 0.95, ci_method: str = "wilson"
 ) -> dict[str, Any]:
     """Each scorer's agreement with the human labels (Wilson CI), kappas, scorer deltas; saved."""
-    if not csv_paths:
-        raise InputError("no reviewed CSV given")
-    reviews = [read_review(run_dir, Path(p)) for p in csv_paths]
-    key = reviews[0][0]
-    for path, (other, _) in zip(csv_paths, reviews, strict=True):
-        if other["audit_id"] != key["audit_id"]:
-            raise InputError(
-                f"review of audit {other['audit_id']}, expected {key['audit_id']}", path=path
-            )
-    items = sorted(key["items"])
-    matrix = np.array([[labels[i] for i in items] for _, labels in reviews])
+    key, items, matrix = read_sheets(run_dir, AUDIT_SHEET, csv_paths)
     human = majority(matrix)
     summary = {
         "audit_id": key["audit_id"],

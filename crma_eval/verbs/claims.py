@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -10,6 +12,7 @@ import click
 from crma_eval.atomicio import write_text_atomic
 from crma_eval.claims import check_file
 from crma_eval.claims.output import markdown, print_table, to_json, write_claims_json
+from crma_eval.store import writing_into
 
 
 def run_claims(
@@ -36,3 +39,17 @@ def run_claims(
 
             render_report(run_dir)
     return 0 if all(o.verdict == "reproduced" for o in outcomes) else 1
+
+
+@click.command()
+@click.argument("claims_file", metavar="CLAIMS.yaml", type=click.Path(path_type=Path))
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
+@click.option(
+    "--summary", type=click.Path(path_type=Path), default=None, help="Write a Markdown summary."
+)
+def claims(claims_file: Path, run_dir: Path | None, as_json: bool, summary: Path | None) -> None:
+    """Check printed numbers in CLAIMS.yaml (against RUN_DIR); exit 1 unless all reproduced."""
+    with writing_into(run_dir) if run_dir is not None else contextlib.nullcontext():
+        code = run_claims(claims_file, run_dir, as_json=as_json, summary=summary)
+    sys.exit(code)
