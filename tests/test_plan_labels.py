@@ -56,3 +56,23 @@ def test_a_perfect_pilot_accuracy_takes_a_conservative_discordance(tmp_path: Pat
     assert plan["assumptions"]["discordance"] == pytest.approx(psi) and psi > 0.05
     assert "rule-of-three" in plan["assumptions"]["discordance_source"]
     assert plan["needed"]["items"] == _connor(0.05, psi)
+
+
+def test_a_pilot_without_discordant_items_takes_the_rule_of_three(tmp_path: Path) -> None:
+    n = 50
+    records = qa_arm("x", "med", [True] * n) + qa_arm("y", "med", [True] * n)
+    analyze_paths([write(tmp_path / "qa.jsonl", records)], tmp_path / "pilot")
+    (plan,) = _plan(str(tmp_path / "pilot"), "--metric", "ablation.x_vs_y")["plans"]
+    psi = 3 / n  # no discordant item of n: ψ at its rule-of-three bound, then at least the drop
+    assert plan["assumptions"]["discordance"] == pytest.approx(max(psi, 0.05))
+    assert "rule-of-three" in plan["assumptions"]["discordance_source"]
+    assert plan["needed"]["items"] == _connor(0.05, max(psi, 0.05))
+
+
+def test_a_pilot_with_every_item_discordant_keeps_psi_one(tmp_path: Path) -> None:
+    n = 40
+    records = qa_arm("x", "med", [True] * n) + qa_arm("y", "med", [False] * n)
+    analyze_paths([write(tmp_path / "qa.jsonl", records)], tmp_path / "pilot")
+    (plan,) = _plan(str(tmp_path / "pilot"), "--metric", "ablation.x_vs_y")["plans"]
+    assert plan["assumptions"]["discordance"] == 1.0  # the most conservative ψ, never lowered
+    assert plan["needed"]["items"] == _connor(0.05, 1.0)

@@ -227,7 +227,9 @@ def _ablation_plans(metrics: dict[str, Any], t: Targets, stated_icc: float | Non
         m = n / n_items
         # Repeated items: b, c count items, so (b + c) / items is the share of items with any
         # discordance, at least the per-answer discordance (conservative).
-        psi, note = _boundary((b + c) / n_items, int(n_items), "discordance")
+        psi, note = (b + c) / n_items, ""
+        if psi == 0:  # no discordant item: rule of three; ψ = 1 is already the most conservative
+            psi, note = _boundary(psi, int(n_items), "discordance")
         icc, icc_source = _icc(metrics.get(f"{base}.design_effect"), m, stated_icc)
         source = "observed (b + c) / items" + (f"; {note}" if note else "")
         plans.append(binary_plan(base, psi, icc, m, int(n_items), t, source, icc_source))
