@@ -50,6 +50,24 @@ ROLE_LABELS = {
     "flag": "flag (1 = yes, 0 = no)",
     "unknown": "unknown",
 }
+# The documented scales (results.json `meta.metric_info.<name>.scale`) and what each means;
+# docs/results.md lists the same set. A difference of two proportions is in percentage points,
+# never in "percent" (which is a level or a relative change).
+SCALES: dict[str, str] = {
+    "fraction": "a proportion in [0, 1] (or a difference of two, unscaled)",
+    "percent": "a proportion in [0, 100], or a relative change × 100",
+    "percentage points": "a difference of two proportions or percentages (pp)",
+    "points": "a 0–100 score that is no proportion (BLEU, chrF, ROUGE), or a difference of two",
+    "ratio": "a ratio of two quantities (perplexity ratio, design effect)",
+    "nats per token": "a mean negative log-likelihood per token (or a difference of two)",
+    "bits per byte": "a bits-per-byte level",
+    "bits": "a difference of two bits-per-byte levels",
+    "perplexity": "a corpus perplexity",
+    "metric units": "a metric of unknown scale, in its own units",
+    "score": "a classifier score (a router confidence threshold)",
+    "absolute deviation": "an absolute deviation from a target value",
+    "count": "a number of units",
+}
 # Printed names of interval methods (crma_eval.stats method ids and the plugins' own).
 METHOD_LABELS = {
     "wilson": "Wilson score",
@@ -68,12 +86,12 @@ class MetricInfo:
     role: one of ROLES. estimand: what it estimates or counts, in plain words. unit: the unit of
     analysis (item, answer, query, seed, document, step, ...); n: how many of those units it
     rests on (None when not one number). method: how it was computed (e.g. "wilson",
-    "clustered-cr1", "mcnemar-exact", "welch"). scale: the unit of measure (fraction, percent,
-    points, ratio, nats, count, ...). of: the metric name of the estimate a bound, count, statistic
-    or p-value belongs to. bound: "low"/"high" for interval bounds. confidence: an interval's
-    level (0.95). direction: "higher" or "lower" (which value is better; estimates and their
-    bounds), None when not applicable or unknown. fallback: True when the plugin declared no
-    entry and this one was guessed.
+    "clustered-cr1", "mcnemar-exact", "welch"). scale: the unit of measure, one of SCALES
+    (fraction, percent, percentage points, ratio, nats per token, count, ...). of: the metric
+    name of the estimate a bound, count, statistic or p-value belongs to. bound: "low"/"high"
+    for interval bounds. confidence: an interval's level (0.95). direction: "higher" or "lower"
+    (which value is better; estimates and their bounds), None when not applicable or unknown.
+    fallback: True when the plugin declared no entry and this one was guessed.
     """
 
     role: str
@@ -223,7 +241,7 @@ _COUNT_WORDS = {
     "mde_pp": "minimum detectable difference in pp (80% power, two-sided alpha = 1 - confidence)",
 }
 # The scale of design quantities that are not counts (an MDE has its estimate's scale).
-_DESIGN_SCALES = {"design_effect": "ratio", "mde_pp": "points"}
+_DESIGN_SCALES = {"design_effect": "ratio", "mde_pp": "percentage points"}
 
 
 def stat_role(stat: str) -> tuple[str, str | None, str | None]:

@@ -80,9 +80,9 @@ def _text(plans: list[Any], head: str) -> str:
 @click.option(
     "--icc",
     type=FiniteRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="ICC of answers to one item (stated, or for a pilot answering each item once).",
+    default=None,
+    help="ICC of answers to one item (stated, or for a pilot answering each item once) "
+    "[0, said so].",
 )
 @click.option(
     "--repeats",
@@ -107,7 +107,7 @@ def plan(
     patterns: tuple[str, ...],
     accuracy: float | None,
     discordance: float | None,
-    icc: float,
+    icc: float | None,
     repeats: int,
     sd: float | None,
     as_json: bool,

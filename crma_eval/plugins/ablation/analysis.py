@@ -251,4 +251,21 @@ def _info(
         if name in out:
             method = "holm" if stat == "pvalue_holm" else "benjamini-hochberg"
             out[name] = replace(out[name], method=f"{method} across the domains of this pair")
+    repeated = "n_items" in row
+    for stat, arm, other in (("b", pair["a"], pair["b"]), ("c", pair["b"], pair["a"])):
+        name = metric_name(*parts, stat)
+        if name in out:
+            out[name] = replace(out[name], estimand=count_words(arm, other, repeated, where))
     return out
+
+
+def count_words(arm: str, other: str, repeated: bool, where: str = "") -> str:
+    """What b (arm = the first arm) or c counts: items, never answers. Answered once per arm:
+    items right under `arm` only; answered several times: items with more answers right under
+    `arm` than under `other` (the item-level sign-flip test's per-item totals)."""
+    what = (
+        f"items with more answers right under {arm} than under {other}"
+        if repeated
+        else f"items right under {arm} only (wrong under {other})"
+    )
+    return f"{what}, {where}" if where else what

@@ -9,6 +9,7 @@ from typing import Any
 
 from crma_eval import metric_name
 from crma_eval.api import MetricInfo, describe
+from crma_eval.api.catalogue import SCALES
 from crma_eval.plugins.bench.continuous import BITS_METRICS, UNBOUNDED
 from crma_eval.plugins.bench.scales import FRACTION, POINTS
 
@@ -23,7 +24,8 @@ def _scale(row: dict[str, Any]) -> str:
     """A score's scale: from the metric's definition (crma_eval.plugins.bench.scales)."""
     if row.get("scale") == "unbounded" or row["metric"] in UNBOUNDED:  # older rows: no scale
         return "bits per byte" if row["metric"] in BITS_METRICS else "perplexity"
-    return str(row.get("scale", "fraction"))
+    scale = str(row.get("scale", "fraction"))
+    return scale if scale in SCALES else "metric units"  # "unknown": the metric's own units
 
 
 def direction(row: dict[str, Any]) -> str | None:
@@ -53,7 +55,9 @@ def _delta_method(delta: dict[str, Any]) -> str:
         return "ratio estimator: ratio of the arms' corpus perplexities, exp(Σ(ll_b-ll_a)/Σw)"
     if delta.get("scale") == "unbounded" or delta["metric"] in UNBOUNDED:
         return "ratio estimator: difference of the arms' bits per byte, Σ(ll_b-ll_a)/Σw/ln 2"
-    return "paired mean"
+    if str(delta.get("method", "")).startswith("stratified"):
+        return "stratified paired difference (equal weight per subtask)"
+    return "mean of per-document paired differences"
 
 
 def _estimate(delta: dict[str, Any]) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from crma_eval import metric_name
@@ -12,6 +13,7 @@ DRIFT = "loss-relative drift (L(T,d) − L(d,d)) / L(d,d) × 100, mean over d < 
 HOLDOUT = "final holdout loss (mean NLL per token over all domains after the last phase)"
 SCALES = {"drift": "percent", "holdout": "nats per token", "advantage": "percent"}
 WORDS = {"drift": DRIFT, "holdout": HOLDOUT}
+PP = "percentage points"  # a difference of two drifts (each in percent)
 # Which way is better: less drift (forgetting) and lower holdout loss; a larger advantage.
 DIRECTIONS = {"drift": "lower", "holdout": "lower", "advantage": "higher"}
 
@@ -68,21 +70,27 @@ def _advantage(metrics: dict[str, float], adv: dict[str, Any]) -> dict[str, Metr
 
 
 def _test(metrics: dict[str, float], test: dict[str, Any], n: int) -> dict[str, MetricInfo]:
+    """Welch, permutation, disjointness and MDE of drift a vs b. Every condition has the same
+    seeds (matrix.check_seeds), so the difference of mean drifts these test is the estimate
+    `<a>_vs_<b>.paired.diff` (the mean of per-seed differences): their `of`."""
     label = f"{test['a']}_vs_{test['b']}"
-    what = f"difference in per-seed drift, {test['a']} vs {test['b']}"
+    what = f"difference in mean drift (pp), {test['a']} minus {test['b']}"
     kind = "exact" if test["permutation"]["exact"] else "monte-carlo"
+    estimate = metric_name(PLUGIN, label, "paired", "diff")
+    of = estimate if estimate in metrics else None
     common: dict[str, Any] = {"unit": "seed", "n": n}
-    out: dict[str, MetricInfo] = {}
+    found: dict[str, MetricInfo] = {}
     for part, method in (("welch", "welch-t"), ("permutation", f"permutation-{kind}")):
         prefix = metric_name(PLUGIN, label, part)
-        out |= describe(metrics, prefix, None, what, test=method, direction="lower", **common)
+        found |= describe(metrics, prefix, None, what, test=method, direction="lower", **common)
     disjoint = f"per-seed drift ranges disjoint, {what}"
-    out |= describe(metrics, metric_name(PLUGIN, label), None, disjoint, test="ranges", **common)
+    found |= describe(metrics, metric_name(PLUGIN, label), None, disjoint, test="ranges", **common)
+    out = {name: replace(info, of=of) for name, info in found.items()}
     mde = metric_name(PLUGIN, label, "mde")
     if mde in metrics:
         words = f"minimum detectable {what} (80% power, two-sided alpha = 1 − confidence)"
         method = "two-sample t power, pooled sd (statsmodels TTestIndPower)"
-        out[mde] = MetricInfo("design", words, method=method, scale="percent", **common)
+        out[mde] = MetricInfo("design", words, method=method, scale=PP, of=of, **common)
     return out
 
 
@@ -107,11 +115,12 @@ def _paired(
     """drift.<a>_vs_<b>.paired.*: the paired-by-seed test (conditions share seeds)."""
     prefix = metric_name(PLUGIN, f"{test['a']}_vs_{test['b']}", "paired")
     n = int(test["paired"]["n"])
-    words = f"mean per-seed difference in drift, {test['a']} minus {test['b']} (paired by seed)"
+    pair = f"{test['a']} minus {test['b']}"
+    words = f"mean per-seed difference in drift (pp), {pair} (paired by seed)"
     own = [m for m in metrics if m.startswith(f"{prefix}.") and ".sign_flip_" not in m]
     out = describe(
         own, prefix, "diff", words, unit="seed", n=n, method="mean of per-seed differences",
-        interval="paired-t", test="paired-t", scale="percent", confidence=confidence,
+        interval="paired-t", test="paired-t", scale=PP, confidence=confidence,
         direction="lower",  # a minus b in drift: higher = a forgets more
     )  # fmt: skip
     common: dict[str, Any] = {"unit": "seed", "n": n, "of": f"{prefix}.diff"}

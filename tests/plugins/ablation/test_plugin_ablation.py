@@ -137,7 +137,10 @@ def test_report_section_always_shows_b_and_c(tmp_path: Path) -> None:
     tables = [b for b in section.blocks if isinstance(b, Table)]
     assert len(tables) == 1
     table = tables[0]
-    assert table.columns[5:7] == ["only with CRMA right", "only without CRMA right"]
+    assert table.columns[5:7] == [
+        "b: items right under with CRMA only",
+        "c: items right under without CRMA only",
+    ]
     assert [r[0] for r in table.rows] == ["med", "law", "fin", "all domains"]
     assert table.rows[-1][5:7] == [
         result.metrics["ablation.with_crma_vs_without_crma.b"],

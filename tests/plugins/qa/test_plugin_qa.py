@@ -87,7 +87,7 @@ def test_names_are_slugged_and_collisions_rejected(tmp_path: Path) -> None:
     )
     assert metrics["qa.with_crma.real_estate.k"] == 1
     clash = [qa("a b", "d", "x", True), qa("a_b", "d", "x", True)]
-    with pytest.raises(InputError, match="two different names map to the metric"):
+    with pytest.raises(InputError, match="which another name already produced"):
         QAPlugin().analyze(frames(tmp_path, clash, "clash.jsonl"), AnalyzeOptions())
 
 
