@@ -12,8 +12,8 @@ from crma_eval.api.blocks import Table
 from crma_eval.api.catalogue import MetricInfo
 from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.plugins.ablation import AblationPlugin
+from tests.api.test_catalogue import _repeated_qa
 from tests.recordgen import frames, qa_arm, section_of
-from tests.test_catalogue import _repeated_qa
 
 
 def test_repeated_items_b_and_c_count_items_with_more_right_answers(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from scipy.special import comb
 from crma_eval.analyze import analyze_paths
 from crma_eval.claims import check_file
 
-PAPER = Path(__file__).parent.parent / "examples" / "paper"
+PAPER = Path(__file__).parents[2] / "examples" / "paper"
 
 
 def _claims(tmp_path: Path, body: str) -> Path:

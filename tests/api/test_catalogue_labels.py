@@ -16,10 +16,10 @@ from lm_eval.api.metrics import weighted_perplexity
 from crma_eval.analyze import analyze_frames
 from crma_eval.api.catalogue import SCALES, MetricInfo
 from crma_eval.api.plugin import AnalyzeOptions
+from tests.api.test_catalogue import _every_kind
 from tests.recordgen import frames
-from tests.test_catalogue import _every_kind
 
-DOCS = Path(__file__).parent.parent / "docs" / "results.md"
+DOCS = Path(__file__).parents[2] / "docs" / "results.md"
 TIED = ("interval_bound", "statistic", "pvalue", "adjusted_pvalue", "pvalue_floor", "df", "flag",
         "design")  # fmt: skip
 
