@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	@$(PIP) install -q --upgrade pip
 	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q --no-index --no-deps torch 2>/dev/null \
 		|| $(PIP) install -q --no-deps torch --index-url $(TORCH_CPU_INDEX)
-	$(PIP) install -q -e '.[dev,ray]'
+	$(PIP) install -q -e '.[dev,ray,export]'
 	@touch $@
 
 install: $(VENV)/.installed

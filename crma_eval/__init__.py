@@ -8,8 +8,9 @@ statsmodels, matplotlib, jinja2 or torch).
   AnalysisResult, AnalyzeOptions, DataShape, RECORD_CONFIG, field types Name, Num, Int, NonNeg,
   Bool01; report blocks Section, Paragraph, Table, Figure, KeyValues, Items, Block; collect
   protocols Unit, CollectContext, Collector, Executor, Session, UnitFailure; InputError
-- figures and formatting: new_figure, new_panels, svg_of, put_metrics, proportion, ci_caption,
-  pct, num, signed, pvalue, interval, missing, display, ordered, item_rows, optional_column
+- figures and formatting: forest_svg, new_figure, new_panels, svg_of, put_metrics, proportion,
+  ci_caption, pct, num, signed, pvalue, interval, missing, display, ordered, item_rows,
+  optional_column
 - statistics (crma_eval.stats): proportion_ci, mcnemar, holm, sign_flip_test, welch_t, ...
 - records, data and checkpoints: load_records, iter_records, write_records, read_items,
   read_holdout, Checkpoint, load_checkpoint, RunConfig, RunDir, EngineSession, FakeSession
@@ -76,6 +77,7 @@ _EXPORTS: dict[str, str] = {
     "FakeSession": "crma_eval.engine.fake",
     "PrefixSharedLM": "crma_eval.engine.prefix_lm",
     "InputError": "crma_eval.errors",
+    "forest_svg": "crma_eval.figures",
     "new_figure": "crma_eval.figures",
     "new_panels": "crma_eval.figures",
     "svg_of": "crma_eval.figures",
@@ -214,6 +216,7 @@ __all__ = [
     "display",
     "find_numbers",
     "first_row",
+    "forest_svg",
     "group_summary",
     "holm",
     "in_order",
@@ -326,7 +329,7 @@ if TYPE_CHECKING:
     from crma_eval.engine.fake import FakeSession
     from crma_eval.engine.prefix_lm import PrefixSharedLM
     from crma_eval.errors import InputError
-    from crma_eval.figures import new_figure, new_panels, svg_of
+    from crma_eval.figures import forest_svg, new_figure, new_panels, svg_of
     from crma_eval.fmt import (
         DASH,
         ci_caption,

@@ -15,6 +15,7 @@ from crma_eval.api.plugin import AnalyzeOptions, Plugin
 from crma_eval.api.registry import plugins as installed_plugins
 from crma_eval.atomicio import write_all_atomic
 from crma_eval.errors import InputError
+from crma_eval.naming import NAME_FIELDS, slug_collisions
 from crma_eval.record_formats import is_plain_jsonl
 from crma_eval.records import SOURCE_COLUMNS, load_records, record_json
 from crma_eval.results import RESULTS_SCHEMA
@@ -44,6 +45,25 @@ def _declared(given: Any, metrics: dict[str, float]) -> dict[str, MetricInfo]:
     return out
 
 
+def check_slugs(frames: dict[str, pd.DataFrame]) -> None:
+    """InputError naming both names (and where the second is) when two distinct values of one
+    name field (arm, domain, condition, ...) map to one metric-name segment."""
+    for kind, frame in frames.items():
+        for column in (c for c in NAME_FIELDS if c in frame.columns):
+            values = frame[column].dropna()
+            values = values[values.map(lambda v: isinstance(v, str))]
+            for first, second, segment in slug_collisions(values):
+                row = frame[frame[column].map(lambda v, s=second: str(v).strip() == s)].iloc[0]
+                loc = {"path": row["_file"], "line": int(row["_line"])} if "_file" in row else {}
+                raise InputError(
+                    f"{kind} records: the {column} names {first!r} and {second!r} both map to "
+                    f"the metric-name segment {segment!r}; rename one of them (README: metric "
+                    "names)",
+                    field=column,
+                    **loc,
+                )
+
+
 def analyze_frames(
     frames: dict[str, pd.DataFrame],
     options: AnalyzeOptions,
@@ -57,6 +77,7 @@ def analyze_frames(
     InputError propagates.
     """
     plugins = installed_plugins() if plugins is None else plugins
+    check_slugs(frames)
     metrics: dict[str, float] = {}
     info: dict[str, MetricInfo] = {}
     entries: dict[str, Any] = {}

@@ -48,6 +48,21 @@ class EngineConfig(_Strict):
     max_length: int = Field(512, ge=8)
     trust_remote_code: bool = False
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
+    session: str = Field(
+        "transformers",
+        min_length=1,
+        description="the engine session class: an entry point of group crma_eval.engines"
+        " (transformers; fake: deterministic outputs without torch, for tests and dry runs)"
+        " or package.module:Class",
+    )
+
+    def identity(self) -> dict[str, Any]:
+        """The settings as hashed into fingerprints and config_hash: `session` is left out while
+        it is the default, so hashes made before the field existed stay valid."""
+        data = self.model_dump(mode="json")
+        if data["session"] == "transformers":
+            del data["session"]
+        return data
 
 
 class GenerationConfig(_Strict):
@@ -214,7 +229,8 @@ class RunConfig(_Strict):
 
     def config_hash(self) -> str:
         """Content hash of the validated config (recorded in results.json meta)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        data = {**self.model_dump(mode="json"), "engine": self.engine.identity()}
+        text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
+import numpy as np
 from cycler import cycler
 from matplotlib.figure import Figure as MplFigure
 
@@ -50,6 +51,41 @@ def new_panels(n: int, width: float, height: float) -> tuple[MplFigure, list[Axe
     """A fresh figure with `n` side-by-side axes (panels sharing one row), outside pyplot."""
     fig = MplFigure(figsize=(width, height), layout="constrained")
     return fig, list(fig.subplots(1, n, squeeze=False)[0])
+
+
+def forest_svg(
+    estimates: Any,
+    lows: Any,
+    highs: Any,
+    labels: list[str],
+    xlabel: str,
+    *,
+    reference: float = 0.0,
+    log: bool = False,
+    emphasized: int = 0,
+    row_height: float = 0.3,
+    min_height: float = 1.8,
+    color: str = "C0",
+) -> str:
+    """A forest plot (SVG): one row per estimate with its interval, the first row on top, and a
+    dashed line at `reference` (no change). The last `emphasized` rows (overall estimates) are
+    drawn as diamonds; a row whose interval bound is NaN shows its point only; `log`: log-scaled
+    x axis (ratios). The three sequences have one value per label, in the plot's units."""
+    est, low, high = (np.asarray(v, float) for v in (estimates, lows, highs))
+    y = np.arange(len(est))[::-1]
+    fig, ax = new_figure(width=5.5, height=max(min_height, row_height * len(est) + 0.9))
+    ok = ~(np.isnan(low) | np.isnan(high))
+    ax.hlines(y[ok], low[ok], high[ok], color="0.25", linewidth=1.2)  # one artist for all
+    split = len(est) - emphasized
+    ax.plot(est[:split], y[:split], "o", color=color, markersize=4, linestyle="none")
+    if emphasized:
+        ax.plot(est[split:], y[split:], "D", color="C0", markersize=6, linestyle="none")
+    ax.axvline(reference, color="0.5", linewidth=0.8, linestyle="--")
+    if log:
+        ax.set_xscale("log")
+    ax.set_yticks(y, labels)
+    ax.set_xlabel(xlabel)
+    return svg_of(fig)
 
 
 def svg_of(fig: MplFigure) -> str:

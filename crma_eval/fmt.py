@@ -24,8 +24,9 @@ def put_metrics(metrics: dict[str, float], parts: tuple[object, ...], stats: Map
         name = metric_name(*parts, stat)
         if name in metrics:
             raise InputError(
-                f"two different names map to the metric {name!r}; rename one of them "
-                "(names are slugged: characters other than letters, digits, '_' and '-' become '_')"
+                f"the names {[str(x) for x in parts if x is not None]} map to the metric "
+                f"{name!r}, which another name already produced; rename one of them (names are "
+                "slugged: ASCII characters other than letters, digits, '_' and '-' become '_')"
             )
         metrics[name] = float(value)
         added.append(name)

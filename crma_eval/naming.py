@@ -1,11 +1,13 @@
 """Flat metric names of results.json: `<plugin>.<arm|condition>[.<domain>].<stat>`.
 
-Also the check that user-given names (arms) are unique, shared by the config validators.
+Also the check that user-given names (arms) are unique, shared by the config validators, and
+`slug_collisions`: distinct record names that would map to one metric-name segment.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 _PUNY_UNSAFE = re.compile(r"[^A-Za-z0-9\-]")
@@ -57,3 +59,21 @@ def check_unique(names: list[str], what: str) -> None:
 def visible_html(html: str) -> str:
     """`visible` for HTML text: each control written &lt;U+XXXX&gt; (a whole report at once)."""
     return _CONTROLS.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", html)
+
+
+# Record fields whose values become metric-name segments.
+NAME_FIELDS = ("arm", "condition", "domain", "task", "metric", "filter", "checkpoint", "category",
+               "module", "phase")  # fmt: skip
+
+
+def slug_collisions(values: Iterable[object]) -> list[tuple[str, str, str]]:
+    """(first name, second name, their common slug) for each distinct name (in the order
+    given) whose slug an earlier distinct name already has."""
+    seen: dict[str, str] = {}
+    found = []
+    for value in dict.fromkeys(str(v).strip() for v in values):
+        segment = slug(value)
+        if segment in seen and seen[segment] != value:
+            found.append((seen[segment], value, segment))
+        seen.setdefault(segment, value)
+    return found

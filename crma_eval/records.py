@@ -70,7 +70,7 @@ def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputErro
         return InputError("expected a JSON object", path=path, line=line)
     field = ".".join(str(p) for p in err["loc"][1:]) or None
     if err["type"] == "finite_number":
-        msg = f"not finite ({err['input']!r})"
+        msg = f"not finite ({err['input']!r}); write a finite number or leave the record out"
     else:
         msg = "missing" if err["type"] == "missing" else err["msg"]
     return InputError(msg, path=path, line=line, field=field)
@@ -131,7 +131,8 @@ def _tabular_record(obj: Any, kind: str | None, path: Path, line: int) -> dict[s
         err = exc.errors(include_url=False)[0]
         name = str(err["loc"][-1]) if err["loc"] else ""
         if err["type"] == "missing" and name in obj:
-            problem = "empty: not finite or missing (NaN/null)"
+            problem = "empty: not finite or missing (NaN/null); write a finite number or leave the "
+            problem += "record out"
             raise InputError(problem, path=path, line=line, field=name) from None
         raise _input_error(exc, path, line) from None
 

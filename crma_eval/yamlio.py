@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from crma_eval.errors import InputError
-from crma_eval.safeload import parse_yaml
+from crma_eval.safeload import MAX_MAGNITUDE, finite_number, parse_yaml
 
 
 def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
@@ -72,6 +72,26 @@ class YamlDoc:
     ) -> InputError:
         """An InputError naming this file and the line of `loc`."""
         return InputError(problem, path=self.path, line=self.line_of(loc), field=field)
+
+    def number(self, value: Any, loc: Sequence[str | int], field: str | None) -> float:
+        """`value` as a finite number of size at most MAX_MAGNITUDE (YAML `1e-6` arrives as text
+        and is accepted too); an InputError at the line of `loc` otherwise."""
+        number: float | None = None
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if number is None or not finite_number(number):
+            problem = f"must be a finite number of size at most {MAX_MAGNITUDE:g}, got {value!r}"
+            raise self.error(problem, loc, field)
+        return number
+
+    def text(self, value: Any, loc: Sequence[str | int], field: str | None) -> str:
+        """`value` as a non-empty string, stripped; an InputError at the line of `loc` otherwise."""
+        if not isinstance(value, str) or not value.strip():
+            raise self.error("must be a non-empty string", loc, field)
+        return value.strip()
 
     def validate(self, model: type[BaseModel]) -> Any:
         """Validate the document against a pydantic model; errors name file, line and field."""

@@ -48,6 +48,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow  # the README's commands on real tiny checkpoints
 def test_readme_sequence_runs_as_written_and_rescore_keeps_it_resumable(in_tmp: Path) -> None:
     commands = _readme_block("## Running on your checkpoints")
     commands = [c.replace(" [--baseline OLD_RUN_DIR]", "") for c in commands]

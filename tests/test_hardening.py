@@ -157,7 +157,7 @@ def test_tampered_results_never_crash_report(analyzed, tmp_path, capsys) -> None
 
 
 def _exported(tmp_path: Path, capsys) -> tuple[Path, Path]:
-    from test_review import _write_run
+    from review.test_review import _write_run
 
     run = tmp_path / "run"
     _write_run(run)
@@ -212,7 +212,7 @@ def test_tampered_review_key_is_bad_input_naming_it(tmp_path, capsys, tamper) ->
 
 
 def test_rescore_respects_the_run_lock(tmp_path, capsys) -> None:
-    from test_review import _write_run
+    from review.test_review import _write_run
 
     run = tmp_path / "run"
     _write_run(run)

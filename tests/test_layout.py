@@ -79,12 +79,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "crma_eval.collect", "crma_eval.analyze", "crma_eval.evidence",
         "crma_eval.report", "crma_eval.gate", "crma_eval.claims", "crma_eval.review",
-        "crma_eval.scorers.rescore", "crma_eval.scorers.cli", "crma_eval.plugins", "crma_eval.plan",
+        "crma_eval.scorers.rescore", "crma_eval.plugins", "crma_eval.plan",
         "crma_eval.export",
     ),
     # 4: the application: runs, the CLI, the demo, entry shims
     (
-        "crma_eval.run", "crma_eval.init", "crma_eval.demo", "crma_eval.cli",
+        "crma_eval.run", "crma_eval.init", "crma_eval.demo", "crma_eval.verbs", "crma_eval.cli",
         "crma_eval.__main__", "crma_eval.gsm8k", "crma_eval.training_hooks",
     ),
 )  # fmt: skip

@@ -26,6 +26,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
+# Builds a wheel and installs it into a fresh virtual environment (minutes): `make test` only.
+pytestmark = pytest.mark.slow
+
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: int = 900) -> str:
     done = subprocess.run(

@@ -14,17 +14,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from string import ascii_lowercase
-from typing import Any
-
-import torch
-from peft import LoraConfig, get_peft_model
-from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from crma_eval.atomicio import write_jsonl
 from crma_eval.checkpoint import write_manifest
-from crma_eval.checkpoint.router import CentroidRouter
-from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
-from crma_eval.demo.tinymodel import save_base, tiny_llama, wordlevel_tokenizer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 DOMAINS = ["medical", "legal", "finance"]
 SENTENCES = {
@@ -46,8 +43,15 @@ SENTENCES = {
 }
 HIDDEN = 32
 
-# Thread start-up and sync dwarf the work of a 32-wide model (and the test machine is shared).
-torch.set_num_threads(1)
+
+@functools.cache
+def _torch() -> ModuleType:
+    """torch, imported on first use (importing this module stays light for collection) and set
+    to one thread: thread start-up and sync dwarf the work of a 32-wide model."""
+    import torch
+
+    torch.set_num_threads(1)
+    return torch
 
 
 def corpus() -> list[str]:
@@ -58,11 +62,16 @@ def corpus() -> list[str]:
 
 def build_tokenizer() -> PreTrainedTokenizerFast:
     """A WordLevel tokenizer trained in-process on the fixture corpus, with pad/eos/bos tokens."""
+    from crma_eval.demo.tinymodel import wordlevel_tokenizer
+
     return wordlevel_tokenizer(lines=corpus())
 
 
 def build_base(folder: Path, seed: int = 0) -> Path:
     """Save a random 2-layer Llama and its tokenizer (safetensors) into `folder`."""
+    from crma_eval.demo.tinymodel import save_base, tiny_llama
+
+    torch = _torch()
     tokenizer = build_tokenizer()
     torch.manual_seed(seed)
     model = tiny_llama(tokenizer, hidden=HIDDEN, kv_heads=2, tie=False)
@@ -75,6 +84,10 @@ def build_adapter(
     base: Path, folder: Path, seed: int, target_modules: list[str] | None = None, r: int = 4
 ) -> Path:
     """Save a PEFT LoRA adapter with random non-zero weights (safetensors) into `folder`."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaForCausalLM
+
+    torch = _torch()
     model = LlamaForCausalLM.from_pretrained(base)
     cfg = LoraConfig(r=r, lora_alpha=2 * r, target_modules=target_modules or ["q_proj", "v_proj"])
     peft_model = get_peft_model(model, cfg)
@@ -89,6 +102,9 @@ def build_adapter(
 
 def build_crma(path: Path, seed: int, layers: list[int] | None = None, k: int = 4) -> Path:
     """Save a SinkhornCRMA with random logits and a non-zero gate as safetensors."""
+    from crma_eval.checkpoint.sinkhorn import SinkhornCRMA
+
+    torch = _torch()
     crma = SinkhornCRMA(hidden_size=HIDDEN, layers=layers or [1], k=k)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -104,6 +120,9 @@ def build_crma(path: Path, seed: int, layers: list[int] | None = None, k: int = 
 
 def build_router(path: Path, seed: int, domains: list[str] | None = None) -> Path:
     """Save a centroid router with random unit centroids for `domains`."""
+    from crma_eval.checkpoint.router import CentroidRouter
+
+    torch = _torch()
     domains = domains or DOMAINS
     gen = torch.Generator().manual_seed(seed)
     emb = {d: torch.randn(2, HIDDEN, generator=gen).numpy() for d in domains}

@@ -3,7 +3,8 @@
 Each metric gets one `MetricInfo` in results.json `meta.metric_info` (name -> entry): its role
 (an estimate, an interval bound, a count, a test statistic, a p-value, ...), the estimand in plain
 words, the unit of analysis and the number of those units, the method that produced it, the scale
-it is printed on, and — for bounds, counts and test results — the estimate it belongs to.
+it is printed on, its direction (is a higher or a lower value better), and — for bounds, counts
+and test results — the estimate it belongs to.
 Consumers (report labels, `gate`, `compare`, `claims`, exports) read these entries instead of
 guessing from names. A plugin declares its entries in `AnalysisResult.metric_info`; a metric a
 plugin did not describe gets a conservative `fallback_entry` (marked `fallback: true`).
@@ -31,6 +32,9 @@ Role = Literal[
     "unknown",
 ]
 ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+# Which way is better: "higher" (accuracy, F1, AUROC, BWT), "lower" (perplexity, loss, drift,
+# forgetting, ECE, error rates); None: not applicable (counts, p-values) or not known.
+DIRECTIONS = ("higher", "lower")
 ROLE_LABELS = {
     "estimate": "estimate",
     "interval_bound": "interval bound",
@@ -45,6 +49,24 @@ ROLE_LABELS = {
     "design": "design quantity",
     "flag": "flag (1 = yes, 0 = no)",
     "unknown": "unknown",
+}
+# The documented scales (results.json `meta.metric_info.<name>.scale`) and what each means;
+# docs/results.md lists the same set. A difference of two proportions is in percentage points,
+# never in "percent" (which is a level or a relative change).
+SCALES: dict[str, str] = {
+    "fraction": "a proportion in [0, 1] (or a difference of two, unscaled)",
+    "percent": "a proportion in [0, 100], or a relative change × 100",
+    "percentage points": "a difference of two proportions or percentages (pp)",
+    "points": "a 0–100 score that is no proportion (BLEU, chrF, ROUGE), or a difference of two",
+    "ratio": "a ratio of two quantities (perplexity ratio, design effect)",
+    "nats per token": "a mean negative log-likelihood per token (or a difference of two)",
+    "bits per byte": "a bits-per-byte level",
+    "bits": "a difference of two bits-per-byte levels",
+    "perplexity": "a corpus perplexity",
+    "metric units": "a metric of unknown scale, in its own units",
+    "score": "a classifier score (a router confidence threshold)",
+    "absolute deviation": "an absolute deviation from a target value",
+    "count": "a number of units",
 }
 # Printed names of interval methods (crma_eval.stats method ids and the plugins' own).
 METHOD_LABELS = {
@@ -64,10 +86,12 @@ class MetricInfo:
     role: one of ROLES. estimand: what it estimates or counts, in plain words. unit: the unit of
     analysis (item, answer, query, seed, document, step, ...); n: how many of those units it
     rests on (None when not one number). method: how it was computed (e.g. "wilson",
-    "clustered-cr1", "mcnemar-exact", "welch"). scale: the unit of measure (fraction, percent,
-    points, ratio, nats, count, ...). of: the metric name of the estimate a bound, count, statistic
-    or p-value belongs to. bound: "low"/"high" for interval bounds. confidence: an interval's
-    level (0.95). fallback: True when the plugin declared no entry and this one was guessed.
+    "clustered-cr1", "mcnemar-exact", "welch"). scale: the unit of measure, one of SCALES
+    (fraction, percent, percentage points, ratio, nats per token, count, ...). of: the metric
+    name of the estimate a bound, count, statistic or p-value belongs to. bound: "low"/"high"
+    for interval bounds. confidence: an interval's level (0.95). direction: "higher" or "lower"
+    (which value is better; estimates and their bounds), None when not applicable or unknown.
+    fallback: True when the plugin declared no entry and this one was guessed.
     """
 
     role: str
@@ -80,12 +104,15 @@ class MetricInfo:
     bound: str | None = None
     confidence: float | None = None
     fallback: bool = False
+    direction: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"unknown metric role {self.role!r} (one of {', '.join(ROLES)})")
         if self.bound not in (None, "low", "high"):
             raise ValueError(f"bound must be 'low' or 'high', got {self.bound!r}")
+        if self.direction not in (None, *DIRECTIONS):
+            raise ValueError(f"direction must be 'higher' or 'lower', got {self.direction!r}")
 
     def to_json(self) -> dict[str, Any]:
         """The entry as stored in results.json (keys with None left out; `fallback` only if set)."""
@@ -107,6 +134,16 @@ class MetricInfo:
     def is_estimate(self) -> bool:
         """True for point estimates, the only metrics paired tests and deltas are about."""
         return self.role == "estimate"
+
+    @property
+    def known_direction(self) -> str | None:
+        """The declared direction ("higher"/"lower"), None for a guessed (fallback) entry."""
+        return None if self.fallback else self.direction
+
+
+def direction_words(direction: str | None) -> str:
+    """'higher is better' / 'lower is better' / 'direction unknown'."""
+    return f"{direction} is better" if direction in DIRECTIONS else "direction unknown"
 
 
 def method_label(method: str | None) -> str:
@@ -204,7 +241,7 @@ _COUNT_WORDS = {
     "mde_pp": "minimum detectable difference in pp (80% power, two-sided alpha = 1 - confidence)",
 }
 # The scale of design quantities that are not counts (an MDE has its estimate's scale).
-_DESIGN_SCALES = {"design_effect": "ratio", "mde_pp": "points"}
+_DESIGN_SCALES = {"design_effect": "ratio", "mde_pp": "percentage points"}
 
 
 def stat_role(stat: str) -> tuple[str, str | None, str | None]:
@@ -236,6 +273,7 @@ def describe(
     test: str | None = None,
     scale: str | None = "fraction",
     confidence: float | None = None,
+    direction: str | None = None,
 ) -> dict[str, MetricInfo]:
     """Entries for the metrics `<prefix>.<stat>` (stat without dots) among `metrics`.
 
@@ -243,6 +281,7 @@ def describe(
     (`of`), by their role from `stat_role`: bounds get `interval` as method and `confidence`,
     statistics/p-values get `test`, counts the scale "count". The estimate's method is `method`.
     Pass the group's names (e.g. what `put_metrics` returned) where there are many groups.
+    direction ("higher"/"lower"/None): which way is better, given to the estimates and bounds.
     """
     head = f"{prefix}."
     target = f"{prefix}.{estimate}" if estimate else None
@@ -256,12 +295,14 @@ def describe(
         common: dict[str, Any] = {"unit": unit, "n": n}
         if name == target or (role == "estimate" and own is None and stat != estimate):
             words = estimand if name == target else f"{stat.replace('_', ' ')} of {estimand}"
-            out[name] = MetricInfo("estimate", words, method=method, scale=scale, **common)
+            out[name] = MetricInfo(
+                "estimate", words, method=method, scale=scale, direction=direction, **common
+            )
         elif role == "interval_bound":
             words = f"{'lower' if bound == 'low' else 'upper'} bound of {estimand}"
             out[name] = MetricInfo(
                 role, words, method=interval, scale=scale, of=of, bound=bound,
-                confidence=confidence, **common,
+                confidence=confidence, direction=direction, **common,
             )  # fmt: skip
         elif role in ("statistic", "pvalue", "adjusted_pvalue", "pvalue_floor", "df", "flag"):
             words = f"{ROLE_LABELS[role]} of the test of {estimand}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from crma_eval.api.registry import ENGINE_GROUP, load_object
+from crma_eval.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -86,16 +87,21 @@ class CollectContext:
         config: Any,
         run_dir: Any,
         checkpoints: list[Any] | None = None,
-        engine: str = "transformers",
+        engine: str | None = None,
     ) -> CollectContext:
         """The context of a run: `checkpoints` (default: `config.load_checkpoints()`, which
         raises InputError when there are none) and a session factory for the base model
         (`config.base_model`, else the first checkpoint's) with `config.engine`. `engine` names
         the Session class: an entry point of group crma_eval.engines ("transformers", "fake")
-        or `package.module:Class`."""
+        or `package.module:Class` (None: the config's `engine.session`). An unknown one is an
+        InputError naming the config file."""
         if checkpoints is None:
             checkpoints = config.load_checkpoints()
-        session_class = load_object(ENGINE_GROUP, engine, "engine session")
+        name = engine if engine is not None else config.engine.session
+        try:
+            session_class = load_object(ENGINE_GROUP, name, "engine session")
+        except InputError as exc:
+            raise InputError(exc.problem, path=config.source, field="engine.session") from None
         base = config.base_model or (checkpoints[0].base_model if checkpoints else None)
 
         def make() -> Session:

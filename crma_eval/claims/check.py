@@ -143,6 +143,13 @@ def check_metric(
     names = {"value": name, **bounds}
     lacking = [m for key, m in names.items() if key in claim.printed and metrics.get(m) is None]
     if lacking or ("low" in claim.printed and set(bounds) != {"low", "high"}):
+        own = (info or {}).get(name)
+        if not lacking and own is not None and own.role == "interval_bound":
+            detail = (
+                f"metric {name} is an interval bound ({own.estimand}), which has no interval "
+                f"of its own: claim on its estimate (metric: {own.of}) with interval: [low, high]"
+            )
+            return Outcome(claim, "not_checkable", detail=detail)
         what = f"metric {lacking[0]}" if lacking else f"an interval of {name}"
         return Outcome(claim, "not_checkable", detail=f"{what} is not in results.json (or null)")
     recomputed = {k: float(metrics[m]) * scale for k, m in names.items() if k in claim.printed}

@@ -13,7 +13,6 @@ from typing import Any
 
 from crma_eval.claims.printed import RELATIONS, Printed
 from crma_eval.errors import InputError
-from crma_eval.safeload import MAX_MAGNITUDE, finite_number
 from crma_eval.stats import ALTERNATIVES, MCNEMAR_METHODS, PROPORTION_METHODS
 from crma_eval.yamlio import YamlDoc
 
@@ -70,15 +69,7 @@ class _Reader:
 
     def number(self, value: Any, *keys: str | int) -> float:
         """A finite number (YAML `1e-6` arrives as text and is accepted too)."""
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise self.fail(f"must be a number, got {value!r}", *keys)
-        try:
-            number = float(value)
-        except ValueError:
-            raise self.fail(f"must be a number, got {value!r}", *keys) from None
-        if not finite_number(number):
-            raise self.fail(f"must be finite and at most {MAX_MAGNITUDE:g} in size", *keys)
-        return number
+        return self.doc.number(value, [*self.loc, *keys], ".".join(str(k) for k in keys) or None)
 
     def printed(self, value: Any, *keys: str | int) -> Printed:
         """A printed number, its precision taken from the text as written in the file."""
@@ -123,9 +114,7 @@ class _Reader:
         value = self.raw.get(key)
         if value is None and not required:
             return ""
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail("must be a non-empty string", key)
-        return value.strip()
+        return self.doc.text(value, [*self.loc, key], key)
 
     def printed_values(self, names: tuple[str, ...]) -> dict[str, Printed]:
         """`printed` as one number ("value") or as a mapping over `names`."""

@@ -57,7 +57,7 @@ def unit_fingerprint(collector: Collector, unit: Unit, ctx: CollectContext) -> s
     parts = {
         "unit": unit.key,
         "versions": library_versions(),
-        "engine": config.engine.model_dump(mode="json"),
+        "engine": config.engine.identity(),
         "options": config.options.get(unit.plugin),
         "checkpoint": ck.content_hash() if ck is not None else None,
         "base_model": None if base is None else base_model_fingerprint(str(base)),

@@ -2,8 +2,10 @@
 
 Every exported metric carries its interval (`ci_low`, `ci_high`), `n` and the method its plugin
 names in results.json `meta.methods`, when the run has them (`rows`). Targets: `hf` (Hugging Face
-model-index metadata in a model card, `DIR/README.md`, plus `DIR/.eval_results/<run>.yaml`);
-the others (mlflow, wandb, tensorboard) are not written yet.
+model-index metadata in a model card, `DIR/README.md`, plus `DIR/.eval_results/<run>.yaml`),
+`mlflow` (`to_mlflow`: a run in a file store), `wandb` (`to_wandb`: an offline run), `tensorboard`
+(`to_tensorboard`: event files). Nothing goes over the network unless MLFLOW_TRACKING_URI names a
+server.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """The exported form of a run's metrics: one row per metric, with its interval, n and method.
 
-Interval bounds and counts are attached to the metric they belong to, never exported alone:
-`<stem>.ci_low`/`.ci_high` (and `<name>_ci_low`/`_ci_high`, e.g. `router.ood.auroc_ci_low`) bound
-`<stem>.<stat>`, `<stem>.n` is its n. The method is the plugin's `meta.methods` entry.
+Interval bounds are attached to the metric they belong to, never exported alone. The metric
+catalogue (results.json `meta.metric_info`, `crma_eval.api.catalogue`) says which bounds belong to
+which estimate (`of`), the n and unit of analysis, and the interval's method; results written
+before the catalogue fall back to the names: `<stem>.ci_low`/`.ci_high` (and `<name>_ci_low`/
+`_ci_high`) bound `<stem>.<stat>`, `<stem>.n` is its n. `method` is the plugin's `meta.methods`
+entry.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from crma_eval.api.catalogue import MetricInfo, catalogue, interval_label
 from crma_eval.values import missing
 
 BOUNDS = (".ci_low", ".ci_high", "_ci_low", "_ci_high")
@@ -18,7 +22,10 @@ BOUNDS = (".ci_low", ".ci_high", "_ci_low", "_ci_high")
 
 @dataclass(frozen=True)
 class MetricRow:
-    """One metric of results.json: name, value and (None when the run has none) interval and n."""
+    """One metric of results.json: name, value and (None when the run has none) interval and n.
+
+    unit: the unit of analysis n counts; interval: how the interval was computed, e.g.
+    'Wilson score 95% CI, n = 12 items' (None without an interval)."""
 
     name: str
     value: float
@@ -26,6 +33,8 @@ class MetricRow:
     ci_high: float | None
     n: int | None
     method: str | None
+    unit: str | None = None
+    interval: str | None = None
 
     @property
     def plugin(self) -> str:
@@ -39,12 +48,21 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _interval(name: str, metrics: dict[str, Any]) -> tuple[float | None, float | None]:
+def _named_interval(name: str, metrics: dict[str, Any]) -> tuple[str | None, str | None]:
     stem = name.rsplit(".", 1)[0]
     for low, high in ((f"{name}_ci_low", f"{name}_ci_high"), (f"{stem}.ci_low", f"{stem}.ci_high")):
         if low in metrics or high in metrics:
-            return _number(metrics.get(low)), _number(metrics.get(high))
+            return low, high
     return None, None
+
+
+def _bounds(name: str, info: dict[str, MetricInfo]) -> dict[str, str]:
+    """{'low': bound name, 'high': ...} of the bounds the catalogue ties to `name`."""
+    return {
+        e.bound: m
+        for m, e in info.items()
+        if e.role == "interval_bound" and e.of == name and e.bound and not e.fallback
+    }
 
 
 def _method(plugin: str, methods: dict[str, Any]) -> str | None:
@@ -54,17 +72,39 @@ def _method(plugin: str, methods: dict[str, Any]) -> str | None:
     return None if entry is None else str(entry)
 
 
+def _row(
+    name: str, value: float, results: dict[str, Any], info: dict[str, MetricInfo]
+) -> MetricRow:
+    metrics: dict[str, Any] = results.get("metrics", {})
+    methods: dict[str, Any] = results.get("meta", {}).get("methods", {})
+    own = info.get(name)
+    tied = _bounds(name, info)
+    low, high = (tied.get("low"), tied.get("high")) if tied else _named_interval(name, metrics)
+    n = own.n if own is not None and own.n is not None else None
+    if n is None:
+        counted = _number(metrics.get(f"{name.rsplit('.', 1)[0]}.n"))
+        n = None if counted is None else int(counted)
+    bound = info.get(low or high or "")
+    return MetricRow(
+        name, value,
+        _number(metrics.get(low)) if low else None,
+        _number(metrics.get(high)) if high else None,
+        n, _method(name.split(".", 1)[0], methods),
+        unit=own.unit if own is not None else None,
+        interval=interval_label(bound) if (low or high) else None,
+    )  # fmt: skip
+
+
 def metric_rows(results: dict[str, Any]) -> list[MetricRow]:
     """Rows of every finite metric of a results.json object, interval bounds folded in."""
     metrics: dict[str, Any] = results.get("metrics", {})
-    methods: dict[str, Any] = results.get("meta", {}).get("methods", {})
+    info = catalogue(results)
     rows = []
     for name, raw in sorted(metrics.items()):
         value = _number(raw)
-        if value is None or name.endswith(BOUNDS):
+        entry = info.get(name)
+        is_bound = entry is not None and entry.role == "interval_bound"
+        if value is None or is_bound or name.endswith(BOUNDS):
             continue
-        low, high = _interval(name, metrics)
-        n = _number(metrics.get(f"{name.rsplit('.', 1)[0]}.n"))
-        method = _method(name.split(".", 1)[0], methods)
-        rows.append(MetricRow(name, value, low, high, None if n is None else int(n), method))
+        rows.append(_row(name, value, results, info))
     return rows

@@ -1,13 +1,15 @@
 """Evaluate a gate spec against a run's results.json (and a baseline run) into a GateReport.
 
 A `metric` rule must match at least one metric (a renamed metric never passes silently) and every
-match must lie within its bounds. A `compare` rule in the default mode (significant_drop) fails
-only on a drop (baseline − current) larger than `max_drop` that is also significant (paired
-McNemar p < alpha) where per-item records allow a paired test; otherwise the detail says the
-comparison is threshold only. The margin modes (non_inferiority, equivalence) and the MDE
-printed beside every compare verdict are in crma_eval.gate.decide. Without a baseline run a
-`compare` rule is skipped (one passing outcome whose detail says so), so one spec serves runs
-with and without --baseline.
+match must lie within its bounds. A `compare` rule measures the worsening from the baseline by the
+metric's direction (crma_eval.gate.orient: baseline − current when higher is better, current −
+baseline when lower is better; higher assumed, and said, when the catalogue does not know). In
+the default mode (significant_drop) it fails only on a worsening larger than `max_drop` that is
+also significant (paired McNemar p < alpha) where per-item records allow a paired test; otherwise
+the detail says the comparison is threshold only. The margin modes (non_inferiority,
+equivalence) and the MDE printed beside every compare verdict are in crma_eval.gate.decide.
+Without a baseline run a `compare` rule is skipped (one passing outcome whose detail says so),
+so one spec serves runs with and without --baseline.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from crma_eval.fmt import gate_value
 from crma_eval.gate.decide import decide_margin, rule_mde
 from crma_eval.gate.globs import matching
 from crma_eval.gate.model import GateReport, Outcome
+from crma_eval.gate.orient import Orientation, orientation
 from crma_eval.gate.output import FULL_SUMMARY, SUMMARY_LIMIT, junit_xml, summary_markdown
 from crma_eval.gate.spec import Rule, load_spec
 from crma_eval.results import load_results
@@ -59,11 +62,14 @@ def check_drop(
     baseline: float | None,
     runs: tuple,
     estimate: bool = True,
+    orient: Orientation | None = None,
 ) -> Outcome:
     """A `compare` rule on one metric, by its mode (crma_eval.gate.decide), with the MDE.
 
     estimate: False for a metric the catalogue says is not an estimate (a bound, a count, a
-    p-value): it is compared by threshold only, never paired-tested."""
+    p-value): it is compared by threshold only, never paired-tested. orient: the metric's
+    direction (default: higher-is-better, assumed)."""
+    orient = orient or orientation(None)
     if current is None or baseline is None or missing(current) or missing(baseline):
         where = "baseline" if missing(baseline) else "current run"
         return Outcome(rule, metric, current, False, f"metric missing or null in the {where}")
@@ -73,12 +79,13 @@ def check_drop(
             return Outcome(rule, metric, current, False, detail)
     evidence = paired_evidence(metric, *runs) if estimate else Evidence(None, note=NOT_ESTIMATE)
     mde = rule_mde(rule, evidence)
-    drop = baseline - current
-    head = f"baseline {gate_value(baseline)} → {gate_value(current)}, drop {gate_value(drop)}"
+    drop = orient.worsening(baseline, current)
+    head = orient.head(baseline, current)
     tail = "" if mde is None else f"; {mde.text()}"
     extra = {"mode": rule.mode, "mde": None if mde is None else _finite(mde.value)}
+    extra |= {"worse_by": drop, "direction": orient.direction, "direction_assumed": orient.assumed}
     if rule.mode != "significant_drop":
-        decision = decide_margin(rule, evidence)
+        decision = decide_margin(rule, evidence, orient.lower)
         if decision.interval is not None:
             extra |= {"drop_low": decision.interval.low, "drop_high": decision.interval.high}
         detail = f"{head}; {decision.detail}{tail}"
@@ -92,11 +99,13 @@ def _finite(value: float) -> float | None:
 
 
 def _significant_drop(rule: Rule, drop: float, evidence: Evidence) -> tuple[bool, str]:
-    """Fail iff drop > max_drop and (where paired) p < alpha; the detail after the head."""
+    """Fail iff the worsening > max_drop and (where paired) p < alpha; the detail after the head."""
     too_big = drop - rule.max_drop > DROP_TOLERANCE  # 0.9 - 0.88 is 0.0200...02 in floats
     if evidence.test is None:
         verdict = (
-            f"drop > max_drop {gate_value(rule.max_drop)}" if too_big else "drop within max_drop"
+            f"worse by more than max_drop {gate_value(rule.max_drop)}"
+            if too_big
+            else "drop within max_drop"
         )
         return not too_big, f" ({verdict}); {evidence.note}"
     test = evidence.test
@@ -150,7 +159,15 @@ def evaluate(
         else:
             names = _matching(rule, metrics, baseline)
             outcomes += [
-                check_drop(rule, n, metrics.get(n), baseline.get(n), runs, _estimate(info, n))
+                check_drop(
+                    rule,
+                    n,
+                    metrics.get(n),
+                    baseline.get(n),
+                    runs,
+                    _estimate(info, n),
+                    orientation(info.get(n)),
+                )
                 for n in names
             ]
         if not names:

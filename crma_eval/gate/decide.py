@@ -1,5 +1,7 @@
 """Decision modes of `compare` rules, and the MDE printed beside every compare verdict.
 
+The drop is the worsening from the baseline by the metric's direction (crma_eval.gate.orient):
+baseline − current when higher is better, current − baseline when lower is better.
 * significant_drop (default): fail iff drop > max_drop and the paired test gives p < alpha
   (crma_eval.gate.core.check_drop); a pass on an underpowered run shows its MDE.
 * non_inferiority: pass only when the upper bound of the one-sided (1 - alpha) interval of the
@@ -37,15 +39,18 @@ def rule_mde(rule: Rule, evidence: Evidence) -> Mde | None:
     return paired_mde(evidence.x, evidence.y, evidence.items, rule.alpha, rule.power)
 
 
-def decide_margin(rule: Rule, evidence: Evidence) -> Decision:
-    """non_inferiority or equivalence on the paired records of one metric."""
+def decide_margin(rule: Rule, evidence: Evidence, lower: bool = False) -> Decision:
+    """non_inferiority or equivalence on the paired records of one metric.
+
+    lower: the metric is lower-is-better, so the drop (worsening) is current − baseline."""
     if evidence.x is None or evidence.y is None:
         why = f"{rule.mode} needs per-item 0/1 records in both runs ({evidence.note})"
         return Decision(False, None, why)
     level = 1 - 2 * rule.alpha
-    interval = drop_interval(evidence.x, evidence.y, evidence.items, level)
+    first, second = (evidence.y, evidence.x) if lower else (evidence.x, evidence.y)
+    interval = drop_interval(first, second, evidence.items, level)
     bounds = (
-        f"{level:.0%} interval of the drop [{gate_value(interval.low)}, "
+        f"{level:.0%} interval of the worsening [{gate_value(interval.low)}, "
         f"{gate_value(interval.high)}] ({interval.method}, n = {interval.n})"
     )
     margin = gate_value(rule.margin)

@@ -20,7 +20,9 @@ class Outcome:
     detail: str
     what: str = ""  # the metric's role, method and n of units (crma_eval.api.catalogue)
     # compare rules: mode, mde (null: none detectable or no paired records) and, in the margin
-    # modes, drop_low / drop_high (the 1 - 2 alpha interval of baseline - current)
+    # modes, drop_low / drop_high (the 1 - 2 alpha interval of the worsening: baseline - current,
+    # or current - baseline for a lower-is-better metric); worse_by, direction ("higher"/"lower")
+    # and direction_assumed (True: unknown, read as higher-is-better)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """The gate spec (GATES.yaml): a `gates` list of threshold and baseline-comparison rules.
 
 `compare` rules take a decision `mode` (significant_drop, the default; non_inferiority;
-equivalence) with `margin`, and `power` for the MDE printed beside each verdict.
+equivalence) with `margin`, and `power` for the MDE printed beside each verdict. Ranges: alpha in
+(0, 0.5] (below 0.5 in the margin modes, whose 1 − 2·alpha interval needs it), power in (0, 1),
+margin > 0, max_drop ≥ 0 (all finite).
 
 Every problem is an InputError naming the spec file and the line of the offending rule, so a CI
 log points straight at the rule to fix.
@@ -14,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from crma_eval.errors import InputError
-from crma_eval.safeload import MAX_MAGNITUDE, finite_number
 from crma_eval.yamlio import YamlDoc
 
 RULE_KEYS = (
@@ -35,6 +36,7 @@ NUMERIC_COMPARE = ("max_drop", "alpha", "margin", "power")
 DEFAULT_ALPHA = 0.05
 DEFAULT_MAX_DROP = 0.0
 DEFAULT_POWER = 0.8
+MAX_ALPHA = 0.5  # a two-sided level above 0.5 (or a 1 - 2 alpha interval at 0.5) means nothing
 # Decision modes of `compare` rules (crma_eval.gate.decide); the first is the default.
 MODES = ("significant_drop", "non_inferiority", "equivalence")
 DEFAULT_NAMES = {
@@ -77,31 +79,12 @@ class Rule:
 
 
 def _number(doc: YamlDoc, index: int, raw: dict[str, Any], key: str) -> float | None:
-    """A finite numeric threshold (YAML `1e-6` arrives as text and is accepted too)."""
-    if key not in raw:
-        return None
-    value = raw[key]
-    number: float | None = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-    if number is None or not finite_number(number):
-        problem = f"must be a finite number of size at most {MAX_MAGNITUDE:g}, got {value!r}"
-        raise doc.error(problem, ["gates", index, key], key)
-    return number
+    """A finite numeric threshold, None when the rule does not give `key`."""
+    return doc.number(raw[key], ["gates", index, key], key) if key in raw else None
 
 
 def _text(doc: YamlDoc, index: int, raw: dict[str, Any], key: str) -> str | None:
-    value = raw.get(key)
-    if value is None and key not in raw:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise doc.error("must be a non-empty string", ["gates", index, key], key)
-    return value.strip()
+    return doc.text(raw[key], ["gates", index, key], key) if key in raw else None
 
 
 def _parse_rule(doc: YamlDoc, index: int, raw: Any) -> Rule:
@@ -132,11 +115,14 @@ def _parse_rule(doc: YamlDoc, index: int, raw: Any) -> Rule:
     misplaced = [k for k in METRIC_ONLY if k in raw]
     if misplaced:
         raise doc.error("only for 'metric' rules", [*loc, misplaced[0]], misplaced[0])
-    alpha = DEFAULT_ALPHA if numbers["alpha"] is None else numbers["alpha"]
-    if not 0.0 < alpha < 1.0:
-        raise doc.error(f"alpha must be strictly between 0 and 1, got {alpha:g}", loc, "alpha")
     max_drop = DEFAULT_MAX_DROP if numbers["max_drop"] is None else numbers["max_drop"]
+    if max_drop < 0:
+        problem = f"max_drop must be ≥ 0 (the largest worsening tolerated), got {max_drop:g}"
+        raise doc.error(f"{problem}; use 0 to fail on any significant worsening",
+                        loc, "max_drop")  # fmt: skip
     mode, margin, power = _decision(doc, index, raw, numbers)
+    alpha = DEFAULT_ALPHA if numbers["alpha"] is None else numbers["alpha"]
+    _check_alpha(doc, loc, alpha, mode)
     rule = Rule("", "compare", str(compare), line, max_drop=max_drop, alpha=alpha)
     rule = replace(rule, mode=mode, margin=margin, power=power)
     return replace(rule, name=name or f"{compare}: {DEFAULT_NAMES[mode]} baseline")
@@ -152,7 +138,8 @@ def _decision(
         raise doc.error(f"must be one of {', '.join(MODES)}, got {mode!r}", [*loc, "mode"], "mode")
     power = DEFAULT_POWER if numbers["power"] is None else numbers["power"]
     if not 0.0 < power < 1.0:
-        raise doc.error(f"power must be strictly between 0 and 1, got {power:g}", loc, "power")
+        problem = f"power must be strictly between 0 and 1, got {power:g}; use e.g. 0.8"
+        raise doc.error(problem, loc, "power")
     margin = numbers["margin"]
     if mode == MODES[0]:
         if margin is not None:
@@ -161,8 +148,20 @@ def _decision(
     if "max_drop" in raw:
         raise doc.error(f"{mode} uses 'margin', not 'max_drop'", loc, "max_drop")
     if margin is None or margin <= 0:
-        raise doc.error(f"{mode} needs a 'margin' > 0 (the largest acceptable drop)", loc, "margin")
+        problem = f"{mode} needs a 'margin' > 0 (the largest acceptable drop)"
+        hint = "; `crma-eval gate --calibrate RUN...` proposes one from repeated runs"
+        raise doc.error(problem + hint, loc, "margin")
     return str(mode), margin, power
+
+
+def _check_alpha(doc: YamlDoc, loc: list[str | int], alpha: float, mode: str) -> None:
+    """alpha in (0, 0.5]; below 0.5 in the margin modes (their interval is 1 − 2·alpha)."""
+    margin_mode = mode != MODES[0]
+    if 0.0 < alpha < MAX_ALPHA or (alpha == MAX_ALPHA and not margin_mode):
+        return
+    where = "(0, 0.5) in the margin modes" if margin_mode else "(0, 0.5]"
+    problem = f"alpha must be in {where}, got {alpha:g}; use e.g. 0.05"
+    raise doc.error(problem, loc, "alpha")
 
 
 def load_spec(path: str | Path) -> list[Rule]:

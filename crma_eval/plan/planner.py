@@ -75,6 +75,19 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+NO_ICC = "assumed 0: no --icc given"
+
+
+def used_discordance(discordance: float, t: Targets, source: str) -> tuple[float, str]:
+    """The ψ Connor's formula uses, min(1, max(discordance, drop)) (stats.power.paired_binary_n:
+    a difference of `drop` needs at least that share of discordant items), and its source
+    saying when it was raised to the drop."""
+    psi = min(1.0, max(discordance, t.drop))
+    if psi > discordance:
+        source = f"{source}; {discordance:.3g} raised to the drop {t.drop:g} (ψ ≥ |difference|)"
+    return psi, source
+
+
 def binary_plan(
     metric: str,
     discordance: float,
@@ -83,9 +96,11 @@ def binary_plan(
     n_items: int | None,
     t: Targets,
     assumed: str,
-    icc_source: str = "stated",
+    icc_source: str = NO_ICC,
 ) -> Plan:
-    """Items needed for a paired 0/1 comparison (answers per item `repeats`, this ICC)."""
+    """Items needed for a paired 0/1 comparison (answers per item `repeats`, this ICC); the
+    discordance shown is the ψ used (`used_discordance`)."""
+    discordance, assumed = used_discordance(discordance, t, assumed)
     m = max(1, round(repeats))
     deff = design_effect(icc, m)
     needed = clustered_items_n(t.drop, discordance, icc, m, t.alpha, t.power)
@@ -147,15 +162,37 @@ def seeds_plan(metric: str, sd: float, seeds: tuple[int, int] | None, t: Targets
     )
 
 
-def _icc(deff: float | None, m: float, stated: float) -> tuple[float, str]:
-    """The ICC from a measured design effect, or the stated one with one answer per item."""
+def _icc(deff: float | None, m: float, stated: float | None) -> tuple[float, str]:
+    """The ICC from a measured design effect, or the stated one (0 when none was given) with
+    one answer per item."""
     if m <= 1:
+        if stated is None:
+            return 0.0, f"{NO_ICC} (one answer per item measures none)"
         return stated, "stated (--icc): one answer per item measures none"
     return icc_from_design_effect(deff or 1.0, m), "measured: (design effect - 1) / (m - 1)"
 
 
+def _boundary(rate: float, n: int, what: str) -> tuple[float, str]:
+    """A pilot rate of 0 or 1 measures no spread: the rule-of-three 95% upper bound 3 / n of
+    the rate observed as 0 (of 1 − rate observed as 0) is used instead (conservative)."""
+    if 0.0 < rate < 1.0 or n <= 0:
+        return rate, ""
+    bound = min(0.5, 3 / n)
+    used = bound if rate == 0.0 else 1.0 - bound
+    note = f"pilot {what} {rate:g} is at a boundary: rule-of-three bound {used:.3g} used"
+    return used, f"{note} (conservative)"
+
+
+def _assumed_psi(p: float, n: int) -> tuple[float, str]:
+    """2 p (1 - p) of independent errors at the pilot accuracy (a boundary accuracy replaced by
+    its rule-of-three bound, `_boundary`)."""
+    used, note = _boundary(p, n, "accuracy")
+    source = "assumed 2p(1-p): independent errors"
+    return 2 * used * (1 - used), f"{source}; {note}" if note else source
+
+
 def _accuracy_plans(
-    metrics: dict[str, Any], t: Targets, discordance: float | None, stated_icc: float
+    metrics: dict[str, Any], t: Targets, discordance: float | None, stated_icc: float | None
 ) -> list[Plan]:
     plans = []
     for name, p in metrics.items():
@@ -171,13 +208,13 @@ def _accuracy_plans(
         psi, source = (
             (discordance, "stated")
             if discordance is not None
-            else (max(2 * p * (1 - p), t.drop), "assumed 2p(1-p): independent errors")
+            else _assumed_psi(float(p), int(n_obs))
         )
         plans.append(binary_plan(name, psi, icc, m, int(n_items), t, source, icc_source))
     return plans
 
 
-def _ablation_plans(metrics: dict[str, Any], t: Targets, stated_icc: float) -> list[Plan]:
+def _ablation_plans(metrics: dict[str, Any], t: Targets, stated_icc: float | None) -> list[Plan]:
     plans = []
     for name in metrics:
         if not (name.startswith("ablation.") and name.endswith(".b")):
@@ -190,9 +227,11 @@ def _ablation_plans(metrics: dict[str, Any], t: Targets, stated_icc: float) -> l
         m = n / n_items
         # Repeated items: b, c count items, so (b + c) / items is the share of items with any
         # discordance, at least the per-answer discordance (conservative).
-        psi = (b + c) / n_items
+        psi, note = (b + c) / n_items, ""
+        if psi == 0:  # no discordant item: rule of three; ψ = 1 is already the most conservative
+            psi, note = _boundary(psi, int(n_items), "discordance")
         icc, icc_source = _icc(metrics.get(f"{base}.design_effect"), m, stated_icc)
-        source = "observed (b + c) / items"
+        source = "observed (b + c) / items" + (f"; {note}" if note else "")
         plans.append(binary_plan(base, psi, icc, m, int(n_items), t, source, icc_source))
     return plans
 
@@ -223,7 +262,7 @@ def plan_from_metrics(
     t: Targets,
     patterns: tuple[str, ...] = (),
     discordance: float | None = None,
-    icc: float = 0.0,
+    icc: float | None = None,
 ) -> list[Plan]:
     """Plans for every plannable metric of a pilot's results (filtered by fnmatch globs).
 
@@ -242,19 +281,21 @@ def plan_stated(
     t: Targets,
     accuracy: float | None,
     discordance: float | None,
-    icc: float,
+    icc: float | None,
     repeats: int,
     sd: float | None,
 ) -> list[Plan]:
-    """Plans from stated rates: a paired 0/1 design and/or (with `sd`) a seeds design."""
+    """Plans from stated rates: a paired 0/1 design and/or (with `sd`) a seeds design; `icc`
+    None: 0, said so."""
     plans = []
     if discordance is not None or accuracy is not None:
         if discordance is not None:
             psi, source = discordance, "stated"
         else:
             assert accuracy is not None
-            psi, source = max(2 * accuracy * (1 - accuracy), t.drop), "assumed 2p(1-p)"
-        plans.append(binary_plan("stated", psi, icc, repeats, None, t, source))
+            psi, source = 2 * accuracy * (1 - accuracy), "assumed 2p(1-p)"
+        icc_source = NO_ICC if icc is None else "stated (--icc)"
+        plans.append(binary_plan("stated", psi, icc or 0.0, repeats, None, t, source, icc_source))
     if sd is not None:
         plans.append(seeds_plan("stated (seeds)", sd, None, t))
     return plans

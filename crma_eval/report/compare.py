@@ -2,13 +2,18 @@
 items, the flipped items, as DIR/compare.html (+ tables/, items/) and DIR/compare.md for CI.
 
 Paired tests use exactly the pairing of `gate --baseline` (`paired_evidence`, RUN_A as the
-baseline): McNemar exact, two-sided, on the items both runs answered. Deltas are RUN_B − RUN_A.
+baseline): McNemar exact, two-sided, on the items both runs answered (0/1 values); graded
+values (bench mc2, BLEU, ...) get the paired t on per-document differences (exact sign-flip when
+those are essentially constant). Deltas are RUN_B − RUN_A, in their metric's scale (the
+catalogue's `scale`), so the largest deltas are ranked within each scale, never across; where the
+metric catalogue knows the metric's direction (higher or lower is better), a column says whether
+B is better or worse than A.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +24,13 @@ from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
 from crma_eval.api.plugin import PairSpec
 from crma_eval.api.registry import plugins
 from crma_eval.errors import InputError
-from crma_eval.evidence import RunRecords, paired_evidence
+from crma_eval.evidence import GRADED_CONSTANT, GRADED_TEST, RunRecords, paired_evidence
 from crma_eval.fmt import DASH, missing, pvalue
 from crma_eval.results import load_results
 from crma_eval.stats.equivalence import paired_mde
 from crma_eval.store import write_text_atomic
 
+GRADED = (GRADED_TEST, GRADED_CONSTANT)  # tests of graded values: no flipped items
 ALPHA = 0.05  # only for the "changed at p < 0.05" count; no multiplicity correction
 MD_ROWS = 20  # rows of each table in compare.md
 
@@ -61,6 +67,19 @@ class Comparison:
         info = self.info.get(metric)
         return info is not None and info.is_estimate
 
+    def verdict(self, metric: str, a: Any, b: Any) -> str:
+        """'B better' / 'B worse' / 'same' by the metric's direction; '—' when it is unknown
+        (not declared, or declared differently by the two runs) or a value is missing."""
+        info = self.info.get(metric)
+        direction = None if info is None else info.known_direction
+        delta = _delta(a, b)
+        if direction is None or math.isnan(delta):
+            return DASH
+        if delta == 0:
+            return "same"
+        better = delta > 0 if direction == "higher" else delta < 0
+        return f"B {'better' if better else 'worse'} ({direction} is better)"
+
 
 def _delta(a: Any, b: Any) -> float:
     return math.nan if missing(a) or missing(b) else float(b) - float(a)
@@ -75,7 +94,7 @@ def _paired(metric: str, a: float, b: float, runs: tuple[RunRecords, RunRecords]
     """The metric's paired test via paired_evidence; items that do not match are a note."""
     row = Paired(metric, a, b)
     try:
-        evidence = paired_evidence(metric, *runs)
+        evidence = paired_evidence(metric, *runs, graded=True)
     except InputError as exc:
         row.note = f"not paired: {exc.problem}"
         return row
@@ -121,7 +140,10 @@ def _shared_info(loaded: list[dict[str, Any]], shared: list[str]) -> dict[str, M
     out = {}
     for metric in shared:
         a, b = infos[0][metric], infos[1][metric]
-        out[metric] = b if a.role == b.role else MetricInfo("unknown", b.estimand, fallback=True)
+        if a.role != b.role:
+            out[metric] = MetricInfo("unknown", b.estimand, fallback=True)
+        else:  # a direction only the two runs agree on
+            out[metric] = b if a.direction == b.direction else replace(b, direction=None)
     return out
 
 
@@ -144,7 +166,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     estimates = [m for m in shared_names if out.is_estimate(m)]
     specs = {m: s for m in estimates if (s := _spec(m)) is not None}
     out.paired = [_paired(m, results[0][m], results[1][m], runs) for m in specs]
-    tested = {p.metric for p in out.paired if p.n}
+    tested = {p.metric for p in out.paired if p.n and p.method not in GRADED}
     for metric in _general({m: s for m, s in specs.items() if m in tested}):
         out.flipped[metric] = flipped_items(specs[metric], runs)
     return out
@@ -176,6 +198,7 @@ def _paired_rows(comp: Comparison) -> list[list[Any]]:
             _num(p.a),
             _num(p.b_value),
             _signed(_delta(p.a, p.b_value)),
+            comp.verdict(p.metric, p.a, p.b_value),
             p.n or DASH,
             p.only_a if p.n else DASH,
             p.only_b if p.n else DASH,
@@ -210,9 +233,10 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             a,
             b,
             "delta (B − A)",
+            "B vs A",
             "n pairs",
-            f"right in {a} only",
-            f"right in {b} only",
+            f"better in {a} (b)",
+            f"better in {b} (c)",
             "p",
             "MDE",
             "test",
@@ -222,23 +246,31 @@ def comparison_sections(comp: Comparison) -> list[Section]:
         "Paired tests on shared items (the pairing of gate --baseline; A as the baseline)",
         [
             "p: the row's test, two-sided — McNemar exact on the discordant items when each item "
-            "was answered once; the item-level sign-flip permutation test on per-item "
-            "differences (totals) when items repeat (seeds, checkpoints), counts then being items. "
-            "n pairs: items in both runs. MDE: the smallest true difference the test detects "
-            f"with 80% power at alpha {ALPHA:g} (McNemar normal approximation from the observed "
-            "discordance; t on per-item differences for repeated items; docs/power.md)."
+            "was answered once (b, c: answers right in one run only); the item-level sign-flip "
+            "permutation test on per-item differences (totals) when items repeat (seeds, "
+            "checkpoints; b, c: items with a higher total in one run); for graded values "
+            "(not 0/1) the paired t on per-document differences, or the exact sign-flip test "
+            "when those are essentially constant (b, c: documents scoring higher in one run). "
+            "n pairs: items (documents) in both runs. MDE: the smallest true difference the "
+            f"test detects with 80% power at alpha {ALPHA:g} (McNemar normal approximation from "
+            "the observed discordance; t on per-item differences for repeated items; none shown "
+            "for graded values; docs/power.md)."
         ],
         id="compare-paired",
     )
     every = Table(
-        ["metric", "what it is (role; method; n of units)", a, b, "delta (B − A)"],
+        ["metric", "what it is (role; method; n of units)", "scale", a, b, "delta (B − A)",
+         "B vs A"],
         [
-            [m, describe_label(comp.info[m]), _num(x), _num(y), _signed(_delta(x, y))]
+            [m, describe_label(comp.info[m]), _scale(comp, m), _num(x), _num(y),
+             _signed(_delta(x, y)), comp.verdict(m, x, y)]
             for m, x, y in comp.shared
         ],
         "Every shared metric",
         ["Paired tests and the largest deltas cover estimates only (the metric catalogue's role); "
-         "interval bounds, counts, test statistics and p-values are listed here, never tested."],
+         "interval bounds, counts, test statistics and p-values are listed here, never tested. "
+         "B vs A: better or worse by the metric's direction (higher or lower is better), where "
+         "the catalogue knows it (— otherwise)."],
         id="compare-metrics",
     )  # fmt: skip
     blocks: list[Any] = [summary, paired] if comp.paired else [summary]
@@ -278,7 +310,7 @@ def markdown(comp: Comparison) -> str:
         "",
     ]
     if tested:
-        lines += [f"| metric | {a} | {b} | delta | n | only {a} | only {b} | p |"]
+        lines += [f"| metric | {a} | {b} | delta | n | b ({a} better) | c ({b} better) | p |"]
         lines += ["|---|---:|---:|---:|---:|---:|---:|---:|"]
         lines += [
             f"| `{p.metric}` | {_num(p.a)} | {_num(p.b_value)} | {_signed(_delta(p.a, p.b_value))}"
@@ -286,23 +318,44 @@ def markdown(comp: Comparison) -> str:
             for p in tested[:MD_ROWS]
         ]
         lines.append("")
-    moved = sorted(
-        (
-            row
-            for row in comp.shared
-            if comp.is_estimate(row[0]) and not missing(_delta(row[1], row[2]))
-        ),
-        key=lambda row: -abs(_delta(row[1], row[2])),
-    )
-    lines += [
-        f"Largest deltas (B − A) of {len(moved)} estimates (not bounds, counts or p-values):",
-        "",
-        "| metric | delta |",
-        "|---|---:|",
-    ]
-    lines += [f"| `{m}` | {_signed(_delta(x, y))} |" for m, x, y in moved[:MD_ROWS]]
+    lines += _largest(comp)
     lines += ["", "Full comparison: compare.html (tables/ and items/ beside it)."]
     return "\n".join(lines) + "\n"
+
+
+def _scale(comp: Comparison, metric: str) -> str:
+    """The metric's scale from the catalogue ('not stated' when it gives none)."""
+    info = comp.info.get(metric)
+    return (info.scale if info is not None else None) or "not stated"
+
+
+def _largest(comp: Comparison) -> list[str]:
+    """The largest deltas of estimates, ranked by |delta| within each scale (a delta of 0.05 in
+    a fraction and of 3 in percentage points are not comparable): up to MD_ROWS rows in all,
+    shared round-robin among the scales, grouped by scale."""
+    by_scale: dict[str, list[tuple[str, float, str]]] = {}
+    for metric, x, y in comp.shared:
+        delta = _delta(x, y)
+        if comp.is_estimate(metric) and not missing(delta):
+            row = (metric, delta, comp.verdict(metric, x, y))
+            by_scale.setdefault(_scale(comp, metric), []).append(row)
+    total = sum(len(rows) for rows in by_scale.values())
+    ranked = {k: sorted(v, key=lambda r: -abs(r[1])) for k, v in sorted(by_scale.items())}
+    shown: dict[str, int] = dict.fromkeys(ranked, 0)
+    while sum(shown.values()) < min(MD_ROWS, total):
+        for scale, rows in ranked.items():
+            if shown[scale] < len(rows) and sum(shown.values()) < MD_ROWS:
+                shown[scale] += 1
+    lines = [
+        f"Largest deltas (B − A) of {total} estimates (not bounds, counts or p-values), ranked "
+        "by |delta| within each scale (deltas on different scales are not comparable):",
+        "",
+        "| scale | metric | delta | B vs A |",
+        "|---|---|---:|---|",
+    ]
+    for scale, rows in ranked.items():
+        lines += [f"| {scale} | `{m}` | {_signed(d)} | {v} |" for m, d, v in rows[: shown[scale]]]
+    return lines
 
 
 def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:

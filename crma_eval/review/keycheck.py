@@ -1,4 +1,4 @@
-"""Check a review key file (reviews/<id>.key.json) before use: a tampered key is exit 2 naming it.
+"""Check a QA review key (RUN_DIR/review/<id>.json) before use: a tampered key is exit 2 naming it.
 
 The key is written by `crma-eval review export`; import reads its items, cells and seed. Every
 entry import relies on is checked for type and range here, so a hand-edited or damaged key is

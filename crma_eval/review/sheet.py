@@ -1,4 +1,4 @@
-"""Export a blinded review sheet of a QA run, and read reviewers' sheets back (strictly).
+"""The QA use of the blinded-review workflow (crma_eval.review.blind): a sheet of a run's answers.
 
 Sheet columns: review_id, item, question, reference, answer, label, notes. Reviewers fill `label`
 with `correct` or `incorrect` (blank = skipped). Arm, condition, checkpoint, domain and scorer
@@ -8,7 +8,6 @@ scorer's verdict, the population counts, seed) is RUN_DIR/review/<review_id>.jso
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,18 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.csvsafe import read_csv, write_csv
 from crma_eval.errors import InputError
+from crma_eval.review.blind import SheetFormat, sheet_id, write_sheet
 from crma_eval.review.keycheck import check_key
-from crma_eval.safeload import read_json
 from crma_eval.scorers.rescore import read_qa_records
-from crma_eval.store import write_json_atomic
 
 KEY_SCHEMA = "crma-eval/qa-review/1"
 COLUMNS = ("review_id", "item", "question", "reference", "answer", "label", "notes")
 LABELS = {"correct": 1.0, "incorrect": 0.0, "1": 1.0, "0": 0.0, "": float("nan")}
 STRATA = ("domain", "arm", "disagreement")
 IDENTITY = ("checkpoint", "arm", "domain", "item_id", "seed")
+QA_SHEET = SheetFormat("review", "review", COLUMNS, LABELS, check_key)
 
 
 def disagree(record: dict[str, Any]) -> bool:
@@ -53,11 +51,6 @@ def _allocate(strata: dict[str, list[int]], n: int, rng: np.random.Generator) ->
             if pools[s] and len(chosen) < n:
                 chosen.append(int(pools[s].pop()))
     return chosen
-
-
-def key_path(run_dir: Path, review_id: str) -> Path:
-    """Where a review's key lives."""
-    return Path(run_dir) / "review" / f"{review_id}.json"
 
 
 def _cells(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -94,9 +87,7 @@ def export_review(
     chosen = _allocate(strata, n, rng)
     chosen = [chosen[j] for j in rng.permutation(len(chosen))]
     ids = [[records[i].get(k) for k in IDENTITY] for i in chosen]
-    review_id = (
-        "qa-" + hashlib.sha256(json.dumps([seed, list(stratify), ids]).encode()).hexdigest()[:12]
-    )
+    review_id = sheet_id("qa", [seed, list(stratify), ids])
     items = {}
     for pos, i in enumerate(chosen, 1):
         r = records[i]
@@ -119,45 +110,5 @@ def export_review(
          records[i].get("prediction"), "", ""]
         for item, i in zip(items, chosen, strict=True)
     ]  # fmt: skip
-    write_json_atomic(key_path(run_dir, review_id), key)
-    write_csv(out_csv, COLUMNS, rows)
+    write_sheet(run_dir, QA_SHEET, key, rows, out_csv)
     return key
-
-
-def read_labels(run_dir: Path, csv_path: Path) -> tuple[dict[str, Any], dict[str, float]]:
-    """(key, item -> 1.0 / 0.0 / NaN for blank) of one reviewed sheet; every item exactly once."""
-    header, rows = read_csv(csv_path)
-    missing = {"review_id", "item", "label"} - set(header)
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(sorted(missing))}", path=csv_path, line=1)
-    key: dict[str, Any] | None = None
-    labels: dict[str, float] = {}
-    for line, row in rows:
-        if not any(cell.strip() for cell in row.values()):
-            continue  # blank rows a spreadsheet adds at the end
-        rid = row["review_id"].strip()
-        if key is None:
-            path = key_path(run_dir, rid)
-            if "/" in rid or "\\" in rid or not path.exists():
-                raise InputError(f"unknown review_id {rid!r} (no key {path})", path=csv_path,
-                                 line=line, field="review_id")  # fmt: skip
-            key = check_key(read_json(path), path)
-        if rid != key["review_id"]:
-            raise InputError("rows of two reviews in one CSV", path=csv_path, line=line,
-                             field="review_id")  # fmt: skip
-        item = row["item"].strip()
-        if item not in key["items"] or item in labels:
-            problem = "appears twice" if item in labels else "is not in this review"
-            raise InputError(f"item {item!r} {problem}", path=csv_path, line=line, field="item")
-        label = row["label"].strip().lower()
-        if label not in LABELS:
-            raise InputError(f"unknown label {row['label']!r} (correct, incorrect or blank)",
-                             path=csv_path, line=line, field="label")  # fmt: skip
-        labels[item] = LABELS[label]
-    if key is None:
-        raise InputError("no rows", path=csv_path)
-    absent = sorted(set(key["items"]) - set(labels))
-    if absent:
-        raise InputError(f"missing rows: {len(absent)} of {len(key['items'])} items "
-                         f"({', '.join(absent[:5])})", path=csv_path)  # fmt: skip
-    return key, labels

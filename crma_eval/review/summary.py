@@ -9,7 +9,6 @@ per scorer the agreement with the human majority (k/n, Wilson or the chosen CI),
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval.errors import InputError
 from crma_eval.review.agreement import agreement_summary, majority
+from crma_eval.review.blind import read_sheets
 from crma_eval.review.estimate import corrected_accuracy
-from crma_eval.review.sheet import read_labels
+from crma_eval.review.sheet import QA_SHEET
 from crma_eval.stats import proportion_ci
 from crma_eval.store import write_json_atomic
 
@@ -63,25 +62,6 @@ def _accuracy(key: dict[str, Any], items: list[str], human: np.ndarray, conf: fl
     return rows
 
 
-def _refuse_duplicate_raters(paths: list[Path]) -> None:
-    """InputError naming the second of two sheets that are the same file or byte-identical (one
-    rater counted twice would inflate agreement to 1)."""
-    seen: dict[object, Path] = {}
-    for path in paths:
-        try:
-            ident: object = path.resolve(strict=True)
-            content = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError:
-            continue  # read_labels reports an unreadable sheet
-        for mark, why in ((ident, "the same file as"), (content, "byte-identical to")):
-            if mark in seen:
-                raise InputError(
-                    f"{why} {seen[mark]}: the same rater given twice (each rater's sheet once)",
-                    path=path,
-                )
-            seen[mark] = path
-
-
 def review_summary(
     run_dir: Path,
     csv_paths: Sequence[Path],
@@ -90,23 +70,13 @@ def review_summary(
     resamples: int = 1000,
 ) -> dict[str, Any]:
     """Read every reviewer's sheet of one review and summarise; saved next to the key."""
-    if not csv_paths:
-        raise InputError("no reviewed CSV given")
-    _refuse_duplicate_raters([Path(p) for p in csv_paths])
-    reviews = [read_labels(run_dir, Path(p)) for p in csv_paths]
-    key = reviews[0][0]
-    for path, (other, _) in zip(csv_paths, reviews, strict=True):
-        if other["review_id"] != key["review_id"]:
-            raise InputError(f"sheet of review {other['review_id']}, expected {key['review_id']}",
-                             path=path)  # fmt: skip
-    items = sorted(key["items"])
-    matrix = np.array([[labels[i] for i in items] for _, labels in reviews], dtype=float)
+    key, items, matrix = read_sheets(run_dir, QA_SHEET, csv_paths)
     human = majority(matrix)
     agreement = agreement_summary(matrix, confidence, key["seed"], resamples)
     summary = {
         "review_id": key["review_id"],
         "n_items": len(items),
-        "n_raters": len(reviews),
+        "n_raters": len(matrix),
         "n_labels": int((~np.isnan(matrix)).sum()),
         "ties": int((human == -1).sum()),
         "unlabelled": int((human == -2).sum()),

@@ -1,8 +1,8 @@
 """Paired comparison of QA arms on the same items: McNemar (or item-level sign flips), Holm, BH.
 
 Arms are matched by crma_eval.pairing (one rule for ablation, bench and gate --baseline). Items
-answered once per arm: McNemar on the discordant pairs and Newcombe's paired difference interval,
-as before. Items answered several times (seeds, checkpoints): the item is the unit, an exact
+answered once per arm: McNemar on the discordant pairs and Newcombe's paired difference interval.
+Items answered several times (seeds, checkpoints): the item is the unit, an exact
 sign-flip permutation test on per-item totals of the differences and a cluster-robust (CR1)
 interval with a t(items − 1) reference, both of the pooled difference (stats.repeated).
 """
@@ -244,11 +244,28 @@ def _info(
     out = describe(
         names, metric_name(*parts), "diff", what, unit="item", n=n,
         method="mean paired difference", interval=interval, test=row.get("method"),
-        confidence=confidence,
+        confidence=confidence, direction="higher",
     )  # fmt: skip
     for stat in ("pvalue_holm", "pvalue_bh"):
         name = metric_name(*parts, stat)
         if name in out:
             method = "holm" if stat == "pvalue_holm" else "benjamini-hochberg"
             out[name] = replace(out[name], method=f"{method} across the domains of this pair")
+    repeated = "n_items" in row
+    for stat, arm, other in (("b", pair["a"], pair["b"]), ("c", pair["b"], pair["a"])):
+        name = metric_name(*parts, stat)
+        if name in out:
+            out[name] = replace(out[name], estimand=count_words(arm, other, repeated, where))
     return out
+
+
+def count_words(arm: str, other: str, repeated: bool, where: str = "") -> str:
+    """What b (arm = the first arm) or c counts: items, never answers. Answered once per arm:
+    items right under `arm` only; answered several times: items with more answers right under
+    `arm` than under `other` (the item-level sign-flip test's per-item totals)."""
+    what = (
+        f"items with more answers right under {arm} than under {other}"
+        if repeated
+        else f"items right under {arm} only (wrong under {other})"
+    )
+    return f"{what}, {where}" if where else what

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from crma_eval import display, new_figure, num, pct, pvalue, slug, svg_of
+from crma_eval import display, forest_svg, num, pct, pvalue, slug
 from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table
 
 DIFF_KEYS = ("diff", "diff_ci_low", "diff_ci_high")
@@ -97,14 +97,16 @@ def _pair_id(prefix: str, pair: dict[str, Any]) -> str:
 
 def _pair_table(pair: dict[str, Any], test: str, level: str, opts: dict[str, Any]) -> Table:
     a, b = _names(pair, opts)
+    repeated = "n_items" in pair["overall"]
+    only = "items with more right answers under {}" if repeated else "items right under {} only"
     columns = [
         "Domain",
         "n",
         f"acc {a}",
         f"acc {b}",
         f"difference (pp) [{level} CI]",
-        f"only {a} right",
-        f"only {b} right",
+        f"b: {only.format(a)}",
+        f"c: {only.format(b)}",
         "test statistic",
         "p",
         "p (Holm)",
@@ -115,8 +117,15 @@ def _pair_table(pair: dict[str, Any], test: str, level: str, opts: dict[str, Any
     rows = [_cells(d["domain"], d, True) for d in pair["domains"]]
     rows.append(_cells("all domains", pair["overall"], False))
     notes = [
-        f"difference = accuracy {a} − accuracy {b}; 'only {a} right' / 'only {b} right' are the "
-        "discordant items (the only ones the test uses; listed below).",
+        f"difference = accuracy {a} − accuracy {b}; b and c count items, never answers: "
+        + (
+            f"an item counts in b when more of its answers are right under {a} than under {b} "
+            "(c: the reverse), the per-item totals the item-level sign-flip test uses"
+            if repeated
+            else f"b: items right under {a} only, c: items right under {b} only — the "
+            "discordant items (the only ones the test uses; listed below)"
+        )
+        + ".",
         "Test statistic: min of the two discordant counts for the exact/mid-p tests; "
         "(|difference of counts| − 1)² / discordant for the chi-square test.",
         f"p: {test}. Holm (family-wise) and Benjamini–Hochberg (false discovery rate) "
@@ -147,16 +156,7 @@ def _forest(
     with `overall_last` the last row is the overall one, drawn as a diamond. Values are
     fractions (rows[i][DIFF_KEYS]), shown in percentage points."""
     diff, low, high = (100 * np.array([r[k] for r in rows], float) for k in DIFF_KEYS)
-    y = np.arange(len(rows))[::-1]
-    fig, ax = new_figure(width=5.5, height=max(1.8, 0.3 * len(rows) + 0.9))
-    ax.hlines(y, low, high, color="0.25", linewidth=1.2)  # one artist for every interval
-    split = len(rows) - 1 if overall_last else len(rows)
-    ax.plot(diff[:split], y[:split], "o", color="C1", markersize=4, linestyle="none")
-    ax.plot(diff[split:], y[split:], "D", color="C0", markersize=6, linestyle="none")
-    ax.axvline(0.0, color="0.5", linewidth=0.8, linestyle="--")
-    ax.set_yticks(y, labels)
-    ax.set_xlabel(xlabel)
-    return svg_of(fig)
+    return forest_svg(diff, low, high, labels, xlabel, emphasized=int(overall_last), color="C1")
 
 
 def _domain_forest(pair: dict[str, Any], level: str, opts: dict[str, Any]) -> Figure:
@@ -202,7 +202,7 @@ def _headline(pairs: list[dict[str, Any]], test: str, opts: dict[str, Any]) -> K
             f"{pct(row['acc_a'])} vs {pct(row['acc_b'])} (n = {row['n']}), "
             f"Δ {100 * row['diff']:+.1f} pp [{100 * row['diff_ci_low']:+.1f}, "
             f"{100 * row['diff_ci_high']:+.1f}] ({_interval_name(row)}), "
-            f"discordant {row['b']}/{row['c']}, "
+            f"discordant items b/c {row['b']}/{row['c']}, "
             f"p = {pvalue(row['pvalue'])}"
         )
         items.append(("{} vs {}{}".format(*_names(pair, opts), _condition(pair, opts)), text))

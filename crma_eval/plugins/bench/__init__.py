@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from crma_eval.api import PairSpec, Plugin, RecordKind
 from crma_eval.plugins.bench.options import BenchOptions
-from crma_eval.plugins.bench.records import BENCH_KIND
+from crma_eval.plugins.bench.records import BENCH_KIND, UNSCORED_KIND
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +29,8 @@ def _covered(task: str, arm: str, segments: set[str], frame: pd.DataFrame) -> pd
     `bench.arc.after.acc_norm.strict-match.score`); a name without a metric means the task's
     primary metric, without a filter the task's only filter (several: none is paired)."""
     from crma_eval import select_slugged, slug
-    from crma_eval.plugins.bench.analysis import NO_FILTER, primary_metric
+    from crma_eval.plugins.bench.analysis import primary_metric
+    from crma_eval.plugins.bench.cells import NO_FILTER
 
     rows = select_slugged(frame, {"task": task, "arm": arm})
     if rows.empty:
@@ -52,14 +53,14 @@ class BenchPlugin(Plugin):
 
     name: ClassVar[str] = "bench"
     title: ClassVar[str] = "Standard benchmarks (lm-evaluation-harness)"
-    record_kinds: ClassVar[tuple[RecordKind, ...]] = (BENCH_KIND,)
+    record_kinds: ClassVar[tuple[RecordKind, ...]] = (BENCH_KIND, UNSCORED_KIND)
     order: ClassVar[int] = 40
     collector: ClassVar[str | None] = ".collect:BenchCollector"
     options_model: ClassVar[type[BaseModel] | None] = BenchOptions
     analysis: ClassVar[str | None] = ".analysis:analyze_bench"
+    analysis_reads_all: ClassVar[bool] = True  # bench_unscored: the documents left out
     section: ClassVar[str | None] = ".section:bench_section"
     items: ClassVar[str | None] = ".items:bench_items"
-    commands: ClassVar[dict[str, str]] = {"audit": ".gsm8k.cli:audit"}
 
     def pairing(self, metric: str) -> PairSpec | None:
         """`bench.<task>.<arm>.*`: that task's and arm's records of the lm-eval metric the name

@@ -1,15 +1,13 @@
 """Standard-benchmark analysis: score and CI per task and arm, paired before/after deltas, Holm.
 
-Arms are paired per document on a stable key: lm-eval's `doc_hash` (a hash of the document's
-content) when every record has one, else `doc_id`; identical documents are told apart by their
-order. doc_id alone is not trusted (lm-eval issue #4084 mislabels it for unsorted `samples=`).
+Records are first checked against their metric's scale (checks.py); arms are paired per document
+on a stable key (cells.py); documents lm-eval could not score are counted (unscored.py).
 """
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,16 +21,16 @@ from crma_eval import (
     holm,
     in_order,
     mcnemar,
-    pair,
     paired_difference_ci,
     proportion_ci,
     put_metrics,
 )
 from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.bench.catalogue import bench_info
+from crma_eval.plugins.bench.cells import NO_FILTER, Cell, pair_keys, paired, pairing
+from crma_eval.plugins.bench.checks import check_records
 from crma_eval.plugins.bench.continuous import (
     BITS_METRICS,
-    UNBOUNDED,
     paired_t,
     t_interval,
     unbounded_compare,
@@ -47,39 +45,21 @@ from crma_eval.plugins.bench.groups import (
     subscores,
 )
 from crma_eval.plugins.bench.scales import RANGE, metric_scale, pp_factor
+from crma_eval.plugins.bench.unscored import put_unscored, unscored_counts
 
 PLUGIN = "bench"
+UNSCORED = "bench_unscored"  # record kind of the documents lm-eval could not score
 # Which per-document metric is a task's score when a task reports several (leaderboard habit:
 # exact_match for generation, length-normalised accuracy when lm-eval computes it).
 METRIC_PREFERENCE: tuple[str, ...] = ("exact_match", "acc_norm", "acc")
-NO_FILTER = "none"
-# Pairing keys of bench documents (crma_eval.pairing uses those both arms carry).
-PAIR_KEYS = ["document", "seed", "checkpoint"]
-
-
-@dataclass(frozen=True)
-class Cell:
-    """Per-document values of one task's score under one filter and arm, indexed by pair key."""
-
-    task: str
-    metric: str
-    filter: str
-    arm: str
-    values: pd.Series
-    rows: pd.DataFrame
-    scale: str = "fraction"
-    named: bool = False  # the task reports several metrics: names carry the metric
-
-    @property
-    def weights(self) -> np.ndarray | None:
-        """lm-eval's words/bytes of rolling log-likelihood records (None without them)."""
-        if "weight" not in self.rows or self.rows["weight"].isna().any():
-            return None
-        return self.rows["weight"].astype(float).to_numpy()
 
 
 def chosen_metrics(
-    task: str, metrics: list[str], overrides: dict[str, Any], preferred: list[str] | None = None
+    task: str,
+    metrics: list[str],
+    overrides: dict[str, Any],
+    preferred: list[str] | None = None,
+    scales: dict[str, str] | None = None,
 ) -> list[str]:
     """The metrics that are the task's scores: the configured one(s) (`options.bench.metrics`,
     a name or a list), else the first of the task group's aggregated metrics, else by
@@ -94,7 +74,7 @@ def chosen_metrics(
                 f"(records have {', '.join(metrics)})"
             )
         return names
-    if metrics and all(m in UNBOUNDED for m in metrics):
+    if metrics and all(metric_scale(m, scales) == "unbounded" for m in metrics):
         return list(metrics)
     return [primary_metric(task, metrics, {}, preferred)]
 
@@ -113,25 +93,6 @@ def primary_metric(
     return sorted(metrics)[0]
 
 
-def _natural(doc_id: str) -> tuple[Any, ...]:
-    """Sort key that orders "doc2" before "doc10"."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(doc_id)))
-
-
-def pair_keys(rows: pd.DataFrame, by_hash: bool) -> list[str]:
-    """Stable per-document keys: doc_hash plus occurrence number (in doc_id order), or doc_id."""
-    doc_ids = rows["doc_id"].astype(str).tolist()
-    if not by_hash:
-        return doc_ids
-    hashes = rows["doc_hash"].astype(str).tolist()
-    seen: dict[str, int] = {}
-    keys = [""] * len(doc_ids)
-    for j in sorted(range(len(doc_ids)), key=lambda j: _natural(doc_ids[j])):
-        seen[hashes[j]] = seen.get(hashes[j], -1) + 1
-        keys[j] = f"{hashes[j]}#{seen[hashes[j]]}"
-    return keys
-
-
 def _cells(frame: pd.DataFrame, overrides: dict[str, Any], scales: dict[str, str]) -> list[Cell]:
     """Split bench records into cells (task, chosen metric, filter, arm), in record order."""
     filters = frame["filter"] if "filter" in frame else pd.Series(None, index=frame.index)
@@ -141,7 +102,8 @@ def _cells(frame: pd.DataFrame, overrides: dict[str, Any], scales: dict[str, str
     for task in in_order(frame["task"]):
         of_task = frame[frame["task"] == task]
         reported = in_order(of_task["metric"])
-        chosen = chosen_metrics(task, reported, overrides, preferred_metrics(task, of_task))
+        preferred = preferred_metrics(task, of_task)
+        chosen = chosen_metrics(task, reported, overrides, preferred, scales)
         for metric in chosen:
             scale = metric_scale(metric, scales)
             rows_of = of_task[of_task["metric"] == metric]
@@ -151,11 +113,6 @@ def _cells(frame: pd.DataFrame, overrides: dict[str, Any], scales: dict[str, str
                 cell = Cell(task, metric, str(filt), str(arm), series, rows, scale)
                 cells.append(replace(cell, named=len(reported) > 1))
     return cells
-
-
-def pairing(frame: pd.DataFrame) -> str:
-    """`doc_hash` when every record carries one, else `doc_id`."""
-    return "doc_hash" if "doc_hash" in frame and bool(frame["doc_hash"].notna().all()) else "doc_id"
 
 
 def _is_binary(*arrays: np.ndarray) -> bool:
@@ -182,8 +139,8 @@ def score_stats(cell: Cell, options: AnalyzeOptions) -> dict[str, Any]:
     """Score with its CI: proportion CI for 0/1 values, else a t-interval of the mean clipped to
     the metric's range; rolling metrics as lm-eval aggregates them; groups by lm-eval's rule."""
     values = cell.values.to_numpy()
-    if cell.metric in UNBOUNDED:
-        return unbounded_score(values, cell.task, cell.metric, options.confidence, cell.weights)
+    if cell.scale == "unbounded":
+        return unbounded_score(values, cell.metric, options.confidence, cell.weights)
     n = values.size
     _, method = _strata(cell)
     extra = {} if method is None else {"aggregation": method}
@@ -214,13 +171,10 @@ def _in_units(estimate: float, low: float, high: float, scale: str) -> dict[str,
 
 def interval_method(cell: Cell, options: AnalyzeOptions) -> str:
     """The method of `score_stats`' interval for a cell (for the metric catalogue)."""
-    if cell.metric in UNBOUNDED:
-        if cell.weights is not None:
-            return "t-interval of the ratio estimator Σ-ll/Σweight"
-        return (
-            "t-interval of the mean log-likelihood, exponentiated"
-            if cell.metric not in BITS_METRICS
-            else "t-interval of the mean"
+    if cell.scale == "unbounded":
+        weight = "Σweight" if cell.weights is not None else "n"
+        return f"t-interval of the ratio estimator Σ-ll/{weight}" + (
+            "" if cell.metric in BITS_METRICS else ", exponentiated"
         )
     if _strata(cell)[1] == EQUAL:
         return "normal interval, lm-eval's unweighted_mean_stderr"
@@ -238,15 +192,20 @@ def _named_segments(segments: Any, named: dict[tuple[str, str], bool]) -> Any:
 
 
 def compare(
-    cell: Cell, after: np.ndarray, base: np.ndarray, options: AnalyzeOptions
+    cell: Cell,
+    after: np.ndarray,
+    base: np.ndarray,
+    options: AnalyzeOptions,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Paired after - base difference with CI in the metric's scale (pp only for proportions);
     McNemar (b, c) for 0/1 values, else paired t (interval and p from the same test, exact
     sign-flip p for essentially constant differences); an equal-weight group (weight_by_size:
-    false) by the stratified difference; rolling metrics as a ratio or in bits."""
-    if cell.metric in UNBOUNDED:
+    false) by the stratified difference; log-likelihood metrics as a ratio or in bits, each
+    document with its `weights` (the same under both arms: `paired_weights`)."""
+    if cell.scale == "unbounded":
         return unbounded_compare(
-            after, base, cell.task, cell.metric, options.confidence, options.seed, cell.weights
+            after, base, cell.metric, options.confidence, options.seed, weights
         )
     _, method = _strata(cell)
     if method == EQUAL:
@@ -277,22 +236,6 @@ def compare(
     return _in_units(estimate, low, high, cell.scale) | extra
 
 
-def _side(cell: Cell) -> pd.DataFrame:
-    """One cell as a pairing side: document key, value, seed/checkpoint when given, location."""
-    side = pd.DataFrame({"document": cell.values.index, "value": cell.values.to_numpy()})
-    for column in ("seed", "checkpoint", "_file", "_line"):
-        if column in cell.rows.columns:
-            side[column] = cell.rows[column].to_numpy()
-    return side
-
-
-def _paired(cell: Cell, base: Cell) -> tuple[np.ndarray, np.ndarray]:
-    """The two cells' values matched by crma_eval.pairing on document (+ seed, checkpoint)."""
-    names = (f"bench task {cell.task!r} arm {cell.arm!r}", f"arm {base.arm!r}")
-    matched = pair(_side(cell), _side(base), "value", PAIR_KEYS, names, "document")
-    return matched.frame["x"].to_numpy(float), matched.frame["y"].to_numpy(float)
-
-
 def _base_arm(arms: list[str], configured: str | None) -> str:
     """The arm every other arm is compared with: configured, else `base`, else the first."""
     if configured is not None:
@@ -311,10 +254,11 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
         base = lookup.get((cell.task, cell.metric, cell.filter, base_name))
         if cell.arm == base_name or base is None:
             continue
-        after, before = _paired(cell, base)
+        after, before, weights = paired(cell, base)
         head: dict[str, Any] = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
         head |= {"arm": cell.arm, "base": base_name, "n": after.size, "scale": cell.scale}
-        deltas.append(head | compare(cell, after, before, options))
+        head |= cell.direction
+        deltas.append(head | compare(cell, after, before, options, weights))
     for arm in dict.fromkeys(d["arm"] for d in deltas):
         family = [d for d in deltas if d["arm"] == arm]
         pvalues = [d["pvalue"] for d in family]
@@ -351,19 +295,22 @@ def _subscores(cells: list[Cell]) -> list[dict[str, Any]]:
     """Sub-group and subtask scores of every group cell (lm-eval's rule per sub-group)."""
     out = []
     for cell in cells:
-        if cell.metric in UNBOUNDED:
+        if cell.scale == "unbounded":
             continue
         head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter, "arm": cell.arm}
         out += [head | row for row in subscores(cell.rows, cell.metric, cell.filter)]
     return out
 
 
-def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResult:
+def analyze_bench(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> AnalysisResult:
     """Scores per task, metric, filter and arm; each other arm against the base arm, Holm across
-    tasks. `options.extra['bench']`: metrics (task -> metric or list), scales (metric -> scale),
-    base_arm."""
+    tasks; the unscored documents per task and arm (`bench_unscored` records).
+    `options.extra['bench']`: metrics (task -> metric or list), scales (metric -> scale),
+    base_arm. Values outside their scale's range are an InputError (checks.check_records)."""
+    frame = frames[PLUGIN]
     settings = options.extra.get(PLUGIN) or {}
     scales = dict(settings.get("scales") or {})
+    check_records(frame, scales)
     cells = _cells(frame, dict(settings.get("metrics") or {}), scales)
     base_name = _base_arm(in_order(frame["arm"]), settings.get("base_arm"))
     segments = _segments(cells)
@@ -381,7 +328,7 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
         )
         put_metrics(metrics, parts, {k: row[k] for k in SCORE_STATS})
         head = {"task": cell.task, "metric": cell.metric, "filter": cell.filter}
-        scores.append(head | row | {"arm": cell.arm, "scale": cell.scale})
+        scores.append(head | row | {"arm": cell.arm, "scale": cell.scale} | cell.direction)
         scores[-1]["interval"] = interval_method(cell, options)
     deltas = _deltas(cells, base_name, options)
     for d in deltas:
@@ -398,11 +345,13 @@ def analyze_bench(frame: pd.DataFrame, options: AnalyzeOptions) -> AnalysisResul
             "pairing": pairing(frame),
         }
     )
-    details = {"scores": scores, "deltas": deltas, "base_arm": base_name}
+    unscored = unscored_counts(frame, frames.get(UNSCORED))
+    details = {"scores": scores, "deltas": deltas, "base_arm": base_name, "unscored": unscored}
     subs = _subscores(cells)
     if subs:
         details["subscores"] = subs
     info = bench_info(metrics, details, options.confidence, _named_segments(segments, named))
+    info |= put_unscored(metrics, unscored)
     return AnalysisResult(metrics, details, methods, metric_info=info)
 
 

@@ -40,11 +40,13 @@ from crma_eval.plugins.bench.options import (
     option_error,
     resolve_adapter,
     resolve_checkpoint,
+    task_spec,
 )
+from crma_eval.plugins.bench.records import UNSCORED_KIND
 from crma_eval.plugins.bench.samples import sample_records, unscored_documents
 
 PLUGIN = "bench"
-CACHE_SCHEMA = "crma-eval/bench-cache/2"  # 2: few-shot documents, groups, weights
+CACHE_SCHEMA = "crma-eval/bench-cache/3"  # 2: few-shot documents, groups, weights; 3: unscored
 NO_CHECKPOINT = "none"
 LM_EVAL_LOG = "logs/lm-eval.log"  # lm-eval's own console output, inside the run directory
 UNSCORED_LOG = "logs/bench-unscored.jsonl"  # documents that could not be scored, with the reason
@@ -87,7 +89,7 @@ class BenchCollector:
         include = tuple(dict.fromkeys([str(tasks_dir()), *map(str, opts.include_path)]))
         try:
             with lm_eval_output_to(ctx.run_dir.path / LM_EVAL_LOG):
-                loaded, manager = load_tasks(unit.domain, include)
+                loaded, manager = load_tasks(task_spec(ctx.config, unit.domain), include)
         except TaskLoadError as exc:
             raise option_error(
                 ctx.config, str(exc), ("tasks", opts.tasks.index(unit.domain))
@@ -98,6 +100,7 @@ class BenchCollector:
         ckpt_id = None if ckpt is None else ckpt.id
         cached = read_cache(opts, key, arm.name, ckpt_id)
         if cached is not None:
+            log_unscored(ctx.run_dir.path / UNSCORED_LOG, cached)
             return cached
         session: Any = ctx.session()  # lm-eval needs an EngineSession: .model, .tokenizer
         activate(session, ckpt, domain, arm.crma, ctx.checkpoints)
@@ -106,19 +109,26 @@ class BenchCollector:
             samples = evaluate(session.model, session.tokenizer, loaded, manager, opts, batch_size)
         groups = group_memberships(loaded)
         records = sample_records(samples, label, arm.name, ckpt_id, loaded["tasks"], groups)
-        log_unscored(ctx.run_dir.path / UNSCORED_LOG, unscored_documents(samples, label, arm.name))
         if not records:
             raise option_error(
                 ctx.config,
                 f"task {unit.domain!r} produced no numeric per-document metric",
                 ("tasks", opts.tasks.index(unit.domain)),
             )
+        records += unscored_documents(samples, label, arm.name, ckpt_id)
         write_cache(opts, key, records)
+        log_unscored(ctx.run_dir.path / UNSCORED_LOG, records)
         return records
 
 
-def log_unscored(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Append the documents a unit could not score (one JSON line each); the rest goes on."""
+def log_unscored(path: Path, records: list[dict[str, Any]]) -> None:
+    """Append the documents a unit could not score (its `bench_unscored` records, one JSON line
+    each: task, arm, subtask, doc_id, reason); the rest goes on."""
+    rows = [
+        {k: r.get(k) for k in ("task", "arm", "subtask", "doc_id", "reason")}
+        for r in records
+        if r.get("kind") == UNSCORED_KIND.name
+    ]
     if not rows:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +177,7 @@ def cache_key(
         "base_model": _base_identity(_base_model(ctx, ckpt)),
         "adapter": None if domain is None else ckpt.content_hash(f"adapter:{domain}"),
         "crma": ckpt.content_hash("crma") if has_crma else None,
-        "engine": ctx.config.engine.model_dump(mode="json"),
+        "engine": ctx.config.engine.identity(),
         "task": spec,
         "tasks": task_fingerprint(loaded),
         "limit": opts.limit,

@@ -7,7 +7,7 @@ differences are essentially constant (standard error below 10 machine epsilons o
 test gives p (2 / 2^n for n equal nonzero differences) with a zero-width interval.
 Rolling log-likelihood metrics are aggregated as lm-eval aggregates them (lm_eval/api/metrics.py):
 word/byte perplexity exp(-Σll / Σweight), bits per byte -Σll / Σweight / ln 2, with the words or
-bytes of each document as weight (documents without one weigh 1: exp(-mean ll)). Their intervals
+bytes of each document as weight (lm-eval's `perplexity` has none: exp(-mean ll)). Their intervals
 are t-intervals (n - 1 df) of the ratio estimator Σy / Σw with its linearised variance
 n / (n - 1) · Σ(y - R·w)² / (Σw)² (Cochran, Sampling Techniques, 6.9); arms are compared on the
 same documents as a perplexity ratio exp(Δ) or a difference in bits Δ / ln 2; never in pp.
@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats as sps
 
-from crma_eval import InputError, sign_flip_test
+from crma_eval import sign_flip_test
 
 # lm-eval metrics aggregated as exp(-Σll / Σweight): corpus perplexity.
 PERPLEXITY_METRICS: frozenset[str] = frozenset(
@@ -30,6 +30,8 @@ PERPLEXITY_METRICS: frozenset[str] = frozenset(
 # lm-eval metrics on a log2 scale (bits): -Σll / Σbytes / ln 2.
 BITS_METRICS: frozenset[str] = frozenset({"bits_per_byte", "bpb"})
 UNBOUNDED: frozenset[str] = PERPLEXITY_METRICS | BITS_METRICS
+# lm-eval's rolling log-likelihood metrics: per-document item (loglikelihood, words or bytes)
+ROLLING: frozenset[str] = frozenset({"word_perplexity", "byte_perplexity", "bits_per_byte", "bpb"})
 PAIRED_T = "paired t-test with its t-interval"
 ZERO_VARIANCE = "exact sign-flip test (essentially constant differences)"
 RATIO_T = "ratio estimator (Σ over documents) with a t-interval, n - 1 df"
@@ -42,19 +44,6 @@ def essentially_constant(values: np.ndarray) -> bool:
         return True
     stderr = float(values.std(ddof=1)) / math.sqrt(values.size)
     return bool(stderr < EPS_FACTOR * np.finfo(float).eps * abs(float(values.mean())))
-
-
-def log_perplexity(values: np.ndarray, task: str, metric: str) -> np.ndarray:
-    """Per-document -loglikelihood (lm-eval's item, values <= 0), or log of per-document
-    perplexities (values >= 1) from older records. Mixed or impossible values are an InputError."""
-    if np.all(values <= 0):
-        return -values
-    if np.all(values >= 1):
-        return np.log(values)
-    raise InputError(
-        f"bench task {task!r}, metric {metric!r}: values are neither loglikelihoods (<= 0, "
-        "lm-eval's per-document item) nor perplexities (>= 1); fix the records"
-    )
 
 
 def t_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -110,31 +99,17 @@ def ratio_t(y: np.ndarray, w: np.ndarray, confidence: float, seed: int) -> Paire
     return PairedT(estimate, estimate - quantile * se, estimate + quantile * se, pvalue, RATIO_T)
 
 
-def _neg_ll(values: np.ndarray, weights: np.ndarray | None, task: str, metric: str) -> np.ndarray:
-    return -values if weights is not None else log_perplexity(values, task, metric)
-
-
-def _weights(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
-    return np.ones_like(values, dtype=float) if weights is None else weights
-
-
 def unbounded_score(
-    values: np.ndarray,
-    task: str,
-    metric: str,
-    confidence: float,
-    weights: np.ndarray | None = None,
+    values: np.ndarray, metric: str, confidence: float, weights: np.ndarray | None = None
 ) -> dict[str, float]:
-    """Corpus score of a rolling metric as lm-eval aggregates it, with its interval.
+    """Corpus score of a log-likelihood metric as lm-eval aggregates it, with its interval.
 
-    values: per-document log-likelihoods (with `weights`, the words/bytes lm-eval pairs them
-    with), or without weights: log-likelihoods or perplexities (perplexity family), bits (bits).
+    values: per-document log-likelihoods (<= 0, checked by crma_eval.plugins.bench.checks);
+    weights: the words/bytes lm-eval pairs them with (None: each document weighs 1, lm-eval's
+    `perplexity` aggregation exp(-mean ll)). Perplexity: exp(-Σll/Σw); bits: -Σll/Σw/ln 2.
     """
-    if metric in BITS_METRICS and weights is None:  # older records: per-document bits
-        low, high = t_interval(values, confidence)
-        mean = float(values.mean())
-        return {"score": mean, "n": values.size, "ci_low": max(low, 0.0), "ci_high": high}
-    r = ratio_t(_neg_ll(values, weights, task, metric), _weights(values, weights), confidence, 0)
+    w = np.ones_like(values, dtype=float) if weights is None else weights
+    r = ratio_t(-values, w, confidence, 0)
     if metric in BITS_METRICS:
         scale = 1 / math.log(2)
         return {
@@ -154,26 +129,21 @@ def unbounded_score(
 def unbounded_compare(
     after: np.ndarray,
     base: np.ndarray,
-    task: str,
     metric: str,
     confidence: float,
     seed: int,
     weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Perplexity: ratio after/base = exp(Δ), Δ = Σ(-ll_after + ll_base) / Σweight, with its
-    interval; bits per byte: Δ / ln 2 as a difference in bits (same documents, same weights)."""
-    if metric in BITS_METRICS and weights is None:  # older records: per-document bits
-        t = paired_t(after - base, confidence, seed)
-        return {
-            "delta": t.estimate,
-            "delta_ci_low": t.low,
-            "delta_ci_high": t.high,
-            "pvalue": t.pvalue,
-            "unit": "bits",
-            "method": f"{t.method} (bits)",
-        }
-    d = _neg_ll(after, weights, task, metric) - _neg_ll(base, weights, task, metric)
-    t = ratio_t(d, _weights(after, weights), confidence, seed)
+    """Arms compared on the same documents, each document with the same weight under both arms
+    (lm-eval's words/bytes of the document text; the caller checks they agree).
+
+    Perplexity: ratio after/base = exp(Δ), Δ = Σ(ll_base - ll_after) / Σw, which equals the
+    ratio of the two arms' corpus perplexities exp(-Σll_after/Σw) / exp(-Σll_base/Σw); its
+    interval is the t-interval (n - 1 df) of the ratio estimator Δ, exponentiated. Bits per
+    byte: Δ / ln 2, the difference of the two arms' bits per byte, with the same interval.
+    """
+    w = np.ones_like(after, dtype=float) if weights is None else weights
+    t = ratio_t(base - after, w, confidence, seed)
     if metric in BITS_METRICS:
         scale = 1 / math.log(2)
         return {

@@ -15,7 +15,7 @@ import pandas as pd
 
 from crma_eval import display
 from crma_eval.api import Items
-from crma_eval.plugins.bench.analysis import NO_FILTER, pair_keys, pairing
+from crma_eval.plugins.bench.cells import NO_FILTER, pair_keys, pairing
 from crma_eval.plugins.bench.section import delta_id, task_label
 
 TEXT = ("doc_hash", "target", "prediction")

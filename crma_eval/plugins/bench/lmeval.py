@@ -19,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from crma_eval.plugins.bench.taskdata import yaml_relative_factory
+
 OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
@@ -46,9 +48,13 @@ def is_path(spec: str) -> bool:
 
 @lru_cache(maxsize=8)
 def _manager(include: tuple[str, ...], defaults: bool) -> Any:
+    """lm-eval's TaskManager; its tasks read relative data paths from their YAML's folder
+    (crma_eval.plugins.bench.taskdata)."""
     from lm_eval.tasks import TaskManager
 
-    return TaskManager(include_path=list(include) or None, include_defaults=defaults)
+    manager = TaskManager(include_path=list(include) or None, include_defaults=defaults)
+    manager._factory = yaml_relative_factory(manager.metadata)
+    return manager
 
 
 def _tolerant_loader() -> Any:

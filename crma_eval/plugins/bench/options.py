@@ -105,7 +105,8 @@ def option_error(config: Any, problem: str, loc: tuple[Any, ...] = ()) -> InputE
 
 
 def load_options(config: Any) -> BenchOptions:
-    """Validate `options.bench`; relative include_path and cache_dir start at the config folder."""
+    """Validate `options.bench`; relative include_path and cache_dir start at the config folder
+    (task YAML paths too: `task_spec`)."""
     raw = (config.options or {}).get("bench", {}) or {}
     try:
         opts = BenchOptions.model_validate(raw)
@@ -120,6 +121,15 @@ def load_options(config: Any) -> BenchOptions:
         if opts.cache_dir is not None and not opts.cache_dir.is_absolute():
             opts.cache_dir = base / opts.cache_dir
     return opts
+
+
+def task_spec(config: Any, spec: str) -> str:
+    """A task given as a YAML path (`.yaml`/`.yml`) relative to the run config's folder, made
+    absolute (like `out:` and every path in the file); task, group and tag names unchanged."""
+    source = getattr(config, "source", None)
+    if not spec.endswith((".yaml", ".yml")) or source is None or Path(spec).is_absolute():
+        return spec
+    return str(Path(source).parent / spec)
 
 
 def resolve_checkpoint(config: Any, arm: BenchArm, index: int, checkpoints: list[Any]) -> Any:

@@ -137,17 +137,18 @@ def unscored_reason(sample: Mapping[str, Any]) -> str | None:
 
 
 def unscored_documents(
-    samples: Mapping[str, list[dict[str, Any]]], label: str, arm: str
+    samples: Mapping[str, list[dict[str, Any]]], label: str, arm: str, checkpoint: str | None
 ) -> list[dict[str, Any]]:
-    """The documents `sample_records` leaves out, one row each: task, arm, subtask, doc id,
-    reason (written to RUN_DIR/logs/bench-unscored.jsonl by the collector)."""
-    rows = []
+    """The documents `sample_records` leaves out, one `bench_unscored` record each: task, arm,
+    subtask, doc id, reason, checkpoint (also logged to RUN_DIR/logs/bench-unscored.jsonl)."""
+    rows: list[dict[str, Any]] = []
     for subtask, logged in samples.items():
         for sample in logged:
             reason = unscored_reason(sample)
             if reason is not None:
-                rows.append({"task": label, "arm": arm, "subtask": subtask})
-                rows[-1] |= {"doc_id": str(sample["doc_id"]), "reason": reason}
+                rows.append({"kind": "bench_unscored", "task": label, "arm": arm})
+                rows[-1] |= {"subtask": subtask, "doc_id": str(sample["doc_id"])}
+                rows[-1] |= {"reason": reason, "checkpoint": checkpoint}
     return list({(r["subtask"], r["doc_id"]): r for r in rows}.values())
 
 
@@ -168,6 +169,7 @@ def sample_records(
     records = []
     for subtask, logged in samples.items():
         task = (tasks or {}).get(subtask)
+        better = higher_is_better(task)
         for sample in logged:
             if unscored_reason(sample) is not None:
                 continue
@@ -192,8 +194,20 @@ def sample_records(
                 if isinstance(doc.get("question"), str):
                     base["question"] = doc["question"]
             for metric in sample.get("metrics", []):
-                records += _metric_records(base, metric, sample.get(metric), predict)
+                found = _metric_records(base, metric, sample.get(metric), predict)
+                if isinstance(better.get(metric), bool):
+                    found = [r | {"higher_is_better": better[metric]} for r in found]
+                records += found
     return records
+
+
+def higher_is_better(task: Any) -> dict[str, Any]:
+    """lm-eval's own direction of each task metric (`Task.higher_is_better()`), {} without one."""
+    try:
+        found = task.higher_is_better() if task is not None else None
+    except Exception:  # a task without the method or its config: direction unknown
+        return {}
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def _metric_records(

@@ -6,24 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from crma_eval import (
     DASH,
     display,
+    forest_svg,
     interval,
     missing,
-    new_figure,
     num,
     pct,
     pvalue,
     signed,
     slug,
-    svg_of,
 )
 from crma_eval.api import Figure, KeyValues, Paragraph, Section, Table, method_label
-from crma_eval.plugins.bench.analysis import NO_FILTER
+from crma_eval.plugins.bench.cells import NO_FILTER
 from crma_eval.plugins.bench.continuous import UNBOUNDED
+from crma_eval.plugins.bench.unscored import unscored_table
 
 DEFINITIONS = [
     (
@@ -46,8 +44,10 @@ DEFINITIONS = [
     ),
     (
         "ratio",
-        "corpus perplexity after / base = exp(mean per-document log-perplexity difference), "
-        "interval from the paired t-interval on the log scale; 1 means no change",
+        "corpus perplexity after / base = exp(Σ(ll_base − ll_after) / Σweight), the ratio of "
+        "the two arms' reported perplexities (weights: lm-eval's words or bytes of each "
+        "document, the same under both arms; 1 for plain perplexity); interval: t-interval "
+        "(n − 1 df) of that ratio estimator on the log scale; 1 means no change",
     ),
     ("McNemar", "test on the discordant documents (right after only, right before only)"),
 ]
@@ -205,19 +205,11 @@ def _forest(
     opts: Mapping[str, Any],
 ) -> str:
     """A forest plot (SVG) of the rows' estimates with their intervals, first row on top."""
-    est, low, high = (np.array([r[k] for r in rows], float) for k in keys)
-    y = np.arange(len(rows))[::-1]
-    fig, ax = new_figure(width=5.5, height=max(1.6, 0.32 * len(rows) + 0.9))
-    ok = ~np.isnan(low)
-    ax.hlines(y[ok], low[ok], high[ok], color="0.25", linewidth=1.2)
-    ax.plot(est, y, "o", color="C0", markersize=4, linestyle="none")
-    ax.axvline(1.0 if ratio else 0.0, color="0.5", linewidth=0.8, linestyle="--")
-    if ratio:
-        ax.set_xscale("log")
+    est, low, high = ([r[k] for r in rows] for k in keys)
     labels = [f"{task_label(r)}, {display(opts, r['arm'])}{_discordant_note(r)}" for r in rows]
-    ax.set_yticks(y, labels)
-    ax.set_xlabel("perplexity ratio after / before" if ratio else "Δ (percentage points)")
-    return svg_of(fig)
+    xlabel = "perplexity ratio after / before" if ratio else "Δ (percentage points)"
+    return forest_svg(est, low, high, labels, xlabel, reference=1.0 if ratio else 0.0, log=ratio,
+                      row_height=0.32, min_height=1.6)  # fmt: skip
 
 
 def forests(deltas: list[dict[str, Any]], level: str, opts: Mapping[str, Any]) -> list[Figure]:
@@ -265,4 +257,7 @@ def bench_section(result: dict[str, Any]) -> Section:
         blocks.insert(0, headline(details, opts))
         blocks += [before_after(details, level, opts), *forests(details["deltas"], level, opts)]
     blocks.append(_scores(details["scores"], f"{level} CI", opts))
+    unscored = unscored_table(details.get("unscored") or [], opts)  # older results: none
+    if unscored is not None:
+        blocks.append(unscored)
     return Section(id="bench", title="Standard benchmarks", blocks=blocks, definitions=DEFINITIONS)

@@ -3,6 +3,10 @@
 A metric `cl.<prefix>.<metric>` is the mean over seeds (unit: seed); its `.std` and `.n` describe
 that mean; `.seed_<s>` is one seed's value; `.ci_low/.ci_high` are item-cluster bootstrap bounds
 (unit: item). Cells `cl.<prefix>.r<i>.<domain>` are seed-averaged accuracies or losses.
+Directions: the formulas run on the oriented matrix (crma_eval.plugins.cl.metrics.oriented, a loss
+negated), so BWT, FWT and REM are higher-is-better and forgetting and intransigence
+lower-is-better for both sources; levels (ACC, A, cells) are higher-is-better for accuracy and
+lower-is-better for a loss (`final_loss`, `a_loss`).
 """
 
 from __future__ import annotations
@@ -12,10 +16,22 @@ from typing import Any
 from crma_eval.api.catalogue import MetricInfo
 from crma_eval.plugins.cl.intervals import METHOD
 
+# Differences that are worse when larger (on the oriented matrix); every other metric is a
+# higher-is-better score or difference, except the levels of a loss matrix.
+LOWER_IS_BETTER = frozenset({"forgetting", "forgetting_avalanche", "intransigence"})
+LOSS_LEVELS = frozenset({"final_loss", "a_loss"})
+
 
 def _scale(series: dict[str, Any], metric: str) -> str:
     """Loss metrics (levels and differences) are in nats per token, accuracy ones fractions."""
     return "nats per token" if series["source"] == "loss" else "fraction"
+
+
+def direction(series: dict[str, Any], metric: str) -> str:
+    """Which value of a cl metric is better; `metric` "cell" for a matrix cell."""
+    if metric in LOWER_IS_BETTER or metric in LOSS_LEVELS:
+        return "lower"
+    return "lower" if metric == "cell" and series["source"] == "loss" else "higher"
 
 
 def _metric(
@@ -27,11 +43,11 @@ def _metric(
         f"{name} = {spec.get('formula', name)} ({spec.get('source', '')}) of the "
         f"{series['unit']} matrix of {series['prefix']}"
     )
-    n, scale = int(entry["n"]), _scale(series, name)
+    n, scale, better = int(entry["n"]), _scale(series, name), direction(series, name)
     out = {
         stem: MetricInfo(
             "estimate", f"{what}, mean over seeds", unit="seed", n=n,
-            method="mean over seeds of the per-seed metric", scale=scale,
+            method="mean over seeds of the per-seed metric", scale=scale, direction=better,
         ),
         f"{stem}.std": MetricInfo(
             "dispersion", f"sample sd (ddof=1) across seeds of {what}", unit="seed", n=n,
@@ -43,21 +59,21 @@ def _metric(
     }  # fmt: skip
     for seed in entry["seeds"]:
         out[f"{stem}.seed_{seed}"] = MetricInfo(
-            "estimate", f"{what}, seed {seed}", unit="seed", n=1, scale=scale
+            "estimate", f"{what}, seed {seed}", unit="seed", n=1, scale=scale, direction=better
         )
     n_items = sum(series.get("n_items", {}).values()) or None
     for side in ("low", "high"):
         out[f"{stem}.ci_{side}"] = MetricInfo(
             "interval_bound", f"{'lower' if side == 'low' else 'upper'} bound of {what}",
             unit="item", n=n_items, method=METHOD, scale=scale, of=stem, bound=side,
-            confidence=conf,
+            confidence=conf, direction=better,
         )  # fmt: skip
     return out
 
 
 def _cells(series: dict[str, Any], conf: float) -> dict[str, MetricInfo]:
     out: dict[str, MetricInfo] = {}
-    scale = _scale(series, "cell")
+    scale, better = _scale(series, "cell"), direction(series, "cell")
     for r, row in enumerate(series["matrix"]):
         for c, value in enumerate(row):
             if value is None:
@@ -69,11 +85,13 @@ def _cells(series: dict[str, Any], conf: float) -> dict[str, MetricInfo]:
             out[stem] = MetricInfo(
                 "estimate", f"{what}, mean over seeds", unit="seed", n=len(series["seeds"]),
                 method="mean over the domain's items, then over seeds", scale=scale,
+                direction=better,
             )  # fmt: skip
             for side in ("low", "high"):
                 out[f"{stem}.ci_{side}"] = MetricInfo(
                     "interval_bound", f"{side} bound of {what}", unit="item", n=n,
                     method=METHOD, scale=scale, of=stem, bound=side, confidence=conf,
+                    direction=better,
                 )  # fmt: skip
     return out
 
@@ -87,12 +105,18 @@ def _attribution(entry: dict[str, Any], conf: float) -> dict[str, MetricInfo]:
     out: dict[str, MetricInfo] = {}
     for name, what in words.items():
         out[f"{stem}.{name}"] = MetricInfo(
-            "estimate", what, unit="seed", method="mean over seeds and cells", scale="fraction"
+            "estimate",
+            what,
+            unit="seed",
+            method="mean over seeds and cells",
+            scale="fraction",
+            direction="higher",  # R differences: negative = accuracy lost
         )
         for side in ("low", "high"):
             out[f"{stem}.{name}_ci_{side}"] = MetricInfo(
                 "interval_bound", f"{side} bound of {what}", unit="item", method=METHOD,
                 scale="fraction", of=f"{stem}.{name}", bound=side, confidence=conf,
+                direction="higher",
             )  # fmt: skip
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from crma_eval import metric_name
@@ -12,6 +13,9 @@ DRIFT = "loss-relative drift (L(T,d) − L(d,d)) / L(d,d) × 100, mean over d < 
 HOLDOUT = "final holdout loss (mean NLL per token over all domains after the last phase)"
 SCALES = {"drift": "percent", "holdout": "nats per token", "advantage": "percent"}
 WORDS = {"drift": DRIFT, "holdout": HOLDOUT}
+PP = "percentage points"  # a difference of two drifts (each in percent)
+# Which way is better: less drift (forgetting) and lower holdout loss; a larger advantage.
+DIRECTIONS = {"drift": "lower", "holdout": "lower", "advantage": "higher"}
 
 
 def _per_seed(metrics: dict[str, float], prefix: str, what: str) -> dict[str, MetricInfo]:
@@ -21,7 +25,9 @@ def _per_seed(metrics: dict[str, float], prefix: str, what: str) -> dict[str, Me
         name = f"{prefix}.{stat}"
         if name in metrics:
             words = f"{WORDS.get(stat, 'learning advantage')}, {what}"
-            out[name] = MetricInfo("estimate", words, unit="seed", n=1, scale=scale)
+            out[name] = MetricInfo(
+                "estimate", words, unit="seed", n=1, scale=scale, direction=DIRECTIONS[stat]
+            )
     return out
 
 
@@ -33,6 +39,7 @@ def _condition(metrics: dict[str, float], cond: dict[str, Any]) -> dict[str, Met
             metrics, metric_name(PLUGIN, name, quantity), "mean",
             f"{WORDS[quantity]}, condition {name}, mean over seeds", unit="seed", n=n,
             method="mean over seeds; sample std (ddof=1)", scale=SCALES[quantity],
+            direction=DIRECTIONS[quantity],
         )  # fmt: skip
     for seed in cond["seeds"]:
         prefix = metric_name(PLUGIN, name, f"seed_{seed['seed']}")
@@ -42,6 +49,7 @@ def _condition(metrics: dict[str, float], cond: dict[str, Any]) -> dict[str, Met
             metrics, metric_name(PLUGIN, name, domain["domain"], "drift"), "mean",
             f"drift of domain {domain['domain']}, condition {name}, mean over seeds",
             unit="seed", n=int(domain["n"]), method="mean over seeds", scale="percent",
+            direction="lower",
         )  # fmt: skip
     return out
 
@@ -52,7 +60,7 @@ def _advantage(metrics: dict[str, float], adv: dict[str, Any]) -> dict[str, Metr
     out = describe(
         metrics, metric_name(PLUGIN, label, "advantage"), "mean", f"{what}, mean over seeds",
         unit="seed", n=len(adv["seeds"]), method="mean over matched seeds; sample std (ddof=1)",
-        scale="percent",
+        scale="percent", direction="higher",
     )  # fmt: skip
     for seed, _ in adv["seeds"]:
         out |= _per_seed(
@@ -62,21 +70,27 @@ def _advantage(metrics: dict[str, float], adv: dict[str, Any]) -> dict[str, Metr
 
 
 def _test(metrics: dict[str, float], test: dict[str, Any], n: int) -> dict[str, MetricInfo]:
+    """Welch, permutation, disjointness and MDE of drift a vs b. Every condition has the same
+    seeds (matrix.check_seeds), so the difference of mean drifts these test is the estimate
+    `<a>_vs_<b>.paired.diff` (the mean of per-seed differences): their `of`."""
     label = f"{test['a']}_vs_{test['b']}"
-    what = f"difference in per-seed drift, {test['a']} vs {test['b']}"
+    what = f"difference in mean drift (pp), {test['a']} minus {test['b']}"
     kind = "exact" if test["permutation"]["exact"] else "monte-carlo"
+    estimate = metric_name(PLUGIN, label, "paired", "diff")
+    of = estimate if estimate in metrics else None
     common: dict[str, Any] = {"unit": "seed", "n": n}
-    out: dict[str, MetricInfo] = {}
+    found: dict[str, MetricInfo] = {}
     for part, method in (("welch", "welch-t"), ("permutation", f"permutation-{kind}")):
         prefix = metric_name(PLUGIN, label, part)
-        out |= describe(metrics, prefix, None, what, test=method, **common)
+        found |= describe(metrics, prefix, None, what, test=method, direction="lower", **common)
     disjoint = f"per-seed drift ranges disjoint, {what}"
-    out |= describe(metrics, metric_name(PLUGIN, label), None, disjoint, test="ranges", **common)
+    found |= describe(metrics, metric_name(PLUGIN, label), None, disjoint, test="ranges", **common)
+    out = {name: replace(info, of=of) for name, info in found.items()}
     mde = metric_name(PLUGIN, label, "mde")
     if mde in metrics:
         words = f"minimum detectable {what} (80% power, two-sided alpha = 1 − confidence)"
         method = "two-sample t power, pooled sd (statsmodels TTestIndPower)"
-        out[mde] = MetricInfo("design", words, method=method, scale="percent", **common)
+        out[mde] = MetricInfo("design", words, method=method, scale=PP, of=of, **common)
     return out
 
 
@@ -101,11 +115,13 @@ def _paired(
     """drift.<a>_vs_<b>.paired.*: the paired-by-seed test (conditions share seeds)."""
     prefix = metric_name(PLUGIN, f"{test['a']}_vs_{test['b']}", "paired")
     n = int(test["paired"]["n"])
-    words = f"mean per-seed difference in drift, {test['a']} minus {test['b']} (paired by seed)"
+    pair = f"{test['a']} minus {test['b']}"
+    words = f"mean per-seed difference in drift (pp), {pair} (paired by seed)"
     own = [m for m in metrics if m.startswith(f"{prefix}.") and ".sign_flip_" not in m]
     out = describe(
         own, prefix, "diff", words, unit="seed", n=n, method="mean of per-seed differences",
-        interval="paired-t", test="paired-t", scale="percent", confidence=confidence,
+        interval="paired-t", test="paired-t", scale=PP, confidence=confidence,
+        direction="lower",  # a minus b in drift: higher = a forgets more
     )  # fmt: skip
     common: dict[str, Any] = {"unit": "seed", "n": n, "of": f"{prefix}.diff"}
     method = "sign-flip-permutation"

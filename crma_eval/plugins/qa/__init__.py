@@ -12,18 +12,23 @@ from crma_eval.plugins.qa.records import QA_KIND
 if TYPE_CHECKING:
     import pandas as pd
 
+_SEGMENT = r"(?!(?:seed|checkpoint)_)[^.]+"  # a condition or domain, not a replicate
 ACCURACY = re.compile(
-    r"qa\.(?P<arm>[^.]+)(?:\.(?P<first>[^.]+))?(?:\.(?P<second>[^.]+))?\.accuracy"
+    rf"qa\.(?P<arm>[^.]+)(?:\.(?P<first>{_SEGMENT}))?(?:\.(?P<second>{_SEGMENT}))?"
+    r"(?:\.(?P<replicate>seed|checkpoint)_(?P<value>[^.]+))?\.accuracy"
 )
 QA_KEYS = ("domain", "item_id", "seed", "checkpoint", "condition")
 
 
-def _covered(arm: str, segments: list[str], frame: pd.DataFrame) -> pd.DataFrame:
+def _covered(
+    arm: str, segments: list[str], replicate: dict[str, str], frame: pd.DataFrame
+) -> pd.DataFrame:
     """The records a qa accuracy metric covers: its arm, and its condition and/or domain (one
-    segment names a domain, or a condition when the records carry several)."""
+    segment names a domain, or a condition when the records carry several), and its replicate
+    (`seed_<k>` / `checkpoint_<c>`: that seed's or checkpoint's answers) when named."""
     from crma_eval import select_slugged
 
-    rows = select_slugged(frame, {"arm": arm})
+    rows = select_slugged(frame, {"arm": arm, **replicate})
     if len(segments) == 2:
         return select_slugged(rows, {"condition": segments[0], "domain": segments[1]})
     if not segments or rows.empty:
@@ -55,10 +60,13 @@ class QAPlugin(Plugin):
     )
 
     def pairing(self, metric: str) -> PairSpec | None:
-        """`qa.<arm>[.<condition>][.<domain>].accuracy`: that arm's qa records (of that condition
-        and domain), paired on domain, item_id, seed, checkpoint and condition."""
+        """`qa.<arm>[.<condition>][.<domain>][.seed_<k>].accuracy`: that arm's qa records (of that
+        condition, domain and seed or checkpoint), paired on domain, item_id, seed, checkpoint
+        and condition."""
         match = ACCURACY.fullmatch(metric)
         if match is None:
             return None
         segments = [s for s in (match["first"], match["second"]) if s]
-        return PairSpec("qa", partial(_covered, match["arm"], segments), QA_KEYS, "correct")
+        replicate = {match["replicate"]: match["value"]} if match["replicate"] else {}
+        select = partial(_covered, match["arm"], segments, replicate)
+        return PairSpec("qa", select, QA_KEYS, "correct")

@@ -39,5 +39,5 @@ def row_info(
     when items repeat, else answers = items) and the interval's method is the row's."""
     return describe(
         names, prefix, "accuracy", what, unit="item", n=int(row.get("n_items", row["n"])),
-        method="k/n", interval=row["method"], confidence=confidence,
+        method="k/n", interval=row["method"], confidence=confidence, direction="higher",
     )  # fmt: skip

@@ -99,6 +99,7 @@ def _put(
     info |= describe(
         names, metric_name(*parts, f"{column}s"), "mean", f"mean over {column}s of {what}",
         unit=column, n=int(row["replicate_summary"]["n"]), method=f"mean of per-{column} accuracy",
+        direction="higher",
     )  # fmt: skip
 
 

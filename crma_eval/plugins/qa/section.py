@@ -64,6 +64,7 @@ def interval_info(
     return MetricInfo(
         "interval_bound", "accuracy interval", unit="item", n=None if n is None else int(n),
         method=row.get("method") or (result.get("methods") or {}).get("ci"), confidence=level,
+        direction="higher",
     )  # fmt: skip
 
 

@@ -34,6 +34,20 @@ SHARES = {
     "routed_right_wrong": "share of items routed right and answered wrong",
     "routed_right_right": "share of items routed right and answered right",
 }
+# Which way is better (crma_eval.api.catalogue directions); a stat not named here: unknown.
+LOWER = frozenset(
+    {"fpr_at_95tpr", "ece", "aurc", "gap", "misrouted", "gap_routing", "gap_model",
+     "misrouted_wrong", "routed_right_wrong"}
+)  # fmt: skip
+HIGHER = frozenset(
+    {"accuracy", "macro_f1", "macro_f1_ood_fp", "auroc", "aupr", "retained",
+     "routed_accuracy", "oracle_accuracy", "routed_right_right"}
+)  # fmt: skip
+
+
+def direction(stat: str) -> str | None:
+    """Which is better for a router stat, "higher" or "lower"; None for thresholds, shares."""
+    return "lower" if stat in LOWER else "higher" if stat in HIGHER else None
 
 
 def _n(metrics: dict[str, float], prefix: str) -> int | None:
@@ -58,12 +72,13 @@ def _accuracy(
             own, prefix, "accuracy", f"share of {group} queries routed to the right domain",
             unit="query", n=_n(metrics, prefix),
             method="pooled over checkpoints' decisions" if pooled else "k/n",
-            interval=clustered if pooled else ci, confidence=confidence,
+            interval=clustered if pooled else ci, confidence=confidence, direction="higher",
         )  # fmt: skip
     for stat, words in F1.items():
         out |= describe_family(
             metrics, f"{PLUGIN}.overall", stat, words, unit="query", n=_gold(metrics),
             method="macro-F1 (sklearn)", interval=BOOT, confidence=confidence,
+            direction=direction(stat),
         )  # fmt: skip
     return out
 
@@ -80,7 +95,7 @@ def _ood(metrics: dict[str, float], confidence: float) -> dict[str, MetricInfo]:
     for stat, words in OOD.items():
         out |= describe_family(
             metrics, f"{PLUGIN}.ood", stat, words, unit="query", n=every, method=stat,
-            interval=BOOT, confidence=confidence,
+            interval=BOOT, confidence=confidence, direction=direction(stat),
         )  # fmt: skip
     single = {
         f"{PLUGIN}.calibration.ece": ("expected calibration error of the routing score", "ece"),
@@ -93,7 +108,10 @@ def _ood(metrics: dict[str, float], confidence: float) -> dict[str, MetricInfo]:
     for name, (words, method) in single.items():
         if name in metrics:
             scale, n = ("score", every) if method == "threshold" else ("fraction", _gold(metrics))
-            out[name] = MetricInfo("estimate", words, unit="query", n=n, method=method, scale=scale)
+            out[name] = MetricInfo(
+                "estimate", words, unit="query", n=n, method=method, scale=scale,
+                direction=direction(method),
+            )  # fmt: skip
     return out
 
 
@@ -110,11 +128,13 @@ def _oracle_gap(metrics: dict[str, float], confidence: float, test: str) -> dict
     for stat, words in GAP.items():
         out |= describe_family(
             metrics, prefix, stat, words, method="paired items", interval=BOOT,
-            confidence=confidence, **common,
+            confidence=confidence, direction=direction(stat), **common,
         )  # fmt: skip
     for stat, words in SHARES.items():
         if f"{prefix}.{stat}" in metrics:
-            out[f"{prefix}.{stat}"] = MetricInfo("estimate", words, scale="fraction", **common)
+            out[f"{prefix}.{stat}"] = MetricInfo(
+                "estimate", words, scale="fraction", direction=direction(stat), **common
+            )
     gap = f"{prefix}.gap"
     counts = {
         "n": "paired items",

@@ -23,13 +23,13 @@ def spectral_info(metrics: dict[str, float]) -> dict[str, MetricInfo]:
         out |= describe(
             [m for m in metrics if m.rsplit(".", 1)[-1] not in ERRORS], prefix, "max_dev",
             f"{DEVIATION}, {where}", unit="logged step", n=None if n is None else int(n),
-            method="maximum over logged steps", scale="absolute deviation",
+            method="maximum over logged steps", scale="absolute deviation", direction="lower",
         )  # fmt: skip
         for stat, words in ERRORS.items():
             if f"{prefix}.{stat}" in metrics:
                 out[f"{prefix}.{stat}"] = MetricInfo(
                     "estimate", f"{words}, {where}", unit="logged step",
                     n=None if n is None else int(n), method="maximum over logged steps",
-                    scale="absolute deviation",
+                    scale="absolute deviation", direction="lower",
                 )  # fmt: skip
     return out

@@ -1,0 +1,66 @@
+"""Weights & Biases export: an offline W&B run under `OUT/wandb/offline-run-*` (no login).
+
+Summary: each metric under its results.json name, its interval and n under `<name>/ci_low`,
+`<name>/ci_high`, `<name>/n`. A table `crma_eval/metrics` (metric, value, ci_low, ci_high, n,
+unit, interval, method). Config: `context.run_context` params; tags: none but the run name.
+`wandb sync OUT/wandb/offline-run-*` uploads it later (the API key comes from the environment
+then; this export never reads or writes one). No git, code, console or system-metrics capture.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crma_eval.export.context import RunContext
+from crma_eval.export.rows import MetricRow
+
+COLUMNS: list[str | int] = [
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "unit",
+    "interval",
+    "method",
+]
+INIT_TIMEOUT_S = 60.0
+
+
+def summary(rows: list[MetricRow]) -> dict[str, float]:
+    """The summary: values, bounds and n, each under its own key."""
+    out: dict[str, float] = {}
+    for row in rows:
+        out[row.name] = row.value
+        for part in ("ci_low", "ci_high", "n"):
+            value = getattr(row, part)
+            if value is not None:
+                out[f"{row.name}/{part}"] = float(value)
+    return out
+
+
+def table_rows(rows: list[MetricRow]) -> list[list[Any]]:
+    """The metrics table's rows, in COLUMNS order."""
+    return [[r.name, r.value, r.ci_low, r.ci_high, r.n, r.unit, r.interval, r.method] for r in rows]
+
+
+def export_wandb(rows: list[MetricRow], ctx: RunContext, out: Path, project: str) -> Path:
+    """Write the offline run; returns its folder."""
+    import wandb
+
+    out.mkdir(parents=True, exist_ok=True)
+    settings = wandb.Settings(
+        mode="offline", silent=True, console="off", disable_git=True, save_code=False,
+        x_disable_stats=True, x_disable_meta=True, init_timeout=INIT_TIMEOUT_S,
+    )  # fmt: skip
+    run = wandb.init(
+        project=project, name=ctx.name, dir=str(out), config=ctx.params, settings=settings
+    )
+    try:
+        run.log({"crma_eval/metrics": wandb.Table(columns=COLUMNS, data=table_rows(rows))})
+        run.summary.update(summary(rows))
+        folder = Path(run.dir).parent
+    finally:
+        run.finish()
+    return folder
