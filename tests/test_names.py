@@ -13,10 +13,12 @@ from crma_eval.cli import main
 from crma_eval.naming import slug, unslug, visible
 
 
-@given(st.text(min_size=1, max_size=20).filter(lambda t: not t.isascii()))
+@given(st.text(min_size=1, max_size=20).filter(lambda t: not t.strip().isascii()))
 def test_non_ascii_slugs_round_trip_and_stay_metric_safe(name: str) -> None:
+    # Names are compared stripped (a trailing U+0085 NEL is whitespace): a name that is ASCII once
+    # stripped gets the ASCII slug, which is not reversible by design.
     made = slug(name)
-    assert unslug(made) == name.strip() or not name.strip()
+    assert unslug(made) == name.strip()
     assert all(c.isascii() and (c.isalnum() or c in "_-") for c in made)
 
 
