@@ -12,6 +12,7 @@ from transformers import LlamaForCausalLM
 
 from crma_eval.checkpoint import load_checkpoint
 from crma_eval.config import EngineConfig
+from crma_eval.demo.tinymodel import tiny_llama
 from crma_eval.engine import EngineSession, loss
 from crma_eval.engine.adapters import AdapterBank
 from crma_eval.engine.batching import pad_batch
@@ -59,7 +60,7 @@ def test_flag_switch_is_bit_identical_to_peft_set_adapter(
 
 def _bank_with(n: int) -> AdapterBank:
     torch.manual_seed(0)
-    base = tm.tiny_llama(tm.build_tokenizer(), hidden=32, layers=2, heads=4)
+    base = tiny_llama(tm.build_tokenizer(), hidden=32, layers=2, heads=4)
     config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"])
     peft = get_peft_model(base, config, adapter_name="a0")
     for i in range(1, n):
@@ -150,7 +151,7 @@ def test_chunked_nll_peak_memory_bounded() -> None:
     at most the budget (checked by recording the head's output sizes)."""
     torch.manual_seed(0)
     model = LlamaForCausalLM(
-        tm.tiny_llama(tm.build_tokenizer(), hidden=16, layers=1, heads=2).config
+        tiny_llama(tm.build_tokenizer(), hidden=16, layers=1, heads=2).config
     ).eval()
     sizes: list[int] = []
     model.lm_head.register_forward_hook(lambda m, i, o: sizes.append(o.numel()))
