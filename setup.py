@@ -1,4 +1,5 @@
-"""Packages of the wheel: crma_eval* plus the top-level tasks/ folder as `crma_eval.tasks`.
+"""Packages of the wheel: crma_eval* plus the top-level tasks/ folder as `crma_eval.tasks` and the
+docs/ folder (the user guides) as `crma_eval.docs`.
 
 Everything else is in pyproject.toml. `packages.find` cannot add a package that lives outside
 crma_eval/, so the list is built here; `package-dir` in pyproject.toml maps it to tasks/.
@@ -8,4 +9,6 @@ from setuptools import find_packages, setup
 
 TASKS = ["crma_eval.tasks", "crma_eval.tasks.gsm8k_crma", "crma_eval.tasks.router_stress"]
 
-setup(packages=[*find_packages(include=["crma_eval*"]), *TASKS])
+DOCS = ["crma_eval.docs"]
+
+setup(packages=[*find_packages(include=["crma_eval*"]), *TASKS, *DOCS])

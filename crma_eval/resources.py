@@ -7,6 +7,8 @@ install and a clone all find the same files:
 * `tasks_dir()`: the folder to give lm-eval's `--include_path` (holds `gsm8k_crma/`);
   `crma-eval tasks-path` prints it.
 * `ood_file()`: the router stress suite's general-knowledge OOD questions (JSONL).
+* `guides()` / `guide(name)`: the user guides of the top-level `docs/` folder, installed as
+  `crma_eval.docs` (`crma-eval docs` lists and prints them).
 
 Raises `InputError` when the package was installed without its data (e.g. a zipped install that
 lm-eval could not read anyway).
@@ -20,6 +22,7 @@ from pathlib import Path
 from crma_eval.errors import InputError
 
 TASKS_PACKAGE = "crma_eval.tasks"
+DOCS_PACKAGE = "crma_eval.docs"
 
 
 def _installed(package: str, *parts: str) -> Path:
@@ -42,3 +45,21 @@ def tasks_dir() -> Path:
 def ood_file() -> Path:
     """The router stress suite's out-of-distribution question set (JSONL, `question` per row)."""
     return _installed(TASKS_PACKAGE, "router_stress", "ood.jsonl")
+
+
+def guides() -> dict[str, Path]:
+    """The installed user guides: name (file stem, e.g. "bench") -> path of its Markdown file."""
+    folder = _installed(DOCS_PACKAGE)
+    return {p.stem: p for p in sorted(folder.glob("*.md"))}
+
+
+def guide(name: str) -> Path:
+    """The Markdown file of one guide (`name` with or without `.md`).
+
+    Raises InputError naming the guides there are when no guide has that name."""
+    found = guides()
+    stem = name.removesuffix(".md")
+    if stem not in found:
+        known = ", ".join(found) or "none installed"
+        raise InputError(f"no guide named {name!r} (guides: {known}); list them with crma-eval docs")
+    return found[stem]

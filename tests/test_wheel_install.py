@@ -135,6 +135,11 @@ def test_installed_package_runs_every_first_hour_verb_from_another_folder(instal
         and (tasks / "gsm8k_crma" / "gsm8k_crma.yaml").is_file()
     )
     assert (tasks / "router_stress" / "ood.jsonl").is_file()
+    # The guides the README links ship inside the package, one per docs/*.md of the source tree.
+    guide = Path(_run([cli, "docs", "bench", "--path"], work, env).strip())
+    assert guide.is_relative_to(bin_dir.parent) and guide.read_text("utf-8").startswith("# ")
+    listed = _run([cli, "docs"], work, env)
+    assert all(md.stem in listed for md in (REPO / "docs").glob("*.md"))
 
     plugins = json.loads(_run([cli, "plugins", "--json"], work, env))
     assert {"qa", "ablation", "drift", "router", "spectral", "bench"} <= {

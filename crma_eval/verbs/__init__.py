@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "claims": "crma_eval.verbs.claims:claims",
     "compare": "crma_eval.verbs.checks:compare",
     "demo": "crma_eval.verbs.pipeline:demo",
+    "docs": "crma_eval.verbs.listing:docs",
     "export": "crma_eval.verbs.export:export",
     "gate": "crma_eval.verbs.checks:gate",
     "init": "crma_eval.verbs.pipeline:init",

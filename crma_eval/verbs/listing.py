@@ -1,6 +1,9 @@
-"""The `crma-eval plugins` verb: the installed plugins (entry-point group crma_eval.plugins)."""
+"""The listing verbs: `plugins` (entry-point group crma_eval.plugins) and `docs` (the installed
+user guides)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -34,3 +37,24 @@ def list_plugins(as_json: bool) -> None:
         declares = ",".join(map(str, row["declares"])) or "-"  # type: ignore[call-overload]
         steps = "collect+analyze" if row["collects"] else "analyze"
         click.echo(f"{row['name']:<10} {kinds:<10} {declares:<10} {steps:<16} {row['title']}")
+
+
+@click.command("docs")
+@click.argument("name", required=False)
+@click.option("--path", "as_path", is_flag=True, help="Print the guide's file path, not its text.")
+def docs(name: str | None, as_path: bool) -> None:
+    """List the user guides installed with the package, or print guide NAME (Markdown)."""
+    from crma_eval.resources import guide, guides
+
+    if name is None:
+        for stem, path in guides().items():
+            title = next((x.lstrip("# ").strip() for x in _lines(path) if x.startswith("#")), "")
+            click.echo(f"{stem:<10} {title}")
+        click.echo("print one: crma-eval docs NAME (add --path for its file)")
+        return
+    path = guide(name)
+    click.echo(str(path) if as_path else path.read_text(encoding="utf-8"), nl=as_path)
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
