@@ -61,5 +61,5 @@ def guide(name: str) -> Path:
     stem = name.removesuffix(".md")
     if stem not in found:
         known = ", ".join(found) or "none installed"
-        raise InputError(f"no guide named {name!r} (guides: {known}); list them with crma-eval docs")
+        raise InputError(f"no guide named {name!r} (guides: {known}); list them: crma-eval docs")
     return found[stem]
