@@ -14,12 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from crma_eval.api.catalogue import MetricInfo
+from crma_eval.naming import metric_name
 from crma_eval.plugins.cl.intervals import METHOD
 
 # Differences that are worse when larger (on the oriented matrix); every other metric is a
 # higher-is-better score or difference, except the levels of a loss matrix.
 LOWER_IS_BETTER = frozenset({"forgetting", "forgetting_avalanche", "intransigence"})
 LOSS_LEVELS = frozenset({"final_loss", "a_loss"})
+
+
+def _stem(series: dict[str, Any], *parts: object) -> str:
+    """The metric name `_put` (crma_eval.plugins.cl.analysis) writes: every segment slugged."""
+    return metric_name(*series["prefix"].split("."), *parts)
 
 
 def _scale(series: dict[str, Any], metric: str) -> str:
@@ -37,7 +43,7 @@ def direction(series: dict[str, Any], metric: str) -> str:
 def _metric(
     series: dict[str, Any], name: str, entry: dict[str, Any], specs: dict[str, Any], conf: float
 ) -> dict[str, MetricInfo]:
-    stem = f"{series['prefix']}.{name}"
+    stem = _stem(series, name)
     spec = specs.get({"final_loss": "acc", "a_loss": "a"}.get(name, name), {})
     what = (
         f"{name} = {spec.get('formula', name)} ({spec.get('source', '')}) of the "
@@ -79,7 +85,7 @@ def _cells(series: dict[str, Any], conf: float) -> dict[str, MetricInfo]:
             if value is None:
                 continue
             domain = series["domains"][c]
-            stem = f"{series['prefix']}.r{r}.{domain}"
+            stem = _stem(series, f"r{r}", domain)
             what = f"R[{r}, {domain}] ({series['unit']} after phase {r}) of {series['prefix']}"
             n = series.get("n_items", {}).get(domain)
             out[stem] = MetricInfo(
@@ -97,7 +103,7 @@ def _cells(series: dict[str, Any], conf: float) -> dict[str, MetricInfo]:
 
 
 def _attribution(entry: dict[str, Any], conf: float) -> dict[str, MetricInfo]:
-    stem = f"cl.{entry['condition']}.attribution"
+    stem = metric_name("cl", entry["condition"], "attribution")
     words = {
         "shared_drift": "mean of R_oracle[k, j] − R_oracle[j, j] over k > j (shared-module drift)",
         "routing_error": "mean of R_routed − R_oracle over cells j ≤ i (routing error)",

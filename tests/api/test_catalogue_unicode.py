@@ -1,0 +1,51 @@
+"""Every metric of every built-in plugin keeps its declared catalogue entry when the domains,
+arms, conditions and tasks hold non-ASCII characters (metric names slug them: crma_eval.naming)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crma_eval.analyze import analyze_frames
+from crma_eval.api.plugin import AnalyzeOptions
+from crma_eval.api.registry import plugins as installed
+from tests.api.test_catalogue import _every_kind
+from tests.recordgen import frames
+
+# Names as a user might write them; each becomes a `u--...` Punycode slug in metric names.
+RENAME = {
+    "med": "méd", "law": "lói", "fin": "fïn", "with_crma": "avec_crmà", "naive": "naïve",
+    "modular": "modulär", "mc": "mç", "base": "bäse"
+}  # fmt: skip
+PLUGINS = ("cl", "qa", "drift", "router", "bench", "ablation")
+
+
+def _renamed(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_renamed(v) for v in value]
+    return RENAME.get(value, value) if isinstance(value, str) else value
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    records = [{k: _renamed(v) for k, v in r.items()} for r in _every_kind()]
+    tmp: Path = tmp_path_factory.mktemp("unicode")
+    opts = AnalyzeOptions(
+        extra={"router": {"routed_arm": RENAME["routed"], "oracle_arm": RENAME["with_crma"]}}
+    )
+    return analyze_frames(frames(tmp, records), opts)
+
+
+@pytest.mark.parametrize("plugin", PLUGINS)
+def test_non_ascii_names_keep_declared_entries(results: dict[str, Any], plugin: str) -> None:
+    assert plugin in installed()
+    names = [m for m in results["metrics"] if m.split(".")[0] == plugin]
+    assert names, plugin
+    if plugin != "router":  # router metrics are named by the fixed categories only
+        assert any("u--" in m for m in names), f"{plugin}: no non-ASCII name in its metrics"
+    info = results["meta"]["metric_info"]
+    guessed = [m for m in names if m not in info or info[m].get("fallback")]
+    assert guessed == [], f"{plugin}: {len(guessed)} metrics have no declared entry"
+    assert all(info[m].get("role") != "unknown" for m in names)
