@@ -17,7 +17,7 @@ from tests.recordgen import frames
 # Names as a user might write them; each becomes a `u--...` Punycode slug in metric names.
 RENAME = {
     "med": "méd", "law": "lói", "fin": "fïn", "with_crma": "avec_crmà", "naive": "naïve",
-    "modular": "modulär", "mc": "mç", "base": "bäse"
+    "modular": "modulär", "mc": "mç", "base": "bäse", "routed": "routé",
 }  # fmt: skip
 PLUGINS = ("cl", "qa", "drift", "router", "bench", "ablation")
 
