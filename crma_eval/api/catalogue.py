@@ -153,11 +153,23 @@ def method_label(method: str | None) -> str:
     return METHOD_LABELS.get(method, method)
 
 
+def plural(unit: str) -> str:
+    """The English plural of a unit noun: 'query' -> 'queries' (-y after a consonant), 'item' ->
+    'items'; a noun already ending in s ('items', 'nats per token') is kept."""
+    if unit.endswith("s"):
+        return unit
+    if unit.endswith("y") and len(unit) > 1 and unit[-2].lower() not in "aeiou":
+        return unit[:-1] + "ies"
+    if unit.endswith(("x", "z", "ch", "sh")):
+        return unit + "es"
+    return unit + "s"
+
+
 def units(n: int | None, unit: str | None) -> str:
-    """'n = 60 items' (plural by a trailing s), '' when n or the unit is unknown."""
+    """'n = 60 items', 'n = 100 queries' (see `plural`), '' when n or the unit is unknown."""
     if n is None or not unit:
         return ""
-    return f"n = {n} {unit if n == 1 or unit.endswith('s') else unit + 's'}"
+    return f"n = {n} {unit if n == 1 else plural(unit)}"
 
 
 def interval_label(info: MetricInfo | None) -> str:
@@ -181,7 +193,7 @@ def interval_labels(infos: Iterable[MetricInfo]) -> str:
         ns = sorted({i.n for i in group if i.n is not None})
         unit = next((i.unit for i in group if i.unit), "unit")
         span = "" if not ns else f"{ns[0]}" + ("" if len(ns) == 1 else f"–{ns[-1]}")
-        parts.append(label + (f" (n = {span} {unit}s)" if span else ""))
+        parts.append(label + (f" (n = {span} {plural(unit)})" if span else ""))
     return "; ".join(parts) or "interval (method not stated)"
 
 

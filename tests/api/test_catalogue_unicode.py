@@ -1,4 +1,4 @@
-"""Every metric of every built-in plugin keeps its declared catalogue entry when the domains,
+"""Labels of non-ASCII names and unit counts. Every metric of every built-in plugin keeps its declared catalogue entry when the domains,
 arms, conditions and tasks hold non-ASCII characters (metric names slug them: crma_eval.naming)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from crma_eval.analyze import analyze_frames
+from crma_eval.api.catalogue import MetricInfo, interval_labels, units
 from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.api.registry import plugins as installed
 from tests.api.test_catalogue import _every_kind
@@ -49,3 +50,21 @@ def test_non_ascii_names_keep_declared_entries(results: dict[str, Any], plugin: 
     guessed = [m for m in names if m not in info or info[m].get("fallback")]
     assert guessed == [], f"{plugin}: {len(guessed)} metrics have no declared entry"
     assert all(info[m].get("role") != "unknown" for m in names)
+
+
+@pytest.mark.parametrize(
+    ("unit", "n", "text"),
+    [
+        ("query", 100, "n = 100 queries"), ("category", 2, "n = 2 categories"),
+        ("day", 3, "n = 3 days"), ("item", 60, "n = 60 items"), ("items", 60, "n = 60 items"),
+        ("answer", 5, "n = 5 answers"), ("document", 9, "n = 9 documents"),
+        ("seed", 3, "n = 3 seeds"), ("box", 2, "n = 2 boxes"), ("query", 1, "n = 1 query"),
+    ],
+)  # fmt: skip
+def test_unit_counts_use_english_plurals(unit: str, n: int, text: str) -> None:
+    assert units(n, unit) == text
+
+
+def test_interval_ranges_use_the_same_plural() -> None:
+    infos = [MetricInfo("interval_bound", "x", unit="query", n=k, method="wilson") for k in (4, 9)]
+    assert interval_labels(infos).endswith("(n = 4–9 queries)")
