@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
+from crma_eval.discordant import bc_text
 from crma_eval.evidence import Evidence, RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
 from crma_eval.gate.decide import decide_margin, rule_mde
@@ -90,7 +91,9 @@ def check_drop(
             extra |= {"drop_low": decision.interval.low, "drop_high": decision.interval.high}
         detail = f"{head}; {decision.detail}{tail}"
         return Outcome(rule, metric, current, decision.passed, detail, extra=extra)
-    passed, detail = _significant_drop(rule, drop, evidence)
+    passed, detail = _significant_drop(
+        rule, drop, evidence, None if orient.assumed else orient.direction
+    )
     return Outcome(rule, metric, current, passed, f"{head}{detail}{tail}", extra=extra)
 
 
@@ -98,8 +101,11 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _significant_drop(rule: Rule, drop: float, evidence: Evidence) -> tuple[bool, str]:
-    """Fail iff the worsening > max_drop and (where paired) p < alpha; the detail after the head."""
+def _significant_drop(
+    rule: Rule, drop: float, evidence: Evidence, direction: str | None = None
+) -> tuple[bool, str]:
+    """Fail iff the worsening > max_drop and (where paired) p < alpha; the detail after the head.
+    direction: the catalogue's ("higher"/"lower", None if unknown), for the b/c words."""
     too_big = drop - rule.max_drop > DROP_TOLERANCE  # 0.9 - 0.88 is 0.0200...02 in floats
     if evidence.test is None:
         verdict = (
@@ -112,7 +118,7 @@ def _significant_drop(rule: Rule, drop: float, evidence: Evidence) -> tuple[bool
     significant = test.pvalue < rule.alpha
     stats = (
         f"{evidence.note} p = {test.pvalue:.3g} on {evidence.n_pairs} pairs "
-        f"(b = {test.b} right in baseline only, c = {test.c} right in current only)"
+        f"({bc_text(test.b, test.c, test.method, direction, ('baseline', 'current'))})"
     )
     if too_big and significant:
         verdict = (

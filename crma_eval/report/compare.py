@@ -23,6 +23,7 @@ from crma_eval.api.blocks import Items, KeyValues, Paragraph, Section, Table
 from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
 from crma_eval.api.plugin import PairSpec
 from crma_eval.api.registry import plugins
+from crma_eval.discordant import bc_cell
 from crma_eval.errors import InputError
 from crma_eval.evidence import GRADED_CONSTANT, GRADED_TEST, RunRecords, paired_evidence
 from crma_eval.fmt import DASH, missing, pvalue
@@ -37,7 +38,8 @@ MD_ROWS = 20  # rows of each table in compare.md
 
 @dataclass
 class Paired:
-    """One metric's paired test: n pairs, b (right in A only), c (right in B only), p."""
+    """One metric's paired test: n pairs, b (higher in A only), c (higher in B only), p
+    (crma_eval.discordant says what they count)."""
 
     metric: str
     a: float
@@ -66,6 +68,11 @@ class Comparison:
         """True when the metric catalogue says `metric` is a point estimate in both runs."""
         info = self.info.get(metric)
         return info is not None and info.is_estimate
+
+    def direction(self, metric: str) -> str | None:
+        """The catalogue's declared direction of `metric` ("higher"/"lower"), else None."""
+        info = self.info.get(metric)
+        return None if info is None else info.known_direction
 
     def verdict(self, metric: str, a: Any, b: Any) -> str:
         """'B better' / 'B worse' / 'same' by the metric's direction; '—' when it is unknown
@@ -235,8 +242,8 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             "delta (B − A)",
             "B vs A",
             "n pairs",
-            f"better in {a} (b)",
-            f"better in {b} (c)",
+            f"b: higher in {a}",
+            f"c: higher in {b}",
             "p",
             "MDE",
             "test",
@@ -245,8 +252,11 @@ def comparison_sections(comp: Comparison) -> list[Section]:
         _paired_rows(comp),
         "Paired tests on shared items (the pairing of gate --baseline; A as the baseline)",
         [
+            "b, c: what scores higher in one run only, read as better or worse by the metric's "
+            "direction (worse for a lower-is-better metric, higher where the direction is "
+            "unknown). "
             "p: the row's test, two-sided — McNemar exact on the discordant items when each item "
-            "was answered once (b, c: answers right in one run only); the item-level sign-flip "
+            "was answered once (b, c: answers 1 in one run only); the item-level sign-flip "
             "permutation test on per-item differences (totals) when items repeat (seeds, "
             "checkpoints; b, c: items with a higher total in one run); for graded values "
             "(not 0/1) the paired t on per-document differences, or the exact sign-flip test "
@@ -310,11 +320,12 @@ def markdown(comp: Comparison) -> str:
         "",
     ]
     if tested:
-        lines += [f"| metric | {a} | {b} | delta | n | b ({a} better) | c ({b} better) | p |"]
+        lines += [f"| metric | {a} | {b} | delta | n | b: higher in {a} | c: higher in {b} | p |"]
         lines += ["|---|---:|---:|---:|---:|---:|---:|---:|"]
         lines += [
             f"| `{p.metric}` | {_num(p.a)} | {_num(p.b_value)} | {_signed(_delta(p.a, p.b_value))}"
-            f" | {p.n} | {p.only_a} | {p.only_b} | {pvalue(p.p)} |"
+            f" | {p.n} | {bc_cell(p.only_a, p.method, comp.direction(p.metric))}"
+            f" | {bc_cell(p.only_b, p.method, comp.direction(p.metric))} | {pvalue(p.p)} |"
             for p in tested[:MD_ROWS]
         ]
         lines.append("")

@@ -1,5 +1,6 @@
-"""Labels of non-ASCII names and unit counts. Every metric of every built-in plugin keeps its declared catalogue entry when the domains,
-arms, conditions and tasks hold non-ASCII characters (metric names slug them: crma_eval.naming)."""
+"""Labels of non-ASCII names and unit counts: every metric of every built-in plugin keeps its
+declared catalogue entry when the domains, arms, conditions and tasks hold non-ASCII characters
+(metric names slug them: crma_eval.naming); unit counts use English plurals."""
 
 from __future__ import annotations
 

@@ -43,10 +43,12 @@ def test_compare_writes_deltas_paired_tests_and_flipped_items(tmp_path: Path) ->
     row = next(line for line in md.splitlines() if "`qa.with_crma.accuracy`" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[3] == f"{delta:+.4g}" and cells[4] == str(len(a))
-    assert cells[5:7] == [str(only_a), str(only_b)]
+    assert cells[5:7] == [f"{only_a} answers better", f"{only_b} answers better"]
     assert float(cells[7]) == float(f"{expected_p:.3g}")
     unchanged = next(line for line in md.splitlines() if "`qa.without_crma.accuracy`" in line)
-    assert "| 0 | 0 | 1 |" in unchanged  # same answers in both runs: nothing discordant
+    assert (
+        "| 0 answers better | 0 answers better | 1 |" in unchanged
+    )  # same answers in both runs: nothing discordant
     assert re.search(r"\(0 only in run_a, [1-9]\d* only in run_b\)", md)  # frozen: B only
     assert "qa.frozen.accuracy" in html  # listed under "Metrics in one run only"
     # flipped items: exactly the items right in one run only, as a complete list beside the page
