@@ -28,6 +28,9 @@ TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 QUOTE = "'"
 # A plain signed number (optionally a percentage) is data, not a formula: left as it is, so
 # exported tables load as numbers. Still reversible: such a cell never starts with a quote.
+# The one dialect of every CSV this package writes (csv_text here, the report's table exports).
+QUOTING = csv.QUOTE_ALL
+LINE_END = "\r\n"
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
 
 
@@ -47,7 +50,7 @@ def decode_cell(text: str) -> str:
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """The whole CSV document (header, rows), every cell encoded and quoted."""
     buf = io.StringIO()
-    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer = csv.writer(buf, quoting=QUOTING, lineterminator=LINE_END)
     writer.writerow([encode_cell(h) for h in header])
     writer.writerows([encode_cell(c) for c in row] for row in rows)
     return buf.getvalue()

@@ -1,8 +1,8 @@
 """Every report table as CSV and LaTeX (booktabs), and drill-down lists as CSV, beside the report.
 
 Files go to RUN_DIR/tables/<anchor>.csv|.tex and RUN_DIR/items/<anchor>.csv (staged, then
-renamed). CSV cells that a spreadsheet would read as a formula are neutralised
-(crma_eval.csvsafe).
+renamed). CSV files are spreadsheet-safe as crma_eval.csvsafe writes them: every cell quoted,
+cells a spreadsheet would read as a formula neutralised.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval.csvsafe import QUOTE, TRIGGERS, encode_cell
+from crma_eval.csvsafe import LINE_END, QUOTE, QUOTING, TRIGGERS, encode_cell
 from crma_eval.store import write_text_atomic
 
 _LATEX_SPECIAL = {
@@ -36,7 +36,8 @@ def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Callabl
 
     Vectorised with pandas (10^5 rows in well under a second): text cells are kept as they are,
     every other cell goes through `fmt`; every cell is then neutralised by
-    crma_eval.csvsafe.encode_cell.
+    crma_eval.csvsafe.encode_cell and quoted: the text crma_eval.csvsafe.csv_text writes for
+    the same cells (same dialect: every cell quoted, CRLF rows).
     """
     frame = pd.DataFrame.from_records(list(rows), columns=range(len(columns)))
     for i, name in enumerate(columns):
@@ -45,7 +46,7 @@ def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: Callabl
             cells = cells.map(lambda v, hint=name: v if isinstance(v, str) else fmt(v, hint))
         frame[i] = _neutralised(cells.astype(object))
     frame.columns = [encode_cell(str(c)) for c in columns]
-    return str(frame.to_csv(index=False, lineterminator="\n"))
+    return str(frame.to_csv(index=False, quoting=QUOTING, lineterminator=LINE_END))
 
 
 def _neutralised(cells: pd.Series) -> pd.Series:
