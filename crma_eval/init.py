@@ -118,6 +118,7 @@ def _config_text(name: str, checkpoints: list[Any], out: Path, domains: list[str
     arms = _arms(checkpoints)
     routed = _routed_arm(checkpoints)
     arms += [routed[0]] if routed else []
+    arms.append(_cl_arm(checkpoints))
     holdout = "\n".join(f"    {d}: data/holdout/{d}.jsonl" for d in domains)
     qa = "\n".join(f"    {d}: data/qa/{d}.jsonl" for d in domains)
     return f"""# crma-eval run config, written by `crma-eval init`. Run it with:
@@ -175,6 +176,15 @@ def _arms(checkpoints: list[Any]) -> list[str]:
         f"  - {{name: without_crma, crma: false, adapter: oracle, conditions: {only}}}  # ablation",
         f"  - {{name: oracle, crma: false, adapter: oracle, conditions: {json.dumps(without)}}}",
     ]
+
+
+def _cl_arm(checkpoints: list[Any]) -> str:
+    """A commented arm answering after every phase: the continual-learning matrix (cl plugin)."""
+    crma = str(not checkpoints or all(c.manifest.crma is not None for c in checkpoints)).lower()
+    return (
+        f"  # - {{name: cl_matrix, crma: {crma}, adapter: oracle, checkpoints: all}}"
+        '   # the cl matrix (ACC/BWT/FWT): this arm after every phase; add "cl" to plugins'
+    )
 
 
 def _qa_metrics(checkpoints: list[Any]) -> list[str]:

@@ -251,3 +251,29 @@ def test_gate_refreshes_an_existing_report_with_its_outcome(tmp_path: Path) -> N
     assert result.exit_code == 1
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'class="gate gate-fail"' in html and "Gate FAILED" in html
+
+
+def test_init_writes_a_commented_cl_arm_that_loads_once_enabled(tmp_path: Path) -> None:
+    import tinymodel as tm
+
+    from crma_eval.checkpoint import load_checkpoint
+    from crma_eval.config import load_config
+
+    world = tm.world()
+    out = tmp_path / "proj"
+    args = ["init", "--checkpoints", str(world.root / "modular-p*"), "--out", str(out)]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    path = out / "crma-eval.yaml"
+    text = path.read_text()
+    stanza = next(line for line in text.splitlines() if "checkpoints: all" in line)
+    assert stanza.lstrip().startswith("# - {name: cl_matrix") and '"cl"' in stanza
+    plugins = next(line for line in text.splitlines() if line.startswith("plugins:"))
+    enabled = text.replace(stanza, stanza.replace("# - ", "- ", 1)).replace(
+        plugins, plugins.replace("[", '["cl", ', 1)
+    )
+    path.write_text(enabled)
+    cfg = load_config(path)
+    assert "cl" in cfg.plugins
+    arm = next(a for a in cfg.arms if a.name == "cl_matrix")
+    assert arm.checkpoints == "all"
+    cfg.check_arms([load_checkpoint(p) for p in cfg.checkpoint_paths()])
