@@ -63,6 +63,7 @@ class Comparison:
     paired: list[Paired] = field(default_factory=list)
     flipped: dict[str, pd.DataFrame] = field(default_factory=dict)
     info: dict[str, MetricInfo] = field(default_factory=dict)
+    unpaired: str = ""  # why no test could pair items (e.g. a run without records/), else ""
 
     def is_estimate(self, metric: str) -> bool:
         """True when the metric catalogue says `metric` is a point estimate in both runs."""
@@ -161,7 +162,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     """
     loaded = [load_results(r) for r in (run_a, run_b)]
     results = [r["metrics"] for r in loaded]
-    names = (Path(run_a).resolve().name, Path(run_b).resolve().name)
+    names = _labels(run_a, run_b)
     shared_names = [m for m in results[0] if m in results[1]]
     shared = [(m, results[0][m], results[1][m]) for m in shared_names]
     only = {
@@ -170,6 +171,8 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     }
     out = Comparison(names, shared, only, info=_shared_info(loaded, shared_names))
     runs = (RunRecords(run_a), RunRecords(run_b))
+    bare = [n for n, r in zip(names, runs, strict=True) if not r.run.record_files()]
+    out.unpaired = "; ".join(f"no per-item records in {n}" for n in bare)
     estimates = [m for m in shared_names if out.is_estimate(m)]
     specs = {m: s for m in estimates if (s := _spec(m)) is not None}
     out.paired = [_paired(m, results[0][m], results[1][m], runs) for m in specs]
@@ -177,6 +180,12 @@ def compare_runs(run_a: str | Path, run_b: str | Path) -> Comparison:
     for metric in _general({m: s for m, s in specs.items() if m in tested}):
         out.flipped[metric] = flipped_items(specs[metric], runs)
     return out
+
+
+def _labels(run_a: str | Path, run_b: str | Path) -> tuple[str, str]:
+    """The runs' folder names, or 'A (name)' / 'B (name)' when the two names are equal."""
+    a, b = (Path(r).resolve().name for r in (run_a, run_b))
+    return (a, b) if a != b else (f"A ({a})", f"B ({b})")
 
 
 def _methods(tested: list[Paired]) -> str:
@@ -303,7 +312,10 @@ def comparison_sections(comp: Comparison) -> list[Section]:
             )
         )
     if not comp.paired:
-        blocks.append(Paragraph("No shared metric pairs per item: deltas only, no paired test."))
+        why = f" ({comp.unpaired})" if comp.unpaired else ""
+        blocks.append(
+            Paragraph(f"No shared metric pairs per item{why}: deltas only, no paired test.")
+        )
     return [Section("compare", f"{a} → {b}", blocks)]
 
 
@@ -315,7 +327,8 @@ def markdown(comp: Comparison) -> str:
         f"## crma-eval compare: {a} → {b}",
         "",
         f"{len(comp.shared)} shared metrics ({len(comp.only[a])} only in {a}, "
-        f"{len(comp.only[b])} only in {b}); {len(tested)} paired tests ({_methods(tested)}, "
+        f"{len(comp.only[b])} only in {b}); {len(tested)} paired tests "
+        f"({comp.unpaired if not tested and comp.unpaired else _methods(tested)}, "
         f"on shared items); {sum(len(f) for f in comp.flipped.values())} flipped items.",
         "",
     ]
@@ -343,13 +356,16 @@ def _scale(comp: Comparison, metric: str) -> str:
 def _largest(comp: Comparison) -> list[str]:
     """The largest deltas of estimates, ranked by |delta| within each scale (a delta of 0.05 in
     a fraction and of 3 in percentage points are not comparable): up to MD_ROWS rows in all,
-    shared round-robin among the scales, grouped by scale."""
+    shared round-robin among the scales, grouped by scale; zero deltas are left out (counted)."""
     by_scale: dict[str, list[tuple[str, float, str]]] = {}
+    estimates = 0
     for metric, x, y in comp.shared:
         delta = _delta(x, y)
         if comp.is_estimate(metric) and not missing(delta):
-            row = (metric, delta, comp.verdict(metric, x, y))
-            by_scale.setdefault(_scale(comp, metric), []).append(row)
+            estimates += 1
+            if delta != 0:  # unchanged estimates are counted, never listed as "largest"
+                row = (metric, delta, comp.verdict(metric, x, y))
+                by_scale.setdefault(_scale(comp, metric), []).append(row)
     total = sum(len(rows) for rows in by_scale.values())
     ranked = {k: sorted(v, key=lambda r: -abs(r[1])) for k, v in sorted(by_scale.items())}
     shown: dict[str, int] = dict.fromkeys(ranked, 0)
@@ -358,7 +374,8 @@ def _largest(comp: Comparison) -> list[str]:
             if shown[scale] < len(rows) and sum(shown.values()) < MD_ROWS:
                 shown[scale] += 1
     lines = [
-        f"Largest deltas (B − A) of {total} estimates (not bounds, counts or p-values), ranked "
+        f"Largest deltas (B − A) of {total} changed estimates ({estimates - total} of "
+        f"{estimates} unchanged left out; not bounds, counts or p-values), ranked "
         "by |delta| within each scale (deltas on different scales are not comparable):",
         "",
         "| scale | metric | delta | B vs A |",
