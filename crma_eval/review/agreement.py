@@ -104,19 +104,36 @@ def bootstrap(
     seed: int,
     resamples: int = BOOTSTRAP,
 ) -> dict[str, Any]:
-    """{estimate, ci_low, ci_high, method}: `stat` and its percentile bootstrap over items."""
+    """{estimate, ci_low, ci_high, method, undefined, resamples}: `stat` and its percentile
+    bootstrap over
+    items. A resample where `stat` is undefined (NaN, e.g. Cohen's kappa of one label only, where
+    scikit-learn warns UndefinedMetricWarning) is dropped and counted; the resamples' warnings
+    are never printed: the method says "k of N resamples undefined" once."""
     rng = np.random.default_rng(seed)
     n = matrix.shape[1]
-    draws = np.array([stat(matrix[:, rng.integers(0, n, n)]) for _ in range(resamples)])
+    draws = np.array([_quiet(stat, matrix[:, rng.integers(0, n, n)]) for _ in range(resamples)])
     draws = draws[~np.isnan(draws)]
+    undefined = resamples - len(draws)
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(draws, [tail, 100 - tail]) if len(draws) else (float("nan"),) * 2
+    method = f"percentile bootstrap over items, {resamples} resamples, seed {seed}"
     return {
         "estimate": stat(matrix),
         "ci_low": float(low),
         "ci_high": float(high),
-        "method": f"percentile bootstrap over items, {resamples} resamples, seed {seed}",
+        "method": method
+        + (f"; {undefined} of {resamples} resamples undefined" if undefined else ""),
+        "undefined": undefined,
+        "resamples": resamples,
     }
+
+
+def _quiet(stat: Callable[[np.ndarray], float], sample: np.ndarray) -> float:
+    """stat(sample) with its warnings held back (an undefined one comes back as NaN and is
+    counted by `bootstrap`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stat(sample))
 
 
 def _pair(a: int, b: int) -> Callable[[np.ndarray], float]:

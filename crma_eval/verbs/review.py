@@ -57,6 +57,11 @@ def _echo(s: dict[str, Any]) -> None:
             f"  Fleiss' kappa {_fmt(f['estimate'])} [{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}] "
             f"on {f['n_items']} items with 2+ labels ({f['n_complete']} labelled by every rater)"
         )
+    boots = [a, *s["agreement"].get("cohen", {}).values(), s["agreement"].get("fleiss", {})]
+    total = sum(b.get("undefined", 0) for b in boots)
+    if total:  # the resamples' warnings are held back (review.agreement); counted here once
+        n = sum(b.get("resamples", 0) for b in boots)
+        click.echo(f"  bootstrap: {total} of {n} resamples undefined (dropped from the intervals)")
     for name, r in s["scorers_vs_humans"].items():
         click.echo(f"  {name:<10} agrees with the human majority {r['k']}/{r['n']} "
                    f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] ({s['ci_method']})")  # fmt: skip
