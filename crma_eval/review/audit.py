@@ -28,7 +28,8 @@ KEY_SCHEMA = "crma-eval/gsm8k-audit/1"
 STRICT, CORRECTED = "strict-match", "crma-corrected"
 METRIC = "exact_match"
 CSV_COLUMNS = ("audit_id", "item", "question", "reference", "response", "label", "notes")
-LABELS = {"correct": 1.0, "incorrect": 0.0, "1": 1.0, "0": 0.0}
+# The review sheet's labels (crma_eval.review.sheet): a blank label skips the item, in both.
+LABELS = {"correct": 1.0, "incorrect": 0.0, "1": 1.0, "0": 0.0, "": float("nan")}
 STRATA = ("agree", "disagree")
 HINT = "the audit key does not match what `audit gsm8k --export` writes (edited by hand?)"
 
@@ -269,7 +270,8 @@ def review_audit(
         "seed": key["seed"],
         "reviewers": [str(p) for p in csv_paths],
         "items": len(items),
-        "ties": int((human < 0).sum()),
+        "ties": int((human == -1).sum()),
+        "unlabelled": int((human == -2).sum()),  # every rater left the label blank
         "confidence": confidence,
         "ci_method": ci_method,
         "scorers": {

@@ -32,7 +32,8 @@ def _echo_review(summary: dict[str, Any]) -> None:
     level = f"{100 * summary['confidence']:g}%"
     click.echo(
         f"audit {summary['audit_id']} ({summary['task']}): {summary['items']} items, "
-        f"{len(summary['reviewers'])} reviewer(s), {summary['ties']} tie(s) left out"
+        f"{len(summary['reviewers'])} reviewer(s), {summary['ties']} tie(s) and "
+        f"{summary.get('unlabelled', 0)} unlabelled item(s) left out"
     )
     for scorer, parts in summary["scorers"].items():
         a, d = parts["all"], parts["disagree"]

@@ -223,7 +223,6 @@ def test_review_round_trip_agreement_kappa_and_deltas(tmp_path):
         ),
         (lambda rows: [*rows, dict(rows[0])], "appears twice", True),
         (lambda rows: [{**rows[0], "label": "maybe"}, *rows[1:]], "unknown label 'maybe'", True),
-        (lambda rows: [{**rows[0], "label": " "}, *rows[1:]], "no label", True),
         (
             lambda rows: [{**r, "audit_id": "gsm8k-000000000000"} for r in rows],
             "unknown audit_id",
@@ -313,3 +312,23 @@ def test_audit_is_the_review_workflow_under_an_alias(tmp_path):
     bad = runner.invoke(cli, ["audit", "gsm8k", str(tmp_path), "--reviews", str(alice)])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     assert key_file.name in bad.output and f"items.{first}.verdicts" in bad.output
+
+
+def test_a_blank_label_skips_the_item_as_review_import_does(tmp_path):
+    from crma_eval.review.audit import LABELS as AUDIT_LABELS
+    from crma_eval.review.sheet import LABELS as REVIEW_LABELS
+
+    assert np.isnan(AUDIT_LABELS[""]) and np.isnan(REVIEW_LABELS[""])  # one rule for both
+    _, truth = _write_run(tmp_path)
+    head = _export(tmp_path, tmp_path / "a.csv")
+    key = _key(tmp_path, head["audit_id"])
+    rows = _label(_rows(tmp_path / "a.csv"), key, truth)
+    rows[0] = {**rows[0], "label": " "}
+    alice = _write_csv(tmp_path / "alice.csv", rows)
+    result = CliRunner().invoke(audit, ["gsm8k", str(tmp_path), "--reviews", str(alice), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["unlabelled"] == 1 and summary["ties"] == 0
+    assert all(s["all"]["n"] == len(rows) - 1 for s in summary["scorers"].values())
+    text = CliRunner().invoke(audit, ["gsm8k", str(tmp_path), "--reviews", str(alice)])
+    assert "1 unlabelled item(s) left out" in text.output
