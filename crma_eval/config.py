@@ -28,6 +28,7 @@ from pydantic import (
 from crma_eval.errors import InputError
 from crma_eval.naming import check_unique
 from crma_eval.scorers.config import ScorersConfig
+from crma_eval.validation_words import allowed_keys, plain
 from crma_eval.yamlio import YamlDoc
 
 if TYPE_CHECKING:
@@ -294,8 +295,9 @@ def _check_plugins(doc: YamlDoc, config: RunConfig) -> None:
             except ValidationError as exc:
                 err = exc.errors()[0]
                 loc = ("options", name, *err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                raise doc.error(msg, loc, field=".".join(map(str, loc))) from None
+                model = plugin.options_model
+                keys = allowed_keys(model, err["loc"]) if err["type"] == "extra_forbidden" else ()
+                raise doc.error(plain(err, keys), loc, field=".".join(map(str, loc))) from None
 
 
 def load_config(path: str | Path) -> RunConfig:

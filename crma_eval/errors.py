@@ -7,11 +7,17 @@ from pathlib import Path
 MAX_PROBLEM_CHARS = 400  # a hostile file (an alias bomb, a huge value) cannot flood the log
 
 
+KEPT_TAIL = 200  # a message's end (its next step, e.g. "Paired sides must ...") is never cut
+
+
 def clip(text: str, limit: int = MAX_PROBLEM_CHARS) -> str:
-    """`text` cut to `limit` characters, saying how much was left out."""
+    """`text` cut to about `limit` characters in the middle, saying how much was left out; its
+    first characters and its last KEPT_TAIL ones (where the next step is written) are kept."""
     if len(text) <= limit:
         return text
-    return f"{text[: limit - 40]}… ({len(text) - limit + 40} more characters)"
+    head = limit - KEPT_TAIL - 40
+    cut = len(text) - head - KEPT_TAIL
+    return f"{text[:head]}… ({cut} more characters) …{text[-KEPT_TAIL:]}"
 
 
 class InputError(Exception):

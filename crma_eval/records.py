@@ -12,6 +12,7 @@ in the columns `_file` and `_line`.
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,7 @@ from crma_eval.api.registry import record_kinds
 from crma_eval.atomicio import atomic_open
 from crma_eval.errors import InputError
 from crma_eval.record_formats import file_format, is_json_array, read_bytes, tabular_rows
+from crma_eval.validation_words import plain
 from crma_eval.values import missing
 
 SOURCE_COLUMNS: tuple[str, str] = ("_file", "_line")
@@ -72,7 +74,7 @@ def _input_error(exc: ValidationError, path: str | Path, line: int) -> InputErro
     if err["type"] == "finite_number":
         msg = f"not finite ({err['input']!r}); write a finite number or leave the record out"
     else:
-        msg = "missing" if err["type"] == "missing" else err["msg"]
+        msg = "missing" if err["type"] == "missing" else plain(err)
     return InputError(msg, path=path, line=line, field=field)
 
 
@@ -131,10 +133,26 @@ def _tabular_record(obj: Any, kind: str | None, path: Path, line: int) -> dict[s
         err = exc.errors(include_url=False)[0]
         name = str(err["loc"][-1]) if err["loc"] else ""
         if err["type"] == "missing" and name in obj:
-            problem = "empty: not finite or missing (NaN/null); write a finite number or leave the "
+            problem = f"empty: {_expected(row_kind, name)} is expected; fill it in or leave the "
             problem += "record out"
             raise InputError(problem, path=path, line=line, field=name) from None
         raise _input_error(exc, path, line) from None
+
+
+def _expected(kind: Any, name: str) -> str:
+    """What a record kind's field holds, for an empty cell: 'a boolean (0/1/true/false)',
+    'text' or 'a finite number' (the default)."""
+    declared = record_kinds().get(kind)
+    try:
+        hints = typing.get_type_hints(declared.schema) if declared is not None else {}
+    except (NameError, TypeError):  # a third-party schema with unresolvable hints
+        hints = {}
+    text = str(hints.get(name, ""))
+    if "bool" in text.lower():
+        return "a boolean (0/1/true/false)"
+    if "str" in text and "float" not in text and "int" not in text:
+        return "text"
+    return "a finite number"
 
 
 def _located(path: Path, kind: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from crma_eval.errors import InputError
 from crma_eval.safeload import MAX_MAGNITUDE, finite_number, parse_yaml
+from crma_eval.validation_words import allowed_keys, plain
 
 
 def _node_at(node: yaml.Node, loc: Sequence[str | int]) -> yaml.Node:
@@ -103,5 +104,5 @@ class YamlDoc:
             err = exc.errors()[0]
             loc = [p for p in err["loc"] if not isinstance(p, str) or not p.startswith("function-")]
             field = ".".join(str(p) for p in loc) or None
-            msg = "missing" if err["type"] == "missing" else err["msg"]
+            msg = plain(err, allowed_keys(model, loc) if err["type"] == "extra_forbidden" else ())
             raise self.error(msg, loc, field=field) from None
