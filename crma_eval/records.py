@@ -133,8 +133,13 @@ def _tabular_record(obj: Any, kind: str | None, path: Path, line: int) -> dict[s
         err = exc.errors(include_url=False)[0]
         name = str(err["loc"][-1]) if err["loc"] else ""
         if err["type"] == "missing" and name in obj:
-            problem = f"empty: {_expected(row_kind, name)} is expected; fill it in or leave the "
-            problem += "record out"
+            expected = _expected(row_kind, name)
+            problem = (
+                "empty: not finite or missing (NaN/null); write a finite number or leave the "
+                "record out"
+                if expected == "a finite number"
+                else f"empty: {expected} is expected; fill it in or leave the record out"
+            )
             raise InputError(problem, path=path, line=line, field=name) from None
         raise _input_error(exc, path, line) from None
 

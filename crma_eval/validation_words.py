@@ -18,7 +18,7 @@ _BOUNDS = {"greater_than_equal": ("ge", "≥"), "greater_than": ("gt", ">"),
            "less_than_equal": ("le", "≤"), "less_than": ("lt", "<")}  # fmt: skip
 _WHOLE = {"int_parsing", "int_type", "int_from_float"}
 _NUMBER = {"float_parsing", "float_type", "decimal_parsing"}
-_BOOL = {"bool_parsing", "bool_type", "bool01"}
+_BOOL = {"bool_parsing", "bool_type"}  # bool01 (crma_eval.api.plugin) words its own
 
 
 def shown(value: Any, limit: int = 60) -> str:
