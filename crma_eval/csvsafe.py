@@ -20,6 +20,7 @@ import io
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 from crma_eval.atomicio import write_text_atomic
 from crma_eval.errors import InputError
@@ -29,7 +30,7 @@ QUOTE = "'"
 # A plain signed number (optionally a percentage) is data, not a formula: left as it is, so
 # exported tables load as numbers. Still reversible: such a cell never starts with a quote.
 # The one dialect of every CSV this package writes (csv_text here, the report's table exports).
-QUOTING = csv.QUOTE_ALL
+QUOTING: Literal[1] = csv.QUOTE_ALL
 LINE_END = "\r\n"
 PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?")
 
