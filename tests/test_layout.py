@@ -67,7 +67,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "crma_eval.atomicio", "crma_eval.yamlio", "crma_eval.csvsafe", "crma_eval.record_formats",
         "crma_eval.figures", "crma_eval.versions", "crma_eval.drilldown", "crma_eval.stats",
         "crma_eval.fmt", "crma_eval.scoring", "crma_eval.safeload", "crma_eval.oserrors",
-        "crma_eval.resources",
+        "crma_eval.resources", "crma_eval.validation_words",
     ),
     # 2: data and models: records, run directories, results, checkpoints, config, engine, scorers
     (
@@ -77,7 +77,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: the stages and the plugins
     (
-        "crma_eval.collect", "crma_eval.analyze", "crma_eval.evidence",
+        "crma_eval.collect", "crma_eval.analyze", "crma_eval.evidence", "crma_eval.discordant",
         "crma_eval.report", "crma_eval.gate", "crma_eval.claims", "crma_eval.review",
         "crma_eval.scorers.rescore", "crma_eval.plugins", "crma_eval.plan",
         "crma_eval.export",

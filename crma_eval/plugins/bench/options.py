@@ -11,7 +11,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crma_eval import InputError, YamlDoc, check_unique
-from crma_eval.validation_words import allowed_keys, plain
 
 DEFAULT_TASKS: tuple[str, ...] = (
     "hellaswag",
@@ -113,8 +112,8 @@ def load_options(config: Any) -> BenchOptions:
         opts = BenchOptions.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        keys = allowed_keys(BenchOptions, err["loc"]) if err["type"] == "extra_forbidden" else ()
-        raise option_error(config, plain(err, keys), tuple(err["loc"])) from None
+        msg = "missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, ")
+        raise option_error(config, msg, tuple(err["loc"])) from None
     source = getattr(config, "source", None)
     if source is not None:
         base = Path(source).parent

@@ -30,7 +30,6 @@ from crma_eval.plugins.cl.matrix import (
 )
 from crma_eval.plugins.cl.metrics import LOSS_NAMES, SPECS, all_metrics, needed_cells
 from crma_eval.plugins.cl.options import CLOptions, cl_options
-from crma_eval.validation_words import allowed_keys, plain
 
 PLUGIN = "cl"
 LOSS_NO_CI = (
@@ -235,8 +234,7 @@ def _options(extra: dict[str, Any]) -> CLOptions:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(map(str, ("options", "cl", *err["loc"])))
-        keys = allowed_keys(CLOptions, err["loc"]) if err["type"] == "extra_forbidden" else ()
-        raise InputError(plain(err, keys), field=loc) from None
+        raise InputError(err["msg"], field=loc) from None
 
 
 def analyze_cl(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> AnalysisResult | None:

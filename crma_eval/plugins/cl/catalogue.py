@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crma_eval import metric_name
 from crma_eval.api.catalogue import MetricInfo
-from crma_eval.naming import metric_name
 from crma_eval.plugins.cl.intervals import METHOD
 
 # Differences that are worse when larger (on the oriented matrix); every other metric is a
