@@ -218,7 +218,7 @@ def test_qa_labels_name_the_clustered_interval_and_its_items(repeated_run: Path)
     )
     # The CSV export of the table carries the method in its header and rows.
     header = (repeated_run / "tables" / "qa-qa-accuracy.csv").read_text("utf-8").splitlines()[0]
-    assert header.endswith("item-clustered CR1 95% CI,items,answers,interval method")
+    assert header.endswith('"item-clustered CR1 95% CI","items","answers","interval method"')
     latex = (repeated_run / "tables" / "qa-qa-accuracy.tex").read_text("utf-8")
     assert "item-clustered CR1 95\\% CI" in latex
 
