@@ -77,7 +77,9 @@ def test_method_mismatch_names_the_method_of_each_number(tmp_path: Path, k: int,
     outcome = check_claim(claim, None)
     assert outcome.verdict == "method_mismatch" and outcome.method == "clopper_pearson"
     detail = outcome.detail
-    cp_part, wilson_part = detail.split("Clopper–Pearson exact gives")[1].split("Wilson score gives")
+    cp_part, wilson_part = detail.split("Clopper–Pearson exact gives")[1].split(
+        "Wilson score gives"
+    )
     assert f"{cp_high * 100:.4g}" in cp_part
     assert f"{wi_high * 100:.4g}" in wilson_part
     assert f"{wi_high * 100:.4g}" not in cp_part
