@@ -65,7 +65,7 @@ def test_nan_metric_in_results_json_is_a_verdict_not_exit_3(tmp_path: Path) -> N
 @pytest.mark.parametrize("k,n", [(0, 10), (1, 12), (3, 9)])
 def test_method_mismatch_names_the_method_of_each_number(tmp_path: Path, k: int, n: int) -> None:
     cp_low, cp_high = proportion_confint(k, n, alpha=0.05, method="beta")
-    wi_low, wi_high = proportion_confint(k, n, alpha=0.05, method="wilson")
+    _, wi_high = proportion_confint(k, n, alpha=0.05, method="wilson")
     low, high = f"{cp_low * 100:.1f}", f"{cp_high * 100:.1f}"
     (claim,) = load_claims(
         _claims(
