@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
+from crma_eval.derived import FINGERPRINT, results_fingerprint
 from crma_eval.evidence import Evidence, RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
 from crma_eval.gate.decide import decide_margin, rule_mde
@@ -209,10 +210,12 @@ def run_gate(
 
 def gate_json(report: GateReport) -> dict[str, Any]:
     """RUN_DIR/gate.json: {"passed": bool, "spec": file name, "baseline": run name or null,
-    "outcomes": [Outcome.to_dict(), ...]} (no absolute paths)."""
+    "outcomes": [Outcome.to_dict(), ...], "results_sha256": of the results.json checked} (no
+    absolute paths)."""
     return {
         "passed": report.passed,
         "spec": report.spec_path.name,
         "baseline": None if report.baseline_dir is None else report.baseline_dir.resolve().name,
         "outcomes": [o.to_dict() for o in report.outcomes],
+        FINGERPRINT: results_fingerprint(report.run_dir),
     }

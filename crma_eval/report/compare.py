@@ -360,14 +360,15 @@ def _largest(comp: Comparison) -> list[str]:
 
 def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:
     """Write OUT/compare.html (tables/, items/ beside it) and OUT/compare.md; returns the HTML."""
+    from crma_eval.report.exports import fresh_exports
     from crma_eval.report.render import render_html
 
     comp = compare_runs(run_a, run_b)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     empty: dict[str, Any] = {"meta": {}, "metrics": {}, "plugins": {}}
-    html = render_html(
-        f"{comp.names[0]} → {comp.names[1]}", empty, {}, out, comparison_sections(comp)
-    )
-    write_text_atomic(out / "compare.md", markdown(comp))
-    return write_text_atomic(out / "compare.html", html)
+    with fresh_exports(out) as staging:
+        title = f"{comp.names[0]} → {comp.names[1]}"
+        html = render_html(title, empty, {}, out, comparison_sections(comp), staging)
+        write_text_atomic(out / "compare.md", markdown(comp))
+        return write_text_atomic(out / "compare.html", html)
