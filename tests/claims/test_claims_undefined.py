@@ -83,3 +83,15 @@ def test_method_mismatch_names_the_method_of_each_number(tmp_path: Path, k: int,
     assert f"{cp_high * 100:.4g}" in cp_part
     assert f"{wi_high * 100:.4g}" in wilson_part
     assert f"{wi_high * 100:.4g}" not in cp_part
+
+
+def test_equivalence_on_non_finite_metrics_is_not_checkable(tmp_path: Path) -> None:
+    (claim,) = load_claims(
+        _claims(
+            tmp_path,
+            "  - {id: e, equivalence: {values: 'qa.*.acc'}, margin: 0.1, mode: equivalence}\n",
+        )
+    )
+    metrics = {"qa.a.acc": 0.5, "qa.b.acc": float("nan"), "qa.c.acc": 0.4}
+    outcome = check_claim(claim, metrics)
+    assert outcome.verdict == "not_checkable" and "qa.b.acc is nan" in outcome.detail
