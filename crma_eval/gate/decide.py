@@ -39,6 +39,14 @@ def rule_mde(rule: Rule, evidence: Evidence) -> Mde | None:
     return paired_mde(evidence.x, evidence.y, evidence.items, rule.alpha, rule.power)
 
 
+def worsening_interval(evidence: Evidence, alpha: float, lower: bool = False) -> DropInterval:
+    """The two-sided (1 - 2 alpha) interval of the worsening the margin modes test (its upper end
+    is the one-sided 1 - alpha bound); evidence must carry paired 0/1 records (x, y)."""
+    assert evidence.x is not None and evidence.y is not None
+    first, second = (evidence.y, evidence.x) if lower else (evidence.x, evidence.y)
+    return drop_interval(first, second, evidence.items, 1 - 2 * alpha)
+
+
 def decide_margin(rule: Rule, evidence: Evidence, lower: bool = False) -> Decision:
     """non_inferiority or equivalence on the paired records of one metric.
 
@@ -47,8 +55,7 @@ def decide_margin(rule: Rule, evidence: Evidence, lower: bool = False) -> Decisi
         why = f"{rule.mode} needs per-item 0/1 records in both runs ({evidence.note})"
         return Decision(False, None, why)
     level = 1 - 2 * rule.alpha
-    first, second = (evidence.y, evidence.x) if lower else (evidence.x, evidence.y)
-    interval = drop_interval(first, second, evidence.items, level)
+    interval = worsening_interval(evidence, rule.alpha, lower)
     bounds = (
         f"{level:.0%} interval of the worsening [{gate_value(interval.low)}, "
         f"{gate_value(interval.high)}] ({interval.method}, n = {interval.n})"

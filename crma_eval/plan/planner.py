@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
+from crma_eval.gate.globs import segment_match
 from crma_eval.stats.power import (
     clustered_items_n,
     design_effect,
@@ -264,7 +264,8 @@ def plan_from_metrics(
     discordance: float | None = None,
     icc: float | None = None,
 ) -> list[Plan]:
-    """Plans for every plannable metric of a pilot's results (filtered by fnmatch globs).
+    """Plans for every plannable metric of a pilot's results (filtered by the gate's
+    globs, crma_eval.gate.globs: `*` within one dotted segment, `**` across).
 
     `icc` is used only where the pilot answers each item once (nothing to measure it from)."""
     plans = [
@@ -273,7 +274,7 @@ def plan_from_metrics(
         *_drift_plans(metrics, t),
     ]
     if patterns:
-        plans = [p for p in plans if any(fnmatchcase(p.metric, g) for g in patterns)]
+        plans = [p for p in plans if any(segment_match(p.metric, g) for g in patterns)]
     return plans
 
 
