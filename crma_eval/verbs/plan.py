@@ -142,13 +142,23 @@ def plan(
         refuse_unused({"--metric": (patterns or None, why)})
     if pilot is not None:
         metrics = load_results(pilot)["metrics"]
-        plans = plan_from_metrics(metrics, targets, patterns, discordance, icc)
+        from crma_eval.evidence import RunRecords, record_support
+
+        records = RunRecords(pilot)
+        plans = plan_from_metrics(
+            metrics,
+            targets,
+            patterns,
+            discordance,
+            icc,
+            lambda name: record_support(name, records) == "binary",
+        )
         source = f"pilot {pilot}"
     else:
         plans = plan_stated(targets, accuracy, discordance, icc, repeats, sd)
         source = "stated rates"
     if not plans:
-        what = "no plannable metric (qa accuracy, ablation pairs, drift pairs)"
+        what = "no plannable metric (qa accuracy, ablation pairs, bench 0/1 scores, drift pairs)"
         hint = (
             "in the pilot run"
             if pilot is not None

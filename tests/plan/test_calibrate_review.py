@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from scipy import stats
+from statsmodels.stats.power import TTestPower
 
 from crma_eval.analyze import analyze_paths
 from crma_eval.cli import cli
@@ -146,3 +148,48 @@ def test_options_that_would_be_ignored_are_refused(tmp_path: Path) -> None:
     # what is used still runs
     assert CliRunner().invoke(cli, ["gate", str(b), "--spec", str(spec)]).exit_code == 0
     assert CliRunner().invoke(cli, ["plan", str(a), "--discordance", "0.2"]).exit_code == 0
+
+
+def _bench_pilot(tmp_path: Path, base: list[int], after: list[int]) -> Path:
+    records = [
+        {"kind": "bench", "task": "arc", "arm": arm, "doc_id": i, "metric": "acc", "value": v}
+        for arm, values in (("base", base), ("after", after))
+        for i, v in enumerate(values)
+    ]
+    analyze_paths([write(tmp_path / "bench.jsonl", records)], tmp_path / "pilot")
+    return tmp_path / "pilot"
+
+
+def _connor(delta: float, psi: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    za, zb = stats.norm.isf(alpha / 2), stats.norm.isf(1 - power)
+    return math.ceil((za * math.sqrt(psi) + zb * math.sqrt(psi - delta**2)) ** 2 / delta**2 - 1e-6)
+
+
+def test_plan_covers_bench_scores_with_0_1_records(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    base, after = ([int(v) for v in rng.random(60) < 0.6] for _ in range(2))
+    pilot = _bench_pilot(tmp_path, base, after)
+    result = CliRunner().invoke(cli, ["plan", str(pilot), "--metric", "bench.**", "--json"])
+    assert result.exit_code == 0, result.output
+    plans = {p["metric"]: p for p in json.loads(result.output)["plans"]}
+    p = float(np.mean(after))
+    assert plans["bench.arc.after.score"]["needed"]["items"] == _connor(0.05, 2 * p * (1 - p))
+    discordant = sum(a != b for a, b in zip(base, after, strict=True)) / 60
+    assert plans["bench.arc.after_vs_base"]["needed"]["items"] == _connor(0.05, discordant)
+
+
+def test_drift_is_planned_once_per_pair_with_the_paired_test() -> None:
+    a, b = [10.0, 12.5, 9.0, 11.0], [8.0, 9.0, 8.5, 7.0]
+    metrics: dict[str, Any] = {}
+    for cond, values in (("x", a), ("y", b)):
+        metrics[f"drift.{cond}.drift.std"] = float(np.std(values, ddof=1))
+        metrics[f"drift.{cond}.drift.n"] = 4
+        metrics |= {f"drift.{cond}.seed_{i}.drift": v for i, v in enumerate(values)}
+    for pair in ("x_vs_y", "y_vs_x"):
+        metrics[f"drift.{pair}.mde"] = 1.0
+        metrics[f"drift.{pair}.paired.n"] = 4
+    (plan,) = plan_from_metrics(metrics, Targets(drift_diff=1.0))
+    sd = float(np.std(np.subtract(a, b), ddof=1))
+    n = TTestPower().solve_power(effect_size=1.0 / sd, alpha=0.05, power=0.8)
+    assert plan.needed["seeds"] == math.ceil(n) and plan.assumptions["sd"] == pytest.approx(sd)
+    assert "paired" in plan.design
