@@ -84,9 +84,22 @@ def _results(path: Path, metrics: dict[str, Any]) -> Path:
     return path
 
 
-def test_values_differing_by_rounding_noise_are_identical(tmp_path: Path) -> None:
-    values = [0.1 + 0.2, 0.3, 0.7 - 0.4, 0.3]  # differ by float noise only
-    assert np.std(values, ddof=1) > 0 and max(values) > min(values)
+DRIFT = 2.2810257868690615
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.1 + 0.2, 0.3, 0.7 - 0.4, 0.3],
+        # 25 ulps apart at 2.28: R's t.test stderr < 10 eps |mean| calls this essentially constant
+        [DRIFT, DRIFT + 25 * math.ulp(DRIFT), DRIFT],
+    ],
+)
+def test_values_differing_by_rounding_noise_are_identical(
+    tmp_path: Path, values: list[float]
+) -> None:
+    stderr = float(np.std(values, ddof=1)) / math.sqrt(len(values))
+    assert 0 < stderr < 10 * np.finfo(float).eps * abs(float(np.mean(values)))
     runs = [_results(tmp_path / f"r{i}", {"qa.a.accuracy": v}) for i, v in enumerate(values)]
     result = _calibrate(*map(str, runs))
     assert result.exit_code == 0, result.output
