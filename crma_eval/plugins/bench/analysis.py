@@ -45,7 +45,7 @@ from crma_eval.plugins.bench.groups import (
     subscores,
 )
 from crma_eval.plugins.bench.scales import RANGE, metric_scale, pp_factor
-from crma_eval.plugins.bench.unscored import put_unscored, unscored_counts
+from crma_eval.plugins.bench.unscored import check_unscored, put_unscored, unscored_counts
 
 PLUGIN = "bench"
 UNSCORED = "bench_unscored"  # record kind of the documents lm-eval could not score
@@ -311,6 +311,7 @@ def analyze_bench(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> A
     settings = options.extra.get(PLUGIN) or {}
     scales = dict(settings.get("scales") or {})
     check_records(frame, scales)
+    check_unscored(frame, frames.get(UNSCORED))
     cells = _cells(frame, dict(settings.get("metrics") or {}), scales)
     base_name = _base_arm(in_order(frame["arm"]), settings.get("base_arm"))
     segments = _segments(cells)

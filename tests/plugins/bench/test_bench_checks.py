@@ -209,3 +209,31 @@ def test_unscored_documents_are_counted_per_task_and_arm_with_their_reason(tmp_p
     assert clean.metrics["bench.mc.after.n_unscored"] == 0
     section = BenchPlugin().report_section({"details": clean.details, "methods": clean.methods})
     assert all(getattr(b, "id", None) != "unscored" for b in section.blocks)
+
+
+@pytest.mark.parametrize(("metric", "weight"), [("acc", -1.0), ("exact_match", 0.5), ("acc", 0)])
+def test_a_weight_below_1_on_any_metric_exits_2_naming_file_line_field(
+    tmp_path, capsys, metric, weight
+):
+    rows = _rows("t", metric, "base", [1, 0, 1]) + _rows("t", metric, "after", [1, 1, 0])
+    rows[4]["weight"] = weight
+    line = _cli_error(tmp_path, capsys, rows)
+    assert f"records.jsonl:5: field 'weight':" in line and "below 1" in line
+
+
+@pytest.mark.parametrize("subtask", [None, "mc"])
+def test_a_document_both_scored_and_unscored_exits_2_naming_both_records(
+    tmp_path, capsys, subtask
+):
+    rows = _rows("mc", "acc", "base", [1, 0, 1, 1]) + _rows("mc", "acc", "after", [1, 1, 0, 1])
+    unscored = {"kind": "bench_unscored", "task": "mc", "arm": "after", "doc_id": "2",
+                "reason": "too long"}  # fmt: skip
+    if subtask is not None:
+        unscored["subtask"] = subtask
+    other = dict(unscored, doc_id="9")  # a document only unscored: fine
+    line = _cli_error(tmp_path, capsys, [*rows, other, unscored])
+    assert "records.jsonl:10: field 'doc_id':" in line
+    assert "document '2'" in line and "records.jsonl:7" in line  # the scored record
+    # the same doc id unscored under another arm or subtask is another document
+    fine = [*rows, other, dict(unscored, arm="other"), dict(unscored, subtask="mc_sub")]
+    assert _analyze(tmp_path, fine).metrics["bench.mc.after.n_unscored"] == 2  # 9, mc_sub 2
