@@ -152,6 +152,7 @@ def paired_evidence(
     if spec is None:
         return Evidence(None)
     frames = [spec.select(r.frames.get(spec.kind, pd.DataFrame())) for r in (baseline, current)]
+    frames = list(spec.sides(*frames))
     if any(not f.empty and not f[spec.value].isin([0, 1]).all() for f in frames):
         if graded:
             return _graded(metric, list(spec.keys), frames, spec.value)
