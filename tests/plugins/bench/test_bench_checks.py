@@ -218,13 +218,11 @@ def test_a_weight_below_1_on_any_metric_exits_2_naming_file_line_field(
     rows = _rows("t", metric, "base", [1, 0, 1]) + _rows("t", metric, "after", [1, 1, 0])
     rows[4]["weight"] = weight
     line = _cli_error(tmp_path, capsys, rows)
-    assert f"records.jsonl:5: field 'weight':" in line and "below 1" in line
+    assert "records.jsonl:5: field 'weight':" in line and "below 1" in line
 
 
 @pytest.mark.parametrize("subtask", [None, "mc"])
-def test_a_document_both_scored_and_unscored_exits_2_naming_both_records(
-    tmp_path, capsys, subtask
-):
+def test_a_document_both_scored_and_unscored_exits_2_naming_both_records(tmp_path, capsys, subtask):
     rows = _rows("mc", "acc", "base", [1, 0, 1, 1]) + _rows("mc", "acc", "after", [1, 1, 0, 1])
     unscored = {"kind": "bench_unscored", "task": "mc", "arm": "after", "doc_id": "2",
                 "reason": "too long"}  # fmt: skip
