@@ -8,10 +8,11 @@ differ are different texts, an InputError naming the document (exit 2).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from crma_eval import InputError
-from crma_eval.pairing import plain
 from crma_eval.plugins.bench.cells import pair_keys
 from crma_eval.plugins.bench.checks import location
 
@@ -22,12 +23,19 @@ SCOPE = ("task", "arm", "subtask", "metric", "filter", "seed", "checkpoint")
 SAME_TEXT = ("task", "metric", "filter")
 
 
+def plain(value: Any) -> Any:
+    """A doc_id that compares equal across files: 7, 7.0 and "7" all as "7"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _hashed(frame: pd.DataFrame) -> bool:
     return HASH in frame.columns and bool(frame[HASH].notna().all())
 
 
 def _ids(frame: pd.DataFrame) -> pd.Series:
-    return frame["doc_id"].map(lambda v: str(plain(v)))
+    return frame["doc_id"].map(plain)
 
 
 def _keys(frame: pd.DataFrame) -> pd.Series:
