@@ -114,6 +114,7 @@ def flipped_items(spec: PairSpec, runs: tuple[RunRecords, RunRecords]) -> pd.Dat
     sides = [spec.select(run.frames.get(spec.kind, pd.DataFrame())) for run in runs]
     if any(f.empty for f in sides):
         return pd.DataFrame()
+    sides = list(spec.sides(*sides))
     keys = [k for k in spec.keys if any(k in f and f[k].notna().any() for f in sides)]
     text = [c for c in ("question", "reference", "prediction") if c in sides[0]]
     left = sides[0][[*keys, spec.value, *text]]
