@@ -14,6 +14,7 @@ from crma_eval.api.catalogue import MetricInfo, complete
 from crma_eval.api.plugin import AnalyzeOptions, Plugin
 from crma_eval.api.registry import plugins as installed_plugins
 from crma_eval.atomicio import write_all_atomic
+from crma_eval.derived import drop_stale
 from crma_eval.errors import InputError
 from crma_eval.naming import NAME_FIELDS, slug_collisions
 from crma_eval.record_formats import is_plain_jsonl
@@ -163,6 +164,8 @@ def analyze_paths(
     record copy or a full disk (InputError naming the file) leaves earlier outputs intact.
     partial: see `analyze_frames`; failures already in meta["failures"] are kept first.
     kind: the record kind of files without a `kind` column.
+    Outputs derived from an earlier results.json (gate.json, junit.xml, summary.md, claims.json,
+    tables/, items/) are removed when results.json changes (crma_eval.derived.drop_stale).
     """
     started = time.perf_counter()
     options = options or AnalyzeOptions()
@@ -182,7 +185,11 @@ def analyze_paths(
     results["meta"]["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results["meta"]["wall_time_s"] = round(time.perf_counter() - started, 3)
     results["meta"]["argv"] = sys.argv[1:]
-    write_all_atomic({**copies, run.results_path: json_text(results)})
+    text = json_text(results)
+    previous = run.results_path.read_text(encoding="utf-8") if run.results_path.is_file() else None
+    write_all_atomic({**copies, run.results_path: text})
+    if previous != text:  # gate.json, claims.json, tables/ ... describe the old results
+        drop_stale(run.path)
     if copies:  # records/ must match results.json: drop copies of kinds not analysed now
         for path in run.record_files():
             if path not in copies:

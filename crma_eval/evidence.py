@@ -6,10 +6,11 @@ records); crma_eval.pairing matches them (every key both runs carry; the checkpo
 when the runs' ids differ and the rest is unambiguous). Items answered once: exact McNemar
 (two-sided). Items answered several times (seeds, checkpoints): exact sign-flip permutation
 test on per-item totals of the differences, b and c counting items. Graded (non-0/1) values, on
-request (`compare`): paired t on per-document differences (each document's mean over its seeds
-and checkpoints), the exact sign-flip test when those are essentially constant (the bench
-plugin's rule, crma_eval.plugins.bench.continuous.paired_t); b and c then count documents scoring
-higher in the baseline / in the current run. Unmatched or ambiguous items are an error (exit 2).
+request (`compare`, `gate --baseline`): paired t on per-document differences (each document's
+mean over its seeds and checkpoints), the exact sign-flip test when those are essentially
+constant (the bench plugin's rule, crma_eval.plugins.bench.continuous.paired_t); b and c then
+count documents scoring higher in the baseline / in the current run. Unmatched or ambiguous
+items are an error (exit 2).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class Evidence:
     x: np.ndarray | None = None
     y: np.ndarray | None = None
     items: np.ndarray | None = None
+    # Graded values: per-document differences current − baseline (shape [documents]), each
+    # document's mean over its seeds and checkpoints (None for 0/1 records)
+    d: np.ndarray | None = None
 
 
 class RunRecords:
@@ -134,7 +138,7 @@ def _graded(metric: str, keys: list[str], frames: list[pd.DataFrame], value: str
         res = paired_t(per_doc["y"].to_numpy(float), per_doc["x"].to_numpy(float))
         test = PairedTest(res.statistic, res.pvalue, b, c, GRADED_TEST)
     text = f"{test.method} ({len(frame)} pairs of {d.size} documents), {matched.note}"
-    return Evidence(test, int(d.size), text)
+    return Evidence(test, int(d.size), text, d=d)
 
 
 def paired_evidence(
@@ -144,14 +148,15 @@ def paired_evidence(
 
     The plugin that owns the metric (its name's first segment) says which records it covers and
     on which keys they pair (`Plugin.pairing`); metrics without such a rule are compared by
-    threshold only. Values that are not 0/1 get the graded test (`_graded`) when `graded`, else
-    threshold only (the gate's decision modes need 0/1 answers).
+    threshold only. Values that are not 0/1 get the graded test (`_graded`, with the
+    per-document differences for the gate's margin modes) when `graded`, else threshold only.
     """
     plugin = plugins().get(metric.split(".", 1)[0])
     spec = plugin.pairing(metric) if plugin is not None else None
     if spec is None:
         return Evidence(None)
     frames = [spec.select(r.frames.get(spec.kind, pd.DataFrame())) for r in (baseline, current)]
+    frames = list(spec.sides(*frames))
     if any(not f.empty and not f[spec.value].isin([0, 1]).all() for f in frames):
         if graded:
             return _graded(metric, list(spec.keys), frames, spec.value)

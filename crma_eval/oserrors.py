@@ -2,13 +2,16 @@
 
 A missing file or folder, a permission problem, a read-only file system, a full disk or quota,
 a too-long or looping path: the user fixes each by changing the environment, so the CLI reports
-it on one line naming the file (exit 2). Any other OSError is left to the internal-error path
+it on one line naming the file (exit 2). A folder wanted where a file already is (EEXIST from
+creating an output's parent folders) reads as "a part of the path is not a folder", as ENOTDIR
+does, whichever verb writes there. Any other OSError is left to the internal-error path
 (exit 3 with a traceback).
 """
 
 from __future__ import annotations
 
 import errno
+import os
 
 from crma_eval.errors import InputError
 
@@ -34,9 +37,19 @@ _NEXT_STEP = {
 }
 
 
+def _is_non_folder(name: object) -> bool:
+    """True when `name` is an existing path that is not a folder (a file, a link to one)."""
+    if not isinstance(name, (str, bytes, os.PathLike)):
+        return False
+    return os.path.lexists(name) and not os.path.isdir(name)
+
+
 def user_fixable(exc: OSError) -> InputError | None:
     """The one-line InputError of an OSError the user can fix, else None (an internal error)."""
-    step = _NEXT_STEP.get(exc.errno or -1)
+    code = exc.errno or -1
+    if code == errno.EEXIST and _is_non_folder(exc.filename):
+        code = errno.ENOTDIR  # mkdir(exist_ok=True) on a file: the path needed it as a folder
+    step = _NEXT_STEP.get(code)
     if step is None:
         return None
     path = exc.filename if exc.filename is not None else None

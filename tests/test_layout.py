@@ -73,7 +73,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "crma_eval.records", "crma_eval.store", "crma_eval.results",
         "crma_eval.pairing", "crma_eval.checkpoint", "crma_eval.config", "crma_eval.engine",
-        "crma_eval.scorers", "crma_eval.collect.data",
+        "crma_eval.scorers", "crma_eval.collect.data", "crma_eval.derived",
     ),
     # 3: the stages and the plugins
     (

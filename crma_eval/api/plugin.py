@@ -89,13 +89,22 @@ class PairSpec:
 
     kind: the record kind; select: the records of one run (a DataFrame of `kind`) the metric
     covers; keys: candidate fields identifying an item (crma_eval.pairing matches on those both
-    runs carry); value: the per-item 0/1 outcome column.
+    runs carry); value: the per-item 0/1 outcome column. prepare (optional): given both runs'
+    selected records (baseline, current), returns them with any derived key column (e.g. bench's
+    content-hash `document`), raising InputError when the sides cannot be the same items.
     """
 
     kind: str
     select: Callable[[pd.DataFrame], pd.DataFrame]
     keys: tuple[str, ...]
     value: str
+    prepare: Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]] | None = None
+
+    def sides(self, base: pd.DataFrame, current: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Both runs' selected records, prepared for pairing (empty sides left as they are)."""
+        if self.prepare is None or base.empty or current.empty:
+            return base, current
+        return self.prepare(base, current)
 
 
 @dataclass

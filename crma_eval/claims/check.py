@@ -94,10 +94,30 @@ class Comparison:
         return not self.problems
 
 
+class Undefined(ValueError):
+    """A recomputed number is not finite (NaN or infinite): the claim cannot be checked."""
+
+
+def _undefined(recomputed: Mapping[str, Any]) -> str | None:
+    """'statistic is nan, pvalue is nan' for the non-finite numbers, else None."""
+    bad = [
+        f"{name} is {x}"
+        for name, x in recomputed.items()
+        if isinstance(x, (int, float)) and not math.isfinite(x)
+    ]
+    return ", ".join(bad) or None
+
+
 def compare(
     printed: Mapping[str, Printed], recomputed: Mapping[str, float], relation: str = "="
 ) -> Comparison:
-    """Compare every printed number with its recomputed value at the printed precision."""
+    """Compare every printed number with its recomputed value at the printed precision.
+
+    Raises Undefined when a recomputed number the claim prints is NaN or infinite.
+    """
+    why = _undefined({name: recomputed[name] for name in printed})
+    if why:
+        raise Undefined(why)
     difference: dict[str, float] = {}
     problems: list[str] = []
     for name, p in printed.items():
@@ -238,7 +258,12 @@ def check_proportion(claim: Claim) -> Outcome:
         outcome = _verdict(claim, result, recomputed, method=method)
         return replace(outcome, detail=f"{label}: {outcome.detail}")
     names = ", ".join(method_label(m) for m in others)
-    detail = f"printed as {label}, but the interval is {names} ({'; '.join(result.problems)})"
+    first = _interval(k, n, confidence, others[0], scale)
+    detail = (
+        f"printed as {label}, but the interval is {names} "
+        f"({method_label(others[0])} gives [{_g(first['low'])}, {_g(first['high'])}]; "
+        f"{label} gives {'; '.join(result.problems)})"
+    )
     extra = {"matches": others, "named_method": method}
     return Outcome(
         claim, "method_mismatch", recomputed, result.difference, detail, others[0], extra
@@ -319,7 +344,24 @@ def check_claim(
     claim: Claim, metrics: Mapping[str, Any] | None, info: Mapping[str, MetricInfo] | None = None
 ) -> Outcome:
     """The verdict on one claim; `metrics` is results.json's metrics, or None without RUN_DIR;
-    `info` its metric catalogue (crma_eval.api.catalogue)."""
+    `info` its metric catalogue (crma_eval.api.catalogue).
+
+    A recomputed number that is NaN or infinite (a metric stored as NaN, Welch's t on constant
+    samples) gives not_checkable saying which number is undefined.
+    """
+    try:
+        return _check(claim, metrics, info)
+    except Undefined as exc:
+        detail = (
+            f"recomputed value undefined ({exc}): the printed number cannot be checked "
+            "(e.g. a test on constant samples, or a metric stored as NaN)"
+        )
+        return Outcome(claim, "not_checkable", detail=detail)
+
+
+def _check(
+    claim: Claim, metrics: Mapping[str, Any] | None, info: Mapping[str, MetricInfo] | None
+) -> Outcome:
     if claim.kind == "metric":
         return check_metric(claim, metrics, info)
     if claim.kind == "mean":

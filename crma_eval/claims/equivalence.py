@@ -45,7 +45,11 @@ def resolve(
     names = sorted(n for n in metrics if fnmatchcase(n, source) and metrics[n] is not None)
     if len(names) < 2:
         return None, f"fewer than 2 metrics match {source} in results.json"
-    return [float(metrics[n]) for n in names], ""
+    values = [float(metrics[n]) for n in names]
+    bad = [f"{n} is {v}" for n, v in zip(names, values, strict=True) if not math.isfinite(v)]
+    if bad:
+        return None, f"undefined metric values in results.json ({', '.join(bad[:3])})"
+    return values, ""
 
 
 def _constant(a: list[float], b: list[float] | None) -> bool:

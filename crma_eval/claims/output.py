@@ -12,6 +12,7 @@ from typing import Any
 from crma_eval.api.blocks import KeyValues, Paragraph, Section, Table
 from crma_eval.atomicio import write_text_atomic
 from crma_eval.claims.check import VERDICTS, Outcome
+from crma_eval.derived import FINGERPRINT, is_current, results_fingerprint
 from crma_eval.results import CLAIMS_JSON
 
 CLAIMS_SCHEMA = "crma_eval.claims/1"
@@ -93,8 +94,13 @@ def markdown(outcomes: Sequence[Outcome], source: str) -> str:
 
 
 def write_claims_json(run_dir: str | Path, outcomes: Sequence[Outcome], source: str) -> Path:
-    """Write RUN_DIR/claims.json atomically: {schema, source, claims: [...]}."""
-    doc = {"schema": CLAIMS_SCHEMA, "source": source, "claims": to_json(outcomes)}
+    """Write RUN_DIR/claims.json atomically: {schema, source, claims: [...], results_sha256}."""
+    doc = {
+        "schema": CLAIMS_SCHEMA,
+        "source": source,
+        "claims": to_json(outcomes),
+        FINGERPRINT: results_fingerprint(run_dir),
+    }
     return write_text_atomic(Path(run_dir) / CLAIMS_JSON, json.dumps(doc, indent=2) + "\n")
 
 
@@ -110,8 +116,15 @@ def claims_section(run_dir: str | Path) -> Section | None:
         doc = json.loads(path.read_text(encoding="utf-8"))
         claims = doc["claims"]
         rows = [_section_row(c) for c in claims]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        current = is_current(doc, run_dir)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         problem = f"{CLAIMS_JSON} could not be read ({exc.__class__.__name__}); rerun `claims`."
+        return Section("claims", "Claims", [Paragraph(problem)])
+    if not current:
+        problem = (
+            f"{CLAIMS_JSON} was checked against an earlier results.json (its results_sha256 "
+            "differs), so its verdicts are not shown; rerun `claims`."
+        )
         return Section("claims", "Claims", [Paragraph(problem)])
     counts = Counter(row[1].split(" ")[0] for row in rows)
     headline = KeyValues([(v, counts[v]) for v in VERDICTS if counts[v]], "Verdicts")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 MAX_NAME = 250
 _BAD = re.compile(r"[^A-Za-z0-9_.\-/ ]")
@@ -17,6 +18,11 @@ _BAD = re.compile(r"[^A-Za-z0-9_.\-/ ]")
 
 def _tag(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+
+
+def path_tag(path: Path) -> str:
+    """8 hex of the sha256 of `path` resolved: tells apart runs that share a name."""
+    return _tag(str(Path(path).resolve()))
 
 
 def safe_name(name: str, limit: int = MAX_NAME) -> str:

@@ -6,11 +6,14 @@ Params: `context.run_context` (config fingerprint, base models, checkpoints, opt
 run's name, schema and crma-eval version. Artifacts: results.json, report.html and
 `crma_eval_metrics.json` (every row with its MLflow keys, interval method and unit). Uses
 `mlflow.MlflowClient` (library: mlflow / mlflow-skinny). MLflow 3 keeps the file store in
-maintenance mode behind `MLFLOW_ALLOW_FILE_STORE=true`, which a `--out` export sets for itself.
+maintenance mode behind `MLFLOW_ALLOW_FILE_STORE=true`, which the export sets for a `--out`
+folder or a `file:` MLFLOW_TRACKING_URI; for an http(s) server it bounds retries and timeout
+(HTTP_DEFAULTS, unless set); store errors exit 2 with one line.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import tempfile
@@ -27,15 +30,64 @@ MAX_PARAM_VALUE = 6000
 BATCH = 100  # MLflow's per-request limit on params and tags (metrics: 1000)
 
 
+# Defaults for a tracking server that does not answer (set only when the user did not set them):
+# MLflow's own are 7 retries with backoff factor 2 and a 120 s timeout, minutes of silence.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
 def tracking_uri(out: Path | None) -> str:
     """`file:` URI of `out`, else MLFLOW_TRACKING_URI; InputError when neither is given."""
     if out is not None:
-        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
         return out.resolve().as_uri()
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         raise InputError("the mlflow export needs --out DIR or MLFLOW_TRACKING_URI")
     return uri
+
+
+def _scheme(uri: str) -> str:
+    head, sep, _ = uri.partition(":")
+    return head.split("+")[0].lower() if sep and len(head) > 1 else "file"
+
+
+def prepare_environment(uri: str) -> None:
+    """Environment MLflow needs for `uri`: the file store allowed for `file:` URIs and local
+    paths; bounded retries and timeout for an http(s) server (HTTP_DEFAULTS, only where unset).
+
+    InputError (exit 2) naming what to install for a database store without full mlflow.
+    """
+    scheme = _scheme(uri)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if scheme == "file":
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    elif scheme in ("http", "https"):
+        for key, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+    elif scheme in DATABASE_SCHEMES and importlib.util.find_spec("sqlalchemy") is None:
+        raise InputError(
+            f"the tracking URI {uri!r} names a database store, which mlflow-skinny cannot "
+            "write: pip install mlflow (or use --out DIR or a file:/http: URI)"
+        )
+
+
+def explain(exc: Exception, uri: str) -> InputError:
+    """One line for an MlflowException (or a connection error) from the store at `uri`."""
+    text = " ".join(str(exc).split())
+    if _scheme(uri) in ("http", "https") and (
+        "Max retries" in text or "onnection" in text or "timed out" in text.lower()
+    ):
+        return InputError(
+            f"cannot reach the MLflow server at {uri} ({type(exc).__name__}); start it or fix "
+            "MLFLOW_TRACKING_URI"
+        )
+    if _scheme(uri) in DATABASE_SCHEMES and "Model registry" in text:
+        return InputError(f"the database store {uri!r} needs full mlflow: pip install mlflow")
+    return InputError(f"MLflow could not write to {uri}: {text[:300]}")
 
 
 def metric_values(rows: list[MetricRow]) -> tuple[dict[str, float], dict[str, dict[str, Any]]]:
@@ -68,9 +120,24 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 def export_mlflow(
     rows: list[MetricRow], ctx: RunContext, out: Path | None, experiment: str
 ) -> tuple[str, str]:
-    """Log one run; returns (tracking URI, run id). InputError when no store is named."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    """Log one run; returns (tracking URI, run id).
+
+    InputError (exit 2, one line) when no store is named, the store cannot be written (an
+    MlflowException) or the server cannot be reached.
+    """
     uri = tracking_uri(out)
+    prepare_environment(uri)
+    from mlflow.exceptions import MlflowException
+    from requests.exceptions import RequestException
+
+    try:
+        return uri, _log_run(uri, rows, ctx, experiment)
+    except (MlflowException, RequestException) as exc:
+        raise explain(exc, uri) from exc
+
+
+def _log_run(uri: str, rows: list[MetricRow], ctx: RunContext, experiment: str) -> str:
+    """Create the experiment if needed and log one run to `uri`; returns its run id."""
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
 
@@ -96,4 +163,4 @@ def export_mlflow(
         client.log_artifact(run_id, str(mapping))
     client.log_batch(run_id, tags=[RunTag("crma_eval.n_metrics", str(len(rows)))])
     client.set_terminated(run_id)
-    return uri, run_id
+    return run_id

@@ -1,4 +1,5 @@
-"""TensorBoard export: event files under `OUT/<run>` (one TensorBoard run per crma-eval run).
+"""TensorBoard export: event files under `OUT/<run>-<8 hex>` (one TensorBoard run per crma-eval
+run; the hex is of the resolved run folder's path, so runs with one name stay apart).
 
 Scalars at step 0: each metric under its results.json name, its interval bounds and n under
 `<name>/ci_low`, `<name>/ci_high`, `<name>/n`. A text summary `crma_eval/summary`: a Markdown
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from crma_eval.export.names import path_tag
 from crma_eval.export.rows import MetricRow
 
 _MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>&])")
@@ -39,11 +41,18 @@ def run_folder(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name).strip(".") or "run"
 
 
-def export_tensorboard(rows: list[MetricRow], name: str, out: Path) -> Path:
-    """Write the event file under `out/<run folder>`; returns that folder."""
+def unique_folder(name: str, run_dir: Path) -> str:
+    """`run_folder(name)` plus 8 hex of the sha256 of the resolved run path (names.path_tag):
+    two runs with one name (two `reports/analysis`, two non-ASCII names that sanitize alike)
+    get separate TensorBoard runs instead of merged events."""
+    return f"{run_folder(name)}-{path_tag(run_dir)}"
+
+
+def export_tensorboard(rows: list[MetricRow], name: str, out: Path, run_dir: Path) -> Path:
+    """Write the event file under `out/<unique folder>`; returns that folder."""
     from tensorboardX import SummaryWriter
 
-    logdir = out / run_folder(name)
+    logdir = out / unique_folder(name, run_dir)
     writer = SummaryWriter(logdir=str(logdir))
     try:
         for row in rows:

@@ -5,7 +5,8 @@ match must lie within its bounds. A `compare` rule measures the worsening from t
 metric's direction (crma_eval.gate.orient: baseline − current when higher is better, current −
 baseline when lower is better; higher assumed, and said, when the catalogue does not know). In
 the default mode (significant_drop) it fails only on a worsening larger than `max_drop` that is
-also significant (paired McNemar p < alpha) where per-item records allow a paired test; otherwise
+also significant (paired McNemar p < alpha; graded values: the paired t / sign-flip test of
+`compare`, crma_eval.evidence) where per-item records allow a paired test; otherwise
 the detail says the comparison is threshold only. The margin modes (non_inferiority,
 equivalence) and the MDE printed beside every compare verdict are in crma_eval.gate.decide.
 Without a baseline run a `compare` rule is skipped (one passing outcome whose detail says so),
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from crma_eval.api.catalogue import MetricInfo, catalogue, describe_label
+from crma_eval.derived import FINGERPRINT, results_fingerprint
 from crma_eval.discordant import bc_text
 from crma_eval.evidence import Evidence, RunRecords, paired_evidence
 from crma_eval.fmt import gate_value
@@ -35,6 +37,7 @@ from crma_eval.values import missing
 
 DROP_TOLERANCE = 1e-12
 NO_BASELINE = "skipped: no --baseline RUN_DIR given (compare rules need one)"
+LOGLIK_SCALES = ("perplexity", "bits per byte")  # crma_eval.plugins.bench.catalogue
 NOT_ESTIMATE = "not an estimate (metric catalogue): threshold only, no paired test"
 
 
@@ -64,12 +67,14 @@ def check_drop(
     runs: tuple,
     estimate: bool = True,
     orient: Orientation | None = None,
+    loglik: bool = False,
 ) -> Outcome:
     """A `compare` rule on one metric, by its mode (crma_eval.gate.decide), with the MDE.
 
     estimate: False for a metric the catalogue says is not an estimate (a bound, a count, a
     p-value): it is compared by threshold only, never paired-tested. orient: the metric's
-    direction (default: higher-is-better, assumed)."""
+    direction (default: higher-is-better, assumed). loglik: the metric's per-document records
+    are log-likelihoods (perplexity, bits per byte): paired-tested, but no margin interval."""
     orient = orient or orientation(None)
     if current is None or baseline is None or missing(current) or missing(baseline):
         where = "baseline" if missing(baseline) else "current run"
@@ -78,15 +83,19 @@ def check_drop(
         if not math.isfinite(value):
             detail = f"{metric} is not finite ({value}) in the {side}: never passes"
             return Outcome(rule, metric, current, False, detail)
-    evidence = paired_evidence(metric, *runs) if estimate else Evidence(None, note=NOT_ESTIMATE)
-    mde = rule_mde(rule, evidence)
+    evidence = (
+        paired_evidence(metric, *runs, graded=True)
+        if estimate
+        else Evidence(None, note=NOT_ESTIMATE)
+    )
+    mde = None if loglik and evidence.d is not None else rule_mde(rule, evidence)
     drop = orient.worsening(baseline, current)
     head = orient.head(baseline, current)
     tail = "" if mde is None else f"; {mde.text()}"
     extra = {"mode": rule.mode, "mde": None if mde is None else _finite(mde.value)}
     extra |= {"worse_by": drop, "direction": orient.direction, "direction_assumed": orient.assumed}
     if rule.mode != "significant_drop":
-        decision = decide_margin(rule, evidence, orient.lower)
+        decision = decide_margin(rule, evidence, orient.lower, loglik)
         if decision.interval is not None:
             extra |= {"drop_low": decision.interval.low, "drop_high": decision.interval.high}
         detail = f"{head}; {decision.detail}{tail}"
@@ -116,10 +125,8 @@ def _significant_drop(
         return not too_big, f" ({verdict}); {evidence.note}"
     test = evidence.test
     significant = test.pvalue < rule.alpha
-    stats = (
-        f"{evidence.note} p = {test.pvalue:.3g} on {evidence.n_pairs} pairs "
-        f"({bc_text(test.b, test.c, test.method, direction, ('baseline', 'current'))})"
-    )
+    counts = bc_text(test.b, test.c, test.method, direction, ("baseline", "current"))
+    stats = f"{evidence.note} p = {test.pvalue:.3g} on {evidence.n_pairs} pairs ({counts})"
     if too_big and significant:
         verdict = (
             f"significant drop: > max_drop {gate_value(rule.max_drop)} and p < alpha {rule.alpha:g}"
@@ -135,6 +142,11 @@ def _estimate(info: dict[str, MetricInfo], metric: str) -> bool:
     """False only for metrics the catalogue knows are not estimates (bounds, counts, p-values);
     a metric whose role is unknown (an undescribed third-party metric) keeps its paired test."""
     return metric not in info or info[metric].role in ("estimate", "unknown")
+
+
+def _loglik(info: dict[str, MetricInfo], metric: str) -> bool:
+    """True for metrics whose per-document records are log-likelihoods (catalogue scale)."""
+    return metric in info and info[metric].scale in LOGLIK_SCALES
 
 
 def _matching(rule: Rule, *metric_maps: dict[str, Any]) -> list[str]:
@@ -173,6 +185,7 @@ def evaluate(
                     runs,
                     _estimate(info, n),
                     orientation(info.get(n)),
+                    _loglik(info, n),
                 )
                 for n in names
             ]
@@ -215,10 +228,12 @@ def run_gate(
 
 def gate_json(report: GateReport) -> dict[str, Any]:
     """RUN_DIR/gate.json: {"passed": bool, "spec": file name, "baseline": run name or null,
-    "outcomes": [Outcome.to_dict(), ...]} (no absolute paths)."""
+    "outcomes": [Outcome.to_dict(), ...], "results_sha256": of the results.json checked} (no
+    absolute paths)."""
     return {
         "passed": report.passed,
         "spec": report.spec_path.name,
         "baseline": None if report.baseline_dir is None else report.baseline_dir.resolve().name,
         "outcomes": [o.to_dict() for o in report.outcomes],
+        FINGERPRINT: results_fingerprint(report.run_dir),
     }

@@ -3,18 +3,26 @@
 RUN... are repeated runs of one checkpoint (other seeds, batch sizes, hardware). Only estimates
 count (role "estimate" in the metric catalogue, crma_eval.api.catalogue): matching bounds,
 counts, p-values and metrics that are not a number in every run are left out, and the snippet
-says how many and why. For every estimate: the mean, the sample sd (ddof = 1) and the largest
-difference between two runs. Two runs of the same checkpoint differ by more than
-z_{1-alpha/2} * sqrt(2) * sd with probability alpha (normal approximation), so a margin below that
-fails an unchanged checkpoint; the proposed margin is the larger of that and the largest
-observed difference, rounded up to two significant digits.
+says how many and why. `--metric` globs are the gate's (crma_eval.gate.globs: `*` within one
+dotted segment, `**` across). For every estimate: the mean, the sample sd (ddof = 1) and the
+largest difference between two runs. Values that differ by rounding noise only (essentially
+constant: standard error below 10 machine epsilons of |mean|, R's `t.test` rule, as
+crma_eval.plugins.bench.continuous.essentially_constant) are identical: no rule. Two runs of
+the same checkpoint differ by more than z_{1-alpha/2} * sqrt(2) * sd with probability alpha (normal
+approximation), so a margin below that fails an unchanged checkpoint; the proposed margin is the
+larger of that and the largest observed difference, rounded up to two significant digits.
 
 The rule proposed: `non_inferiority` where the metric has per-item 0/1 records (its plugin's
 `pairing`, crma_eval.evidence.record_support; without records in the runs, a fraction the plugin
 pairs); otherwise (perplexity, loss, drift, graded scores) a `max_drop` threshold in the default
-mode, since the margin modes need per-item 0/1 records. A margin at or above its scale's range
-(fraction: 1; percent, points: 100) gates nothing: it is reported as too noisy to gate, not as a
-rule. The gate orients every rule by the metric's direction (crma_eval.gate.orient).
+mode, since the margin modes need per-item 0/1 records. A non_inferiority rule tests the upper
+end of the (1 - 2 alpha) interval of the worsening (crma_eval.gate.decide), which is wider than
+the difference of the point estimates: where the runs carry the records, its margin is also
+above the largest such upper bound over every ordered pair (baseline, current) of the runs
+(rounded up strictly above it), so the proposed spec passes the gate on every pair of the runs it
+was calibrated from. A margin at or above its scale's range (fraction: 1; percent, points: 100)
+gates nothing: it is reported as too noisy to gate, not as a rule. The gate orients every rule by
+the metric's direction (crma_eval.gate.orient).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
-from fnmatch import fnmatchcase
+from itertools import permutations
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +39,13 @@ from scipy import stats
 
 from crma_eval.api.catalogue import ROLE_LABELS, MetricInfo, catalogue, direction_words
 from crma_eval.errors import InputError
-from crma_eval.evidence import RunRecords, record_support
+from crma_eval.evidence import RunRecords, paired_evidence, record_support
+from crma_eval.gate.decide import worsening_interval
+from crma_eval.gate.globs import segment_match
+from crma_eval.plugins.bench.continuous import essentially_constant
 from crma_eval.results import load_results
 
-DEFAULT_PATTERNS = ("*.accuracy", "bench.*.score")
+DEFAULT_PATTERNS = ("**.accuracy", "bench.**.score")
 # The width of each bounded scale: a margin this large can never fail.
 SCALE_RANGE = {"fraction": 1.0, "percent": 100.0, "points": 100.0, "percentage points": 100.0}
 # Undescribed (fallback) estimates read as fractions from their name.
@@ -59,6 +70,9 @@ class Spread:
     scale: str | None = None
     rule: str = "non_inferiority"
     why: str = ""
+    # non_inferiority: the largest upper bound of the gate's interval of the worsening over every
+    # ordered pair of the runs (None: not computed, e.g. no per-item records in the runs)
+    pair_bound: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +87,7 @@ class Spread:
             "scale": self.scale,
             "rule": self.rule,
             "why": self.why,
+            "largest_pair_upper_bound": self.pair_bound,
         }
 
 
@@ -99,13 +114,20 @@ def round_up(value: float, digits: int = 2) -> float:
     return math.ceil(value * scale - 1e-9) / scale
 
 
+def round_above(value: float, digits: int = 2) -> float:
+    """The smallest number of `digits` significant digits strictly above value (value > 0)."""
+    scale = 10 ** (digits - 1 - math.floor(math.log10(value)))
+    return (math.floor(value * scale + 1e-9) + 1) / scale
+
+
 def spread(metric: str, values: list[float], alpha: float) -> Spread:
-    """Mean, sd (ddof = 1), largest pairwise difference and the proposed margin."""
+    """Mean, sd (ddof = 1), largest pairwise difference and the proposed margin (0 when the
+    values are essentially constant: they differ by rounding noise only)."""
     array = np.asarray(values, dtype=float)
     sd = float(array.std(ddof=1))
     widest = float(array.max() - array.min())
     noise = float(stats.norm.isf(alpha / 2)) * math.sqrt(2) * sd
-    margin = round_up(max(noise, widest))
+    margin = 0.0 if essentially_constant(array) else round_up(max(noise, widest))
     return Spread(metric, tuple(values), float(array.mean()), sd, widest, margin)
 
 
@@ -124,9 +146,15 @@ def choose_rule(found: Spread, support: str) -> Spread:
     if width is not None and found.margin >= width:
         why = f"margin {found.margin:g} ≥ the {found.scale} scale's range {width:g}"
         return replace(found, rule="too_noisy", why=f"{why}: too noisy to gate")
+    if support == "partial":
+        why = "per-item 0/1 records missing in some runs: a max_drop threshold"
+        return replace(found, rule="max_drop", why=why)
     if support == "binary" or (support == "absent" and found.scale == "fraction"):
         seen = "in these runs" if support == "binary" else "expected: its plugin pairs them"
-        return replace(found, rule="non_inferiority", why=f"per-item 0/1 records ({seen})")
+        why = f"per-item 0/1 records ({seen})"
+        if found.pair_bound is not None:
+            why += f"; margin above the largest pair upper bound {found.pair_bound:.3g}"
+        return replace(found, rule="non_inferiority", why=why)
     reason = {
         "unpaired": "its plugin pairs no per-item records for it",
         "absent": f"no per-item records in these runs, scale {found.scale or 'unknown'}",
@@ -134,6 +162,34 @@ def choose_rule(found: Spread, support: str) -> Spread:
     }[support]
     why = f"{reason}: non_inferiority needs per-item 0/1 records, so a max_drop threshold"
     return replace(found, rule="max_drop", why=why)
+
+
+def cover_pairs(found: Spread, runs: list[RunRecords], alpha: float) -> Spread | None:
+    """The spread with a margin strictly above the upper bound of the gate's non_inferiority
+    interval (crma_eval.gate.decide.worsening_interval, oriented by the metric's direction) for
+    every ordered pair (baseline, current) of the runs; None when a pair has no paired 0/1
+    records. Raises InputError when the runs' items do not match."""
+    bound = -math.inf
+    for base, current in permutations(runs, 2):
+        evidence = paired_evidence(found.metric, base, current)
+        if evidence.x is None or evidence.y is None:
+            return None
+        interval = worsening_interval(evidence, alpha, found.direction == "lower")
+        bound = max(bound, interval.high)
+    margin = found.margin if bound < found.margin else round_above(bound)
+    return replace(found, margin=margin, pair_bound=bound)
+
+
+def _rule_for(found: Spread, runs: list[RunRecords], alpha: float) -> Spread:
+    """choose_rule, after covering every pair's interval where the runs have 0/1 records."""
+    support = record_support(found.metric, runs[0])
+    if support == "binary" and found.margin > 0:
+        covered = cover_pairs(found, runs, alpha)
+        if covered is None:
+            support = "partial"
+        else:
+            found = covered
+    return choose_rule(found, support)
 
 
 def calibrate(
@@ -148,7 +204,7 @@ def calibrate(
     left_out: dict[str, int] = {}
     names = []
     for name in sorted(all_metrics[0]):
-        if not any(fnmatchcase(name, p) for p in patterns):
+        if not any(segment_match(name, p) for p in patterns):
             continue
         role = info[name].role
         why = None if role == "estimate" else f"{ROLE_LABELS.get(role, role)} (not an estimate)"
@@ -166,12 +222,12 @@ def calibrate(
             + (f" ({told})" if told else "")
             + "; pass --metric with an estimate's name or glob"
         )
-    records = RunRecords(run_dirs[0])
+    runs = [RunRecords(d) for d in run_dirs]
     spreads = []
     for n in names:
         found = spread(n, [float(m[n]) for m in all_metrics], alpha)
         found = replace(found, direction=info[n].known_direction, scale=scale_of(n, info[n]))
-        spreads.append(choose_rule(found, record_support(n, records)))
+        spreads.append(_rule_for(found, runs, alpha))
     return Calibration(spreads, left_out)
 
 
@@ -206,6 +262,8 @@ def yaml_snippet(result: Calibration, alpha: float, n_runs: int) -> str:
     lines = [
         f"# margins from the run-to-run spread of {n_runs} runs of one checkpoint",
         f"# margin = max(z_(1-alpha/2) * sqrt(2) * sd, largest difference), alpha = {alpha:g}",
+        "# non_inferiority margins are also above the largest upper bound of the gate's "
+        "(1 - 2 alpha) interval of the worsening over every ordered pair of these runs",
         "# compare rules read the worsening by each metric's direction (higher or lower is better)",
     ]
     if result.left_out:

@@ -8,9 +8,13 @@ From a pilot run's results.json, per metric:
   ICC comes from the measured design effect with m answers per item, ICC = (deff - 1) / (m - 1).
 * `ablation.<a>_vs_<b>[...]` (n, b, c measured): the observed discordance (b + c) / n and, for
   repeated items, the measured design effect of the difference.
-* `drift.<a>_vs_<b>` (per-seed drift, Welch / permutation): seeds per condition for a drift
-  difference `drift_diff` (pp) with the pooled per-seed sd; at least the smallest number whose
-  exact permutation floor is below alpha.
+* `bench.<task>.<arm>.score` with per-item 0/1 records (the pilot's records say so) and
+  `bench.<task>.<a>_vs_<b>` (b, c measured): as qa accuracy and ablation pairs, on documents.
+* `drift.<a>_vs_<b>` (one plan per pair of conditions): where the conditions share seeds, the
+  drift plugin's paired-by-seed t test: seeds for a drift difference `drift_diff` (pp) at the sd
+  of the per-seed differences (one-sample t power, statsmodels TTestPower), with the exact
+  sign-flip floor 2 / 2^n beside it; otherwise (Welch / permutation) seeds per condition with the
+  pooled per-seed sd, at least the smallest number whose exact permutation floor is below alpha.
 Stated rates (no pilot) plan one design from `accuracy` / `discordance`, `icc`, `repeats`, `sd`.
 Methods: crma_eval.stats.power (Connor 1987 for paired binary; statsmodels t power for seeds).
 """
@@ -19,14 +23,20 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any
 
+import numpy as np
+
+from crma_eval.gate.globs import segment_match
+from crma_eval.stats import essentially_constant
 from crma_eval.stats.power import (
     clustered_items_n,
     design_effect,
     icc_from_design_effect,
+    one_sample_mde,
+    one_sample_n,
     paired_binary_mde,
     permutation_floor,
     two_sample_mde,
@@ -35,6 +45,8 @@ from crma_eval.stats.power import (
 
 REPEATS = (1, 2, 3, 5, 10)
 _PAIR = re.compile(r"^drift\.(?P<a>[^.]+)_vs_(?P<b>[^.]+)\.mde$")
+_BENCH_SCORE = re.compile(r"^bench\.[^.]+\.[^.]+\.score$")
+_BENCH_PAIR = re.compile(r"^bench\.(?P<task>[^.]+)\.(?P<a>[^.]+)_vs_[^.]+\.b$")
 
 
 @dataclass(frozen=True)
@@ -162,6 +174,40 @@ def seeds_plan(metric: str, sd: float, seeds: tuple[int, int] | None, t: Targets
     )
 
 
+def sign_flip_floor(n: int) -> float:
+    """Smallest two-sided p of the exact sign-flip test on n paired differences: 2 / 2^n."""
+    return min(1.0, 2.0 / 2**n)
+
+
+def paired_seeds_plan(metric: str, differences: list[float], t: Targets) -> Plan:
+    """Seeds (shared by both conditions) for a drift difference `drift_diff` (pp) with the paired
+    t test on per-seed differences (the drift plugin's paired-by-seed test; one-sample t power,
+    statsmodels TTestPower, at the differences' sd, ddof = 1). Essentially constant differences
+    leave the t undefined: the exact sign-flip floor alone sets the seeds."""
+    n = len(differences)
+    by_flip = next(k for k in range(1, 64) if sign_flip_floor(k) < t.alpha)
+    sd = float(np.std(differences, ddof=1))
+    now: dict[str, Any] = {"seeds": n, "sign_flip_floor": sign_flip_floor(n)}
+    if essentially_constant(differences) or sd <= 0:
+        now["mde"] = None
+        needed = {"seeds": by_flip}
+        note = "per-seed differences essentially constant: paired t undefined, sign-flip floor"
+    else:
+        now["mde"] = _finite(one_sample_mde(n, sd, t.alpha, t.power).value)
+        needed = {"seeds": one_sample_n(t.drift_diff, sd, t.alpha, t.power)}
+        note = f"paired t needs {needed['seeds']} seeds shared by both conditions"
+    note += f"; the exact sign-flip test reaches p < {t.alpha:g} only from {by_flip} seeds"
+    return Plan(
+        metric,
+        "seeds paired by seed (paired t on per-seed differences, statsmodels TTestPower; "
+        "exact sign-flip floor)",
+        {"sd": sd, "sd_source": f"sd of the pilot's {n} per-seed drift differences"},
+        now,
+        needed,
+        note=note,
+    )
+
+
 def _icc(deff: float | None, m: float, stated: float | None) -> tuple[float, str]:
     """The ICC from a measured design effect, or the stated one (0 when none was given) with
     one answer per item."""
@@ -236,11 +282,69 @@ def _ablation_plans(metrics: dict[str, Any], t: Targets, stated_icc: float | Non
     return plans
 
 
+def _bench_plans(
+    metrics: dict[str, Any],
+    t: Targets,
+    discordance: float | None,
+    stated_icc: float | None,
+    binary: Callable[[str], bool],
+) -> list[Plan]:
+    """Bench 0/1 scores (documents answered once; `binary`: the pilot's records are 0/1) as qa
+    accuracy, and bench pairs with b and c measured as ablation pairs."""
+    plans = []
+    icc, icc_source = _icc(None, 1, stated_icc)
+    for name, p in metrics.items():
+        n = metrics.get(f"{name[: -len('.score')]}.n")
+        if _BENCH_SCORE.match(name) and p is not None and n and binary(name):
+            psi, source = (
+                (discordance, "stated") if discordance is not None else _assumed_psi(p, int(n))
+            )
+            plans.append(binary_plan(name, psi, icc, 1, int(n), t, source, icc_source))
+        match = _BENCH_PAIR.match(name)
+        n = match and metrics.get(f"bench.{match['task']}.{match['a']}.n")
+        if match is None or not n or p is None:
+            continue
+        base = name[: -len(".b")]
+        c = metrics.get(f"{base}.c")
+        if c is None:
+            continue
+        psi, note = (p + c) / n, ""
+        if psi == 0:
+            psi, note = _boundary(psi, int(n), "discordance")
+        source = "observed (b + c) / documents" + (f"; {note}" if note else "")
+        plans.append(binary_plan(base, psi, icc, 1, int(n), t, source, icc_source))
+    return plans
+
+
+def _seed_values(metrics: dict[str, Any], cond: str) -> dict[str, float]:
+    """{seed label: drift (pp)} of one condition, from `drift.<cond>.seed_<s>.drift`."""
+    seed = re.compile(rf"^drift\.{re.escape(cond)}\.(seed_[^.]+)\.drift$")
+    found = ((seed.match(k), v) for k, v in metrics.items())
+    return {m[1]: float(v) for m, v in found if m is not None and v is not None}
+
+
+def _paired_drift(metrics: dict[str, Any], a: str, b: str, t: Targets) -> Plan | None:
+    """The paired-by-seed plan where the pilot ran the paired test (`.paired.n`), else None."""
+    if not metrics.get(f"drift.{a}_vs_{b}.paired.n"):
+        return None
+    seeds_a, seeds_b = _seed_values(metrics, a), _seed_values(metrics, b)
+    shared = sorted(seeds_a.keys() & seeds_b.keys())
+    if len(shared) < 2:
+        return None
+    return paired_seeds_plan(f"drift.{a}_vs_{b}", [seeds_a[s] - seeds_b[s] for s in shared], t)
+
+
 def _drift_plans(metrics: dict[str, Any], t: Targets) -> list[Plan]:
     plans = []
+    planned: set[frozenset[str]] = set()
     for name in metrics:
         match = _PAIR.match(name)
-        if match is None:
+        if match is None or frozenset((match["a"], match["b"])) in planned:
+            continue
+        planned.add(frozenset((match["a"], match["b"])))
+        paired = _paired_drift(metrics, match["a"], match["b"], t)
+        if paired is not None:
+            plans.append(paired)
             continue
         stats = []
         for cond in (match["a"], match["b"]):
@@ -263,17 +367,21 @@ def plan_from_metrics(
     patterns: tuple[str, ...] = (),
     discordance: float | None = None,
     icc: float | None = None,
+    binary: Callable[[str], bool] = lambda _: False,
 ) -> list[Plan]:
-    """Plans for every plannable metric of a pilot's results (filtered by fnmatch globs).
+    """Plans for every plannable metric of a pilot's results (filtered by the gate's
+    globs, crma_eval.gate.globs: `*` within one dotted segment, `**` across).
 
-    `icc` is used only where the pilot answers each item once (nothing to measure it from)."""
+    `icc` is used only where the pilot answers each item once (nothing to measure it from);
+    `binary(metric)`: the pilot's per-item records of a bench score are 0/1."""
     plans = [
         *_accuracy_plans(metrics, t, discordance, icc),
         *_ablation_plans(metrics, t, icc),
+        *_bench_plans(metrics, t, discordance, icc, binary),
         *_drift_plans(metrics, t),
     ]
     if patterns:
-        plans = [p for p in plans if any(fnmatchcase(p.metric, g) for g in patterns)]
+        plans = [p for p in plans if any(segment_match(p.metric, g) for g in patterns)]
     return plans
 
 

@@ -122,6 +122,7 @@ def flipped_items(spec: PairSpec, runs: tuple[RunRecords, RunRecords]) -> pd.Dat
     sides = [spec.select(run.frames.get(spec.kind, pd.DataFrame())) for run in runs]
     if any(f.empty for f in sides):
         return pd.DataFrame()
+    sides = list(spec.sides(*sides))
     keys = [k for k in spec.keys if any(k in f and f[k].notna().any() for f in sides)]
     text = [c for c in ("question", "reference", "prediction") if c in sides[0]]
     left = sides[0][[*keys, spec.value, *text]]
@@ -388,14 +389,15 @@ def _largest(comp: Comparison) -> list[str]:
 
 def write_comparison(run_a: str | Path, run_b: str | Path, out: str | Path) -> Path:
     """Write OUT/compare.html (tables/, items/ beside it) and OUT/compare.md; returns the HTML."""
+    from crma_eval.report.exports import fresh_exports
     from crma_eval.report.render import render_html
 
     comp = compare_runs(run_a, run_b)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     empty: dict[str, Any] = {"meta": {}, "metrics": {}, "plugins": {}}
-    html = render_html(
-        f"{comp.names[0]} → {comp.names[1]}", empty, {}, out, comparison_sections(comp)
-    )
-    write_text_atomic(out / "compare.md", markdown(comp))
-    return write_text_atomic(out / "compare.html", html)
+    with fresh_exports(out) as staging:
+        title = f"{comp.names[0]} → {comp.names[1]}"
+        html = render_html(title, empty, {}, out, comparison_sections(comp), staging)
+        write_text_atomic(out / "compare.md", markdown(comp))
+        return write_text_atomic(out / "compare.html", html)

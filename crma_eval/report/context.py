@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from crma_eval.derived import is_current
 from crma_eval.labels import display, ordered
 
 _ABSOLUTE = re.compile(r"^(/|[A-Za-z]:[\\/]|~[\\/])")
@@ -91,15 +92,25 @@ def run_context(results: Mapping[str, Any], run_dir: Path, opts: Mapping[str, An
 def gate_status(run_dir: Path) -> dict[str, Any] | None:
     """The last gate's outcome: RUN_DIR/gate.json, else RUN_DIR/junit.xml; None if gate never ran.
 
-    Returns {"passed": bool, "outcomes": [{"rule", "metric", "passed", "detail"}, ...]}.
+    Returns {"passed": bool, "outcomes": [{"rule", "metric", "passed", "detail"}, ...]}; a
+    gate.json whose results_sha256 is not the current results.json's gives {"stale": note}.
     """
     gate = run_dir / "gate.json"
     if gate.is_file():
         try:
             data = json.loads(gate.read_text(encoding="utf-8"))
-            return {"passed": bool(data["passed"]), "outcomes": list(data["outcomes"])}
-        except (ValueError, KeyError, TypeError):
+            status = {"passed": bool(data["passed"]), "outcomes": list(data["outcomes"])}
+            current = is_current(data, run_dir)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return {"passed": False, "outcomes": [], "error": "gate.json is unreadable"}
+        if not current:
+            return {
+                "passed": False,
+                "outcomes": [],
+                "stale": "No gate shown: gate.json was written for an earlier results.json (its "
+                "results_sha256 differs); rerun `crma-eval gate`.",
+            }
+        return status
     junit = run_dir / "junit.xml"
     if not junit.is_file():
         return None

@@ -7,7 +7,9 @@ cells a spreadsheet would read as a formula neutralised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +102,29 @@ def write_export(run_dir: Path, folder: str, name: str, text: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, text)
     return f"{folder}/{name}"
+
+
+EXPORT_FOLDERS = ("tables", "items")
+STAGING = ".exports.staging"
+
+
+@contextmanager
+def fresh_exports(out: Path) -> Iterator[Path]:
+    """A staging folder for OUT's tables/ and items/; on success they replace OUT's, so no file
+    of an earlier report (a table or list this report no longer has) survives. On an error the
+    staging folder is removed and OUT's folders are left as they were."""
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+        for name in EXPORT_FOLDERS:
+            old, new = out / name, staging / name
+            if old.is_dir() and not old.is_symlink():
+                old.rename(staging / f"{name}.old")
+            elif old.exists() or old.is_symlink():
+                old.unlink()
+            if new.is_dir():
+                new.rename(old)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -38,7 +38,7 @@ from crma_eval.report.context import (
     run_context,
     scrub_path,
 )
-from crma_eval.report.exports import csv_text, latex_text, write_export
+from crma_eval.report.exports import csv_text, fresh_exports, latex_text, write_export
 from crma_eval.report.svg import safe_svg
 from crma_eval.results import load_results
 from crma_eval.store import write_text_atomic
@@ -372,14 +372,16 @@ def render_html(
     plugins: Mapping[str, Plugin],
     run_dir: Path | None = None,
     extra: Sequence[Section] = (),
+    exports_to: Path | None = None,
 ) -> str:
     """The report's HTML for parsed results, with sections from the given plugins, then `extra`
     sections that are not a plugin's (e.g. Claims).
 
-    With `run_dir`, tables and drill-down lists are also written under it (tables/, items/) and
-    linked, drill-down lists are read from RUN_DIR/records and the gate's outcome is shown.
+    With `run_dir`, tables and drill-down lists are also written under it (tables/, items/; under
+    `exports_to` instead when given, a staging folder) and linked, drill-down lists are read
+    from RUN_DIR/records and the gate's outcome is shown.
     """
-    exporter = Exporter(run_dir, set(RESERVED_IDS))
+    exporter = Exporter(exports_to or run_dir, set(RESERVED_IDS))
     meta = results["meta"]
     options = display_options(meta)
     ctx = (exporter, Records(run_dir), options, catalogue(results))
@@ -417,5 +419,6 @@ def render_report(run_dir: str | Path, *, plugins: Mapping[str, Plugin] | None =
     chosen = installed_plugins() if plugins is None else plugins
     claims = claims_section(run_dir)  # from `crma-eval claims CLAIMS.yaml RUN_DIR`, if run
     extra = [claims] if claims else []
-    html = render_html(run_dir.resolve().name, results, chosen, run_dir, extra)
-    return write_text_atomic(run_dir / "report.html", html)
+    with fresh_exports(run_dir) as staging:  # no table or list of an earlier report survives
+        html = render_html(run_dir.resolve().name, results, chosen, run_dir, extra, staging)
+        return write_text_atomic(run_dir / "report.html", html)

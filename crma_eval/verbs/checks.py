@@ -35,11 +35,31 @@ def gate(
     """Evaluate gates on RUN_DIR; writes junit.xml, summary.md and gate.json (and re-renders an
     existing report.html so it shows the outcome); exit 1 if a gate fails. With --calibrate,
     print gate rules with margins from the spread of repeated runs of one checkpoint."""
+    from crma_eval.verbs.plan import refuse_unused
+
     if calibrate:
         from crma_eval.verbs.plan import print_calibration
 
+        unused = "is not used with it"
+        refuse_unused(
+            {
+                "--spec": (spec, f"--calibrate proposes a spec; --spec {unused}"),
+                "--baseline": (baseline, f"--calibrate compares the runs; --baseline {unused}"),
+            }
+        )
         print_calibration(list(run_dirs), patterns, alpha, as_json)
         return
+    calibrate_only = "is a --calibrate option; without --calibrate the spec's rules say"
+    given_alpha = click.get_current_context().get_parameter_source("alpha")
+    refuse_unused(
+        {
+            "--metric": (patterns or None, f"--metric {calibrate_only} what is gated"),
+            "--alpha": (
+                alpha if given_alpha == click.core.ParameterSource.COMMANDLINE else None,
+                f"--alpha {calibrate_only} each rule's alpha",
+            ),
+        }
+    )
     if len(run_dirs) != 1 or spec is None:
         raise click.UsageError("gate needs one RUN_DIR and --spec GATES.yaml (or --calibrate)")
     run_dir = run_dirs[0]

@@ -59,5 +59,5 @@ def export(run_dir: Path, target: str, out: Path | None, project: str) -> None:
     else:
         from crma_eval.export.to_tensorboard import export_tensorboard
 
-        logdir = export_tensorboard(rows, ctx.name, out or Path())
+        logdir = export_tensorboard(rows, ctx.name, out or Path(), run_dir)
         click.echo(f"wrote TensorBoard events to {logdir} (view: tensorboard --logdir {out})")

@@ -26,6 +26,16 @@ ALPHA = FiniteRange(0, 0.5, min_open=True)
 _POSITIVE = FiniteRange(0, min_open=True)
 
 
+def refuse_unused(options: dict[str, tuple[Any, str]]) -> None:
+    """InputError (exit 2, one line) for the first option given (value not None) that the
+    command would ignore: {option: (value, the sentence saying why)}."""
+    from crma_eval.errors import InputError
+
+    for value, why in options.values():
+        if value is not None:
+            raise InputError(why)
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "none detectable"
@@ -118,15 +128,37 @@ def plan(
     from crma_eval.results import load_results
 
     targets = Targets(drop, drift_diff, alpha, power)
+    stated_only = "is a stated rate (no PILOT); the pilot's own values are used: drop it"
+    if pilot is not None:
+        refuse_unused(
+            {
+                "--accuracy": (accuracy, f"--accuracy {stated_only}"),
+                "--sd": (sd, f"--sd {stated_only}"),
+                "--repeats": (repeats if repeats != 1 else None, f"--repeats {stated_only}"),
+            }
+        )
+    else:
+        why = "--metric selects a PILOT run's metrics; give PILOT_RUN, or drop --metric"
+        refuse_unused({"--metric": (patterns or None, why)})
     if pilot is not None:
         metrics = load_results(pilot)["metrics"]
-        plans = plan_from_metrics(metrics, targets, patterns, discordance, icc)
+        from crma_eval.evidence import RunRecords, record_support
+
+        records = RunRecords(pilot)
+        plans = plan_from_metrics(
+            metrics,
+            targets,
+            patterns,
+            discordance,
+            icc,
+            lambda name: record_support(name, records) == "binary",
+        )
         source = f"pilot {pilot}"
     else:
         plans = plan_stated(targets, accuracy, discordance, icc, repeats, sd)
         source = "stated rates"
     if not plans:
-        what = "no plannable metric (qa accuracy, ablation pairs, drift pairs)"
+        what = "no plannable metric (qa accuracy, ablation pairs, bench 0/1 scores, drift pairs)"
         hint = (
             "in the pilot run"
             if pilot is not None
@@ -154,8 +186,20 @@ def plan(
 def print_calibration(
     run_dirs: list[Path], patterns: tuple[str, ...], alpha: float, as_json: bool
 ) -> None:
-    """`gate --calibrate RUN...`: the spread per metric and a YAML snippet of rules."""
+    """`gate --calibrate RUN...`: the spread per metric and a YAML snippet of rules; a run given
+    twice (the same directory after resolving links) is bad input."""
+    from crma_eval.errors import InputError
     from crma_eval.plan.calibrate import DEFAULT_PATTERNS, calibrate, yaml_snippet
+
+    seen: dict[Path, Path] = {}
+    for d in run_dirs:
+        first = seen.setdefault(d.resolve(), d)
+        if first is not d:
+            raise InputError(
+                f"--calibrate: the same run as {first} (given twice); give each repeated run "
+                "of the checkpoint once",
+                path=d,
+            )
 
     result = calibrate(run_dirs, patterns or DEFAULT_PATTERNS, alpha)
     if as_json:

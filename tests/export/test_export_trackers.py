@@ -161,7 +161,8 @@ def test_tensorboard_events_read_back_with_bounds_n_and_text_summary(run_dir, tm
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     _export(run_dir, "tensorboard", "--out", str(tmp_path))
-    acc = EventAccumulator(str(tmp_path / run_dir.name), size_guidance={"scalars": 0, "tensors": 0})
+    (logdir,) = tmp_path.glob(f"{run_dir.name}-*")
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "tensors": 0})
     acc.Reload()
     want = _results(run_dir)["metrics"]
 

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 METRIC = re.compile(r"bench\.(?P<task>[^.]+)\.(?P<arm>[^.]+)\.(?P<rest>.+)")
-BENCH_KEYS = ("task", "doc_id", "metric", "filter", "seed", "checkpoint")
+# `document`: the content hash doc_hash (+ occurrence) when both runs carry it, else doc_id
+# (.pairs.prepare, as the analysis pairs arms: cells.py)
+BENCH_KEYS = ("task", "document", "metric", "filter", "seed", "checkpoint")
 
 
 def _covered(task: str, arm: str, segments: set[str], frame: pd.DataFrame) -> pd.DataFrame:
@@ -64,9 +66,12 @@ class BenchPlugin(Plugin):
 
     def pairing(self, metric: str) -> PairSpec | None:
         """`bench.<task>.<arm>.*`: that task's and arm's records of the lm-eval metric the name
-        mentions, paired on task, doc_id, metric, filter, seed and checkpoint."""
+        mentions, paired on task, document (doc_hash when both runs carry it, else doc_id:
+        .pairs), metric, filter, seed and checkpoint."""
+        from crma_eval.plugins.bench.pairs import prepare
+
         match = METRIC.fullmatch(metric)
         if match is None:
             return None
         select = partial(_covered, match["task"], match["arm"], set(match["rest"].split(".")))
-        return PairSpec("bench", select, BENCH_KEYS, "value")
+        return PairSpec("bench", select, BENCH_KEYS, "value", prepare)

@@ -31,6 +31,7 @@ from crma_eval.plugins.bench.cells import NO_FILTER, Cell, pair_keys, paired, pa
 from crma_eval.plugins.bench.checks import check_records
 from crma_eval.plugins.bench.continuous import (
     BITS_METRICS,
+    ROLLING,
     paired_t,
     t_interval,
     unbounded_compare,
@@ -45,7 +46,7 @@ from crma_eval.plugins.bench.groups import (
     subscores,
 )
 from crma_eval.plugins.bench.scales import RANGE, metric_scale, pp_factor
-from crma_eval.plugins.bench.unscored import put_unscored, unscored_counts
+from crma_eval.plugins.bench.unscored import check_unscored, put_unscored, unscored_counts
 
 PLUGIN = "bench"
 UNSCORED = "bench_unscored"  # record kind of the documents lm-eval could not score
@@ -63,7 +64,8 @@ def chosen_metrics(
 ) -> list[str]:
     """The metrics that are the task's scores: the configured one(s) (`options.bench.metrics`,
     a name or a list), else the first of the task group's aggregated metrics, else by
-    METRIC_PREFERENCE; rolling log-likelihood tasks report all their metrics."""
+    METRIC_PREFERENCE; log-likelihood metrics (perplexity, bits per byte) are always reported
+    too (a lambada-like task: its accuracy and its perplexity)."""
     chosen = overrides.get(task)
     if chosen is not None:
         names = [chosen] if isinstance(chosen, str) else list(chosen)
@@ -74,9 +76,11 @@ def chosen_metrics(
                 f"(records have {', '.join(metrics)})"
             )
         return names
-    if metrics and all(metric_scale(m, scales) == "unbounded" for m in metrics):
+    unbounded = [m for m in metrics if metric_scale(m, scales) == "unbounded"]
+    if metrics and len(unbounded) == len(metrics):
         return list(metrics)
-    return [primary_metric(task, metrics, {}, preferred)]
+    primary = primary_metric(task, metrics, {}, preferred)
+    return [primary, *(m for m in unbounded if m != primary)]
 
 
 def primary_metric(
@@ -260,14 +264,35 @@ def _deltas(cells: list[Cell], base_name: str, options: AnalyzeOptions) -> list[
         head |= cell.direction
         deltas.append(head | compare(cell, after, before, options, weights))
     for arm in dict.fromkeys(d["arm"] for d in deltas):
-        family = [d for d in deltas if d["arm"] == arm]
-        pvalues = [d["pvalue"] for d in family]
-        for d, by_holm, by_bh in zip(
-            family, holm(pvalues), benjamini_hochberg(pvalues), strict=True
-        ):
-            d["pvalue_holm"] = by_holm
-            d["pvalue_bh"] = by_bh
+        _adjust([d for d in deltas if d["arm"] == arm])
     return deltas
+
+
+def _quantity(delta: dict[str, Any]) -> tuple[str, str, str]:
+    """The quantity a delta tests: its task, filter and metric, the rolling log-likelihood
+    metrics (word/byte perplexity, bits per byte) of one task being one (the same logliks)."""
+    metric = "rolling log-likelihood" if delta["metric"] in ROLLING else delta["metric"]
+    return delta["task"], delta["filter"], metric
+
+
+def _smallest(pvalues: list[float]) -> float:
+    """The smallest p that is not NaN (NaN when none is)."""
+    known = [p for p in pvalues if not math.isnan(p)]
+    return min(known) if known else math.nan
+
+
+def _adjust(family: list[dict[str, Any]]) -> None:
+    """Holm and BH p of each delta of one compared arm in a family of one test per quantity
+    (`_quantity`): its own p beside each other quantity's smallest p."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for d in family:
+        groups.setdefault(_quantity(d), []).append(d)
+    smallest = {q: _smallest([d["pvalue"] for d in members]) for q, members in groups.items()}
+    for q, members in groups.items():
+        others = [p for o, p in smallest.items() if o != q]
+        for d in members:
+            d["pvalue_holm"] = holm([d["pvalue"], *others])[0]
+            d["pvalue_bh"] = benjamini_hochberg([d["pvalue"], *others])[0]
 
 
 DELTA_STATS = (
@@ -311,6 +336,7 @@ def analyze_bench(frames: dict[str, pd.DataFrame], options: AnalyzeOptions) -> A
     settings = options.extra.get(PLUGIN) or {}
     scales = dict(settings.get("scales") or {})
     check_records(frame, scales)
+    check_unscored(frame, frames.get(UNSCORED))
     cells = _cells(frame, dict(settings.get("metrics") or {}), scales)
     base_name = _base_arm(in_order(frame["arm"]), settings.get("base_arm"))
     segments = _segments(cells)
@@ -368,5 +394,8 @@ METHODS = {
     "for 0-100 scores (BLEU, chrF, ROUGE), else in the metric's own units",
     "groups": "lm-eval's group rule (aggregate_metric_list, weight_by_size over all leaf "
     "tasks); weight_by_size: false by the stratified mean with lm-eval's unweighted_mean_stderr",
-    "multiplicity": "holm and benjamini-hochberg across tasks (metrics, filters), per compared arm",
+    "multiplicity": "holm and benjamini-hochberg across tasks (metrics, filters), per compared "
+    "arm; one family member per quantity: a task's word/byte perplexity and bits per byte (the "
+    "same per-document log-likelihoods) count once, each adjusted beside the other quantities' "
+    "smallest p",
 }

@@ -3,8 +3,9 @@
 What a record's `value` can be follows from its metric's scale, never from its name alone:
 - fraction: a proportion in [0, 1]; percent: in [0, 100];
 - unbounded (lm-eval's log-likelihood metrics): the document's log-likelihood, <= 0; the rolling
-  metrics (word/byte perplexity, bits per byte) also carry lm-eval's words or bytes as `weight`,
-  a count >= 1; records of one task and metric carry a weight all or none;
+  metrics (word/byte perplexity, bits per byte) also carry lm-eval's words or bytes as `weight`;
+  records of one task and metric carry a weight all or none;
+- a `weight`, when present on any metric's record, is a count >= 1;
 - points, unknown: any finite number.
 Every value and weight must be finite (record files refuse NaN/inf when read; records built in
 code are checked here too). A violation is an InputError naming the record's file, line and field
@@ -98,8 +99,9 @@ def check_records(frame: pd.DataFrame, scales: Mapping[str, str] | None = None) 
     rolling = (scale == "unbounded") & metrics.isin(ROLLING).to_numpy()
     _fail(frame, rolling & ~has_weight.astype(bool), "weight",
           where + "weight missing; " + WEIGHT_STEP)  # fmt: skip
-    _fail(frame, (scale == "unbounded") & has_weight.astype(bool) & (weights < 1), "weight",
-          where + "weight {weight:g} is below 1; " + WEIGHT_STEP)  # fmt: skip
+    _fail(frame, has_weight.astype(bool) & (weights < 1), "weight",
+          where + "weight {weight:g} is below 1 (a weight, on any metric, counts words or bytes); "
+          + WEIGHT_STEP)  # fmt: skip
     _all_or_none(frame, has_weight.astype(bool), scale == "unbounded")
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from crma_eval import display, in_order, put_metrics
+from crma_eval import InputError, display, in_order, put_metrics
 from crma_eval.api import MetricInfo, Table
+from crma_eval.plugins.bench.checks import location
 
 PLUGIN = "bench"
 STAT = "n_unscored"
@@ -34,6 +35,36 @@ def unscored_counts(bench: pd.DataFrame, unscored: pd.DataFrame | None) -> list[
                  "reasons": dict(reasons)}
             )  # fmt: skip
     return rows
+
+
+def _document_keys(frame: pd.DataFrame) -> pd.Series:
+    """One text key per record: task, arm, subtask (the task itself when absent), doc_id."""
+    subtask = frame["subtask"] if "subtask" in frame else pd.Series(None, index=frame.index)
+    subtask = subtask.astype(object).where(subtask.notna(), frame["task"]).astype(str)
+    parts = [frame["task"].astype(str), frame["arm"].astype(str), subtask]
+    parts.append(frame["doc_id"].astype(str))
+    return parts[0] + "\x00" + parts[1] + "\x00" + parts[2] + "\x00" + parts[3]
+
+
+def check_unscored(bench: pd.DataFrame, unscored: pd.DataFrame | None) -> None:
+    """InputError when one document of a task and arm is both scored (a `bench` record) and
+    unscored (a `bench_unscored` record): it would count twice (n_documents) and its reason
+    would contradict its score. Names both records (file:line) and the next step."""
+    if unscored is None or unscored.empty or bench.empty:
+        return
+    scored, lost = _document_keys(bench), _document_keys(unscored)
+    both = lost.isin(set(scored))
+    if not both.any():
+        return
+    row = unscored[both.to_numpy()].iloc[0]
+    other = bench[(scored == lost[both].iloc[0]).to_numpy()].iloc[0]
+    there = location(other)
+    raise InputError(
+        f"bench task {row['task']!r} arm {row['arm']!r} document {row['doc_id']!r} is both "
+        f"unscored (here) and scored ({there['path']}:{there['line']}, metric "
+        f"{other['metric']!r}); keep one of the two records (recollect with crma-eval run)",
+        field="doc_id", **location(row),
+    )  # fmt: skip
 
 
 def _of(frame: pd.DataFrame | None, task: str, arm: str) -> pd.DataFrame:

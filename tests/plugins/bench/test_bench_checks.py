@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from lm_eval.api.metrics import bits_per_byte, perplexity, weighted_perplexity
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
 
 from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.cli import main
@@ -209,3 +210,71 @@ def test_unscored_documents_are_counted_per_task_and_arm_with_their_reason(tmp_p
     assert clean.metrics["bench.mc.after.n_unscored"] == 0
     section = BenchPlugin().report_section({"details": clean.details, "methods": clean.methods})
     assert all(getattr(b, "id", None) != "unscored" for b in section.blocks)
+
+
+@pytest.mark.parametrize(("metric", "weight"), [("acc", -1.0), ("exact_match", 0.5), ("acc", 0)])
+def test_a_weight_below_1_on_any_metric_exits_2_naming_file_line_field(
+    tmp_path, capsys, metric, weight
+):
+    rows = _rows("t", metric, "base", [1, 0, 1]) + _rows("t", metric, "after", [1, 1, 0])
+    rows[4]["weight"] = weight
+    line = _cli_error(tmp_path, capsys, rows)
+    assert "records.jsonl:5: field 'weight':" in line and "below 1" in line
+
+
+@pytest.mark.parametrize("subtask", [None, "mc"])
+def test_a_document_both_scored_and_unscored_exits_2_naming_both_records(tmp_path, capsys, subtask):
+    rows = _rows("mc", "acc", "base", [1, 0, 1, 1]) + _rows("mc", "acc", "after", [1, 1, 0, 1])
+    unscored = {"kind": "bench_unscored", "task": "mc", "arm": "after", "doc_id": "2",
+                "reason": "too long"}  # fmt: skip
+    if subtask is not None:
+        unscored["subtask"] = subtask
+    other = dict(unscored, doc_id="9")  # a document only unscored: fine
+    line = _cli_error(tmp_path, capsys, [*rows, other, unscored])
+    assert "records.jsonl:10: field 'doc_id':" in line
+    assert "document '2'" in line and "records.jsonl:7" in line  # the scored record
+    # the same doc id unscored under another arm or subtask is another document
+    fine = [*rows, other, dict(unscored, arm="other"), dict(unscored, subtask="mc_sub")]
+    assert _analyze(tmp_path, fine).metrics["bench.mc.after.n_unscored"] == 2  # 9, mc_sub 2
+
+
+def test_a_tasks_perplexity_triple_is_one_member_of_the_multiplicity_family(tmp_path):
+    rng = np.random.default_rng(5)
+    words, base_ll, after_ll = _wiki(rng, n=30)
+    nbytes = words * 5.3 + rng.integers(0, 9, words.size)
+    rows = []
+    for metric, w in (("word_perplexity", words), ("byte_perplexity", nbytes),
+                      ("bits_per_byte", nbytes)):  # fmt: skip
+        rows += _rows("wiki", metric, "base", base_ll, w) + _rows(
+            "wiki", metric, "after", after_ll, w
+        )
+    for task, flips in (("arc", 6), ("hs", 9)):
+        base = np.array([1] * 40 + [0] * 40)
+        after = base.copy()
+        after[:flips] = 0  # documents right only before
+        rows += _rows(task, "acc", "base", base) + _rows(task, "acc", "after", after)
+    deltas = _analyze(tmp_path, rows).details["deltas"]
+    raw = {(d["task"], d["metric"]): d["pvalue"] for d in deltas}
+    wiki = [p for (task, _), p in raw.items() if task == "wiki"]
+    assert len(wiki) == 3
+    for d in deltas:
+        others = [p for (task, _), p in raw.items() if task not in ("wiki", d["task"])]
+        if d["task"] != "wiki":
+            others.append(min(wiki))
+        family = [d["pvalue"], *others]
+        assert len(family) == 3  # arc, hs, wiki: one test each
+        assert d["pvalue_holm"] == pytest.approx(multipletests(family, method="holm")[1][0])
+        assert d["pvalue_bh"] == pytest.approx(multipletests(family, method="fdr_bh")[1][0])
+
+
+def test_a_task_with_accuracy_and_perplexity_reports_both(tmp_path):
+    rng = np.random.default_rng(3)
+    ll_base, ll_after = -rng.uniform(1, 6, 20), -rng.uniform(1, 6, 20)
+    acc_base, acc_after = rng.integers(0, 2, 20), rng.integers(0, 2, 20)
+    rows = _rows("lam", "acc", "base", acc_base) + _rows("lam", "acc", "after", acc_after)
+    rows += _rows("lam", "perplexity", "base", ll_base)
+    rows += _rows("lam", "perplexity", "after", ll_after)
+    m = _analyze(tmp_path, rows).metrics
+    assert m["bench.lam.after.acc.score"] == pytest.approx(acc_after.mean())
+    assert m["bench.lam.after.perplexity.score"] == pytest.approx(perplexity(ll_after.tolist()))
+    assert m["bench.lam.base.perplexity.score"] == pytest.approx(perplexity(ll_base.tolist()))
