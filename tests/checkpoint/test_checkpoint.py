@@ -122,7 +122,7 @@ def test_malformed_yaml(ckpt: Path) -> None:
 @pytest.mark.slow
 def test_schema_error_names_line(ckpt: Path) -> None:
     _edit(ckpt, lambda m: m["training"].update(phase="three"))
-    _expect(ckpt, "integer", "phase:")
+    _expect(ckpt, "whole number", "phase:")
 
 
 @pytest.mark.slow
