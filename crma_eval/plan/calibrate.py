@@ -7,7 +7,7 @@ says how many and why. `--metric` globs are the gate's (crma_eval.gate.globs: `*
 dotted segment, `**` across). For every estimate: the mean, the sample sd (ddof = 1) and the
 largest difference between two runs. Values that differ by rounding noise only (essentially
 constant: standard error below 10 machine epsilons of |mean|, R's `t.test` rule, as
-crma_eval.plugins.bench.continuous.essentially_constant) are identical: no rule. Two runs of
+crma_eval.stats.essentially_constant) are identical: no rule. Two runs of
 the same checkpoint differ by more than z_{1-alpha/2} * sqrt(2) * sd with probability alpha (normal
 approximation), so a margin below that fails an unchanged checkpoint; the proposed margin is the
 larger of that and the largest observed difference, rounded up to two significant digits.
@@ -42,8 +42,8 @@ from crma_eval.errors import InputError
 from crma_eval.evidence import RunRecords, paired_evidence, record_support
 from crma_eval.gate.decide import worsening_interval
 from crma_eval.gate.globs import segment_match
-from crma_eval.plugins.bench.continuous import essentially_constant
 from crma_eval.results import load_results
+from crma_eval.stats import essentially_constant
 
 DEFAULT_PATTERNS = ("**.accuracy", "bench.**.score")
 # The width of each bounded scale: a margin this large can never fail.

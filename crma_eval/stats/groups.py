@@ -77,12 +77,14 @@ class PairedTResult:
 
 
 def essentially_constant(values: ArrayLike) -> bool:
-    """True when the sample sd is below 10 machine epsilons of |mean| (R's t.test refuses such
-    "essentially constant" data), or all values are equal."""
-    arr = finite_sample(values, "values")
-    if np.ptp(arr) == 0:
+    """R's `t.test` rule: fewer than 2 values, all values equal, or a standard error below
+    10 machine epsilons of |mean| ("data are essentially constant"); a t statistic is then
+    float noise, so callers use an exact test or report the value as constant."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size < 2 or np.ptp(finite_sample(arr, "values")) == 0:
         return True
-    return bool(np.std(arr, ddof=1) < 10 * np.finfo(float).eps * abs(float(np.mean(arr))))
+    stderr = float(np.std(arr, ddof=1)) / np.sqrt(arr.size)
+    return bool(stderr < 10 * np.finfo(float).eps * abs(float(np.mean(arr))))
 
 
 def paired_t(a: ArrayLike, b: ArrayLike, confidence: float = 0.95) -> PairedTResult:
