@@ -253,6 +253,7 @@ def test_gate_refreshes_an_existing_report_with_its_outcome(tmp_path: Path) -> N
     assert 'class="gate gate-fail"' in html and "Gate FAILED" in html
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_init_writes_a_commented_cl_arm_that_loads_once_enabled(tmp_path: Path) -> None:
     import tinymodel as tm
 

@@ -89,6 +89,7 @@ def test_readme_sequence_runs_as_written_and_rescore_keeps_it_resumable(in_tmp: 
     assert all("token_f1" in r["scores"] for r in kept)  # the rescored records stayed
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_init_skips_stray_files_and_writes_router_and_bench_sections(in_tmp: Path) -> None:
     (in_tmp / "ckpt" / "README.md").write_bytes(b"\xff\xfe not yaml")
     result = CliRunner().invoke(cli, ["init", "--checkpoints", "ckpt/*", "--out", "proj"])

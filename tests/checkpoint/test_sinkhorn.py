@@ -16,6 +16,8 @@ from crma_eval.checkpoint.sinkhorn import SinkhornCRMA, decoder_layers, mixing_s
 from crma_eval.plugins.spectral.hooks import SpectralLogCallback, log_spectral
 from crma_eval.records import validate_record
 
+pytestmark = pytest.mark.slow  # torch (the CRMA module is a torch module)
+
 
 @pytest.fixture(scope="module")
 def base_model() -> LlamaForCausalLM:
@@ -92,7 +94,6 @@ def _crma(seed: int, gate: float) -> SinkhornCRMA:
     return crma
 
 
-@pytest.mark.slow
 def test_bypass_is_bit_for_bit_identity(base_model: LlamaForCausalLM, ids: torch.Tensor) -> None:
     with torch.no_grad():
         reference = base_model(ids).logits
@@ -114,7 +115,6 @@ def test_bypass_is_bit_for_bit_identity(base_model: LlamaForCausalLM, ids: torch
     assert torch.equal(again, active)
 
 
-@pytest.mark.slow
 def test_zero_gate_is_identity(base_model: LlamaForCausalLM, ids: torch.Tensor) -> None:
     crma = _crma(1, gate=0.0).attach(base_model)
     try:
@@ -126,7 +126,6 @@ def test_zero_gate_is_identity(base_model: LlamaForCausalLM, ids: torch.Tensor) 
         assert torch.equal(out, base_model(ids).logits)
 
 
-@pytest.mark.slow
 def test_gradients_reach_logits_and_gate(base_model: LlamaForCausalLM, ids: torch.Tensor) -> None:
     crma = _crma(2, gate=0.5).attach(base_model)
     try:
@@ -139,7 +138,6 @@ def test_gradients_reach_logits_and_gate(base_model: LlamaForCausalLM, ids: torc
         assert param.grad.abs().sum() > 0, name
 
 
-@pytest.mark.slow
 def test_attach_through_peft_wrapper(base_model: LlamaForCausalLM, ids: torch.Tensor) -> None:
     fresh = LlamaForCausalLM.from_pretrained(tm.world().base).eval()
     wrapped = get_peft_model(fresh, LoraConfig(r=2, target_modules=["q_proj"]))
@@ -154,7 +152,6 @@ def test_attach_through_peft_wrapper(base_model: LlamaForCausalLM, ids: torch.Te
         SinkhornCRMA(hidden_size=tm.HIDDEN, layers=[5]).attach(wrapped)
 
 
-@pytest.mark.slow
 def test_save_load_round_trip(tmp_path) -> None:
     crma = _crma(4, gate=0.3)
     crma.save(tmp_path / "crma.safetensors")
@@ -168,7 +165,6 @@ def test_save_load_round_trip(tmp_path) -> None:
         SinkhornCRMA(hidden_size=tm.HIDDEN, layers=[0], k=4).load(tmp_path / "crma.safetensors")
 
 
-@pytest.mark.slow
 def test_cached_matrix_follows_parameter_updates(tmp_path) -> None:
     crma = _crma(6, gate=0.3)
     with torch.no_grad():
@@ -185,7 +181,6 @@ def test_cached_matrix_follows_parameter_updates(tmp_path) -> None:
     assert crma.mixing_matrix(0).requires_grad  # with gradients on, never the cache
 
 
-@pytest.mark.slow
 def test_log_spectral_writes_valid_records(tmp_path) -> None:
     crma = _crma(5, gate=0.3)
     path = tmp_path / "logs" / "spectral.jsonl"

@@ -21,11 +21,13 @@ from crma_eval.errors import InputError
 from crma_eval.plugins.drift.collect import DriftCollector
 from crma_eval.plugins.qa.collect import QACollector
 from crma_eval.plugins.router.collect import RouterCollector, read_suite
-from crma_eval.plugins.spectral.collect import SpectralCollector, read_spectral_log
+from crma_eval.plugins.spectral.collect import SpectralCollector
 from crma_eval.plugins.spectral.hooks import log_spectral
 from crma_eval.records import load_records, validate_record
 from crma_eval.scoring import score
 from crma_eval.store import RunDir
+
+pytestmark = pytest.mark.slow  # a real tiny model and its checkpoints
 
 QUESTIONS = {
     "medical": ["what treats high blood sugar ?", "what does the nurse check ?", "the patient has"],
@@ -84,7 +86,6 @@ def _valid(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [validate_record(r, path="<memory>", line=i) for i, r in enumerate(records, 1)]
 
 
-@pytest.mark.slow
 def test_drift_units_and_records(ctx: CollectContext, session: EngineSession) -> None:
     collector = DriftCollector()
     units = collector.units(ctx)
@@ -106,7 +107,6 @@ def test_drift_units_and_records(ctx: CollectContext, session: EngineSession) ->
         assert record.get("adapter") == adapter and record["crma"] is True
 
 
-@pytest.mark.slow
 def test_drift_failures_raise_input_error(ctx: CollectContext, tmp_path: Path) -> None:
     ctx.config.data.holdout = {**ctx.config.data.holdout, "legal": tmp_path / "missing.txt"}
     with pytest.raises(InputError, match="not found"):
@@ -117,7 +117,6 @@ def test_drift_failures_raise_input_error(ctx: CollectContext, tmp_path: Path) -
         DriftCollector().run(Unit("drift", "modular-seed0-phase3", "-", "legal"), ctx)
 
 
-@pytest.mark.slow
 def test_drift_nan_loss(world, session, data, tmp_path: Path) -> None:
     folder = Path(shutil.copytree(world.checkpoints["modular-seed0-phase2"], tmp_path / "nan"))
     state = load_file(folder / "crma.safetensors")
@@ -146,7 +145,6 @@ class _Interrupt(DriftCollector):
         return super().run(unit, ctx)
 
 
-@pytest.mark.slow
 def test_resumed_run_equals_uninterrupted(world, session, data, tmp_path: Path) -> None:
     collectors = {"drift": DriftCollector(), "spectral": SpectralCollector()}
     whole = make_ctx(world, session, data, tmp_path / "whole")
@@ -170,7 +168,6 @@ def test_resumed_run_equals_uninterrupted(world, session, data, tmp_path: Path) 
     assert len(frames["loss"]) == len(world.checkpoints) * len(tm.DOMAINS)
 
 
-@pytest.mark.slow
 def test_qa_units(world, session, data, tmp_path: Path) -> None:
     final = make_ctx(world, session, data, tmp_path / "a")
     every = make_ctx(world, session, data, tmp_path / "b", qa_checkpoints="all")
@@ -205,7 +202,6 @@ def _prompts(ctx: CollectContext, domain: str) -> list[str]:
     return [ctx.config.generation.prompt_template.format(question=q) for q in QUESTIONS[domain]]
 
 
-@pytest.mark.slow
 def test_qa_arms(ctx: CollectContext, session: EngineSession, tmp_path: Path) -> None:
     ck = ctx.checkpoint("modular-seed0-phase3")
     gen = ctx.config.generation
@@ -242,7 +238,6 @@ def test_qa_arms(ctx: CollectContext, session: EngineSession, tmp_path: Path) ->
     assert all(r["routed_domain"] is None for r in with_crma)
 
 
-@pytest.mark.slow
 def test_qa_bad_items(ctx: CollectContext, tmp_path: Path) -> None:
     bad = tm.write_jsonl(
         tmp_path / "bad.jsonl",
@@ -254,7 +249,6 @@ def test_qa_bad_items(ctx: CollectContext, tmp_path: Path) -> None:
     assert (info.value.path, info.value.line) == (str(bad), 1)
 
 
-@pytest.mark.slow
 def test_read_items_errors(tmp_path: Path) -> None:
     path = tm.write_jsonl(
         tmp_path / "x.jsonl", [{"item_id": "a", "query": "q"}, {"item_id": "a", "query": "r"}]
@@ -270,7 +264,6 @@ def test_read_items_errors(tmp_path: Path) -> None:
         read_suite(path)
 
 
-@pytest.mark.slow
 def test_router_collector(ctx: CollectContext, session: EngineSession) -> None:
     units = RouterCollector().units(ctx)
     assert [u.checkpoint for u in units] == ["modular-seed0-phase3", "naive-seed0-phase3"]
@@ -300,7 +293,6 @@ def _with_log(world: tm.World, tmp_path: Path, log_name: str, step: int | None) 
     return folder
 
 
-@pytest.mark.slow
 def test_spectral_from_jsonl_log_and_weights(world, session, data, tmp_path: Path) -> None:
     folder = _with_log(world, tmp_path, "spectral.jsonl", step=40)
     crma = SinkhornCRMA(hidden_size=tm.HIDDEN, layers=[1]).load(folder / "crma.safetensors")
@@ -327,7 +319,6 @@ def test_spectral_from_jsonl_log_and_weights(world, session, data, tmp_path: Pat
     assert own["min_entry"] == pytest.approx(float(crma.mixing_matrices()["layers.1.mix"].min()))
 
 
-@pytest.mark.slow
 def test_spectral_from_csv_log(world, session, data, tmp_path: Path) -> None:
     folder = _with_log(world, tmp_path, "spectral.csv", step=None)
     (folder / "logs" / "spectral.csv").write_text(
@@ -348,13 +339,3 @@ def test_spectral_from_csv_log(world, session, data, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="spectral_norm") as info:
         SpectralCollector().run(Unit("spectral", ctx.checkpoints[0].id, "-", "log"), ctx)
     assert info.value.line == 2
-
-
-def test_malformed_csv_log_is_bad_input(tmp_path: Path) -> None:
-    # csv.Error (here: a field over the csv module's size limit) must not surface as a crash
-    path = tmp_path / "spectral.csv"
-    big = "x" * 200_000
-    path.write_text(f'step,phase,module,spectral_norm\n1,a,m,1.0\n2,a,m,"{big}"\n')
-    with pytest.raises(InputError, match="malformed CSV") as info:
-        read_spectral_log(path, ["a", "b"])
-    assert info.value.path == str(path) and info.value.line == 3

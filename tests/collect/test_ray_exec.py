@@ -21,6 +21,8 @@ import tinymodel as tm
 from crma_eval.config import load_config
 from crma_eval.run import run_config
 
+pytestmark = pytest.mark.slow  # starts a Ray cluster
+
 pytest.importorskip("ray")  # installed by `make install` (extra `ray`); CI runs these tests
 
 DRIVER = (
@@ -67,7 +69,6 @@ def wait_for(predicate, proc: subprocess.Popen[str], what: str) -> None:  # type
     assert proc.poll() is None, f"driver ended before {what}: {proc.communicate()[1][-2000:]}"
 
 
-@pytest.mark.slow
 def test_ray_run_survives_actor_and_driver_kills_with_serial_bytes(
     config: Path, tmp_path: Path
 ) -> None:
@@ -110,7 +111,6 @@ def test_ray_run_survives_actor_and_driver_kills_with_serial_bytes(
     assert ours == json.loads((serial / "results.json").read_text())["metrics"]
 
 
-@pytest.mark.slow  # starts a Ray cluster
 def test_private_cluster_listens_on_loopback_only() -> None:
     """No process of the private cluster (GCS server, raylet, agents, workers) listens on a
     network interface: Ray's ports have no authentication."""

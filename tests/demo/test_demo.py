@@ -1,4 +1,5 @@
-"""The embedded demo: data generator, tiny model, sequential trainer and the artefacts it writes.
+"""The embedded demo: tiny model, sequential trainer and the artefacts it writes (the data
+generator, which needs no torch, is tested in test_demo_data.py).
 
 One small build (one seed, few steps) is shared by the module; the whole file runs in well under a
 minute on one core.
@@ -6,10 +7,8 @@ minute on one core.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,8 @@ from crma_eval.demo import domains as dm
 from crma_eval.demo import tasks as dt
 from crma_eval.plugins.router.records import ROUTE_CATEGORIES
 from crma_eval.records import iter_records
+
+pytestmark = pytest.mark.slow  # builds the demo's tiny model and checkpoints with torch
 
 DOMAINS = list(dm.DOMAINS)
 
@@ -49,78 +50,6 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
 
 
-# --- data generator -------------------------------------------------------------------------
-
-
-def test_generator_is_deterministic_under_a_seed(tmp_path: Path) -> None:
-    a, b, other = dm.generate(7, "small"), dm.generate(7, "small"), dm.generate(8, "small")
-    assert dataclasses.asdict(a) == dataclasses.asdict(b)
-    assert dataclasses.asdict(a) != dataclasses.asdict(other)
-    files_a = dm.write_corpus(a, tmp_path / "a")
-    files_b = dm.write_corpus(b, tmp_path / "b")
-    for name in DOMAINS:
-        assert _sha(files_a.train[name]) == _sha(files_b.train[name])
-    assert _sha(files_a.router_suite) == _sha(files_b.router_suite)
-
-
-def test_domains_have_distinct_vocabularies_and_facts() -> None:
-    corpus = dm.generate(0, "small")
-    entities = [set(d.entities) for d in corpus.domains.values()]
-    assert sum(len(e) for e in entities) == len(set().union(*entities))
-    for data in corpus.domains.values():
-        assert not set(data.holdout) & set(data.train)
-        for fact in data.facts:  # each fact is stated in training text and again in holdout text
-            assert any(fact.entity in t and f" {fact.value} " in t for t in data.train)
-            assert any(fact.entity in t and f" {fact.value} " in t for t in data.holdout)
-
-
-def test_qa_items_ask_facts_of_the_training_text() -> None:
-    for data in dm.generate(0, "small").domains.values():
-        assert len({q["item_id"] for q in data.qa}) == len(data.qa) > 0
-        for item in data.qa:
-            assert set(item) == {"item_id", "question", "reference", "answer_type"}
-            line = dm.QA_PROMPT.format(question=item["question"]) + " " + item["reference"]
-            assert line in data.train
-
-
-def _vocabulary(data: dm.DomainData) -> set[str]:
-    spec = dm.SPECS[data.name]
-    words = {spec.noun, *data.entities}
-    for attr, values in spec.attributes.items():
-        words |= {*attr.split(), *values}
-    return words - {"the", "of"}
-
-
-def _counts(query: str, corpus: dm.DemoCorpus) -> dict[str, int]:
-    tokens = query.split()
-    return {n: sum(t in _vocabulary(d) for t in tokens) for n, d in corpus.domains.items()}
-
-
-def test_router_suite_categories_follow_their_rules() -> None:
-    corpus = dm.generate(3, "full")
-    items = corpus.router_suite
-    assert {i["category"] for i in items} == set(ROUTE_CATEGORIES)
-    assert len({i["item_id"] for i in items}) == len(items)
-    for item in items:
-        present = sorted(n for n, c in _counts(item["query"], corpus).items() if c)
-        if item["category"] == "ood":
-            assert item["gold"] is None and "acceptable" not in item
-        elif item["category"] == "in_domain":
-            assert present == [item["gold"]]
-        elif item["category"] == "boundary":
-            asked = item["query"].split(". ", 1)[1]
-            assert [n for n, c in _counts(asked, corpus).items() if c] == [item["gold"]]
-            assert item["rival"] != item["gold"]
-        elif item["category"] == "ambiguous":
-            assert item["acceptable"] == sorted(DOMAINS) and item["gold"] in DOMAINS
-        else:
-            assert item["gold"] in DOMAINS and item["query"] != item["source"]
-
-
-# --- built artefacts --------------------------------------------------------------------------
-
-
-@pytest.mark.slow
 def test_run_config_points_at_every_artefact(demo) -> None:
     config = load_config(demo.config_path)
     paths = config.checkpoint_paths()
@@ -135,7 +64,6 @@ def test_run_config_points_at_every_artefact(demo) -> None:
     assert config.generation.prompt_template == dm.QA_PROMPT
 
 
-@pytest.mark.slow
 def test_base_model_and_tokenizer_load_from_safetensors(demo) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -149,7 +77,6 @@ def test_base_model_and_tokenizer_load_from_safetensors(demo) -> None:
     assert not [p for p in demo.root.rglob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
 
 
-@pytest.mark.slow
 def test_manifests_load_with_the_checkpoint_loader(demo) -> None:
     for condition in ("naive", "frozen", "modular"):
         for phase in range(1, len(DOMAINS) + 1):
@@ -163,7 +90,6 @@ def test_manifests_load_with_the_checkpoint_loader(demo) -> None:
             np.testing.assert_allclose(np.linalg.norm(router.centroids, axis=1), 1.0, rtol=1e-6)
 
 
-@pytest.mark.slow
 def test_naive_shared_adapter_changes_every_phase(demo) -> None:
     files = [
         _ckpt(demo, "naive", p) / "adapters/shared/adapter_model.safetensors"
@@ -174,7 +100,6 @@ def test_naive_shared_adapter_changes_every_phase(demo) -> None:
     assert {final.adapter_path(d) for d in DOMAINS} == {final.path / "adapters" / "shared"}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("condition", ["frozen", "modular"])
 def test_earlier_adapters_stay_byte_identical(demo, condition: str) -> None:
     for i, domain in enumerate(DOMAINS, start=1):
@@ -188,7 +113,6 @@ def test_earlier_adapters_stay_byte_identical(demo, condition: str) -> None:
     assert any(not torch.equal(first[k], second[k]) for k in first)  # fresh adapter per domain
 
 
-@pytest.mark.slow
 def test_crma_is_a_fixed_near_permutation_that_stays_doubly_stochastic(demo) -> None:
     from safetensors.torch import load_file
 
@@ -216,7 +140,6 @@ def test_crma_is_a_fixed_near_permutation_that_stays_doubly_stochastic(demo) -> 
             assert abs(float(torch.linalg.matrix_norm(m, ord=2)) - 1) < 1e-6
 
 
-@pytest.mark.slow
 def test_spectral_logs_are_valid_records_growing_with_phases(demo) -> None:
     sizes = []
     for phase in range(1, len(DOMAINS) + 1):
@@ -230,7 +153,6 @@ def test_spectral_logs_are_valid_records_growing_with_phases(demo) -> None:
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 
 
-@pytest.mark.slow
 def test_router_centroids_come_from_each_domains_text_and_queries(demo) -> None:
     from crma_eval.demo.build import CENTROID_QUERIES, DATA_SEED
     from crma_eval.engine import EngineSession
@@ -247,58 +169,6 @@ def test_router_centroids_come_from_each_domains_text_and_queries(demo) -> None:
         np.testing.assert_allclose(router.centroids[row], centroid, atol=1e-5)
 
 
-# --- local lm-eval tasks (bench plugin) -------------------------------------------------------
-
-
-def test_mc_docs_ask_every_fact_among_distractors_of_the_same_attribute() -> None:
-    corpus = dm.generate(0, "small")
-    docs = dt.facts_mc_docs(corpus)
-    facts = [(name, f) for name, d in corpus.domains.items() for f in d.facts]
-    assert len(docs) == len(facts) and len({d["item_id"] for d in docs}) == len(docs)
-    labels = set()
-    for doc, (name, fact) in zip(docs, facts, strict=True):
-        spec = dm.SPECS[name]
-        assert doc["question"] == dm.QUESTION.format(
-            noun=spec.noun, e=fact.entity, attr=fact.attribute
-        )
-        assert doc["choices"][doc["label"]] == fact.value
-        assert len(set(doc["choices"])) == len(doc["choices"]) == dt.N_DISTRACTORS + 1
-        assert set(doc["choices"]) <= set(spec.attributes[fact.attribute])
-        labels.add(doc["label"])
-    assert len(labels) > 1  # the right answer is not always in the same place
-
-
-def test_arith_docs_are_gsm8k_format_with_correct_answers() -> None:
-    docs = dt.arith_docs(dm.generate(0, "small"))
-    assert len(docs) == dt.N_ARITH
-    for doc in docs:
-        work, final = doc["answer"].split("\n#### ")
-        expr = work.split("=", 1)[0]
-        a, op, b = re.fullmatch(r"(\d+)([-+*])(\d+)", expr).groups()
-        value = {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b)}[op]
-        assert int(final) == value >= 0 and work == f"{expr}=<<{expr}={value}>>{value}"
-        assert a in doc["question"] and b in doc["question"]
-
-
-def test_arith_sentences_defeat_strict_match_and_only_the_corrected_scorer_reads_all() -> None:
-    from crma_eval.plugins.bench.gsm8k import extract_final_answer
-
-    corpus = dm.generate(0, "small")
-    docs = dt.arith_docs(corpus)
-    flexible = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")  # lm-eval gsm8k flexible-extract
-    last_is_answer = []
-    for doc in docs:
-        final = doc["answer"].split("\n#### ")[1]
-        assert "####" not in doc["sentence"]  # strict-match finds nothing
-        assert extract_final_answer(doc["sentence"]) == final
-        last = next(g for g in flexible.findall(doc["sentence"])[-1] if g)
-        last_is_answer.append(last.rstrip(".") == final)
-    assert any(last_is_answer) and not all(last_is_answer)  # subtractions end on another number
-    lines = dt.arith_lines(corpus)
-    assert lines == [f"Question: {d['question']}\nAnswer: {d['sentence']}" for d in docs]
-
-
-@pytest.mark.slow
 def test_run_config_runs_bench_on_local_tasks_cached_inside_the_demo(demo) -> None:
     config = load_config(demo.config_path)
     assert "bench" in config.plugins
@@ -317,7 +187,6 @@ def test_run_config_runs_bench_on_local_tasks_cached_inside_the_demo(demo) -> No
     assert _ckpt(demo, "modular", len(DOMAINS)).name == arms["after"]["checkpoint"]
 
 
-@pytest.mark.slow
 def test_generated_tasks_load_offline_with_lm_eval(demo) -> None:
     from lm_eval.tasks import TaskManager
 
@@ -374,17 +243,3 @@ def test_unknown_size_is_rejected(tmp_path: Path) -> None:
         build_demo(tmp_path, size="huge", quiet=True)
     with pytest.raises(ValueError, match="size"):
         dm.generate(0, "huge")
-
-
-def test_bench_summary_line_survives_an_undefined_interval() -> None:
-    from crma_eval.demo.run import bench_lines
-
-    metrics = {
-        "bench.t.base.score": 0.5,
-        "bench.t.after.score": 0.75,
-        "bench.t.after_vs_base.delta_pp": 25.0,
-        "bench.t.after_vs_base.delta_ci_low_pp": None,  # NaN in results.json is null
-        "bench.t.after_vs_base.delta_ci_high_pp": None,
-    }
-    [line] = bench_lines(metrics)
-    assert "50.0% -> after 75.0%" in line and "+25.0 pp" in line and "[n/a, n/a]" in line

@@ -18,6 +18,8 @@ from crma_eval.engine.batching import length_sorted_batches, pad_batch, windows
 from crma_eval.engine.generation import cut_at_stop
 from crma_eval.errors import InputError
 
+pytestmark = pytest.mark.slow  # a real tiny model
+
 TEXTS = [*tm.corpus(), "the court", "a bond pays", "the"]
 PROMPTS = ["the patient", "question : what is the answer ?", "the bank raises the", "a", "legal"]
 
@@ -50,7 +52,6 @@ def test_batching_helpers() -> None:
     assert ids.tolist() == [[7, 8, 9], [5, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
 
 
-@pytest.mark.slow
 def test_adapters_loaded_once_and_switched(session: EngineSession, ckpts: dict) -> None:
     losses: dict = {}
     order = ["modular-seed0-phase1", "modular-seed0-phase3", "modular-seed0-phase2"] * 2
@@ -74,7 +75,6 @@ def test_adapters_loaded_once_and_switched(session: EngineSession, ckpts: dict) 
     assert session.stats["adapter_loads"] == 4  # one shared naive adapter, loaded once
 
 
-@pytest.mark.slow
 def test_disabled_path_equals_plain_base(
     session: EngineSession, ckpts: dict, plain: LlamaForCausalLM
 ) -> None:
@@ -89,7 +89,6 @@ def test_disabled_path_equals_plain_base(
     assert not torch.allclose(adapted, bare, atol=1e-4)
 
 
-@pytest.mark.slow
 def test_adapters_with_other_targets_stay_isolated(world: tm.World, tmp_path) -> None:
     """Loading an adapter that wraps other modules leaves the live adapter and base path intact."""
     ck = load_checkpoint(world.checkpoints["modular-seed0-phase3"])
@@ -124,7 +123,6 @@ def _direct_loss(model: torch.nn.Module, tokenizer, texts: list[str]) -> tuple[f
     return total / n, n
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("domain", "crma"), [(None, False), ("finance", True)])
 def test_holdout_loss_matches_direct_computation(
     session: EngineSession, ckpts: dict, domain: str | None, crma: bool
@@ -136,7 +134,6 @@ def test_holdout_loss_matches_direct_computation(
     assert loss == pytest.approx(want, abs=1e-5)
 
 
-@pytest.mark.slow
 def test_long_texts_are_scored_in_windows(session: EngineSession, ckpts: dict) -> None:
     session.activate(ckpts["modular-seed0-phase3"], "legal", crma=True)
     got, n = loss.holdout_loss(
@@ -163,13 +160,11 @@ def test_windows() -> None:
     assert windows(list(range(11)), 4)[-1] == [9, 10]
 
 
-@pytest.mark.slow
 def test_holdout_loss_without_tokens(session: EngineSession) -> None:
     loss, n = session.holdout_loss([""])
     assert n == 0 and np.isnan(loss)
 
 
-@pytest.mark.slow
 def test_generate_batched_equals_one_at_a_time(session: EngineSession, ckpts: dict) -> None:
     session.activate(ckpts["modular-seed0-phase3"], "medical", crma=True)
     batched = session.generate(PROMPTS, max_new_tokens=6, stop=[])
@@ -178,7 +173,6 @@ def test_generate_batched_equals_one_at_a_time(session: EngineSession, ckpts: di
     assert len(set(batched)) > 1 and all(batched)
 
 
-@pytest.mark.slow
 def test_stop_strings_cut(session: EngineSession, ckpts: dict) -> None:
     session.activate(ckpts["modular-seed0-phase3"], "legal", crma=True)
     full = session.generate(PROMPTS, max_new_tokens=8, stop=[])
@@ -196,7 +190,6 @@ def test_cut_at_stop() -> None:
     assert cut_at_stop("abc", ["", "x"]) == "abc"
 
 
-@pytest.mark.slow
 def test_embed_uses_base_only_and_restores_state(session: EngineSession, ckpts: dict) -> None:
     ck = ckpts["modular-seed0-phase3"]
     session.activate(ck, None, crma=False)
@@ -209,14 +202,12 @@ def test_embed_uses_base_only_and_restores_state(session: EngineSession, ckpts: 
     assert np.allclose(np.linalg.norm(bare, axis=1), 1.0, atol=1e-5)
 
 
-@pytest.mark.slow
 def test_tokenizer_and_model_are_exposed(session: EngineSession, world: tm.World) -> None:
     expected = AutoTokenizer.from_pretrained(world.base)
     assert session.tokenizer("the court")["input_ids"] == expected("the court")["input_ids"]
     assert session.model.config.hidden_size == tm.HIDDEN
 
 
-@pytest.mark.slow
 def test_bad_base_models(tmp_path, world: tm.World) -> None:
     with pytest.raises(InputError, match="cannot load base model"):
         EngineSession(str(tmp_path / "missing"))

@@ -18,6 +18,8 @@ from crma_eval.engine.adapters import AdapterBank
 from crma_eval.engine.batching import pad_batch
 from crma_eval.engine.session import MERGE_MIN_ITEMS
 
+pytestmark = pytest.mark.slow  # a real tiny model
+
 TEXTS = [*tm.corpus(), "the court", "a bond pays"]
 
 
@@ -36,7 +38,6 @@ def _logits(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
         return model(input_ids=ids).logits
 
 
-@pytest.mark.slow
 def test_flag_switch_is_bit_identical_to_peft_set_adapter(
     session: EngineSession, world: tm.World
 ) -> None:
@@ -81,7 +82,6 @@ def _switch_seconds(bank: AdapterBank, names: list[str]) -> float:
     return best
 
 
-@pytest.mark.slow
 def test_switch_time_flat_in_number_loaded() -> None:
     """PEFT's set_adapter is O(adapters loaded): 12x the adapters would cost ~12x."""
     few, many = _bank_with(5), _bank_with(60)  # bench: 5 vs 200
@@ -91,7 +91,6 @@ def test_switch_time_flat_in_number_loaded() -> None:
         assert layer.active_adapters == ["a4"] and not layer.disable_adapters
 
 
-@pytest.mark.slow
 def test_merged_round_trip_is_exact(session: EngineSession, world: tm.World) -> None:
     ck = load_checkpoint(world.checkpoints["modular-seed0-phase3"])
     session.activate(ck, "legal", crma=True)
@@ -110,7 +109,6 @@ def test_merged_round_trip_is_exact(session: EngineSession, world: tm.World) -> 
     assert torch.equal(_logits(session.model, ids), unmerged)
 
 
-@pytest.mark.slow
 def test_long_units_run_merged_with_equal_results(session: EngineSession, world: tm.World) -> None:
     ck = load_checkpoint(world.checkpoints["modular-seed0-phase3"])
     session.activate(ck, "finance", crma=False)
@@ -132,7 +130,6 @@ def test_long_units_run_merged_with_equal_results(session: EngineSession, world:
     assert long_loss == pytest.approx(unmerged, abs=1e-5)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("budget", [1, 50, 1 << 22])
 def test_chunked_nll_equals_full_logits(session: EngineSession, budget: int) -> None:
     seqs = [session.tokenizer(t)["input_ids"] for t in TEXTS[:5]]
@@ -145,7 +142,6 @@ def test_chunked_nll_equals_full_logits(session: EngineSession, budget: int) -> 
     assert float(got) == pytest.approx(float(want), rel=1e-6)
 
 
-@pytest.mark.slow
 def test_chunked_nll_peak_memory_bounded() -> None:
     """The full [B, T, V] logits are never materialised: the largest tensor the head makes is
     at most the budget (checked by recording the head's output sizes)."""

@@ -21,6 +21,8 @@ from transformers import (
 
 from crma_eval.engine.prefix_lm import PrefixSharedLM
 
+pytestmark = pytest.mark.slow  # a real tiny model and lm-eval's HFLM
+
 SHAPES = {
     "llama": (LlamaForCausalLM, LlamaConfig, {}),
     "mistral": (MistralForCausalLM, MistralConfig, {"sliding_window": 24}),
@@ -61,7 +63,6 @@ def _requests(vocab: int) -> list[tuple[tuple[str, str], list[int], list[int]]]:
     return out
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_prefix_shared_equals_hflm(shape: str) -> None:
     tokenizer = tm.build_tokenizer()
@@ -86,7 +87,6 @@ def test_prefix_shared_equals_hflm(shape: str) -> None:
     }
 
 
-@pytest.mark.slow
 def test_long_requests_fall_back_to_hflm_truncation() -> None:
     tokenizer = tm.build_tokenizer()
     model = _model("llama", len(tokenizer))
@@ -99,7 +99,6 @@ def test_long_requests_fall_back_to_hflm_truncation() -> None:
     assert [g[0] for g in got] == pytest.approx([w[0] for w in want], abs=1e-4)
 
 
-@pytest.mark.slow
 def test_registered_and_loglikelihood_api() -> None:
     assert get_model("crma-hf") is PrefixSharedLM
     tokenizer = tm.build_tokenizer()

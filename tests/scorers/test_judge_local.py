@@ -18,6 +18,8 @@ from crma_eval.engine.session import EngineSession
 from crma_eval.errors import InputError
 from crma_eval.scorers import Item, make_scorer
 
+pytestmark = pytest.mark.slow  # a real tiny model as the judge
+
 ITEMS = [Item(q, ref, pred) for _, _, q, ref, pred in ANSWERS]
 
 
@@ -56,7 +58,6 @@ def generations(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return calls
 
 
-@pytest.mark.slow
 def test_random_model_output_becomes_counted_abstentions(judge_model, tmp_path) -> None:
     judge = make_scorer("judge_local", _options(judge_model, tmp_path / "c"))
     verdicts = judge.score(ITEMS)
@@ -73,7 +74,6 @@ def test_random_model_output_becomes_counted_abstentions(judge_model, tmp_path) 
     assert len(list((tmp_path / "c").rglob("*.json"))) == 4, "a too-long prompt is not cached"
 
 
-@pytest.mark.slow
 def test_scripted_verdicts_identity_and_cache(judge_model, tmp_path, generations) -> None:
     judge = make_scorer("judge_local", _options(judge_model, tmp_path / "c"))
     items = [*ITEMS, ITEMS[0]]  # a repeated item is asked once
@@ -94,7 +94,6 @@ def test_scripted_verdicts_identity_and_cache(judge_model, tmp_path, generations
     assert len(generations) == 2 and other.prompt_sha256 != judge.prompt_sha256
 
 
-@pytest.mark.slow
 def test_missing_model_and_folder_revision_are_bad_input(judge_model, tmp_path) -> None:
     missing = make_scorer("judge_local", {"model": "nobody/no-such-judge-model"})
     with pytest.raises(InputError, match="nor in the local Hugging Face cache"):
@@ -104,7 +103,6 @@ def test_missing_model_and_folder_revision_are_bad_input(judge_model, tmp_path) 
         pinned.score(ITEMS[:1])
 
 
-@pytest.mark.slow
 def test_rescore_cli_with_local_judge(judge_model, tmp_path, generations) -> None:
     run_dir = tmp_path / "run"
     _write_run(run_dir)

@@ -74,6 +74,7 @@ def _paired_table(frame, task, metric, filt=None):
     return base, after.reindex(base.index)
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_before_after_pipeline_offline(workspace):
     folder, session = workspace
     config = _config(folder, "[tiny_mc, gsm8k_mini]")
@@ -112,6 +113,7 @@ def test_before_after_pipeline_offline(workspace):
     assert "bench.gsm8k_mini.base.score" not in m  # several filters: the filter is named
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_cache_reuses_answers_only_when_weights_are_unchanged(workspace):
     folder, session = workspace
     config = _config(folder, "[tiny_mc]")
@@ -147,6 +149,7 @@ def test_cache_key_changes_when_a_local_base_model_is_rebuilt_in_place(tmp_path)
     assert key() != before
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_bad_tasks_fail_their_units_and_lose_nothing(workspace, monkeypatch):
     folder, session = workspace
     (folder / "tasks" / "hub_only.yaml").write_text(

@@ -49,6 +49,7 @@ def elsewhere(tmp_path, monkeypatch):
     return cwd
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_data_files_are_read_from_the_task_yaml_folder(tmp_path, elsewhere):
     path = _task(tmp_path / "mytasks", "rel_docs")
     loaded, _ = load_tasks(str(path), ())
@@ -97,6 +98,7 @@ def test_a_local_dataset_folder_is_read_from_the_yaml_folder(tmp_path):
         resolve_data_paths({"dataset_path": "../nowhere"}, tmp_path)
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_run_config_task_paths_are_read_from_the_config_folder(tmp_path, elsewhere):
     project = tmp_path / "project"
     _task(project / "my_tasks", "rel_mc")

@@ -197,6 +197,7 @@ def _per_filter(samples: list[dict]) -> dict[str, dict[int, dict]]:
     return out
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_filter_is_registered_by_name(lm_eval_api) -> None:
     from crma_eval.plugins.bench.gsm8k.filter import FILTER_NAME, FinalAnswerFilter
 
@@ -206,6 +207,7 @@ def test_filter_is_registered_by_name(lm_eval_api) -> None:
     assert out == [["1250"], ["[invalid]"]]
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_shipped_task_is_found_in_include_path(lm_eval_api) -> None:
     from lm_eval.tasks._yaml_loader import load_yaml
 
@@ -220,6 +222,7 @@ def test_shipped_task_is_found_in_include_path(lm_eval_api) -> None:
     assert config["filter_list"][2]["filter"][0]["function"] is FinalAnswerFilter
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_lm_eval_scores_three_filters_side_by_side(lm_eval_api, tmp_path) -> None:
     lm_base, _, simple_evaluate, task_manager = lm_eval_api
     docs = gsm8k_docs(5)
@@ -256,6 +259,7 @@ def test_lm_eval_scores_three_filters_side_by_side(lm_eval_api, tmp_path) -> Non
     assert by_filter["flexible-extract"][2]["exact_match"] == 0.0  # took the trailing "250"
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_filter_runs_on_a_real_model_through_hflm(lm_eval_api, tmp_path) -> None:
     from lm_eval.models.huggingface import HFLM
 
@@ -274,6 +278,7 @@ def test_filter_runs_on_a_real_model_through_hflm(lm_eval_api, tmp_path) -> None
         assert sample["filtered_resps"][0] == expected
 
 
+@pytest.mark.slow  # lm-eval with torch / a real tiny model
 def test_corrected_pipeline_reads_mixed_numbers_and_canonical_targets(
     lm_eval_api, tmp_path
 ) -> None:

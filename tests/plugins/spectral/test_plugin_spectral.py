@@ -11,6 +11,7 @@ from crma_eval.api.blocks import Figure, KeyValues, Table
 from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.errors import InputError
 from crma_eval.plugins.spectral import SpectralPlugin
+from crma_eval.plugins.spectral.collect import read_spectral_log
 
 RECORDS = [
     spectral(0, "med", "layer0", 1.0, row_sum_err=1e-7, col_sum_err=2e-7),
@@ -109,3 +110,13 @@ def test_step_ranges_and_counts_come_from_logged_steps(tmp_path: Path) -> None:
     shown = {(r[0], r[1]): r for r in table.rows}
     assert shown[("m", "law")][2:5] == [4, "100–400", 5]
     assert shown[("m", "med")][2:4] == [0, "—"]
+
+
+def test_malformed_csv_log_is_bad_input(tmp_path: Path) -> None:
+    # csv.Error (here: a field over the csv module's size limit) must not surface as a crash
+    path = tmp_path / "spectral.csv"
+    big = "x" * 200_000
+    path.write_text(f'step,phase,module,spectral_norm\n1,a,m,1.0\n2,a,m,"{big}"\n')
+    with pytest.raises(InputError, match="malformed CSV") as info:
+        read_spectral_log(path, ["a", "b"])
+    assert info.value.path == str(path) and info.value.line == 3
