@@ -128,8 +128,10 @@ def run_config(
     quiet: bool = False,
     limit: int | None = None,
     executor: Executor | None = None,
+    report: bool = True,
 ) -> RunOutcome:
-    """Collect every unit not yet done, then analyze and render the report.
+    """Collect every unit not yet done, then analyze and (unless `report` is False) render the
+    report.
 
     Raises InputError (exit 2, nothing lost) when OUT is in use by another process, is not a run
     directory of ours, or nothing can be collected. `limit` overrides the config's `limit`;
@@ -162,8 +164,9 @@ def run_config(
         results = load_results(path.parent)
         outcome.metrics = results["metrics"]
         outcome.failures = [UnitFailure(**f) for f in results["meta"]["failures"]]
-        render_report(run.path)
-        outcome.wrote_report = True
+        if report:
+            render_report(run.path)
+            outcome.wrote_report = True
     return outcome
 
 

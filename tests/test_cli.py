@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from cliedge import crma_eval
 
 from crma_eval.atomicio import write_jsonl
 from crma_eval.cli import cli
@@ -23,11 +24,6 @@ QA = [
     for dom in ("med", "law")
     for i in range(12)
 ]
-
-
-def crma_eval(*args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "crma_eval", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
 def test_plugins_lists_the_builtin_plugins_from_entry_points() -> None:
@@ -94,12 +90,20 @@ def test_bad_input_exits_2_with_one_line_and_keeps_results(tmp_path: Path) -> No
      ["analyze", "x.jsonl", "--ci-method", "bogus"]],
 )  # fmt: skip
 def test_usage_and_missing_inputs_exit_2(tmp_path: Path, args: list[str]) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "crma_eval", *args], capture_output=True, text=True, cwd=tmp_path
-    )
+    proc = crma_eval(*args, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr  # one line, no usage block
+
+
+def test_the_installed_entry_point_exits_2_with_one_line(tmp_path: Path) -> None:
+    # the one test here that starts an interpreter: `python -m crma_eval` reaches the same edge
+    cmd = [sys.executable, "-m", "crma_eval", "analyze", "missing.jsonl", "--out", "x"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert (
+        proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "missing.jsonl" in proc.stderr
+    )
 
 
 def test_internal_error_exits_3_with_traceback(

@@ -11,19 +11,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cliedge import crma_eval
 
-from crma_eval.cli import main
 from crma_eval.store import RunDir
 
 PAPER = Path(__file__).resolve().parents[1] / "examples" / "paper"
 RESULTS = {"schema": "crma-eval/results/1", "plugins": {}, "meta": {}}
 
 
-def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
+def _cli(*args: str) -> tuple[int, str, str]:
+    done = crma_eval(*args)
+    return done.returncode, done.stdout, done.stderr
 
 
 def _run(tmp_path: Path, metrics: str = '{"qa.acc": 0.5}') -> Path:
@@ -43,9 +41,10 @@ def _spec(tmp_path: Path, text: str) -> Path:
 @pytest.fixture(scope="module")
 def analyzed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("analyzed") / "run"
-    with pytest.raises(SystemExit) as exc:
-        main(["analyze", str(PAPER / "qa.jsonl"), str(PAPER / "loss.jsonl"), "--out", str(out)])
-    assert exc.value.code == 0
+    done = crma_eval(
+        "analyze", str(PAPER / "qa.jsonl"), str(PAPER / "loss.jsonl"), "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
     return out
 
 
@@ -54,7 +53,7 @@ def analyzed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     [(errno.EACCES, "permission"), (errno.EROFS, "read-only"), (errno.ENOSPC, "space"),
      (errno.ENOENT, "no such")],
 )  # fmt: skip
-def test_fixable_os_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch, code, name) -> None:
+def test_fixable_os_errors_exit_2_with_one_line(tmp_path, monkeypatch, code, name) -> None:
     run = _run(tmp_path)
     spec = _spec(tmp_path, "gates:\n- metric: qa.acc\n  min: 0.1\n")
 
@@ -62,12 +61,12 @@ def test_fixable_os_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch, c
         raise OSError(code, os.strerror(code), str(path))
 
     monkeypatch.setattr("crma_eval.gate.core.write_text_atomic", refuse)
-    rc, _, err = _cli(capsys, "gate", str(run), "--spec", str(spec))
+    rc, _, err = _cli("gate", str(run), "--spec", str(spec))
     assert rc == 2 and name in err.lower() and len(err.strip().splitlines()) == 1
     assert "junit.xml" in err and "Traceback" not in err
 
 
-def test_other_os_errors_are_internal(tmp_path, capsys, monkeypatch) -> None:
+def test_other_os_errors_are_internal(tmp_path, monkeypatch) -> None:
     run = _run(tmp_path)
     spec = _spec(tmp_path, "gates:\n- metric: qa.acc\n  min: 0.1\n")
 
@@ -75,14 +74,14 @@ def test_other_os_errors_are_internal(tmp_path, capsys, monkeypatch) -> None:
         raise OSError(errno.EBADF, "Bad file descriptor")
 
     monkeypatch.setattr("crma_eval.gate.core.write_text_atomic", broken)
-    rc, _, err = _cli(capsys, "gate", str(run), "--spec", str(spec))
+    rc, _, err = _cli("gate", str(run), "--spec", str(spec))
     assert rc == 3 and "Traceback" in err
 
 
-def test_a_file_where_a_folder_belongs_is_bad_input(tmp_path, capsys) -> None:
+def test_a_file_where_a_folder_belongs_is_bad_input(tmp_path) -> None:
     run = _run(tmp_path)
     (tmp_path / "file").write_text("x")
-    rc, _, err = _cli(capsys, "compare", str(run), str(run), "--out", str(tmp_path / "file" / "c"))
+    rc, _, err = _cli("compare", str(run), str(run), "--out", str(tmp_path / "file" / "c"))
     assert rc == 2 and len(err.strip().splitlines()) == 1
 
 
@@ -101,19 +100,19 @@ BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         ("gates:\n- metric: x\n  min: .inf\n", "finite number"),
     ],
 )
-def test_hostile_specs_are_one_short_line(tmp_path, capsys, text, says) -> None:
+def test_hostile_specs_are_one_short_line(tmp_path, text, says) -> None:
     run = _run(tmp_path)
-    rc, _, err = _cli(capsys, "gate", str(run), "--spec", str(_spec(tmp_path, text)))
+    rc, _, err = _cli("gate", str(run), "--spec", str(_spec(tmp_path, text)))
     assert rc == 2 and says in err and len(err) < 1200 and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("n", ["1000000000000000000", "2" * 40])
-def test_claims_counts_are_range_checked(tmp_path, capsys, n) -> None:
+def test_claims_counts_are_range_checked(tmp_path, n) -> None:
     claims = tmp_path / "claims.yaml"
     claims.write_text(
         f"claims:\n- id: c\n  proportion: {{n: {n}}}\n  printed: 50.0\n  unit: percent\n"
     )
-    rc, _, err = _cli(capsys, "claims", str(claims))
+    rc, _, err = _cli("claims", str(claims))
     assert rc == 2 and len(err.strip().splitlines()) == 1
 
 
@@ -121,48 +120,48 @@ def test_claims_counts_are_range_checked(tmp_path, capsys, n) -> None:
     "metrics",
     ['{"qa.acc": "x"}', '{"qa.acc": ' + "9" * 5000 + "}", "[" * 3000 + "]" * 3000],
 )
-def test_tampered_results_are_bad_input(tmp_path, capsys, metrics) -> None:
+def test_tampered_results_are_bad_input(tmp_path, metrics) -> None:
     run = _run(tmp_path, metrics)
     spec = _spec(tmp_path, "gates:\n- metric: qa.acc\n  min: 0.1\n")
-    rc, _, err = _cli(capsys, "gate", str(run), "--spec", str(spec))
+    rc, _, err = _cli("gate", str(run), "--spec", str(spec))
     assert rc == 2 and "results.json" in err and len(err) < 1200
 
 
 @pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN"])
-def test_non_finite_metrics_never_pass_a_gate(tmp_path, capsys, value) -> None:
+def test_non_finite_metrics_never_pass_a_gate(tmp_path, value) -> None:
     run = _run(tmp_path, f'{{"qa.acc": {value}, "qa.ok": 0.5}}')
     spec = _spec(tmp_path, 'gates:\n- metric: "qa.*"\n  min: -1000\n')
-    rc, _, _ = _cli(capsys, "gate", str(run), "--spec", str(spec), "--json")
+    rc, _, _ = _cli("gate", str(run), "--spec", str(spec), "--json")
     outcome = json.loads((run / "gate.json").read_text())["outcomes"]
     assert rc == 1
     assert [(o["metric"], o["passed"]) for o in outcome] == [("qa.acc", False), ("qa.ok", True)]
 
 
-def test_tampered_results_never_crash_report(analyzed, tmp_path, capsys) -> None:
+def test_tampered_results_never_crash_report(analyzed, tmp_path) -> None:
     run = tmp_path / "copy"
     shutil.copytree(analyzed, run)
     results = json.loads((run / "results.json").read_text())
     results["plugins"]["drift"]["details"]["conditions"] = [{"oops": 1}]
     results["plugins"]["ablation"]["details"] = "not an object"
     (run / "results.json").write_text(json.dumps(results))
-    rc, _, err = _cli(capsys, "report", str(run))
+    rc, _, err = _cli("report", str(run))
     html = (run / "report.html").read_text()
     assert rc == 0, err
     assert "plugins.drift is not in" in html and "plugins.ablation is not in" in html
     assert "plugins.qa is not in" not in html
     results["meta"]["options"] = ["tampered"]
     (run / "results.json").write_text(json.dumps(results))
-    rc, _, err = _cli(capsys, "report", str(run))
+    rc, _, err = _cli("report", str(run))
     assert rc == 2 and "meta.options" in err
 
 
-def _exported(tmp_path: Path, capsys) -> tuple[Path, Path]:
+def _exported(tmp_path: Path) -> tuple[Path, Path]:
     from review.test_review import _write_run
 
     run = tmp_path / "run"
     _write_run(run)
     sheet = tmp_path / "sheet.csv"
-    rc, _, err = _cli(capsys, "review", "export", str(run), "--out", str(sheet), "--n", "10")
+    rc, _, err = _cli("review", "export", str(run), "--out", str(sheet), "--n", "10")
     assert rc == 0, err
     return run, sheet
 
@@ -176,18 +175,18 @@ def _label(sheet: Path, out: Path, label: str, header: str | None = None) -> Pat
     return out
 
 
-def test_review_import_refuses_duplicate_raters_and_columns(tmp_path, capsys) -> None:
-    run, sheet = _exported(tmp_path, capsys)
+def test_review_import_refuses_duplicate_raters_and_columns(tmp_path) -> None:
+    run, sheet = _exported(tmp_path)
     a = _label(sheet, tmp_path / "a.csv", "correct")
     b = _label(sheet, tmp_path / "b.csv", "incorrect")
     copy = tmp_path / "copy.csv"
     shutil.copy(a, copy)
     for args, culprit in (((a, b, a), "a.csv"), ((a, b, copy), "copy.csv")):
-        rc, _, err = _cli(capsys, "review", "import", str(run), *map(str, args))
+        rc, _, err = _cli("review", "import", str(run), *map(str, args))
         assert rc == 2 and culprit in err and "same rater" in err
     header = "review_id,item,question,reference,answer,label,label"
     dup = _label(sheet, tmp_path / "dup.csv", "correct", header=header)
-    rc, _, err = _cli(capsys, "review", "import", str(run), str(dup), str(b))
+    rc, _, err = _cli("review", "import", str(run), str(dup), str(b))
     assert rc == 2 and "dup.csv" in err and "duplicate column" in err
 
 
@@ -200,34 +199,34 @@ def test_review_import_refuses_duplicate_raters_and_columns(tmp_path, capsys) ->
         lambda k: k.update(seed="x"),
     ],
 )
-def test_tampered_review_key_is_bad_input_naming_it(tmp_path, capsys, tamper) -> None:
-    run, sheet = _exported(tmp_path, capsys)
+def test_tampered_review_key_is_bad_input_naming_it(tmp_path, tamper) -> None:
+    run, sheet = _exported(tmp_path)
     (key_path,) = (run / "review").glob("*.json")
     key = json.loads(key_path.read_text())
     tamper(key)
     key_path.write_text(json.dumps(key))
     a = _label(sheet, tmp_path / "a.csv", "correct")
-    rc, _, err = _cli(capsys, "review", "import", str(run), str(a))
+    rc, _, err = _cli("review", "import", str(run), str(a))
     assert rc == 2 and key_path.name in err and "Traceback" not in err
 
 
-def test_rescore_respects_the_run_lock(tmp_path, capsys) -> None:
+def test_rescore_respects_the_run_lock(tmp_path) -> None:
     from review.test_review import _write_run
 
     run = tmp_path / "run"
     _write_run(run)
     before = (run / "records" / "qa.jsonl").read_bytes()
     with RunDir(run).locked():
-        rc, _, err = _cli(capsys, "rescore", str(run), "--scorers", "exact")
+        rc, _, err = _cli("rescore", str(run), "--scorers", "exact")
     assert rc == 2 and f"in use by PID {os.getpid()}" in err
     assert (run / "records" / "qa.jsonl").read_bytes() == before
 
 
-def test_gate_summary_stays_under_a_mebibyte(tmp_path, capsys) -> None:
+def test_gate_summary_stays_under_a_mebibyte(tmp_path) -> None:
     name = "qa.metric_with_a_rather_long_descriptive_name_{:05d}"
     run = _run(tmp_path, json.dumps({name.format(i): 0.5 for i in range(12000)}))
     rules = f'gates:\n- metric: "qa.m*"\n  min: 0.1\n- metric: {name.format(11999)}\n  min: 0.9\n'
-    rc, _, _ = _cli(capsys, "gate", str(run), "--spec", str(_spec(tmp_path, rules)))
+    rc, _, _ = _cli("gate", str(run), "--spec", str(_spec(tmp_path, rules)))
     summary = (run / "summary.md").read_text(encoding="utf-8")
     full = (run / "summary-full.md").read_text(encoding="utf-8")
     assert rc == 1 and len(summary.encode()) < 1 << 20 < len(full.encode())
@@ -237,7 +236,7 @@ def test_gate_summary_stays_under_a_mebibyte(tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize("verb", ["gate", "report", "claims"])
-def test_writers_respect_the_run_lock(tmp_path, capsys, verb) -> None:
+def test_writers_respect_the_run_lock(tmp_path, verb) -> None:
     run = _run(tmp_path)
     spec = _spec(tmp_path, "gates:\n- metric: qa.acc\n  min: 0.1\n")
     claims = tmp_path / "claims.yaml"
@@ -245,6 +244,6 @@ def test_writers_respect_the_run_lock(tmp_path, capsys, verb) -> None:
     args = {"gate": ["gate", str(run), "--spec", str(spec)], "report": ["report", str(run)],
             "claims": ["claims", str(claims), str(run)]}[verb]  # fmt: skip
     with RunDir(run).locked():
-        rc, _, err = _cli(capsys, *args)
+        rc, _, err = _cli(*args)
     assert rc == 2 and f"in use by PID {os.getpid()}" in err
     assert sorted(p.name for p in run.iterdir()) == ["results.json", "run.lock"]

@@ -36,22 +36,25 @@ def test_public_api_and_gate_stay_light() -> None:
 
 
 def test_rendering_a_report_leaves_matplotlib_settings_alone(tmp_path: Path) -> None:
+    import matplotlib
+
+    from crma_eval import analyze_paths, render_report
+
     records = Path(__file__).resolve().parents[1] / "examples" / "paper"
-    code = f"""
-import matplotlib
-matplotlib.use("pdf")
-matplotlib.rcParams["font.size"] = 13.0
-matplotlib.rcParams["text.parse_math"] = True
-before = dict(matplotlib.rcParams)
-from crma_eval import analyze_paths, render_report
-analyze_paths([{str(records / "loss.jsonl")!r}, {str(records / "qa.jsonl")!r}], {str(tmp_path)!r})
-render_report({str(tmp_path)!r})
-changed = sorted(k for k, v in matplotlib.rcParams.items() if str(before.get(k)) != str(v))
-assert matplotlib.get_backend() == "pdf", matplotlib.get_backend()
-assert changed == [], changed
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    backend = matplotlib.get_backend()
+    with matplotlib.rc_context():  # the caller's settings, put back for the next tests
+        matplotlib.use("pdf")
+        matplotlib.rcParams["font.size"] = 13.0
+        matplotlib.rcParams["text.parse_math"] = True
+        before = dict(matplotlib.rcParams)
+        try:
+            analyze_paths([records / "loss.jsonl", records / "qa.jsonl"], tmp_path)
+            render_report(tmp_path)
+            changed = sorted(k for k, v in matplotlib.rcParams.items() if str(before[k]) != str(v))
+            assert matplotlib.get_backend() == "pdf"
+        finally:
+            matplotlib.use(backend)
+    assert changed == []
     assert (tmp_path / "report.html").stat().st_size > 0
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cliedge import Finished, crma_eval
 
 from crma_eval.errors import InputError
 from crma_eval.records import load_records
@@ -33,16 +32,11 @@ LOSS = {
 }
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crma_eval", "analyze", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+def _cli(*args: str) -> Finished:
+    return crma_eval("analyze", *args)
 
 
-def _one_line_exit_2(proc: subprocess.CompletedProcess[str], *parts: str) -> str:
+def _one_line_exit_2(proc: Finished, *parts: str) -> str:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()

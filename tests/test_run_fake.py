@@ -16,8 +16,8 @@ from fakeworld import fake_run_config
 from crma_eval.cli import cli
 
 
-def _run(config: Path, out: Path) -> str:
-    result = CliRunner().invoke(cli, ["run", str(config), "--out", str(out), "--quiet"])
+def _run(config: Path, out: Path, *extra: str) -> str:
+    result = CliRunner().invoke(cli, ["run", str(config), "--out", str(out), "--quiet", *extra])
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -60,17 +60,24 @@ def test_resume_recomputes_nothing_and_a_change_recomputes_its_units(
     out = Path(shutil.copytree(done, tmp_path / "copy"))
     before = _ledger(out)
     records = {p.name: p.read_bytes() for p in (out / "records").glob("*.jsonl")}
-    _run(config, out)
+    _run(config, out, "--no-report")
     assert _ledger(out) == before  # every unit kept
     assert {p.name: p.read_bytes() for p in (out / "records").glob("*.jsonl")} == records
     cfg = yaml.safe_load(config.read_text())
     cfg["generation"]["max_new_tokens"] = 5
     changed = config.parent / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
-    _run(changed, out)
+    _run(changed, out, "--no-report")
     after = _ledger(out)
     redone = {k for k in before if after[k] != before[k]}
     assert redone == {k for k in before if k.startswith("qa|")} and redone
+
+
+def test_no_report_writes_results_only(tmp_path: Path) -> None:
+    config = fake_run_config(tmp_path, ["qa"])
+    said = _run(config, tmp_path / "out", "--no-report")
+    assert (tmp_path / "out" / "results.json").is_file()
+    assert not (tmp_path / "out" / "report.html").exists() and "report:" not in said
 
 
 def test_unknown_engine_session_is_bad_input_naming_the_config(

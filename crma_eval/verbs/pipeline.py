@@ -49,6 +49,12 @@ def demo(out: Path, small: bool, quiet: bool) -> None:
     show_default=True,
     help="Where units run: here, or on Ray actors (pip install 'crma-eval[ray]').",
 )
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Render report.html (--no-report: results.json only, e.g. for a CI gate).",
+)
 @click.option("--ray-address", default=None, help="Ray cluster to join [a private local one].")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Ray actors [GPUs/k].")
 @click.option(
@@ -63,6 +69,7 @@ def run(
     quiet: bool,
     limit: int | None,
     executor: str,
+    report: bool,
     ray_address: str | None,
     workers: int | None,
     gpus_per_worker: float | None,
@@ -80,7 +87,7 @@ def run(
     cfg = load_config(config)
     out = out or cfg.out or Path("reports") / cfg.name
     chosen = make_executor(executor, ray_address, workers, gpus_per_worker, quiet)
-    outcome = run_config(cfg, out, quiet=quiet, limit=limit, executor=chosen)
+    outcome = run_config(cfg, out, quiet=quiet, limit=limit, executor=chosen, report=report)
     for failure in outcome.failures:
         echo_error(failure.one_line())
     for name, value in headline_metrics(outcome.metrics):

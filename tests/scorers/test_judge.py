@@ -66,7 +66,7 @@ def test_judge_verdicts_malformed_429_timeout_and_cache(tmp_path, monkeypatch) -
         assert [v.value for v in again.score(items)] == [1.0, 0.0, None, 1.0]
         assert server.requests == 5 and again.cache_hits == 4  # answered from the cache
         slow = make_scorer(
-            "judge", _judge_options(server, tmp_path / "cache", timeout_s=0.5, max_retries=0)
+            "judge", _judge_options(server, tmp_path / "cache", timeout_s=0.2, max_retries=0)
         )
         (timed_out,) = slow.score([Item("q", "Paris", "SLOW Paris")])
         assert timed_out.value is None and "Timeout" in timed_out.note

@@ -39,8 +39,8 @@ def test_every_reply_shape_is_a_counted_abstention(tmp_path, monkeypatch, mode) 
 
 def test_a_dripping_server_meets_the_request_deadline(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("JUDGE_API_KEY", KEY)
-    with HostileServer("drip", drip_s=0.2) as server:
-        judge = _judge(server.base_url, tmp_path / "cache", deadline_s=1.5, timeout_s=3)
+    with HostileServer("drip", drip_s=0.1) as server:
+        judge = _judge(server.base_url, tmp_path / "cache", deadline_s=0.6, timeout_s=3)
         start = time.monotonic()
         verdicts = judge.score([ITEM])
         took = time.monotonic() - start
@@ -52,7 +52,7 @@ def test_run_deadline_abstains_every_unanswered_item(tmp_path, monkeypatch) -> N
     monkeypatch.setenv("JUDGE_API_KEY", KEY)
     items = [Item(f"q{i}", "Paris", f"Paris {i}") for i in range(6)]
     with HostileServer("drip", drip_s=0.2) as server:
-        judge = _judge(server.base_url, tmp_path / "c", deadline_s=60, run_deadline_s=1.0,
+        judge = _judge(server.base_url, tmp_path / "c", deadline_s=60, run_deadline_s=0.5,
                        max_concurrency=2)  # fmt: skip
         start = time.monotonic()
         verdicts = judge.score(items)
