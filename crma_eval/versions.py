@@ -3,6 +3,7 @@ cache keys), read from package metadata so that nothing heavy is imported."""
 
 from __future__ import annotations
 
+import functools
 import platform
 from importlib.metadata import PackageNotFoundError, version
 
@@ -15,11 +16,18 @@ VERSIONED = (
 
 
 def library_versions() -> dict[str, str | None]:
-    """crma_eval, Python and every VERSIONED package's version (None when not installed)."""
+    """crma_eval, Python and every VERSIONED package's version (None when not installed).
+
+    Read once per process (every unit's fingerprint holds them) and returned as a fresh dict."""
+    return dict(_read_versions())
+
+
+@functools.cache
+def _read_versions() -> tuple[tuple[str, str | None], ...]:
     found: dict[str, str | None] = {"crma_eval": __version__, "python": platform.python_version()}
     for name in VERSIONED:
         try:
             found[name] = version(name)
         except PackageNotFoundError:
             found[name] = None
-    return found
+    return tuple(found.items())

@@ -5,6 +5,7 @@ built-in plugins that use only the public API, and record docs that match the de
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,7 @@ def _public_names() -> dict[str, str]:
     return dict(crma_eval._EXPORTS)
 
 
+@functools.cache
 def _imports(path: Path) -> list[tuple[str, str]]:
     """(imported crma_eval module, as written) for every import in a file: module level, inside
     functions and under TYPE_CHECKING alike.

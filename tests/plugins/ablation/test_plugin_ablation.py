@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from recordgen import frames, qa, qa_arm, section_of
+from references import statsmodels_holm
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
-from statsmodels.stats.multitest import multipletests
 
 from crma_eval.api.blocks import Figure, KeyValues, Table
 from crma_eval.api.plugin import AnalyzeOptions
@@ -56,7 +56,7 @@ def test_mcnemar_matches_statsmodels_per_domain_and_overall(tmp_path: Path) -> N
         np.sum(~x & y)
     )
     raw = [metrics[f"{pair}.{dom}.pvalue"] for dom in WITH]
-    adjusted = multipletests(raw, method="holm")[1]
+    adjusted = statsmodels_holm(raw)
     for dom, expected in zip(WITH, adjusted, strict=True):
         assert metrics[f"{pair}.{dom}.pvalue_holm"] == pytest.approx(expected)
 

@@ -13,9 +13,9 @@ from _bench_fixtures import (
     write_gsm8k_task,
     write_mc_task,
 )
+from references import statsmodels_holm
 from scipy import stats as sps
 from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
-from statsmodels.stats.multitest import multipletests
 
 from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.collect import CollectContext, run_units
@@ -268,7 +268,7 @@ def test_holm_across_tasks_and_primary_metric(tmp_path):
             sub[sub["arm"] == "base"]["value"].mean()
         )
         raw.append(m[f"bench.{task}.after_vs_base.acc_norm.pvalue"])
-    adjusted = multipletests(raw, method="holm")[1]
+    adjusted = statsmodels_holm(raw)
     assert [
         m["bench.hellaswag.after_vs_base.acc_norm.pvalue_holm"],
         m["bench.arc_challenge.after_vs_base.acc_norm.pvalue_holm"],
