@@ -40,7 +40,8 @@ lint: install
 test: install lint browser
 	$(PY) -m pytest -q -p no:cacheprovider
 
-# Tests that need no real model (the collect stage runs on crma_eval.engine.fake.FakeSession).
+# The fast suite: no model stack (tests/conftest.py refuses torch & co. under -m "not slow"; the
+# collect stage runs on crma_eval.engine.fake.FakeSession). Both targets use every core (-n auto).
 test-fast: install
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
 

@@ -211,14 +211,16 @@ def lm_eval_output_to(log: Path) -> Iterator[None]:
     subprocess prints to file descriptor 2) to the file `log`, appended, for the block.
 
     Our own progress display (on stdout) stays on the console. Where stderr has no file
-    descriptor (captured by a test runner), only Python-level output is redirected.
+    descriptor (captured by a test runner), only Python-level output is redirected. lm-eval's
+    warnings reach the log even under `--quiet` (which hushes them on the console only).
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8") as sink, contextlib.redirect_stderr(sink):
         handler = logging.StreamHandler(sink)
         logger = logging.getLogger("lm_eval")
-        saved = (logger.handlers[:], logger.propagate)
+        saved = (logger.handlers[:], logger.propagate, logger.level)
         logger.handlers, logger.propagate = [handler], False
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.WARNING))
         fd = _stderr_fd()
         kept = os.dup(fd) if fd is not None else None
         if fd is not None:
@@ -231,7 +233,8 @@ def lm_eval_output_to(log: Path) -> Iterator[None]:
             if fd is not None and kept is not None:
                 os.dup2(kept, fd)
                 os.close(kept)
-            logger.handlers, logger.propagate = saved
+            logger.handlers, logger.propagate = saved[:2]
+            logger.setLevel(saved[2])
 
 
 def _stderr_fd() -> int | None:

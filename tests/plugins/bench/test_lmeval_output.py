@@ -11,6 +11,9 @@ from crma_eval.plugins.bench.lmeval import lm_eval_output_to
 
 def test_lm_eval_output_goes_to_the_log(tmp_path, capfd) -> None:
     log = tmp_path / "logs" / "lm-eval.log"
+    quiet = logging.getLogger("lm_eval")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # as `--quiet` leaves it: warnings still reach the log
     with lm_eval_output_to(log):
         logging.getLogger("lm_eval.models.huggingface").warning("Passed an already-initialized")
         print("Running loglikelihood requests", file=sys.stderr)
@@ -24,4 +27,5 @@ def test_lm_eval_output_goes_to_the_log(tmp_path, capfd) -> None:
     for line in ("Passed an already-initialized", "Running loglikelihood", "fatal: not a git"):
         assert line in text and line not in err
     assert "ours" in err  # restored after the block
-    assert logging.getLogger("lm_eval").propagate
+    assert quiet.propagate and quiet.level == logging.ERROR
+    quiet.setLevel(level)
