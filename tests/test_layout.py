@@ -64,7 +64,7 @@ def test_rendering_a_report_leaves_matplotlib_settings_alone(tmp_path: Path) -> 
 # lazily: an import from it counts as an import of the module that defines the name.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # 0: the contract every stage and plugin builds on
-    ("crma_eval.api", "crma_eval.errors"),
+    ("crma_eval.api", "crma_eval.errors"),  # errors: a re-export of crma_eval.api.errors
     # 1: helpers without pipeline state (formatting, statistics, files, numbers, names)
     (
         "crma_eval.naming", "crma_eval.values", "crma_eval.numbers", "crma_eval.labels",

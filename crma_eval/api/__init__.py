@@ -1,6 +1,9 @@
 """The contract layer every stage, built-in plugin and third-party plugin builds on.
 
-Nothing here imports another part of crma_eval (except `crma_eval.errors`), nor anything heavy:
+Nothing here imports another part of crma_eval, nor anything heavy:
+
+- errors (crma_eval.api.errors): InputError, the bad input that exits 2 (also importable from
+  `crma_eval.errors`)
 
 - plugin contract (crma_eval.api.plugin): Plugin, RecordKind, PairSpec, AnalysisResult,
   AnalyzeOptions, DataShape, RECORD_CONFIG and the record field types Name, Num, Int, NonNeg,
@@ -34,6 +37,7 @@ from crma_eval.api.collect import (
     Unit,
     UnitFailure,
 )
+from crma_eval.api.errors import InputError
 from crma_eval.api.plugin import (
     RECORD_CONFIG,
     AnalysisResult,
@@ -56,7 +60,6 @@ from crma_eval.api.registry import (
     plugins,
     record_kinds,
 )
-from crma_eval.errors import InputError
 
 __all__ = [
     "RECORD_CONFIG",

@@ -19,8 +19,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from crma_eval.api.errors import InputError
 from crma_eval.api.registry import ENGINE_GROUP, load_object
-from crma_eval.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
+from crma_eval.api.errors import InputError
 from crma_eval.api.plugin import Plugin, RecordKind
-from crma_eval.errors import InputError
 
 PLUGIN_GROUP = "crma_eval.plugins"
 CRMA_MODULE_GROUP = "crma_eval.crma_modules"
