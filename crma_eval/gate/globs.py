@@ -12,17 +12,41 @@ deprecation note on stderr names the pattern and the `**` spelling that says the
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import sys
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
 from functools import lru_cache
+
+_FNMATCH_WRAPPED = re.compile(r"\(\?s:(?P<body>.*)\)\\Z", re.DOTALL)
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Index of the `]` closing the character class opened at `start`, -1 when none (then the
+    `[` is a literal character), by fnmatch's rule: a `!` and then a `]` right after `[` belong to
+    the class."""
+    j = start + 1
+    if j < len(pattern) and pattern[j] == "!":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    return pattern.find("]", j)
+
+
+def _class_regex(chunk: str) -> str:
+    """fnmatch's own regex for one `[...]` class (ranges, `!`, escapes, empty ranges that never
+    match), so every class fnmatch accepts compiles here too."""
+    wrapped = _FNMATCH_WRAPPED.fullmatch(fnmatch.translate(chunk))
+    if wrapped is None:  # pragma: no cover - fnmatch changed its output format
+        raise RuntimeError(f"unexpected fnmatch.translate output for {chunk!r}")
+    return wrapped["body"]
 
 
 @lru_cache(maxsize=256)
 def _regex(pattern: str) -> re.Pattern[str]:
     parts, i = [], 0
     while i < len(pattern):
+        end = _class_end(pattern, i) if pattern[i] == "[" else -1
         if pattern.startswith("**", i):
             parts.append(".*")
             i += 2
@@ -32,10 +56,8 @@ def _regex(pattern: str) -> re.Pattern[str]:
         elif pattern[i] == "?":
             parts.append("[^.]")
             i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2 :]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1 : end]
-            parts.append("[^" + re.escape(body[1:]) + "]" if body[:1] == "!" else f"[{body}]")
+        elif end > 0:
+            parts.append(_class_regex(pattern[i : end + 1]))
             i = end + 1
         else:
             parts.append(re.escape(pattern[i]))
@@ -54,7 +76,7 @@ def matching(pattern: str, names: Iterable[str], legacy: bool = False) -> list[s
     listed = set(names)
     chosen = {n for n in listed if segment_match(n, pattern)}
     if legacy and "**" not in pattern:
-        old = {n for n in listed if fnmatchcase(n, pattern)}
+        old = {n for n in listed if fnmatch.fnmatchcase(n, pattern)}
         if old - chosen:
             print(
                 f"crma-eval: deprecated: in gate pattern {pattern!r} `*` matched across dots "
