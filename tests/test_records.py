@@ -8,7 +8,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from crma_eval.api.plugin import MAX_MAGNITUDE
 from crma_eval.errors import InputError
 from crma_eval.records import load_records, record_json, write_records
 
@@ -153,3 +156,42 @@ def test_record_json_drops_source_columns_and_missing_values() -> None:
     assert json.loads(record_json({**record, "gold": None})) == {"kind": "route", "gold": None}
     nan_gold = {**record, "gold": float("nan")}
     assert json.loads(record_json(nan_gold)) == {"kind": "route", "gold": None}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    magnitude=st.floats(min_value=1.0, max_value=1e308),
+    sign=st.sampled_from([1.0, -1.0]),
+    field=st.sampled_from(["loss", "score"]),
+)
+def test_numbers_beyond_1e100_are_refused_naming_the_field(
+    tmp_path_factory: pytest.TempPathFactory, magnitude: float, sign: float, field: str
+) -> None:
+    # a finite 1e306 squares to inf: every statistic over it would overflow to a silent null
+    value = sign * magnitude
+    record = (
+        {"kind": "loss", "condition": "c", "seed": 0, "after_phase": 1, "domain": "d",
+         "loss": abs(value), "n_tokens": 3}
+        if field == "loss"
+        else {"kind": "qa", "arm": "a", "domain": "d", "item_id": "1", "correct": True,
+              "score": value}
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("big") / "r.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    if abs(value) <= MAX_MAGNITUDE:
+        frame = load_records([path])[record["kind"]]
+        assert float(frame[field].iloc[0]) == abs(value) if field == "loss" else value
+        assert float(frame[field].iloc[0]) ** 2 < float("inf")
+    else:
+        with pytest.raises(InputError, match=r"must be [≤≥] -?1e\+100") as info:
+            load_records([path])
+        assert info.value.line == 1 and info.value.field == field
+
+
+def test_whole_numbers_beyond_int64_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    row = {"kind": "spectral", "step": 2**63, "phase": "a", "module": "m", "spectral_norm": 1.0}
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(InputError, match="step") as info:
+        load_records([path])
+    assert info.value.line == 1

@@ -53,12 +53,19 @@ def _bool01(value: Any) -> bool:
     )
 
 
-# Field types record schemas share: non-empty text; finite numbers that refuse booleans; a
-# finite number >= 0; a boolean that also reads 0/1 (CSV cells, data frames).
+# The largest magnitude a record number may have: squares of such values, and sums of millions of
+# them, stay finite in float64, so no statistic overflows to inf (1e306 passes "finite" but its
+# square does not). Whole numbers stay within int64, the columns pandas and numpy compute on.
+MAX_MAGNITUDE = 1e100
+MAX_INT = 2**63 - 1
+
+# Field types record schemas share: non-empty text; finite numbers (|x| <= MAX_MAGNITUDE) that
+# refuse booleans; whole numbers within int64; a finite number >= 0; a boolean that also reads
+# 0/1 (CSV cells, data frames).
 Name = Annotated[str, Field(min_length=1)]
-Num = Annotated[float, BeforeValidator(_no_bool)]
-Int = Annotated[int, BeforeValidator(_no_bool)]
-NonNeg = Annotated[float, BeforeValidator(_no_bool), Field(ge=0)]
+Num = Annotated[float, BeforeValidator(_no_bool), Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+Int = Annotated[int, BeforeValidator(_no_bool), Field(ge=-MAX_INT, le=MAX_INT)]
+NonNeg = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=MAX_MAGNITUDE)]
 Bool01 = Annotated[bool, BeforeValidator(_bool01)]
 
 
