@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib.abc
 import os
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from fastsuite import deselects_slow, marked_slow_as_a_whole
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -24,9 +24,7 @@ os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-FAST = "not slow"
 MODEL_STACK = frozenset({"torch", "transformers", "peft", "accelerate", "ray"})
-_SLOW_MODULE = re.compile(r"^pytestmark\s*=.*\bpytest\.mark\.slow\b", re.MULTILINE)
 
 
 class _NoModelStack(importlib.abc.MetaPathFinder):
@@ -44,7 +42,15 @@ class _NoModelStack(importlib.abc.MetaPathFinder):
 
 
 def _fast(config: pytest.Config) -> bool:
-    return str(config.getoption("markexpr", "")).strip() == FAST
+    return deselects_slow(str(config.getoption("markexpr", "") or ""))
+
+
+class _NotImported(pytest.Module):
+    """A module marked slow as a whole, in the fast suite: never imported, so it collects
+    nothing (even when named on the command line) instead of failing on the model stack."""
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        return []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,9 +58,11 @@ def pytest_configure(config: pytest.Config) -> None:
         sys.meta_path.insert(0, _NoModelStack())
 
 
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """In the fast suite, skip modules marked slow as a whole (they import the model stack)."""
-    name = collection_path.name
-    if _fast(config) and name.startswith("test_") and name.endswith(".py"):
-        return bool(_SLOW_MODULE.search(collection_path.read_text(encoding="utf-8"))) or None
+def pytest_pycollect_makemodule(
+    module_path: Path, parent: pytest.Collector
+) -> pytest.Module | None:
+    """In the fast suite, modules marked slow as a whole are not imported (they need the model
+    stack)."""
+    if _fast(parent.config) and marked_slow_as_a_whole(module_path.read_text(encoding="utf-8")):
+        return _NotImported.from_parent(parent, path=module_path)
     return None

@@ -2,7 +2,8 @@
 
 `qa.with_crma.*.accuracy` matches `qa.with_crma.med.accuracy` but not
 `qa.with_crma.scorer.exact.accuracy`; `qa.with_crma.**.accuracy` matches both. `?` is one
-character other than a dot, `[...]` a character class (fnmatch's syntax otherwise).
+character other than a dot, `[...]` a character class (fnmatch's syntax) that never matches a dot
+either (as a shell class never matches the `/` between path names).
 
 A spec with the top-level key `globs: segments` gets exactly this meaning. Older specs (without
 the key) were read with `fnmatch`, whose `*` also crosses dots: there a pattern without `**` that
@@ -18,7 +19,8 @@ import sys
 from collections.abc import Iterable
 from functools import lru_cache
 
-_FNMATCH_WRAPPED = re.compile(r"\(\?s:(?P<body>.*)\)\\Z", re.DOTALL)
+# fnmatch.translate wraps its regex as `(?s:BODY)\Z`, from Python 3.14 on `(?s:BODY)\z`
+_FNMATCH_WRAPPED = re.compile(r"\(\?s:(?P<body>.*)\)\\[Zz]", re.DOTALL)
 
 
 def _class_end(pattern: str, start: int) -> int:
@@ -35,11 +37,11 @@ def _class_end(pattern: str, start: int) -> int:
 
 def _class_regex(chunk: str) -> str:
     """fnmatch's own regex for one `[...]` class (ranges, `!`, escapes, empty ranges that never
-    match), so every class fnmatch accepts compiles here too."""
+    match), so every class fnmatch accepts compiles here too; a dot never matches it."""
     wrapped = _FNMATCH_WRAPPED.fullmatch(fnmatch.translate(chunk))
     if wrapped is None:  # pragma: no cover - fnmatch changed its output format
         raise RuntimeError(f"unexpected fnmatch.translate output for {chunk!r}")
-    return wrapped["body"]
+    return r"(?!\.)" + wrapped["body"]
 
 
 @lru_cache(maxsize=256)

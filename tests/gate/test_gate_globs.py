@@ -62,3 +62,31 @@ def test_old_specs_keep_their_meaning_with_a_deprecation_note(tmp_path: Path, ca
     new = _run(tmp_path, "globs: segments\ngates:\n" + rule)
     assert new == ["qa.with_crma.law.accuracy", "qa.with_crma.med.accuracy"]
     assert "deprecated" not in capsys.readouterr().err
+
+
+def test_a_class_never_matches_the_dot_between_segments() -> None:
+    assert segment_match("qa.med", "qa[.]med") is False
+    assert segment_match("qa.med", "qa[!x]med") is False
+    assert segment_match("qa_med", "qa[!x]med") is True
+    assert segment_match("qa.med", "qa**med") is True
+
+
+def test_fnmatch_of_python_3_14_is_read_too(monkeypatch) -> None:
+    import fnmatch
+
+    from crma_eval.gate import globs
+
+    translate = fnmatch.translate
+
+    def translate_3_14(pattern: str) -> str:  # Python 3.14 ends the regex with \z, not \Z
+        wrapped = translate(pattern)
+        assert wrapped.endswith("\\Z")
+        return wrapped[:-2] + "\\z"
+
+    monkeypatch.setattr(fnmatch, "translate", translate_3_14)
+    globs._regex.cache_clear()
+    try:
+        assert segment_match("qa.b1", "qa.[ab][0-9]") is True
+        assert segment_match("qa.c1", "qa.[ab][0-9]") is False
+    finally:
+        globs._regex.cache_clear()
