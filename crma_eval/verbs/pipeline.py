@@ -35,7 +35,11 @@ def demo(out: Path, small: bool, quiet: bool) -> None:
     default=None,
     help="Run directory [config's out, else reports/NAME].",
 )
-@click.option("--quiet", is_flag=True, help="No progress output (failures are still listed).")
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="No progress bars or library logs; failures, headline metrics and paths still print.",
+)
 @click.option(
     "--limit",
     type=click.IntRange(min=1),

@@ -80,3 +80,15 @@ def test_report_ignores_gate_and_claims_of_other_results(tmp_path: Path) -> None
     html = (run / "report.html").read_text("utf-8")
     assert '<p class="gate-verdict">' not in html and "gate.json was written for an earlier" in html
     assert "planted-claim" not in html and "claims.json was checked against an earlier" in html
+
+
+def test_reanalysis_without_a_report_leaves_no_old_report(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    first = write_jsonl(tmp_path / "first.jsonl", _qa(("planted_arm",), ("med",)))
+    _invoke("analyze", str(first), "--out", str(run))
+    assert "planted_arm" in (run / "report.html").read_text("utf-8")
+    second = write_jsonl(tmp_path / "second.jsonl", _qa(("solo",), ("art",)))
+    _invoke("analyze", str(second), "--out", str(run), "--no-report")
+    assert "solo" in (run / "results.json").read_text("utf-8")
+    assert not (run / "report.html").exists()  # it showed the first results
+    assert not _files(run, "tables")
