@@ -5,6 +5,14 @@ Summary: each metric under its results.json name, its interval and n under `<nam
 unit, interval, method). Config: `context.run_context` params; tags: none but the run name.
 `wandb sync OUT/wandb/offline-run-*` uploads it later (the API key comes from the environment
 then; this export never reads or writes one). No git, code, console or system-metrics capture.
+
+`run.finish()` returns before W&B's service has written the run's transaction log (`run-*.wandb`;
+seen with wandb 0.31: a 7-byte file right after `finish`), so when the process has no other W&B
+run the export also ends the service (`wandb.teardown()`, which waits for it): the folder is
+complete when the export returns. A caller with its own active run keeps its service; the log is
+then complete when that service ends. The export's run is created beside any run of the
+caller's (`reinit="create_new"`, wandb >= 0.19.10), which it neither finishes nor replaces as
+`wandb.run`.
 """
 
 from __future__ import annotations
@@ -54,13 +62,16 @@ def export_wandb(rows: list[MetricRow], ctx: RunContext, out: Path, project: str
         mode="offline", silent=True, console="off", disable_git=True, save_code=False,
         x_disable_stats=True, x_disable_meta=True, init_timeout=INIT_TIMEOUT_S,
     )  # fmt: skip
-    run = wandb.init(
-        project=project, name=ctx.name, dir=str(out), config=ctx.params, settings=settings
-    )
+    run = wandb.init(  # create_new: a run of the caller's is neither finished nor replaced
+        project=project, name=ctx.name, dir=str(out), config=ctx.params, settings=settings,
+        reinit="create_new",
+    )  # fmt: skip
     try:
         run.log({"crma_eval/metrics": wandb.Table(columns=COLUMNS, data=table_rows(rows))})
         run.summary.update(summary(rows))
         folder = Path(run.dir).parent
     finally:
         run.finish()
+        if wandb.run is None:  # no run of the caller's: wait for the service to write the log
+            wandb.teardown()
     return folder

@@ -223,3 +223,19 @@ def test_tensorboard_summary_shows_untrusted_names_as_text() -> None:
     text = summary_markdown([MetricRow("qa.<script>|x`y.acc", 0.5, None, None, 3, None)])
     assert "<script>" not in text and "\\<script\\>" in text and "\\|x\\`y" in text
     assert run_folder("../../etc") == "_.._etc" and "/" not in run_folder("a/b")
+
+
+def test_wandb_export_leaves_the_callers_own_run_running(run_dir, tmp_path) -> None:
+    import wandb
+
+    mine = wandb.init(project="mine", dir=str(tmp_path / "mine"), mode="offline")
+    try:
+        _export(run_dir, "wandb", "--out", str(tmp_path / "export"))
+        assert wandb.run is mine  # not finished nor torn down by the export
+        mine.log({"still_logging": 1.0})
+    finally:
+        mine.finish()
+        wandb.teardown()
+    (log,) = (tmp_path / "mine").glob("wandb/offline-run-*/run-*.wandb")
+    kinds = {r.WhichOneof("record_type") for r in _wandb_records(log)}
+    assert {"history", "exit"} <= kinds
