@@ -1,9 +1,10 @@
 """Test-wide settings: no network for Hugging Face libraries, a non-interactive matplotlib.
 
-The fast suite (`make test-fast`, `pytest -m "not slow"`) is the suite without the model stack:
-while it runs, importing torch, transformers, peft, accelerate or ray fails, so a fast test that
-needs them (a model, a tensor, a cluster) fails loudly and must be marked `slow`. A module whose
-`pytestmark` marks it slow as a whole is not even imported by the fast suite.
+The fast suite (`make test-fast`; any `-m` expression that selects no slow test, see
+tests/fastsuite.py) is the suite without the model stack: while it runs, importing torch,
+transformers, peft, accelerate or ray fails, so a fast test that needs them (a model, a tensor, a
+cluster) fails loudly and must be marked `slow`. A module whose top-level `pytestmark` marks it
+slow as a whole is not even imported by the fast suite.
 """
 
 from __future__ import annotations
