@@ -55,11 +55,15 @@ def marked_slow_as_a_whole(source: str) -> bool:
 
 
 def _is_slow_mark(node: ast.AST) -> bool:
+    """`pytest.mark.slow` or `mark.slow` (after `from pytest import mark`), called or not."""
+    if not (isinstance(node, ast.Attribute) and node.attr == "slow"):
+        return False
+    mark = node.value
+    if isinstance(mark, ast.Name):
+        return mark.id == "mark"
     return (
-        isinstance(node, ast.Attribute)
-        and node.attr == "slow"
-        and isinstance(node.value, ast.Attribute)
-        and node.value.attr == "mark"
-        and isinstance(node.value.value, ast.Name)
-        and node.value.value.id == "pytest"
+        isinstance(mark, ast.Attribute)
+        and mark.attr == "mark"
+        and isinstance(mark.value, ast.Name)
+        and mark.value.id == "pytest"
     )
