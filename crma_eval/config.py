@@ -268,9 +268,21 @@ def _resolve_data(doc: YamlDoc, data: DataConfig) -> None:
             want = "a mapping domain -> path" if known[name] == "per_domain" else "one path"
             raise doc.error(f"expected {want}", ("data", name), field=f"data.{name}")
         if isinstance(value, dict):
-            setattr(data, name, {d: _resolve(base, p) for d, p in value.items()})
+            resolved = {d: _resolve(base, p) for d, p in value.items()}
+            for domain, path in resolved.items():
+                _require_exists(doc, path, ("data", name, domain))
+            setattr(data, name, resolved)
         else:
             setattr(data, name, _resolve(base, value))
+            _require_exists(doc, getattr(data, name), ("data", name))
+
+
+def _require_exists(doc: YamlDoc, path: Path | None, where: tuple[str, ...]) -> None:
+    """A data path that does not exist is refused at load time, before a run folder is touched
+    (otherwise its units would be dropped as changed and then fail)."""
+    if path is not None and not path.exists():
+        problem = f"file not found: {path} (relative paths are read from the config's folder)"
+        raise doc.error(problem, where, field=".".join(where))
 
 
 def _check_plugins(doc: YamlDoc, config: RunConfig) -> None:

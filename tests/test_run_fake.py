@@ -107,3 +107,30 @@ def test_the_default_session_leaves_config_hash_and_fingerprints_as_they_were() 
     assert explicit.config_hash() == default.config_hash() != fake.config_hash()
     assert "session" not in default.engine.identity()
     assert fake.engine.identity()["session"] == "fake"
+
+
+def _snapshot(run: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("entry", [("holdout", "legal"), ("router_suite",)])
+def test_a_missing_data_file_is_refused_before_the_run_folder_is_touched(
+    whole: tuple[Path, Path], tmp_path: Path, entry: tuple[str, ...]
+) -> None:
+    config, done = whole
+    out = Path(shutil.copytree(done, tmp_path / "copy"))
+    (out / "gate.json").write_text("{}")  # an output derived from the current results
+    before = _snapshot(out)
+    cfg = yaml.safe_load(config.read_text())
+    parent = cfg["data"]
+    for key in entry[:-1]:
+        parent = parent[key]
+    parent[entry[-1]] = "misspelt.jsonl"
+    typo = config.parent / "typo.yaml"
+    typo.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(cli, ["run", str(typo), "--out", str(out), "--quiet"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "misspelt.jsonl" in lines[0] and str(typo) in lines[0]
+    assert "data." + ".".join(entry) in lines[0]
+    assert _snapshot(out) == before  # committed units, results, report and gate.json all kept
