@@ -7,16 +7,17 @@ unit, interval, method). Config: `context.run_context` params; tags: none but th
 then; this export never reads or writes one). No git, code, console or system-metrics capture.
 
 `run.finish()` returns before W&B's service has written the run's transaction log (`run-*.wandb`;
-seen with wandb 0.31: a 7-byte file right after `finish`), so when the process has no other W&B
-run the export also ends the service (`wandb.teardown()`, which waits for it): the folder is
+seen with wandb 0.31: a 7-byte file right after `finish`), so when no other W&B run of the process
+is active the export also ends the service (`wandb.teardown()`, which waits for it): the folder is
 complete when the export returns. A caller with its own active run keeps its service; the log is
 then complete when that service ends. The export's run is created beside any run of the
 caller's (`reinit="create_new"`, wandb >= 0.19.10), which it neither finishes nor replaces as
-`wandb.run`.
+`wandb.run`; its id is new each time (a `WANDB_RUN_ID` in the environment is not reused).
 """
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def export_wandb(rows: list[MetricRow], ctx: RunContext, out: Path, project: str
     )  # fmt: skip
     run = wandb.init(  # create_new: a run of the caller's is neither finished nor replaced
         project=project, name=ctx.name, dir=str(out), config=ctx.params, settings=settings,
-        reinit="create_new",
+        reinit="create_new", id=secrets.token_hex(4),  # a new run each time, never $WANDB_RUN_ID
     )  # fmt: skip
     try:
         run.log({"crma_eval/metrics": wandb.Table(columns=COLUMNS, data=table_rows(rows))})
@@ -72,6 +73,15 @@ def export_wandb(rows: list[MetricRow], ctx: RunContext, out: Path, project: str
         folder = Path(run.dir).parent
     finally:
         run.finish()
-        if wandb.run is None:  # no run of the caller's: wait for the service to write the log
+        if _no_active_run():  # no run of the caller's: wait for the service to write the log
             wandb.teardown()
     return folder
+
+
+def _no_active_run() -> bool:
+    """True when no W&B run of this process is active, `wandb.run` or one created beside it
+    (`reinit="create_new"`); False when wandb cannot tell (then the service is left running)."""
+    from wandb.sdk import wandb_setup
+
+    latest = getattr(wandb_setup.singleton(), "most_recent_active_run", None)
+    return callable(latest) and latest() is None

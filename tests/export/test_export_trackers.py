@@ -225,13 +225,15 @@ def test_tensorboard_summary_shows_untrusted_names_as_text() -> None:
     assert run_folder("../../etc") == "_.._etc" and "/" not in run_folder("a/b")
 
 
-def test_wandb_export_leaves_the_callers_own_run_running(run_dir, tmp_path) -> None:
+@pytest.mark.parametrize("reinit", ["default", "create_new"])
+def test_wandb_export_leaves_the_callers_own_run_running(run_dir, tmp_path, reinit) -> None:
     import wandb
 
-    mine = wandb.init(project="mine", dir=str(tmp_path / "mine"), mode="offline")
+    mine = wandb.init(project="mine", dir=str(tmp_path / "mine"), mode="offline", reinit=reinit)
+    current = wandb.run
     try:
         _export(run_dir, "wandb", "--out", str(tmp_path / "export"))
-        assert wandb.run is mine  # not finished nor torn down by the export
+        assert wandb.run is current  # neither finished, replaced nor torn down by the export
         mine.log({"still_logging": 1.0})
     finally:
         mine.finish()
@@ -239,3 +241,14 @@ def test_wandb_export_leaves_the_callers_own_run_running(run_dir, tmp_path) -> N
     (log,) = (tmp_path / "mine").glob("wandb/offline-run-*/run-*.wandb")
     kinds = {r.WhichOneof("record_type") for r in _wandb_records(log)}
     assert {"history", "exit"} <= kinds
+
+
+def test_each_wandb_export_is_a_new_run_whatever_wandb_run_id_says(
+    run_dir, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("WANDB_RUN_ID", "fixed1")
+    _export(run_dir, "wandb", "--out", str(tmp_path))
+    _export(run_dir, "wandb", "--out", str(tmp_path))
+    folders = sorted(p.name for p in tmp_path.glob("wandb/offline-run-*"))
+    assert len(folders) == 2 and not any(f.endswith("fixed1") for f in folders)
+    assert folders[0].rsplit("-", 1)[1] != folders[1].rsplit("-", 1)[1]
