@@ -5,8 +5,8 @@ Bounds, each an InputError (exit 2) naming the file, never a crash or unbounded 
 - YAML aliases: the document expanded through its aliases has at most MAX_EXPANDED nodes (a 1 KB
   "billion laughs" alias bomb expands to gigabytes);
 - integers of at most MAX_INT_DIGITS digits (a 5,000-digit integer would otherwise reach Python's
-  int-string limit or later arithmetic), numbers of magnitude at most MAX_MAGNITUDE where a file
-  asks (`finite_number`);
+  int-string limit or later arithmetic); numbers of magnitude at most MAX_MAGNITUDE are checked
+  where a file asks (`crma_eval.api.finite_number`);
 - JSON's non-finite constants (NaN, Infinity) only where the caller allows them (results.json
   keeps them so that a gate can fail them by name; everything else refuses them);
 - every message cut to a few hundred characters (errors.clip).
@@ -15,7 +15,6 @@ Bounds, each an InputError (exit 2) naming the file, never a crash or unbounded 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from crma_eval.errors import InputError
 MAX_DEPTH = 100
 MAX_EXPANDED = 200_000
 MAX_INT_DIGITS = 30
-MAX_MAGNITUDE = 1e100
 
 
 def _too_deep(path: Any, line: int | None = None) -> InputError:
@@ -94,11 +92,6 @@ def read_json(path: str | Path, *, allow_nonfinite: bool = False) -> Any:
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", path=path) from None
     return json_loads(text, path=path, allow_nonfinite=allow_nonfinite)
-
-
-def finite_number(value: float, limit: float = MAX_MAGNITUDE) -> bool:
-    """Whether a number is finite and of magnitude at most `limit` (safe to compute with)."""
-    return math.isfinite(value) and abs(value) <= limit
 
 
 class BoundedLoader(yaml.SafeLoader):

@@ -9,8 +9,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from crma_eval.api.plugin import MAX_MAGNITUDE, finite_number
 from crma_eval.errors import InputError
-from crma_eval.safeload import MAX_MAGNITUDE, finite_number, parse_yaml
+from crma_eval.safeload import parse_yaml
 from crma_eval.validation_words import allowed_keys, plain
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -188,9 +189,18 @@ def test_numbers_beyond_1e100_are_refused_naming_the_field(
         assert info.value.line == 1 and info.value.field == field
 
 
-def test_whole_numbers_beyond_int64_are_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", [int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)])
+def test_whole_numbers_of_int64_are_read(tmp_path: Path, step: int) -> None:
+    path = tmp_path / "q.jsonl"
+    row = {"kind": "qa", "arm": "a", "domain": "d", "item_id": "1", "correct": True}
+    path.write_text(json.dumps(row | {"seed": int(step)}) + "\n")
+    assert load_records([path])["qa"]["seed"].tolist() == [step]
+
+
+@pytest.mark.parametrize("step", [int(np.iinfo(np.int64).min) - 1, int(np.iinfo(np.int64).max) + 1])
+def test_whole_numbers_beyond_int64_are_refused(tmp_path: Path, step: int) -> None:
     path = tmp_path / "s.jsonl"
-    row = {"kind": "spectral", "step": 2**63, "phase": "a", "module": "m", "spectral_norm": 1.0}
+    row = {"kind": "spectral", "step": step, "phase": "a", "module": "m", "spectral_norm": 1.0}
     path.write_text(json.dumps(row) + "\n")
     with pytest.raises(InputError, match="step") as info:
         load_records([path])

@@ -39,6 +39,7 @@ from crma_eval.api.collect import (
 )
 from crma_eval.api.errors import InputError
 from crma_eval.api.plugin import (
+    MAX_MAGNITUDE,
     RECORD_CONFIG,
     AnalysisResult,
     AnalyzeOptions,
@@ -51,6 +52,7 @@ from crma_eval.api.plugin import (
     PairSpec,
     Plugin,
     RecordKind,
+    finite_number,
     import_path,
 )
 from crma_eval.api.registry import (
@@ -62,6 +64,7 @@ from crma_eval.api.registry import (
 )
 
 __all__ = [
+    "MAX_MAGNITUDE",
     "RECORD_CONFIG",
     "AnalysisResult",
     "AnalyzeOptions",
@@ -93,6 +96,7 @@ __all__ = [
     "data_entries",
     "describe",
     "describe_family",
+    "finite_number",
     "get_plugin",
     "import_path",
     "interval_label",

@@ -12,6 +12,7 @@ matplotlib, jinja2 or torch.
 from __future__ import annotations
 
 import importlib
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,14 +58,22 @@ def _bool01(value: Any) -> bool:
 # them, stay finite in float64, so no statistic overflows to inf (1e306 passes "finite" but its
 # square does not). Whole numbers stay within int64, the columns pandas and numpy compute on.
 MAX_MAGNITUDE = 1e100
-MAX_INT = 2**63 - 1
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+
+
+def finite_number(value: float, limit: float = MAX_MAGNITUDE) -> bool:
+    """Whether a number is finite and of magnitude at most `limit` (safe to compute with): a
+    record value, or one derived from them (a ratio such as relative drift can leave the bound
+    when its denominator is tiny)."""
+    return math.isfinite(value) and abs(value) <= limit
+
 
 # Field types record schemas share: non-empty text; finite numbers (|x| <= MAX_MAGNITUDE) that
 # refuse booleans; whole numbers within int64; a finite number >= 0; a boolean that also reads
 # 0/1 (CSV cells, data frames).
 Name = Annotated[str, Field(min_length=1)]
 Num = Annotated[float, BeforeValidator(_no_bool), Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
-Int = Annotated[int, BeforeValidator(_no_bool), Field(ge=-MAX_INT, le=MAX_INT)]
+Int = Annotated[int, BeforeValidator(_no_bool), Field(ge=MIN_INT, le=MAX_INT)]
 NonNeg = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=MAX_MAGNITUDE)]
 Bool01 = Annotated[bool, BeforeValidator(_bool01)]
 

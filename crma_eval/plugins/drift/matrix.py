@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crma_eval import InputError, first_row, where
+from crma_eval.api import MAX_MAGNITUDE, finite_number
 
 GROUP = ["condition", "seed"]
 CELL = ["condition", "seed", "after_phase", "domain"]
@@ -137,7 +138,17 @@ def seed_run(group: pd.DataFrame, order: tuple[str, ...]) -> SeedRun:
                 field="loss",
                 **where(row),
             )
-        domain_drift[domain] = (final[domain] - trained) / trained * 100
+        drift = (final[domain] - trained) / trained * 100
+        if not finite_number(drift):
+            row = first_row(group, (group["after_phase"] == phase) & (group["domain"] == domain))
+            raise InputError(
+                f"gives a relative drift of {drift:.3g} % (loss {final[domain]:.3g} after phase "
+                f"{last} against {trained:.3g} here), beyond ±{MAX_MAGNITUDE:g}: its statistics "
+                "would overflow; check this loss",
+                field="loss",
+                **where(row),
+            )
+        domain_drift[domain] = drift
     matrix = np.full((last, last), np.nan)
     position = {d: i for i, d in enumerate(order)}
     known = group[group["domain"].isin(position)]

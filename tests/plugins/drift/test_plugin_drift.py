@@ -320,6 +320,27 @@ def test_zero_trained_loss_or_holdout_is_an_error(tmp_path: Path) -> None:
     assert err.value.field == "loss"
 
 
+@pytest.mark.parametrize(("tiny", "later"), [(1e-300, 1.0), (1e-300, 1e10), (1e-90, 1e20)])
+def test_a_drift_beyond_the_record_bound_is_an_error_naming_the_loss(
+    tmp_path: Path, tiny: float, later: float
+) -> None:
+    """(later - tiny) / tiny * 100 leaves ±1e100 (or overflows): its squares would be inf."""
+    records = _records(shuffle=False)
+    odd = [
+        {**r, "loss": tiny}
+        if (r["after_phase"], r["domain"]) == (2, "med")
+        else {**r, "loss": later}
+        if (r["after_phase"], r["domain"]) == (3, "med")
+        else r
+        for r in records
+    ]
+    drift = (later - tiny) / tiny * 100
+    assert not (np.isfinite(drift) and abs(drift) <= 1e100)  # the case this test is about
+    with pytest.raises(InputError, match=r"relative drift of .* beyond ±1e\+100") as err:
+        DriftPlugin().analyze(frames(tmp_path, odd), AnalyzeOptions())
+    assert err.value.field == "loss" and err.value.line is not None
+
+
 def test_seeds_with_different_phases_are_bad_input(tmp_path: Path) -> None:
     """A T = 4 seed beside a T = 5 seed of one condition would mix holdouts: exit 2."""
     five, four = ["a", "b", "c", "d", "e"], ["a", "b", "c", "d"]
