@@ -9,37 +9,18 @@ slow as a whole is not even imported by the fast suite.
 
 from __future__ import annotations
 
-import importlib.abc
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-from fastsuite import deselects_slow, marked_slow_as_a_whole
+from fastsuite import MODEL_STACK, NoModelStack, deselects_slow, marked_slow_as_a_whole
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
-
-MODEL_STACK = frozenset({"torch", "transformers", "peft", "accelerate", "ray"})
-
-
-class _NoModelStack(importlib.abc.MetaPathFinder):
-    """Refuses the model stack, as if it were not installed."""
-
-    def find_spec(
-        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
-    ) -> None:
-        if fullname.partition(".")[0] in MODEL_STACK:
-            raise ModuleNotFoundError(
-                f"{fullname} is not available in the fast suite: mark the test `slow`",
-                name=fullname,
-            )
-        return None
 
 
 def _fast(config: pytest.Config) -> bool:
@@ -56,14 +37,25 @@ class _NotImported(pytest.Module):
 
 def pytest_configure(config: pytest.Config) -> None:
     if _fast(config) and not any(m in sys.modules for m in MODEL_STACK):
-        sys.meta_path.insert(0, _NoModelStack())
+        sys.meta_path.insert(0, NoModelStack())
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if _fast(config):
+        blocked = ", ".join(sorted(MODEL_STACK))
+        return f"fast suite: {blocked} refused on import (a test that needs them: mark it slow)"
+    return None
 
 
 def pytest_pycollect_makemodule(
     module_path: Path, parent: pytest.Collector
 ) -> pytest.Module | None:
     """In the fast suite, modules marked slow as a whole are not imported (they need the model
-    stack)."""
-    if _fast(parent.config) and marked_slow_as_a_whole(module_path.read_text(encoding="utf-8")):
-        return _NotImported.from_parent(parent, path=module_path)
-    return None
+    stack); a module that cannot be read or parsed is left to pytest, which reports it."""
+    if not _fast(parent.config):
+        return None
+    try:
+        slow = marked_slow_as_a_whole(module_path.read_bytes())
+    except (OSError, SyntaxError, ValueError):  # ValueError: bad encoding, NUL bytes
+        return None
+    return _NotImported.from_parent(parent, path=module_path) if slow else None

@@ -1,15 +1,46 @@
 """Which tests make up the fast suite: the `-m` expressions that leave out every `slow` test,
-and the test modules marked slow as a whole (used by conftest.py)."""
+the test modules marked slow as a whole, and the import refusal of the model stack there (used by
+conftest.py)."""
 
 from __future__ import annotations
 
 import ast
+import importlib.abc
+import importlib.machinery
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from types import ModuleType
 
 _MARK_NAME = re.compile(r"[\w:+\-.\[\]\\/]+")  # pytest's marker-expression identifier
-_MAX_OTHER_MARKS = 8
+_MAX_OTHER_MARKS = 12  # 4,096 evaluations at most; a longer expression counts as not fast
+MODEL_STACK = frozenset({"torch", "transformers", "peft", "accelerate", "ray"})
+
+
+class _Refused(importlib.abc.Loader):
+    """Loads nothing: importing the module raises ModuleNotFoundError with the fast-suite hint."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        raise ModuleNotFoundError(
+            f"{spec.name} is not available in the fast suite: mark the test `slow`",
+            name=spec.name,
+        )
+
+    def exec_module(self, module: ModuleType) -> None:  # pragma: no cover - never reached
+        raise ModuleNotFoundError(module.__name__, name=module.__name__)
+
+
+class NoModelStack(importlib.abc.MetaPathFinder):
+    """Refuses to import the model stack. `importlib.util.find_spec` still answers (a probe such as
+    `datasets`' "is torch installed?" does not crash); `import torch` raises ModuleNotFoundError
+    naming the fast suite."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.partition(".")[0] in MODEL_STACK:
+            return importlib.machinery.ModuleSpec(fullname, _Refused())
+        return None
 
 
 def deselects_slow(markexpr: str) -> bool:
@@ -38,14 +69,16 @@ def _marked_with(marks: set[str]) -> Callable[..., bool]:
     """pytest's marker matcher for an item carrying exactly `marks` (arguments ignored)."""
 
     def matcher(name: str, /, **kwargs: object) -> bool:
-        return name in marks
+        return name in marks and not kwargs  # `slow(reason="x")` does not match a plain `slow`
 
     return matcher
 
 
-def marked_slow_as_a_whole(source: str) -> bool:
+def marked_slow_as_a_whole(source: str | bytes) -> bool:
     """True when a test module's top-level `pytestmark` names `pytest.mark.slow` (alone, in a
-    list or tuple, on one line or several); text that merely mentions it does not count."""
+    list or tuple, on one line or several); text that merely mentions it does not count. Bytes
+    are decoded as Python does (a coding cookie is honoured). SyntaxError, ValueError: the module
+    cannot be parsed."""
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
