@@ -1,13 +1,14 @@
 """Outputs derived from RUN_DIR/results.json, and the fingerprint that ties them to it.
 
 `gate` writes gate.json, junit.xml, summary.md (summary-full.md); `claims` writes claims.json;
-the report writes report.html, tables/ and items/. Each holds numbers of the results.json it was
-made from, so when `analyze` (also under `run` and `rescore`) writes a new results.json,
-`drop_stale` removes them: a later `report` (or `run`/`analyze` without `--no-report`) renders a
-new report.html, and with `--no-report` the folder holds no report rather than an old one.
-gate.json and claims.json also record `results_sha256` (`results_fingerprint`); the report shows
-them only while it matches the current results.json (`is_current`), so a results.json replaced
-by other means never shows an older gate or claims verdict.
+the report writes report.html, tables/ and items/; `compare RUN_A RUN_B` writes RUN_B/compare/.
+Each holds numbers of the results.json it was made from, so when `analyze` (also under `run` and
+`rescore`) writes a new results.json, `drop_stale` removes them: a later `report` (or
+`run`/`analyze` without `--no-report`) renders a new report.html, and with `--no-report` the
+folder holds no report rather than an old one. gate.json and claims.json also record
+`results_sha256` (`results_fingerprint`); the report shows them only while it matches the
+current results.json (`is_current`), so a results.json replaced by other means never shows an
+older gate or claims verdict.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ DERIVED_FILES = (
     "summary-full.md",
     "claims.json",
 )
-DERIVED_FOLDERS = ("tables", "items")
+DERIVED_FOLDERS = ("tables", "items", "compare")
 FINGERPRINT = "results_sha256"
 
 

@@ -92,3 +92,15 @@ def test_reanalysis_without_a_report_leaves_no_old_report(tmp_path: Path) -> Non
     assert "solo" in (run / "results.json").read_text("utf-8")
     assert not (run / "report.html").exists()  # it showed the first results
     assert not _files(run, "tables")
+
+
+def test_reanalysis_drops_the_default_comparison_folder(tmp_path: Path) -> None:
+    first = write_jsonl(tmp_path / "first.jsonl", _qa(("a",), ("med",)))
+    base, run = tmp_path / "base", tmp_path / "run"
+    _invoke("analyze", str(first), "--out", str(base), "--no-report")
+    _invoke("analyze", str(first), "--out", str(run), "--no-report")
+    _invoke("compare", str(base), str(run))
+    assert (run / "compare").is_dir()
+    second = write_jsonl(tmp_path / "second.jsonl", _qa(("b",), ("art",)))
+    _invoke("analyze", str(second), "--out", str(run), "--no-report")
+    assert not (run / "compare").exists()  # it compared the first results
