@@ -81,10 +81,22 @@ def matching(pattern: str, names: Iterable[str], legacy: bool = False) -> list[s
         old = {n for n in listed if fnmatch.fnmatchcase(n, pattern)}
         if old - chosen:
             print(
-                f"crma-eval: deprecated: in gate pattern {pattern!r} `*` matched across dots "
-                f"({len(old - chosen)} metric(s)); kept for old specs: write "
-                f"{pattern.replace('*', '**')!r} for that and add `globs: segments` to the spec",
+                f"crma-eval: deprecated: gate pattern {pattern!r} matched {len(old - chosen)} "
+                "metric(s) only because fnmatch lets `*`, `?` or `[...]` match a dot; kept for "
+                f"old specs: {_segments_spelling(pattern, old)}, and add `globs: segments` to "
+                "the spec",
                 file=sys.stderr,
             )
             chosen = old
     return sorted(chosen)
+
+
+def _segments_spelling(pattern: str, wanted: set[str]) -> str:
+    """Advice for a legacy pattern: its `**` spelling when that selects the same metrics."""
+    spelled = pattern.replace("*", "**")
+    if "*" in pattern and {n for n in wanted if segment_match(n, spelled)} == wanted:
+        return f"write {spelled!r} for that"
+    return (
+        "under `globs: segments` `?` and `[...]` never match a dot: write `**` where a dot may "
+        "stand, or name the metrics"
+    )

@@ -90,3 +90,14 @@ def test_fnmatch_of_python_3_14_is_read_too(monkeypatch) -> None:
         assert segment_match("qa.c1", "qa.[ab][0-9]") is False
     finally:
         globs._regex.cache_clear()
+
+
+def test_the_legacy_note_suggests_only_a_spelling_that_selects_the_same_metrics(capsys) -> None:
+    names = ["qa.a.b.x", "qa.a_b.x"]
+    assert matching("qa.a?b.x", names, legacy=True) == names  # fnmatch's `?` matched the dot
+    err = capsys.readouterr().err
+    assert "deprecated" in err and "never match a dot" in err and "write 'qa.a?b.x'" not in err
+    assert matching("qa.*.x", names, legacy=True) == names
+    err = capsys.readouterr().err
+    assert "write 'qa.**.x'" in err
+    assert set(matching("qa.**.x", names)) == set(names)  # the advice holds
