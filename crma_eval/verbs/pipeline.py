@@ -186,14 +186,17 @@ def analyze(
     options = AnalyzeOptions(confidence, ci_method, mcnemar_method)
     with RunDir(out).locked():
         path = analyze_paths(list(records), out, options, kind=kind)
+    rendered = None
     if report:
         from crma_eval.report.render import render_report
 
-        render_report(out)
+        rendered = render_report(out)
     if as_json:
         echo_json(json.loads(path.read_text(encoding="utf-8"))["metrics"])
-    else:
-        click.echo(f"results: {path}")
+        return
+    click.echo(f"results: {path}")
+    if rendered is not None:
+        click.echo(f"report:  {rendered}")
 
 
 @click.command()

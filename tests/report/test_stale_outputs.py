@@ -85,10 +85,12 @@ def test_report_ignores_gate_and_claims_of_other_results(tmp_path: Path) -> None
 def test_reanalysis_without_a_report_leaves_no_old_report(tmp_path: Path) -> None:
     run = tmp_path / "run"
     first = write_jsonl(tmp_path / "first.jsonl", _qa(("planted_arm",), ("med",)))
-    _invoke("analyze", str(first), "--out", str(run))
+    said = _invoke("analyze", str(first), "--out", str(run))
+    assert f"report:  {run / 'report.html'}" in said
     assert "planted_arm" in (run / "report.html").read_text("utf-8")
     second = write_jsonl(tmp_path / "second.jsonl", _qa(("solo",), ("art",)))
-    _invoke("analyze", str(second), "--out", str(run), "--no-report")
+    said = _invoke("analyze", str(second), "--out", str(run), "--no-report")
+    assert "report:" not in said and "results:" in said
     assert "solo" in (run / "results.json").read_text("utf-8")
     assert not (run / "report.html").exists()  # it showed the first results
     assert not _files(run, "tables")
