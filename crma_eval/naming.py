@@ -13,7 +13,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 _PUNY_UNSAFE = re.compile(r"[^A-Za-z0-9\-]")
 UNICODE_PREFIX = "u--"  # marks a reversible slug of a name holding non-ASCII characters
 # Invisible controls that reorder or hide text (bidi overrides/isolates, zero-width characters)
-_CONTROLS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u180e]")
+# C0/C1 control characters but tab and line breaks (a NUL or an ESC colour sequence in a name would
+# reach terminals and Markdown raw), bidi overrides/isolates and zero-width characters
+_CONTROLS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u180e]"
+)
 
 
 def slug(part: object) -> str:
@@ -40,8 +45,9 @@ def unslug(segment: str) -> str | None:
 
 
 def visible(name: object) -> str:
-    """A name as displayed: bidi overrides/isolates and zero-width characters shown as <U+XXXX>
-    (they could make one name look like another), the rest unchanged."""
+    """A name as displayed: control characters (but tab and line breaks), bidi overrides/isolates
+    and zero-width characters shown as <U+XXXX> (they could make one name look like another or
+    drive a terminal), the rest unchanged."""
     return _CONTROLS.sub(lambda m: f"<U+{ord(m.group()):04X}>", str(name))
 
 
@@ -54,6 +60,17 @@ def check_unique(names: list[str], what: str) -> None:
     """Raise ValueError unless `names` has no repeats (`what` names them in the message)."""
     if len(set(names)) != len(names):
         raise ValueError(f"{what} names must be unique, got {names}")
+
+
+_MD_SPECIAL = re.compile(r"[\\|*_`\[\]~]")
+
+
+def markdown_cell(text: object) -> str:
+    """A Markdown table cell of untrusted text: one line, controls shown (`visible`), HTML, pipes
+    and emphasis/link characters escaped (GitHub's job summaries render HTML)."""
+    text = " ".join(visible(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\g<0>", text)
 
 
 def visible_html(html: str) -> str:

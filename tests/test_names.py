@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crma_eval.cli import main
-from crma_eval.naming import slug, unslug, visible
+from crma_eval.naming import markdown_cell, slug, unslug, visible
 
 
 @given(st.text(min_size=1, max_size=20).filter(lambda t: not t.strip().isascii()))
@@ -38,6 +38,16 @@ def test_ascii_slugs_are_unchanged() -> None:
 def test_controls_are_shown_not_obeyed() -> None:
     assert visible("le\u202egal\u200b") == "le<U+202E>gal<U+200B>"
     assert visible("法律") == "法律"
+    controls = [chr(c) for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if chr(c) not in "\t\n\r"]
+    for c in controls:
+        assert visible(f"a{c}b") == f"a<U+{ord(c):04X}>b"
+    assert visible("a\tb\nc\r") == "a\tb\nc\r"  # whitespace is left to the caller
+
+
+def test_markdown_cells_neutralise_untrusted_text() -> None:
+    cell = markdown_cell("qa.\x00\x1b[31mX | <img src=x> *b* `c`\nnext")
+    assert "\x00" not in cell and "\x1b" not in cell and "\n" not in cell and "<img" not in cell
+    assert "\\|" in cell and "\\*b\\*" in cell and "\\`c\\`" in cell
 
 
 def test_non_ascii_and_bidi_domains_in_metrics_and_report(tmp_path, capsys) -> None:

@@ -13,6 +13,7 @@ from crma_eval.api.blocks import KeyValues, Paragraph, Section, Table
 from crma_eval.atomicio import write_text_atomic
 from crma_eval.claims.check import VERDICTS, Outcome
 from crma_eval.derived import FINGERPRINT, is_current, results_fingerprint
+from crma_eval.naming import markdown_cell
 from crma_eval.results import CLAIMS_JSON
 
 CLAIMS_SCHEMA = "crma_eval.claims/1"
@@ -77,17 +78,13 @@ def to_json(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     return [o.to_dict() for o in outcomes]
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(outcomes: Sequence[Outcome], source: str) -> str:
     """A Markdown summary for CI pages: the tally, then a table of every claim not reproduced."""
     lines = [f"## Claims check: {source}", "", tally(outcomes), ""]
     failed = [o for o in outcomes if o.verdict != "reproduced"]
     if failed:
         lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-        lines += ["| " + " | ".join(_md_cell(c) for c in _row(o)) + " |" for o in failed]
+        lines += ["| " + " | ".join(markdown_cell(c) for c in _row(o)) + " |" for o in failed]
     else:
         lines.append("Every claim is reproduced at its printed precision.")
     return "\n".join(lines) + "\n"

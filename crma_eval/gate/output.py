@@ -7,14 +7,13 @@ import xml.etree.ElementTree as ET
 
 from crma_eval.fmt import gate_value
 from crma_eval.gate.model import GateReport, Outcome
-from crma_eval.naming import visible
+from crma_eval.naming import markdown_cell
 
 SUITE = "crma-eval gate"
 SUMMARY_LIMIT = 1000 * 1024  # bytes of summary.md: under GitHub's 1 MiB step-summary limit
 FULL_SUMMARY = "summary-full.md"
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_MD_SPECIAL = re.compile(r"[\\|*_`\[\]~]")
 
 
 def _x(text: str) -> str:
@@ -58,15 +57,8 @@ def junit_xml(report: GateReport) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _md(text: str) -> str:
-    """A Markdown table cell: one line; HTML, pipes and emphasis/link characters escaped."""
-    text = " ".join(visible(text).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\g<0>", text)
-
-
 def _code(text: str) -> str:
-    return f"<code>{_md(text)}</code>"
+    return f"<code>{markdown_cell(text)}</code>"
 
 
 def verdict(report: GateReport) -> str:
@@ -81,13 +73,13 @@ def _row(o: Outcome) -> str:
     mark = "✅" if o.passed else "❌"
     cells = [
         mark,
-        _md(o.rule.name),
+        markdown_cell(o.rule.name),
         _code(o.metric),
-        _md(o.what) or "—",
+        markdown_cell(o.what) or "—",
         gate_value(o.value),
-        _md(o.rule.threshold),
+        markdown_cell(o.rule.threshold),
     ]
-    return "| " + " | ".join([*cells, _md(o.detail)]) + " |"
+    return "| " + " | ".join([*cells, markdown_cell(o.detail)]) + " |"
 
 
 def summary_markdown(
