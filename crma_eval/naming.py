@@ -12,12 +12,10 @@ from collections.abc import Iterable
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 _PUNY_UNSAFE = re.compile(r"[^A-Za-z0-9\-]")
 UNICODE_PREFIX = "u--"  # marks a reversible slug of a name holding non-ASCII characters
-# Invisible controls that reorder or hide text (bidi overrides/isolates, zero-width characters)
 # C0/C1 control characters but tab and line breaks (a NUL or an ESC colour sequence in a name would
 # reach terminals and Markdown raw), bidi overrides/isolates and zero-width characters
 _CONTROLS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-    "\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u180e]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u180e]"
 )
 
 
