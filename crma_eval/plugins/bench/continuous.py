@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy import stats as sps
 
-from crma_eval import essentially_constant, sign_flip_test
+from crma_eval import InputError, essentially_constant, sign_flip_test
 
 # lm-eval metrics aggregated as exp(-Σll / Σweight): corpus perplexity.
 PERPLEXITY_METRICS: frozenset[str] = frozenset(
@@ -93,6 +93,27 @@ def ratio_t(y: np.ndarray, w: np.ndarray, confidence: float, seed: int) -> Paire
     return PairedT(estimate, estimate - quantile * se, estimate + quantile * se, pvalue, RATIO_T)
 
 
+# exp() of more than this overflows float64
+_MAX_LOG = math.log(np.finfo(float).max)
+
+
+def _exp_estimate(log_value: float, metric: str) -> float:
+    """exp of an estimate; InputError when it overflows float64 (a perplexity of e^710 and more
+    means log-likelihoods far outside any model's range: the records are wrong)."""
+    if log_value > _MAX_LOG:
+        raise InputError(
+            f"{metric}: exp({log_value:.4g}) overflows (mean -loglikelihood per weight "
+            f"{log_value:.4g}); check the records' loglikelihood and weight fields",
+            field="value",
+        )
+    return math.exp(log_value)
+
+
+def _exp_bound(log_value: float) -> float:
+    """exp of an interval bound; +inf when it overflows (the interval is unbounded above)."""
+    return math.inf if log_value > _MAX_LOG else math.exp(log_value)
+
+
 def unbounded_score(
     values: np.ndarray, metric: str, confidence: float, weights: np.ndarray | None = None
 ) -> dict[str, float]:
@@ -113,10 +134,10 @@ def unbounded_score(
             "ci_high": r.high * scale,
         }
     return {
-        "score": math.exp(r.estimate),
+        "score": _exp_estimate(r.estimate, metric),
         "n": values.size,
-        "ci_low": math.exp(r.low),
-        "ci_high": math.exp(r.high),
+        "ci_low": _exp_bound(r.low),
+        "ci_high": _exp_bound(r.high),
     }
 
 
@@ -150,9 +171,9 @@ def unbounded_compare(
         }
     return {
         "log_ratio": t.estimate,
-        "ratio": math.exp(t.estimate),
-        "ratio_ci_low": math.exp(t.low),
-        "ratio_ci_high": math.exp(t.high),
+        "ratio": _exp_estimate(t.estimate, f"{metric} ratio"),
+        "ratio_ci_low": _exp_bound(t.low),
+        "ratio_ci_high": _exp_bound(t.high),
         "pvalue": t.pvalue,
         "method": f"{t.method} on log perplexity",
     }

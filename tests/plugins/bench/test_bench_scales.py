@@ -11,8 +11,10 @@ import pytest
 from lm_eval.api.metrics import bits_per_byte, weighted_perplexity
 from scipy import stats as sps
 
+from crma_eval import InputError
 from crma_eval.api.plugin import AnalyzeOptions
 from crma_eval.plugins.bench import BenchPlugin
+from crma_eval.plugins.bench.continuous import unbounded_compare, unbounded_score
 from crma_eval.plugins.bench.options import DEFAULT_TASKS
 from crma_eval.records import load_records, write_records
 
@@ -136,3 +138,15 @@ def test_pairing_takes_one_metric_and_one_filter(tmp_path):
 
 def test_gsm8k_crma_replaces_gsm8k_in_the_default_tasks():
     assert "gsm8k_crma" in DEFAULT_TASKS and "gsm8k" not in DEFAULT_TASKS
+
+
+def test_a_perplexity_beyond_float64_is_bad_input_and_a_bound_beyond_it_is_unbounded() -> None:
+
+    with pytest.raises(InputError, match=r"word_perplexity: exp\(1000\) overflows"):
+        unbounded_score(np.array([-1000.0, -1000.0]), "word_perplexity", 0.95)
+    wide = unbounded_score(np.array([-1.0, -700.0]), "word_perplexity", 0.95)
+    assert wide["score"] == pytest.approx(math.exp(350.5)) and wide["ci_high"] == math.inf
+    with pytest.raises(InputError, match="ratio"):
+        unbounded_compare(
+            np.array([-1e3, -1e3]), np.array([-1.0, -1.0]), "word_perplexity", 0.95, 0
+        )
