@@ -270,18 +270,27 @@ def _resolve_data(doc: YamlDoc, data: DataConfig) -> None:
         if isinstance(value, dict):
             resolved = {d: _resolve(base, p) for d, p in value.items()}
             for domain, path in resolved.items():
-                _require_exists(doc, path, ("data", name, domain))
+                _require_file(doc, path, ("data", name, domain))
             setattr(data, name, resolved)
         else:
             setattr(data, name, _resolve(base, value))
-            _require_exists(doc, getattr(data, name), ("data", name))
+            _require_file(doc, getattr(data, name), ("data", name))
 
 
-def _require_exists(doc: YamlDoc, path: Path | None, where: tuple[str, ...]) -> None:
-    """A data path that does not exist is refused at load time, before a run folder is touched
-    (otherwise its units would be dropped as changed and then fail)."""
-    if path is not None and not path.exists():
+def _require_file(doc: YamlDoc, path: Path | None, where: tuple[str, ...]) -> None:
+    """A data path that is not a non-empty file (missing, empty text, a folder, an empty file) is
+    refused at load time, before a run folder is touched: otherwise its units would be dropped
+    as changed and then fail. (A file whose content is bad fails its units at collect time.)"""
+    if path is None:
+        return
+    problem = None
+    if not path.exists():
         problem = f"file not found: {path} (relative paths are read from the config's folder)"
+    elif not path.is_file():
+        problem = f"not a file: {path} (a data entry names one data file)"
+    elif path.stat().st_size == 0:
+        problem = f"empty file: {path}"
+    if problem is not None:
         raise doc.error(problem, where, field=".".join(where))
 
 

@@ -113,9 +113,18 @@ def _snapshot(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in run.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("entry", [("holdout", "legal"), ("router_suite",)])
-def test_a_missing_data_file_is_refused_before_the_run_folder_is_touched(
-    whole: tuple[Path, Path], tmp_path: Path, entry: tuple[str, ...]
+@pytest.mark.parametrize(
+    ("entry", "value", "problem"),
+    [
+        (("holdout", "legal"), "misspelt.jsonl", "file not found"),
+        (("router_suite",), "misspelt.jsonl", "file not found"),
+        (("router_suite",), "", "not a file"),  # the config's own folder
+        (("qa", "legal"), ".", "not a file"),
+        (("qa", "legal"), "empty.jsonl", "empty file"),
+    ],
+)
+def test_a_data_path_that_is_no_data_file_is_refused_before_the_run_folder_is_touched(
+    whole: tuple[Path, Path], tmp_path: Path, entry: tuple[str, ...], value: str, problem: str
 ) -> None:
     config, done = whole
     out = Path(shutil.copytree(done, tmp_path / "copy"))
@@ -125,12 +134,13 @@ def test_a_missing_data_file_is_refused_before_the_run_folder_is_touched(
     parent = cfg["data"]
     for key in entry[:-1]:
         parent = parent[key]
-    parent[entry[-1]] = "misspelt.jsonl"
+    parent[entry[-1]] = value
+    (config.parent / "empty.jsonl").write_text("")
     typo = config.parent / "typo.yaml"
     typo.write_text(yaml.safe_dump(cfg))
     result = CliRunner().invoke(cli, ["run", str(typo), "--out", str(out), "--quiet"])
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and "misspelt.jsonl" in lines[0] and str(typo) in lines[0]
+    assert len(lines) == 1 and problem in lines[0] and str(typo) in lines[0]
     assert "data." + ".".join(entry) in lines[0]
     assert _snapshot(out) == before  # committed units, results, report and gate.json all kept
