@@ -9,14 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from crma_eval.api.text import CONTROLS, visible
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 _PUNY_UNSAFE = re.compile(r"[^A-Za-z0-9\-]")
 UNICODE_PREFIX = "u--"  # marks a reversible slug of a name holding non-ASCII characters
-# C0/C1 control characters but tab and line breaks (a NUL or an ESC colour sequence in a name would
-# reach terminals and Markdown raw), bidi overrides/isolates and zero-width characters
-_CONTROLS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u180e]"
-)
 
 
 def slug(part: object) -> str:
@@ -40,13 +37,6 @@ def unslug(segment: str) -> str | None:
         return None
     puny = re.sub(r"_([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), segment[3:])
     return puny.encode("ascii").decode("punycode")
-
-
-def visible(name: object) -> str:
-    """A name as displayed: control characters (but tab and line breaks), bidi overrides/isolates
-    and zero-width characters shown as <U+XXXX> (they could make one name look like another or
-    drive a terminal), the rest unchanged."""
-    return _CONTROLS.sub(lambda m: f"<U+{ord(m.group()):04X}>", str(name))
 
 
 def metric_name(*parts: object) -> str:
@@ -73,7 +63,7 @@ def markdown_cell(text: object) -> str:
 
 def visible_html(html: str) -> str:
     """`visible` for HTML text: each control written &lt;U+XXXX&gt; (a whole report at once)."""
-    return _CONTROLS.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", html)
+    return CONTROLS.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", html)
 
 
 # Record fields whose values become metric-name segments.

@@ -69,3 +69,28 @@ def test_non_ascii_and_bidi_domains_in_metrics_and_report(tmp_path, capsys) -> N
     assert set(domains) <= back  # each domain has its own, reversible metric segment
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "\u202e" not in html and "&lt;U+202E&gt;" in html
+
+
+def test_one_line_errors_and_junit_show_controls(tmp_path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from crma_eval import InputError
+    from crma_eval.gate.core import run_gate
+    from crma_eval.gate.output import junit_xml
+    from crma_eval.store import write_json_atomic
+
+    line = InputError("bad \x1b[31mvalue\x00", field="min\u202e").one_line()
+    assert "<U+001B>" in line and "<U+0000>" in line and "<U+202E>" in line
+    assert not any(c in line for c in "\x1b\x00\u202e")
+    run = tmp_path / "run"
+    run.mkdir()
+    doc = {"schema": "crma-eval/results/1", "metrics": {"qa.a": 0.9}, "plugins": {}, "meta": {}}
+    write_json_atomic(run / "results.json", doc)
+    spec = tmp_path / "gates.yaml"
+    spec.write_text(
+        'globs: segments\ngates:\n  - {metric: "qa.\\x9b31m\\x7f\\u202e\\x85x", min: 0.5}\n'
+    )
+    root = ET.fromstring(junit_xml(run_gate(run, spec)))
+    (case,) = root.iter("testcase")
+    for shown in ("<U+009B>", "<U+007F>", "<U+202E>", "<U+0085>"):
+        assert shown in case.get("name", "") and shown in (case.find("failure").text or "")

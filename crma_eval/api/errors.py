@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from crma_eval.api.text import visible
+
 MAX_PROBLEM_CHARS = 400  # a hostile file (an alias bomb, a huge value) cannot flood the log
 
 
@@ -38,10 +40,11 @@ class InputError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        """Render as `file:line: field: problem`, leaving out the parts that are unknown."""
+        """Render as `file:line: field: problem`, leaving out the parts that are unknown; control
+        characters of the file's text are shown as <U+XXXX> (`crma_eval.api.text.visible`)."""
         where = ""
         if self.path is not None:
             where = self.path if self.line is None else f"{self.path}:{self.line}"
             where += ": "
         field = f"field '{self.field}': " if self.field else ""
-        return f"{where}{field}{self.problem}"
+        return visible(f"{where}{field}{self.problem}")

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from crma_eval.fmt import gate_value
 from crma_eval.gate.model import GateReport, Outcome
-from crma_eval.naming import markdown_cell
+from crma_eval.naming import markdown_cell, visible
 
 SUITE = "crma-eval gate"
 SUMMARY_LIMIT = 1000 * 1024  # bytes of summary.md: under GitHub's 1 MiB step-summary limit
@@ -17,7 +17,9 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _x(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
+    """Text for JUnit XML: controls shown as <U+XXXX> (`visible`), the rest XML cannot carry
+    replaced."""
+    return _NOT_XML.sub("\ufffd", visible(text))
 
 
 def _case_name(outcome: Outcome) -> str:
