@@ -150,3 +150,10 @@ def test_a_perplexity_beyond_float64_is_bad_input_and_a_bound_beyond_it_is_unbou
         unbounded_compare(
             np.array([-1e3, -1e3]), np.array([-1.0, -1.0]), "word_perplexity", 0.95, 0
         )
+
+
+def test_an_overflowing_perplexity_names_task_arm_and_file(tmp_path):
+    rows = _rows("wiki", "word_perplexity", [-1000.0, -1000.0], [-1.0, -1.0], weights=[1, 1])
+    with pytest.raises(InputError, match=r"task 'wiki', .*arm 'base': word_perplexity: exp") as err:
+        _analyze(_frame(tmp_path, rows))
+    assert err.value.path is not None and err.value.path.endswith(".jsonl")
