@@ -75,28 +75,34 @@ def _marked_with(marks: set[str]) -> Callable[..., bool]:
 
 
 def marked_slow_as_a_whole(source: str | bytes) -> bool:
-    """True when a test module's top-level `pytestmark` names `pytest.mark.slow` (alone, in a
-    list or tuple, on one line or several); text that merely mentions it does not count. Bytes
-    are decoded as Python does (a coding cookie is honoured). SyntaxError, ValueError: the module
+    """True when a test module's top-level `pytestmark` names the `slow` mark (alone, in a list or
+    tuple, on one line or several; `pytest.mark.slow`, `pt.mark.slow`, `mark.slow`, or a
+    module-level name bound to one); text that merely mentions it does not count. Bytes are
+    decoded as Python does (a coding cookie is honoured). SyntaxError, ValueError: the module
     cannot be parsed."""
+    aliases: set[str] = set()
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in targets):
-                return any(_is_slow_mark(n) for n in ast.walk(node.value or ast.Constant(None)))
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names = {t.id for t in targets if isinstance(t, ast.Name)}
+        slow = any(_is_slow_mark(n) or _named(n, aliases) for n in ast.walk(node.value))
+        if "pytestmark" in names:
+            return slow
+        if slow:
+            aliases |= names
     return False
 
 
+def _named(node: ast.AST, aliases: set[str]) -> bool:
+    return isinstance(node, ast.Name) and node.id in aliases
+
+
 def _is_slow_mark(node: ast.AST) -> bool:
-    """`pytest.mark.slow` or `mark.slow` (after `from pytest import mark`), called or not."""
+    """`<pytest>.mark.slow` under any name for pytest, or `mark.slow`, called or not."""
     if not (isinstance(node, ast.Attribute) and node.attr == "slow"):
         return False
     mark = node.value
     if isinstance(mark, ast.Name):
         return mark.id == "mark"
-    return (
-        isinstance(mark, ast.Attribute)
-        and mark.attr == "mark"
-        and isinstance(mark.value, ast.Name)
-        and mark.value.id == "pytest"
-    )
+    return isinstance(mark, ast.Attribute) and mark.attr == "mark"

@@ -47,6 +47,9 @@ def test_fast_means_no_slow_test_can_be_selected(expression: str, fast: bool) ->
         ("pytestmark = (pytest.mark.slow,)\n", True),
         ("pytestmark: list = [pytest.mark.slow]\n", True),
         ("from pytest import mark\npytestmark = mark.slow(reason='a model')\n", True),
+        ("import pytest as pt\npytestmark = pt.mark.slow\n", True),
+        ("slow = pytest.mark.slow\npytestmark = [slow]\n", True),
+        ("slow = 'pytest.mark.slow'\npytestmark = [slow]\n", False),
         ("pytestmark = pytest.mark.filterwarnings('ignore')\n", False),
         ("pytestmark = 'pytest.mark.slow'\n", False),  # text that mentions it
         ("NOTE = 'pytestmark = pytest.mark.slow'\n", False),
