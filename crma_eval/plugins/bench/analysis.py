@@ -139,16 +139,6 @@ def _strata(cell: Cell) -> tuple[np.ndarray, str | None]:
     return np.asarray(weights, float), method
 
 
-def _in_cell(exc: InputError, cell: Cell, arm: str) -> InputError:
-    """`exc` naming the task, filter and arm of `cell` and its records' file."""
-    files = sorted({str(f) for f in cell.rows["_file"]}) if "_file" in cell.rows else []
-    return InputError(
-        f"task {cell.task!r}, filter {cell.filter!r}, {arm}: {exc.problem}",
-        path=files[0] if len(files) == 1 else None,
-        field=exc.field,
-    )
-
-
 def score_stats(cell: Cell, options: AnalyzeOptions) -> dict[str, Any]:
     """Score with its CI: proportion CI for 0/1 values, else a t-interval of the mean clipped to
     the metric's range; rolling metrics as lm-eval aggregates them; groups by lm-eval's rule."""
@@ -157,7 +147,7 @@ def score_stats(cell: Cell, options: AnalyzeOptions) -> dict[str, Any]:
         try:
             return unbounded_score(values, cell.metric, options.confidence, cell.weights)
         except InputError as exc:
-            raise _in_cell(exc, cell, f"arm {cell.arm!r}") from None
+            raise cell.located(exc, f"arm {cell.arm!r}") from None
     n = values.size
     _, method = _strata(cell)
     extra = {} if method is None else {"aggregation": method}
@@ -226,7 +216,7 @@ def compare(
                 after, base, cell.metric, options.confidence, options.seed, weights
             )
         except InputError as exc:
-            raise _in_cell(exc, cell, "the arms compared") from None
+            raise cell.located(exc, "the arms compared") from None
     _, method = _strata(cell)
     if method == EQUAL:
         est = stratified(after - base, cell.rows["subtask"].to_numpy(), options.confidence)

@@ -41,6 +41,15 @@ class Cell:
             return None
         return self.rows["weight"].astype(float).to_numpy()
 
+    def located(self, exc: InputError, arm: str) -> InputError:
+        """`exc` naming this cell's task, filter and `arm` (words) and its records' file."""
+        files = sorted({str(f) for f in self.rows["_file"]}) if "_file" in self.rows else []
+        return InputError(
+            f"task {self.task!r}, filter {self.filter!r}, {arm}: {exc.problem}",
+            path=files[0] if len(files) == 1 else None,
+            field=exc.field,
+        )
+
     @property
     def direction(self) -> dict[str, bool]:
         """{"higher_is_better": lm-eval's flag} when every record carries the same one, else {}."""
