@@ -63,6 +63,7 @@ def _advantage(runs_a: list[SeedRun], runs_b: list[SeedRun]) -> list[tuple[int, 
                 f"{holdout_b[seed]:.3g}), beyond ±{MAX_MAGNITUDE:g}: its statistics would "
                 "overflow; check these losses",
                 field="loss",
+                path=run.file,
             )
     return out
 

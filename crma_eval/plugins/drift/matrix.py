@@ -27,6 +27,7 @@ class SeedRun:
     domain_drift: dict[str, float]
     drift: float
     holdout: float
+    file: str | None = None  # the records' file, for errors about derived numbers
 
 
 def _as_order(value: Any) -> tuple[str, ...] | None:
@@ -164,6 +165,7 @@ def seed_run(group: pd.DataFrame, order: tuple[str, ...]) -> SeedRun:
         domain_drift=domain_drift,
         drift=float(np.mean(list(domain_drift.values()))),
         holdout=float(np.mean(list(final.values()))),
+        file=str(row["_file"]) if "_file" in group else None,
     )
 
 

@@ -341,6 +341,18 @@ def test_a_drift_beyond_the_record_bound_is_an_error_naming_the_loss(
     assert err.value.field == "loss" and err.value.line is not None
 
 
+def test_a_learning_advantage_beyond_the_bound_names_condition_seed_and_file(
+    tmp_path: Path,
+) -> None:
+    tiny_final = [
+        {**r, "loss": 1e-300} if (r["condition"], r["after_phase"]) == ("modular", 3) else r
+        for r in _records(shuffle=False)
+    ]
+    with pytest.raises(InputError, match=r"learning advantage of condition 'naive', seed 1") as err:
+        DriftPlugin().analyze(frames(tmp_path, tiny_final), AnalyzeOptions())
+    assert err.value.field == "loss" and err.value.path and err.value.path.endswith(".jsonl")
+
+
 def test_seeds_with_different_phases_are_bad_input(tmp_path: Path) -> None:
     """A T = 4 seed beside a T = 5 seed of one condition would mix holdouts: exit 2."""
     five, four = ["a", "b", "c", "d", "e"], ["a", "b", "c", "d"]
