@@ -21,13 +21,14 @@ from crma_eval import (
     sign_flip_test,
     welch_t,
 )
-from crma_eval.api import MAX_MAGNITUDE, AnalysisResult, AnalyzeOptions, finite_number
+from crma_eval.api import AnalysisResult, AnalyzeOptions, finite_number
 from crma_eval.plugins.drift.catalogue import drift_info
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
     check_phases,
     check_seeds,
     mean_matrix,
+    out_of_bound,
     seed_runs,
 )
 
@@ -57,12 +58,10 @@ def _advantage(runs_a: list[SeedRun], runs_b: list[SeedRun]) -> list[tuple[int, 
     out = [(r.seed, (holdout_b[r.seed] - r.holdout) / holdout_b[r.seed] * 100) for r in runs_a]
     for (seed, value), run in zip(out, runs_a, strict=True):
         if not finite_number(value):
-            raise InputError(
+            raise out_of_bound(
                 f"the learning advantage of condition {run.condition!r}, seed {seed} is "
                 f"{value:.3g} % (final holdout loss {run.holdout:.3g} against "
-                f"{holdout_b[seed]:.3g}), beyond ±{MAX_MAGNITUDE:g}: its statistics would "
-                "overflow; check these losses",
-                field="loss",
+                f"{holdout_b[seed]:.3g})",
                 path=run.file,
             )
     return out

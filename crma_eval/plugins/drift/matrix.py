@@ -30,6 +30,17 @@ class SeedRun:
     file: str | None = None  # the records' file, for errors about derived numbers
 
 
+def out_of_bound(what: str, **location: Any) -> InputError:
+    """The error for a percentage derived from loss records (relative drift, learning advantage)
+    beyond ±MAX_MAGNITUDE, the bound of record numbers: its statistics would overflow. `what`
+    states the number and the losses it came from; `location`: InputError's path/line."""
+    return InputError(
+        f"{what}, beyond ±{MAX_MAGNITUDE:g}: its statistics would overflow; check these losses",
+        field="loss",
+        **location,
+    )
+
+
 def _as_order(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, (list, tuple, np.ndarray)):
         return tuple(str(v) for v in value)
@@ -142,13 +153,8 @@ def seed_run(group: pd.DataFrame, order: tuple[str, ...]) -> SeedRun:
         drift = (final[domain] - trained) / trained * 100
         if not finite_number(drift):
             row = first_row(group, (group["after_phase"] == phase) & (group["domain"] == domain))
-            raise InputError(
-                f"gives a relative drift of {drift:.3g} % (loss {final[domain]:.3g} after phase "
-                f"{last} against {trained:.3g} here), beyond ±{MAX_MAGNITUDE:g}: its statistics "
-                "would overflow; check this loss",
-                field="loss",
-                **where(row),
-            )
+            what = f"gives a relative drift of {drift:.3g} % (loss {final[domain]:.3g} after phase"
+            raise out_of_bound(f"{what} {last} against {trained:.3g} here)", **where(row))
         domain_drift[domain] = drift
     matrix = np.full((last, last), np.nan)
     position = {d: i for i, d in enumerate(order)}
