@@ -5,6 +5,7 @@ conftest.py)."""
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.abc
 import importlib.machinery
 import itertools
@@ -43,6 +44,7 @@ class NoModelStack(importlib.abc.MetaPathFinder):
         return None
 
 
+@functools.cache  # asked by conftest for every collected module
 def deselects_slow(markexpr: str) -> bool:
     """True when the `-m` expression selects no test marked `slow`, whatever its other marks:
     `not slow`, `not slow and not browser`, `(not slow) or (gpu and not slow)` ... (pytest's own
