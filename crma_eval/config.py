@@ -278,9 +278,10 @@ def _resolve_data(doc: YamlDoc, data: DataConfig) -> None:
 
 
 def _require_file(doc: YamlDoc, path: Path | None, where: tuple[str, ...]) -> None:
-    """A data path that is not a non-empty file (missing, empty text, a folder, an empty file) is
-    refused at load time, before a run folder is touched: otherwise its units would be dropped
-    as changed and then fail. (A file whose content is bad fails its units at collect time.)"""
+    """A data path that is not a file with text (missing, empty text, a folder, a file that is
+    empty or holds blank lines only) is refused at load time, before a run folder is touched:
+    otherwise its units would be dropped as changed and then fail. (A file whose content is bad
+    fails its units at collect time.)"""
     if path is None:
         return
     problem = None
@@ -288,10 +289,16 @@ def _require_file(doc: YamlDoc, path: Path | None, where: tuple[str, ...]) -> No
         problem = f"file not found: {path} (relative paths are read from the config's folder)"
     elif not path.is_file():
         problem = f"not a file: {path} (a data entry names one data file)"
-    elif path.stat().st_size == 0:
-        problem = f"empty file: {path}"
+    elif not _has_content(path):
+        problem = f"empty file (no line with text): {path}"
     if problem is not None:
         raise doc.error(problem, where, field=".".join(where))
+
+
+def _has_content(path: Path) -> bool:
+    """Whether a data file has a line with text; reads only up to the first one."""
+    with path.open("rb") as lines:
+        return any(line.strip() for line in lines)
 
 
 def _check_plugins(doc: YamlDoc, config: RunConfig) -> None:

@@ -42,6 +42,7 @@ def test_controls_are_shown_not_obeyed() -> None:
     for c in controls:
         assert visible(f"a{c}b") == f"a<U+{ord(c):04X}>b"
     assert visible("a\tb\nc\r") == "a\tb\nc\r"  # whitespace is left to the caller
+    assert visible("a\u2028b\u2029c") == "a<U+2028>b<U+2029>c"  # Unicode's invisible breaks
 
 
 def test_markdown_cells_neutralise_untrusted_text() -> None:

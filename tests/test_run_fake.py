@@ -121,6 +121,7 @@ def _snapshot(run: Path) -> dict[str, bytes]:
         (("router_suite",), "", "not a file"),  # the config's own folder
         (("qa", "legal"), ".", "not a file"),
         (("qa", "legal"), "empty.jsonl", "empty file"),
+        (("holdout", "legal"), "blank.jsonl", "empty file"),  # blank lines only
     ],
 )
 def test_a_data_path_that_is_no_data_file_is_refused_before_the_run_folder_is_touched(
@@ -136,6 +137,7 @@ def test_a_data_path_that_is_no_data_file_is_refused_before_the_run_folder_is_to
         parent = parent[key]
     parent[entry[-1]] = value
     (config.parent / "empty.jsonl").write_text("")
+    (config.parent / "blank.jsonl").write_text("\n  \n\t\n")
     typo = config.parent / "typo.yaml"
     typo.write_text(yaml.safe_dump(cfg))
     result = CliRunner().invoke(cli, ["run", str(typo), "--out", str(out), "--quiet"])

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 
 # C0/C1 control characters but tab and line breaks (a NUL or an ESC colour sequence in a name would
-# reach terminals and Markdown raw), bidi overrides/isolates and zero-width characters
+# reach terminals and Markdown raw), Unicode's line/paragraph separators, bidi overrides/isolates
+# and zero-width characters
 CONTROLS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c\u180e]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\u061c\u180e]"
 )
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import stats as sps
 
 from crma_eval import InputError, essentially_constant, sign_flip_test
+from crma_eval.api import MAX_MAGNITUDE
 
 # lm-eval metrics aggregated as exp(-Σll / Σweight): corpus perplexity.
 PERPLEXITY_METRICS: frozenset[str] = frozenset(
@@ -93,17 +94,19 @@ def ratio_t(y: np.ndarray, w: np.ndarray, confidence: float, seed: int) -> Paire
     return PairedT(estimate, estimate - quantile * se, estimate + quantile * se, pvalue, RATIO_T)
 
 
-# exp() of more than this overflows float64
+# exp() of more than this overflows float64 (an interval bound beyond it is unbounded); an
+# estimate stays within the record bound, like every number derived from records
 _MAX_LOG = math.log(np.finfo(float).max)
+_MAX_LOG_ESTIMATE = math.log(MAX_MAGNITUDE)
 
 
 def _exp_estimate(log_value: float, metric: str) -> float:
-    """exp of an estimate; InputError when it overflows float64 (a perplexity of e^710 and more
-    means log-likelihoods far outside any model's range: the records are wrong)."""
-    if log_value > _MAX_LOG:
+    """exp of an estimate; InputError beyond ±MAX_MAGNITUDE (a perplexity of 1e100 and more means
+    log-likelihoods far outside any model's range: the records are wrong)."""
+    if log_value > _MAX_LOG_ESTIMATE:
         raise InputError(
-            f"{metric}: exp({log_value:.4g}) overflows (mean -loglikelihood per weight "
-            f"{log_value:.4g}); check the records' loglikelihood and weight fields",
+            f"{metric}: exp({log_value:.4g}) is beyond {MAX_MAGNITUDE:g} (mean -loglikelihood per "
+            f"weight {log_value:.4g}); check the records' loglikelihood and weight fields",
             field="value",
         )
     return math.exp(log_value)

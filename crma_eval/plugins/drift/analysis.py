@@ -21,10 +21,11 @@ from crma_eval import (
     sign_flip_test,
     welch_t,
 )
-from crma_eval.api import AnalysisResult, AnalyzeOptions, finite_number
+from crma_eval.api import AnalysisResult, AnalyzeOptions
 from crma_eval.plugins.drift.catalogue import drift_info
 from crma_eval.plugins.drift.matrix import (
     SeedRun,
+    bounded,
     check_phases,
     check_seeds,
     mean_matrix,
@@ -54,10 +55,11 @@ def _advantage(runs_a: list[SeedRun], runs_b: list[SeedRun]) -> list[tuple[int, 
                 f"the final holdout loss of condition {run.condition!r}, seed {run.seed} is 0, so "
                 "learning advantages relative to it are undefined",
                 field="loss",
+                path=run.file,
             )
     out = [(r.seed, (holdout_b[r.seed] - r.holdout) / holdout_b[r.seed] * 100) for r in runs_a]
     for (seed, value), run in zip(out, runs_a, strict=True):
-        if not finite_number(value):
+        if not bounded(value):
             raise out_of_bound(
                 f"the learning advantage of condition {run.condition!r}, seed {seed} is "
                 f"{value:.3g} % (final holdout loss {run.holdout:.3g} against "

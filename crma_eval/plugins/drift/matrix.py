@@ -10,8 +10,12 @@ import numpy as np
 import pandas as pd
 
 from crma_eval import InputError, first_row, where
-from crma_eval.api import MAX_MAGNITUDE, finite_number
+from crma_eval.api import finite_number
 
+# The bound of a percentage derived from losses (relative drift, learning advantage): Welch's
+# degrees of freedom take fourth powers of the per-seed values, and (1e75)^4 stays finite in
+# float64 (a drift of 1e82 % passed the record bound 1e100 and made scipy's df silently NaN).
+MAX_PERCENT = 1e75
 GROUP = ["condition", "seed"]
 CELL = ["condition", "seed", "after_phase", "domain"]
 
@@ -30,12 +34,17 @@ class SeedRun:
     file: str | None = None  # the records' file, for errors about derived numbers
 
 
+def bounded(value: float) -> bool:
+    """Whether a derived percentage is finite and within ±MAX_PERCENT."""
+    return finite_number(value, MAX_PERCENT)
+
+
 def out_of_bound(what: str, **location: Any) -> InputError:
     """The error for a percentage derived from loss records (relative drift, learning advantage)
-    beyond ±MAX_MAGNITUDE, the bound of record numbers: its statistics would overflow. `what`
-    states the number and the losses it came from; `location`: InputError's path/line."""
+    beyond ±MAX_PERCENT: its statistics would overflow. `what` states the number and the losses
+    it came from; `location`: InputError's path/line."""
     return InputError(
-        f"{what}, beyond ±{MAX_MAGNITUDE:g}: its statistics would overflow; check these losses",
+        f"{what}, beyond ±{MAX_PERCENT:g}: its statistics would overflow; check these losses",
         field="loss",
         **location,
     )
@@ -151,7 +160,7 @@ def seed_run(group: pd.DataFrame, order: tuple[str, ...]) -> SeedRun:
                 **where(row),
             )
         drift = (final[domain] - trained) / trained * 100
-        if not finite_number(drift):
+        if not bounded(drift):
             row = first_row(group, (group["after_phase"] == phase) & (group["domain"] == domain))
             what = f"gives a relative drift of {drift:.3g} % (loss {final[domain]:.3g} after phase"
             raise out_of_bound(f"{what} {last} against {trained:.3g} here)", **where(row))

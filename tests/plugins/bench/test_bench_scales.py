@@ -142,10 +142,12 @@ def test_gsm8k_crma_replaces_gsm8k_in_the_default_tasks():
 
 def test_a_perplexity_beyond_float64_is_bad_input_and_a_bound_beyond_it_is_unbounded() -> None:
 
-    with pytest.raises(InputError, match=r"word_perplexity: exp\(1000\) overflows"):
+    with pytest.raises(InputError, match=r"word_perplexity: exp\(1000\) is beyond 1e\+100"):
         unbounded_score(np.array([-1000.0, -1000.0]), "word_perplexity", 0.95)
-    wide = unbounded_score(np.array([-1.0, -700.0]), "word_perplexity", 0.95)
-    assert wide["score"] == pytest.approx(math.exp(350.5)) and wide["ci_high"] == math.inf
+    with pytest.raises(InputError, match=r"exp\(700\) is beyond 1e\+100"):  # finite, 1e304
+        unbounded_score(np.array([-700.0, -700.0]), "word_perplexity", 0.95)
+    wide = unbounded_score(np.array([-1.0, -400.0]), "word_perplexity", 0.95)
+    assert wide["score"] == pytest.approx(math.exp(200.5)) and wide["ci_high"] == math.inf
     with pytest.raises(InputError, match="ratio"):
         unbounded_compare(
             np.array([-1e3, -1e3]), np.array([-1.0, -1.0]), "word_perplexity", 0.95, 0
